@@ -1,0 +1,150 @@
+//! The one public error type of `mtm-core`.
+//!
+//! Every public function returns [`Result<T>`]. Bindings map [`Error::kind`] to their own
+//! exception or error classes; the message of an [`Error`] is written for people.
+
+use std::path::PathBuf;
+
+/// The result type of every public `mtm-core` function.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, coarsely: the part of an [`Error`] that a caller branches on.
+///
+/// Bindings map each kind to one exception class (Python) or error code (Node, FFI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An argument was malformed: a bad account id, folder name, day or option.
+    InvalidInput,
+    /// The thing asked for does not exist (account, day, folder, message, repository).
+    NotFound,
+    /// The thing to create exists already (a repository, a snapshot of that account and day).
+    AlreadyExists,
+    /// Stored bytes do not match their hash, or a stored structure cannot be decoded.
+    Integrity,
+    /// The repository was written by a format version this library cannot read.
+    UnsupportedFormat,
+    /// The operating system or the storage backend failed.
+    Storage,
+    /// The Maildir source could not be read.
+    Source,
+}
+
+/// An error of `mtm-core`: a [`kind`](Error::kind) to branch on and a message for people.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument was malformed.
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// Which input (for example "account id").
+        what: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// Something that was asked for does not exist.
+    #[error("{what} not found: {name}")]
+    NotFound {
+        /// What kind of thing (for example "snapshot").
+        what: &'static str,
+        /// Which one.
+        name: String,
+    },
+    /// Something to be created exists already.
+    #[error("{what} already exists: {name}")]
+    AlreadyExists {
+        /// What kind of thing.
+        what: &'static str,
+        /// Which one.
+        name: String,
+    },
+    /// Stored bytes are damaged: their hash does not match, or they cannot be decoded.
+    #[error("integrity error in {location}: {reason}")]
+    Integrity {
+        /// Where: a blob, pack or file name, and the message it belongs to when known.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The repository format version is not one this library reads.
+    #[error("unsupported repository format version {found} (this library reads {supported})")]
+    UnsupportedFormat {
+        /// The version found in the repository.
+        found: u32,
+        /// The version this library reads and writes.
+        supported: u32,
+    },
+    /// An I/O error of the storage backend or the file system.
+    #[error("storage error at {path}: {source}")]
+    Storage {
+        /// The path or key involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Maildir source could not be read.
+    #[error("cannot read maildir {path}: {reason}")]
+    Source {
+        /// The path involved.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The coarse kind of this error, for callers and bindings to branch on.
+    ///
+    /// ```
+    /// use mtm_core::{AccountId, ErrorKind};
+    /// let err = AccountId::new("../etc").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Error::Integrity { .. } => ErrorKind::Integrity,
+            Error::UnsupportedFormat { .. } => ErrorKind::UnsupportedFormat,
+            Error::Storage { .. } => ErrorKind::Storage,
+            Error::Source { .. } => ErrorKind::Source,
+        }
+    }
+
+    pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            what,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn not_found(what: &'static str, name: impl Into<String>) -> Self {
+        Error::NotFound {
+            what,
+            name: name.into(),
+        }
+    }
+
+    pub(crate) fn integrity(location: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Integrity {
+            location: location.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn storage(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Storage {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn source(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Source {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
