@@ -16,3 +16,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use flags::{Flag, Flags};
 pub use id::{BlobId, MessageId};
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
+
+mod backend;
+mod store;
+
+pub use backend::{Backend, LocalBackend, MemoryBackend};
