@@ -12,6 +12,7 @@ mod flags;
 mod id;
 mod names;
 
+pub use chrono::{DateTime, NaiveDate, Utc};
 pub use error::{Error, ErrorKind, Result};
 pub use flags::{Flag, Flags};
 pub use id::{BlobId, MessageId};
@@ -21,3 +22,15 @@ mod backend;
 mod store;
 
 pub use backend::{Backend, LocalBackend, MemoryBackend};
+mod clock;
+mod lookup;
+mod repo;
+mod snapshot;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use lookup::{
+    AccountView, ChangeKind, DIFF_NOTE, DayScope, DiffEntry, DiffSide, FolderInfo, MessageInfo, MessagePage,
+    MessageQuery, SearchHit, SearchQuery, Sighting, SnapshotDiff, SnapshotInfo, SortKey,
+};
+pub use repo::{Repository, RepositoryOptions, RepositoryStats};
+pub use snapshot::{SnapshotOptions, SnapshotProgress, SnapshotReport};

@@ -225,11 +225,13 @@ impl BlobStore {
         dictionary: Option<(BlobId, Arc<Vec<u8>>)>,
     ) -> PackWriter {
         PackWriter {
-            store: Arc::clone(self),
-            dictionary,
+            compressor: Arc::new(Compressor {
+                store: Arc::clone(self),
+                dictionary,
+                pending: Mutex::new(HashSet::new()),
+            }),
             body: Vec::new(),
             records: Vec::new(),
-            pending: Mutex::new(HashSet::new()),
             index: IndexFile::default(),
             stats: WriteStats::default(),
         }
@@ -255,21 +257,18 @@ pub(crate) struct CompressedBlob {
     pub raw_len: u32,
 }
 
-/// Collects new blobs into packs for one writing session.
+/// The part of a writing session that worker threads share: it tells which blobs are known
+/// and compresses new ones.
 #[derive(Debug)]
-pub(crate) struct PackWriter {
+pub(crate) struct Compressor {
     store: Arc<BlobStore>,
     dictionary: Option<(BlobId, Arc<Vec<u8>>)>,
-    body: Vec<u8>,
-    records: Vec<PackRecord>,
     pending: Mutex<HashSet<BlobId>>,
-    index: IndexFile,
-    stats: WriteStats,
 }
 
-impl PackWriter {
-    /// Whether a blob is stored already or was added in this session. Safe to call from
-    /// worker threads to skip compressing known bytes.
+impl Compressor {
+    /// Whether a blob is stored already or was added in this session: known bytes need no
+    /// compressing.
     pub(crate) fn is_known(&self, id: &BlobId) -> bool {
         self.store.contains(id)
             || self
@@ -279,7 +278,7 @@ impl PackWriter {
                 .contains(id)
     }
 
-    /// Compresses a blob (on any thread). Header-like parts use the dictionary.
+    /// Compresses a blob; header-like blobs (`use_dictionary`) use the session's dictionary.
     pub(crate) fn compress(
         &self,
         kind: BlobKind,
@@ -303,11 +302,38 @@ impl PackWriter {
         })
     }
 
-    /// Compresses and adds a blob unless it is known. Returns whether it was new.
+    /// Marks a blob as added; false if it was known already.
+    fn claim(&self, id: BlobId) -> bool {
+        !self.store.contains(&id)
+            && self
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id)
+    }
+}
+
+/// Collects new blobs into packs for one writing session.
+#[derive(Debug)]
+pub(crate) struct PackWriter {
+    compressor: Arc<Compressor>,
+    body: Vec<u8>,
+    records: Vec<PackRecord>,
+    index: IndexFile,
+    stats: WriteStats,
+}
+
+impl PackWriter {
+    /// The shareable half of this writer, for worker threads.
+    pub(crate) fn compressor(&self) -> Arc<Compressor> {
+        Arc::clone(&self.compressor)
+    }
+
+    /// Compresses and adds a blob unless it is known. Returns its id.
     pub(crate) fn add(&mut self, kind: BlobKind, raw: &[u8]) -> Result<BlobId> {
         let id = BlobId::of(raw);
-        if !self.is_known(&id) {
-            let blob = self.compress(kind, false, raw)?;
+        if !self.compressor.is_known(&id) {
+            let blob = self.compressor.compress(kind, false, raw)?;
             self.push(blob)?;
         }
         Ok(id)
@@ -315,13 +341,7 @@ impl PackWriter {
 
     /// Appends a compressed blob; a blob already known is dropped.
     pub(crate) fn push(&mut self, blob: CompressedBlob) -> Result<()> {
-        if self.store.contains(&blob.id)
-            || !self
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(blob.id)
-        {
+        if !self.compressor.claim(blob.id) {
             return Ok(());
         }
         if !self.body.is_empty() && self.body.len() + blob.stored.len() > PACK_TARGET {
@@ -356,7 +376,7 @@ impl PackWriter {
             .records
             .iter()
             .any(|r| r.codec == Codec::ZstdDictionary)
-            .then(|| self.dictionary.as_ref().map(|(id, _)| *id))
+            .then(|| self.compressor.dictionary.as_ref().map(|(id, _)| *id))
             .flatten();
         let trailer = PackTrailer {
             records: std::mem::take(&mut self.records),
@@ -364,7 +384,7 @@ impl PackWriter {
         };
         let pack = format::finish_pack(std::mem::take(&mut self.body), &trailer)?;
         let id = BlobId::of(&pack);
-        match self.store.backend.write_new(&pack_key(&id), &pack) {
+        match self.compressor.store.backend.write_new(&pack_key(&id), &pack) {
             Ok(()) => {}
             // Identical bytes are already there (a retried session): nothing to do.
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
@@ -387,12 +407,13 @@ impl PackWriter {
         if !self.index.entries.is_empty() {
             let data = format::encode_index(&self.index)?;
             let key = format!("index/{}", BlobId::of(&data).to_hex());
-            match self.store.backend.write_new(&key, &data) {
+            match self.compressor.store.backend.write_new(&key, &data) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }
-            self.store
+            self.compressor
+                .store
                 .index
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -510,7 +531,7 @@ mod tests {
         let current = store.current_dictionary().unwrap().unwrap();
         assert_eq!(current.0, dict_id);
         let mut w = store.writer(Some(current));
-        let blob = w.compress(Kind::Part, true, &samples[5]).unwrap();
+        let blob = w.compressor().compress(Kind::Part, true, &samples[5]).unwrap();
         assert_eq!(blob.codec, Codec::ZstdDictionary);
         let id = blob.id;
         w.push(blob).unwrap();
