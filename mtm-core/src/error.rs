@@ -127,6 +127,7 @@ impl Error {
         }
     }
 
+    #[allow(dead_code)] // for the storage and repository modules, written in parallel
     pub(crate) fn integrity(location: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Integrity {
             location: location.into(),
@@ -134,6 +135,7 @@ impl Error {
         }
     }
 
+    #[allow(dead_code)] // for the storage and repository modules, written in parallel
     pub(crate) fn storage(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Storage {
             path: path.into(),

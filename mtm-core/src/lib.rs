@@ -11,8 +11,13 @@ mod error;
 mod flags;
 mod id;
 mod names;
+pub mod source;
 
 pub use error::{Error, ErrorKind, Result};
 pub use flags::{Flag, Flags};
 pub use id::{BlobId, MessageId};
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
+pub use source::{
+    MaildirAccount, MessageFile, ReadOutcome, ScannedAccount, ScannedFolder, SourceWarning,
+    encode_folder_dir,
+};
