@@ -10,9 +10,14 @@
 mod error;
 mod flags;
 mod id;
+mod message;
 mod names;
 
 pub use error::{Error, ErrorKind, Result};
 pub use flags::{Flag, Flags};
 pub use id::{BlobId, MessageId};
+pub use message::{
+    Attachment, Header, ParsedMessage, Part, PartKind, Summary, parse_view, split_message,
+    summarize,
+};
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
