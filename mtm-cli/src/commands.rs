@@ -55,15 +55,33 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 
 pub fn run(cli: &Cli) -> CliResult {
     match &cli.command {
-        Command::Init { time_zone, no_dictionary } => init(cli, time_zone, !no_dictionary),
+        Command::Init {
+            time_zone,
+            no_dictionary,
+        } => init(cli, time_zone, !no_dictionary),
         Command::Snapshot(args) => snapshot(cli, args),
         Command::Accounts => accounts(cli),
         Command::Days { account } => days(cli, account),
         Command::Ls(args) => ls(cli, args),
-        Command::Cat { account, day, message, output } => cat(cli, account, day, message, output.as_deref()),
-        Command::Show { account, day, message, html } => show(cli, account, day, message, *html),
+        Command::Cat {
+            account,
+            day,
+            message,
+            output,
+        } => cat(cli, account, day, message, output.as_deref()),
+        Command::Show {
+            account,
+            day,
+            message,
+            html,
+        } => show(cli, account, day, message, *html),
         Command::Search(args) => search(cli, args),
-        Command::Diff { account, from, to, live } => diff(cli, account, from, to.as_deref(), live.as_deref()),
+        Command::Diff {
+            account,
+            from,
+            to,
+            live,
+        } => diff(cli, account, from, to.as_deref(), live.as_deref()),
         Command::History { account, message } => history(cli, account, message),
         Command::Demo { keep } => crate::demo::run(keep.as_deref()),
     }
@@ -114,7 +132,11 @@ fn init(cli: &Cli, time_zone: &str, dictionary: bool) -> CliResult {
     if cli.json {
         json(&serde_json::json!({ "repository": path, "time_zone": repo.time_zone() }))?;
     } else {
-        println!("Created repository {} (time zone {})", path.display(), repo.time_zone());
+        println!(
+            "Created repository {} (time zone {})",
+            path.display(),
+            repo.time_zone()
+        );
     }
     Ok(())
 }
@@ -126,7 +148,8 @@ struct Bar(ProgressBar);
 impl SnapshotProgress for Bar {
     fn started(&self, account: &AccountId, messages: u64, _bytes: u64, to_read: u64) {
         self.0.set_length(to_read);
-        self.0.set_message(format!("{account}: {messages} messages, {to_read} to read"));
+        self.0
+            .set_message(format!("{account}: {messages} messages, {to_read} to read"));
     }
     fn advanced(&self, _bytes: u64) {
         self.0.inc(1);
@@ -154,7 +177,11 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
             }
             found
         }
-        (None, None) => return Err(CliError::Usage("pass --maildir with --account, or --root".into())),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "pass --maildir with --account, or --root".into(),
+            ));
+        }
     };
     let mut reports: Vec<SnapshotReport> = Vec::new();
     let mut failures = Vec::new();
@@ -206,7 +233,19 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
             .collect();
         println!(
             "{}",
-            table(&["account", "day", ">folders", ">messages", ">size", ">read", ">stored", ">vanished"], rows)
+            table(
+                &[
+                    "account",
+                    "day",
+                    ">folders",
+                    ">messages",
+                    ">size",
+                    ">read",
+                    ">stored",
+                    ">vanished"
+                ],
+                rows
+            )
         );
         for r in &reports {
             for w in &r.warnings {
@@ -252,7 +291,10 @@ fn days(cli: &Cli, account: &str) -> CliResult {
                 ]
             })
             .collect();
-        println!("{}", table(&["day", "taken at", ">folders", ">messages", ">size"], rows));
+        println!(
+            "{}",
+            table(&["day", "taken at", ">folders", ">messages", ">size"], rows)
+        );
     }
     Ok(())
 }
@@ -278,7 +320,10 @@ fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
                     ]
                 })
                 .collect();
-            println!("{}", table(&["folder", "subscribed", ">messages", ">size"], rows));
+            println!(
+                "{}",
+                table(&["folder", "subscribed", ">messages", ">size"], rows)
+            );
         }
         return Ok(());
     };
@@ -292,7 +337,9 @@ fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
         Sort::Subject => SortKey::Subject,
         Sort::Size => SortKey::Size,
     };
-    let query = MessageQuery::default().sort(sort, !args.asc).page(args.page, args.per_page);
+    let query = MessageQuery::default()
+        .sort(sort, !args.asc)
+        .page(args.page, args.per_page);
     let page = view.messages(day, &FolderName::new(folder.as_str())?, &query)?;
     if cli.json {
         json(&page)?;
@@ -311,9 +358,19 @@ fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
                 ]
             })
             .collect();
-        println!("{}", table(&["id", "received", "from", "subject", "flags", ">size"], rows));
+        println!(
+            "{}",
+            table(
+                &["id", "received", "from", "subject", "flags", ">size"],
+                rows
+            )
+        );
         let last = (page.offset + page.messages.len() as u64).min(page.total);
-        println!("{folder} on {day}: messages {}–{last} of {}", page.offset + 1, page.total);
+        println!(
+            "{folder} on {day}: messages {}–{last} of {}",
+            page.offset + 1,
+            page.total
+        );
     }
     Ok(())
 }
@@ -365,7 +422,12 @@ fn show(cli: &Cli, account: &str, day: &str, message: &str, html: bool) -> CliRe
         return Ok(());
     }
     println!("Message {id}");
-    println!("Folder: {}   Flags: {}   Size: {}", info.folder, info.flags, bytes(info.size));
+    println!(
+        "Folder: {}   Flags: {}   Size: {}",
+        info.folder,
+        info.flags,
+        bytes(info.size)
+    );
     if !parsed.summary.parsed {
         println!("(this message could not be parsed; `mtm cat` gives its exact bytes)");
     }
@@ -412,7 +474,11 @@ fn search(cli: &Cli, args: &SearchArgs) -> CliResult {
     let rows = hits
         .iter()
         .map(|h| {
-            let first = h.seen.first().map(|s| s.day.to_string()).unwrap_or_default();
+            let first = h
+                .seen
+                .first()
+                .map(|s| s.day.to_string())
+                .unwrap_or_default();
             let last = h.seen.last().map(|s| s.day.to_string()).unwrap_or_default();
             let mut folders: Vec<String> = h.seen.iter().map(|s| s.folder.to_string()).collect();
             folders.dedup();
@@ -425,7 +491,10 @@ fn search(cli: &Cli, args: &SearchArgs) -> CliResult {
             ]
         })
         .collect();
-    println!("{}", table(&["id", "from", "subject", "seen", "folders"], rows));
+    println!(
+        "{}",
+        table(&["id", "from", "subject", "seen", "folders"], rows)
+    );
     println!("{} message(s) found", hits.len());
     Ok(())
 }
@@ -436,14 +505,21 @@ fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Pa
     let diff = match (to, live) {
         (_, Some(maildir)) => view.diff_live(from, &MaildirAccount::open(maildir)?)?,
         (Some(to), None) => view.diff(from, parse_day(&view, to)?)?,
-        (None, None) => return Err(CliError::Usage("give a second day, or --live MAILDIR".into())),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "give a second day, or --live MAILDIR".into(),
+            ));
+        }
     };
     if cli.json {
         json(&diff)?;
         return Ok(());
     }
     let places = |p: &[(FolderName, mtm_core::Flags)]| {
-        p.iter().map(|(f, fl)| format!("{f} [{fl}]")).collect::<Vec<_>>().join(", ")
+        p.iter()
+            .map(|(f, fl)| format!("{f} [{fl}]"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let rows = diff
         .entries
@@ -464,7 +540,10 @@ fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Pa
             ]
         })
         .collect();
-    println!("{}", table(&["change", "id", "subject", "before", "after"], rows));
+    println!(
+        "{}",
+        table(&["change", "id", "subject", "before", "after"], rows)
+    );
     println!(
         "{} removed, {} added, {} moved, {} with changed flags",
         diff.count(ChangeKind::Removed),

@@ -74,7 +74,13 @@ mod tests {
 
     #[test]
     fn tables_align_numbers_right() {
-        let t = table(&["name", ">size"], vec![vec!["a".into(), "1".into()], vec!["bb".into(), "100".into()]]);
+        let t = table(
+            &["name", ">size"],
+            vec![
+                vec!["a".into(), "1".into()],
+                vec!["bb".into(), "100".into()],
+            ],
+        );
         assert!(t.contains("name"));
         assert!(t.contains("  1"), "{t}");
     }

@@ -61,9 +61,12 @@ pub(crate) struct ProviderZone(Tz);
 
 impl ProviderZone {
     pub(crate) fn parse(name: &str) -> Result<Self> {
-        Tz::from_str(name)
-            .map(Self)
-            .map_err(|_| Error::invalid("time zone", format!("{name:?} is not an IANA time zone name")))
+        Tz::from_str(name).map(Self).map_err(|_| {
+            Error::invalid(
+                "time zone",
+                format!("{name:?} is not an IANA time zone name"),
+            )
+        })
     }
 
     pub(crate) fn name(&self) -> &'static str {
@@ -102,7 +105,12 @@ mod tests {
         ];
         for (instant, zone, day) in cases {
             let at = FixedClock::parse(instant).unwrap().now();
-            assert_eq!(zone.day_of(at).to_string(), day, "{instant} in {}", zone.name());
+            assert_eq!(
+                zone.day_of(at).to_string(),
+                day,
+                "{instant} in {}",
+                zone.name()
+            );
         }
     }
 

@@ -62,7 +62,7 @@ impl Flag {
 /// assert!(flags.contains(Flag::Seen) && flags.contains(Flag::Flagged));
 /// assert_eq!(flags.to_string(), "FS");
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct Flags(u8);
 
 impl Flags {

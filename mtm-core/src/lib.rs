@@ -47,14 +47,14 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
 pub use flags::{Flag, Flags};
 pub use id::{BlobId, MessageId};
-pub use message::{
-    Attachment, Header, ParsedMessage, Part, PartKind, Summary, parse_view, split_message,
-    summarize,
-};
 pub use lookup::{
     AccountView, ChangeKind, DIFF_NOTE, DayScope, DiffEntry, DiffSide, FolderInfo, MessageInfo,
     MessagePage, MessageQuery, SearchHit, SearchQuery, Sighting, SnapshotDiff, SnapshotInfo,
     SortKey,
+};
+pub use message::{
+    Attachment, Header, ParsedMessage, Part, PartKind, Summary, parse_view, split_message,
+    summarize,
 };
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
 pub use repo::{Repository, RepositoryOptions, RepositoryStats};

@@ -69,7 +69,11 @@ impl RepoInner {
         Ok(days)
     }
 
-    pub(crate) fn snapshot_record(&self, account: &AccountId, day: NaiveDate) -> Result<SnapshotRecord> {
+    pub(crate) fn snapshot_record(
+        &self,
+        account: &AccountId,
+        day: NaiveDate,
+    ) -> Result<SnapshotRecord> {
         let key = snapshot_key(account, day);
         let data = self.backend.read(&key).map_err(|e| match e.kind() {
             ErrorKind::NotFound => Error::not_found("snapshot", format!("{account} on {day}")),
@@ -77,7 +81,10 @@ impl RepoInner {
         })?;
         let record = SnapshotRecord::decode(&data, &key)?;
         if record.account != *account || record.day != day {
-            return Err(Error::integrity(key, "snapshot record names another account or day"));
+            return Err(Error::integrity(
+                key,
+                "snapshot record names another account or day",
+            ));
         }
         Ok(record)
     }
@@ -134,7 +141,10 @@ impl Repository {
     }
 
     /// Creates a repository on any backend.
-    pub fn init_with_backend(backend: Arc<dyn Backend>, options: RepositoryOptions) -> Result<Self> {
+    pub fn init_with_backend(
+        backend: Arc<dyn Backend>,
+        options: RepositoryOptions,
+    ) -> Result<Self> {
         let zone = ProviderZone::parse(&options.time_zone)?;
         let config = RepoConfig {
             format: FORMAT_VERSION,
@@ -144,13 +154,15 @@ impl Repository {
         };
         let data = serde_json::to_vec_pretty(&config)
             .map_err(|e| Error::invalid("repository config", e.to_string()))?;
-        backend.write_new(CONFIG_KEY, &data).map_err(|e| match e.kind() {
-            ErrorKind::AlreadyExists => Error::AlreadyExists {
-                what: "repository",
-                name: format!("{backend:?}"),
-            },
-            _ => e,
-        })?;
+        backend
+            .write_new(CONFIG_KEY, &data)
+            .map_err(|e| match e.kind() {
+                ErrorKind::AlreadyExists => Error::AlreadyExists {
+                    what: "repository",
+                    name: format!("{backend:?}"),
+                },
+                _ => e,
+            })?;
         Self::open_with_backend(backend)
     }
 

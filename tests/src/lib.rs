@@ -6,7 +6,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use filetime::FileTime;
-use mtm_core::{AccountId, FixedClock, MaildirAccount, Repository, RepositoryOptions, SnapshotOptions, SnapshotReport};
+use mtm_core::{
+    AccountId, FixedClock, MaildirAccount, Repository, RepositoryOptions, SnapshotOptions,
+    SnapshotReport,
+};
 
 /// A Maildir++ tree for one account, written as Dovecot does: `cur/new/tmp` per folder,
 /// `.Name` folder directories with `maildirfolder`, a `subscriptions` file, and file names
@@ -24,7 +27,11 @@ impl Maildir {
         for sub in ["cur", "new", "tmp"] {
             fs::create_dir_all(root.join(sub)).unwrap();
         }
-        let maildir = Self { root, counter: 0, subscribed: Vec::new() };
+        let maildir = Self {
+            root,
+            counter: 0,
+            subscribed: Vec::new(),
+        };
         maildir.write_subscriptions();
         maildir
     }
@@ -86,7 +93,10 @@ impl Maildir {
 
     /// Moves a message file to another folder, keeping its name.
     pub fn move_to(&self, path: &Path, folder: &str) -> PathBuf {
-        let new = self.folder_dir(folder).join("cur").join(path.file_name().unwrap());
+        let new = self
+            .folder_dir(folder)
+            .join("cur")
+            .join(path.file_name().unwrap());
         fs::rename(path, &new).unwrap();
         new
     }
@@ -146,7 +156,8 @@ impl TestRepo {
 
     /// Snapshots `maildir` as `account` at 00:00:30 UTC of `day` (YYYY-MM-DD).
     pub fn snapshot(&self, account: &str, maildir: &Maildir, day: &str) -> SnapshotReport {
-        self.try_snapshot(account, maildir, day, &SnapshotOptions::default()).unwrap()
+        self.try_snapshot(account, maildir, day, &SnapshotOptions::default())
+            .unwrap()
     }
 
     pub fn try_snapshot(
@@ -157,7 +168,12 @@ impl TestRepo {
         options: &SnapshotOptions,
     ) -> mtm_core::Result<SnapshotReport> {
         let clock = FixedClock::parse(&format!("{day}T00:00:30Z")).unwrap();
-        self.repo.snapshot(&AccountId::new(account).unwrap(), &maildir.source(), &clock, options)
+        self.repo.snapshot(
+            &AccountId::new(account).unwrap(),
+            &maildir.source(),
+            &clock,
+            options,
+        )
     }
 
     pub fn path(&self) -> PathBuf {

@@ -1,7 +1,8 @@
 //! What changed between two days, or between a day and the live Maildir: the "what did I
 //! lose?" view. History of one message across days.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -110,7 +111,12 @@ impl AccountView {
     pub fn diff(&self, from: NaiveDate, to: NaiveDate) -> Result<SnapshotDiff> {
         let before = self.side_of_day(from)?;
         let after = self.side_of_day(to)?;
-        Ok(compare(DiffSide::Day(from), before, DiffSide::Day(to), after))
+        Ok(compare(
+            DiffSide::Day(from),
+            before,
+            DiffSide::Day(to),
+            after,
+        ))
     }
 
     /// Compares a snapshot day with the live Maildir now. Files the snapshot already knew
@@ -137,7 +143,9 @@ impl AccountView {
                         ReadOutcome::Read { bytes, file } => {
                             let id = MessageId::of(&bytes);
                             if !before.about.contains_key(&id) {
-                                after.about.insert(id, (summarize(&bytes), bytes.len() as u64));
+                                after
+                                    .about
+                                    .insert(id, (summarize(&bytes), bytes.len() as u64));
                             }
                             (id, file)
                         }
@@ -156,7 +164,12 @@ impl AccountView {
         let mut seen = Vec::new();
         for day in self.days()? {
             for folder in &self.record(day)?.folders {
-                for e in self.manifest(&folder.manifest)?.messages.iter().filter(|e| e.id == *id) {
+                for e in self
+                    .manifest(&folder.manifest)?
+                    .messages
+                    .iter()
+                    .filter(|e| e.id == *id)
+                {
                     seen.push(Sighting {
                         day,
                         folder: folder.name.clone(),
@@ -166,7 +179,10 @@ impl AccountView {
             }
         }
         if seen.is_empty() {
-            return Err(Error::not_found("message", format!("{id} in any snapshot of {}", self.account())));
+            return Err(Error::not_found(
+                "message",
+                format!("{id} in any snapshot of {}", self.account()),
+            ));
         }
         Ok(seen)
     }
@@ -176,15 +192,10 @@ impl AccountView {
         let record = self.record(day)?;
         for folder in &record.folders {
             let manifest = self.manifest(&folder.manifest)?;
-            let catalogs = self.catalogs_of(&manifest)?;
             for e in &manifest.messages {
                 side.add(e.id, folder.name.clone(), e.flags);
-                if !side.about.contains_key(&e.id) {
-                    let summary = match catalogs.get(e.catalog as usize).and_then(|c| c.get(&e.id)) {
-                        Some(c) => c.summary.clone(),
-                        None => self.summary_of(&manifest, e)?,
-                    };
-                    side.about.insert(e.id, (summary, e.size));
+                if let Entry::Vacant(slot) = side.about.entry(e.id) {
+                    slot.insert((self.summary_of(&manifest, e)?, e.size));
                 }
             }
         }
@@ -193,13 +204,19 @@ impl AccountView {
 }
 
 fn compare(from: DiffSide, before: Side, to: DiffSide, after: Side) -> SnapshotDiff {
-    let ids: BTreeSet<MessageId> = before.places.keys().chain(after.places.keys()).copied().collect();
+    let ids: BTreeSet<MessageId> = before
+        .places
+        .keys()
+        .chain(after.places.keys())
+        .copied()
+        .collect();
     let mut entries = Vec::new();
     for id in ids {
         let b = before.places.get(&id);
         let a = after.places.get(&id);
         let folders = |s: Option<&BTreeSet<(FolderName, Flags)>>| -> BTreeSet<FolderName> {
-            s.map(|s| s.iter().map(|(f, _)| f.clone()).collect()).unwrap_or_default()
+            s.map(|s| s.iter().map(|(f, _)| f.clone()).collect())
+                .unwrap_or_default()
         };
         let change = match (b, a) {
             (Some(_), None) => ChangeKind::Removed,
@@ -214,7 +231,9 @@ fn compare(from: DiffSide, before: Side, to: DiffSide, after: Side) -> SnapshotD
             .or_else(|| after.about.get(&id))
             .cloned()
             .unwrap_or_default();
-        let list = |s: Option<&BTreeSet<(FolderName, Flags)>>| s.map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        let list = |s: Option<&BTreeSet<(FolderName, Flags)>>| {
+            s.map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        };
         entries.push(DiffEntry {
             change,
             id,

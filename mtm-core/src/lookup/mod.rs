@@ -22,7 +22,9 @@ use crate::id::{BlobId, MessageId};
 use crate::message::{ParsedMessage, Summary, parse_view};
 use crate::names::{AccountId, FolderName};
 use crate::repo::RepoInner;
-use crate::snapshot::model::{Catalog, CatalogEntry, FolderRecord, Manifest, ManifestEntry, SnapshotRecord};
+use crate::snapshot::model::{
+    Catalog, CatalogEntry, FolderRecord, Manifest, ManifestEntry, SnapshotRecord,
+};
 use crate::snapshot::take::load_blob;
 
 /// One snapshot, as the day picker shows it.
@@ -220,7 +222,12 @@ impl AccountView {
     }
 
     /// One page of a folder's messages.
-    pub fn messages(&self, day: NaiveDate, folder: &FolderName, query: &MessageQuery) -> Result<MessagePage> {
+    pub fn messages(
+        &self,
+        day: NaiveDate,
+        folder: &FolderName,
+        query: &MessageQuery,
+    ) -> Result<MessagePage> {
         let record = self.record(day)?;
         let folder_record = find_folder(&record, folder)?;
         let manifest = self.manifest(&folder_record.manifest)?;
@@ -232,7 +239,11 @@ impl AccountView {
             .collect::<Result<Vec<_>>>()?;
         sort_messages(&mut all, query.sort, query.descending);
         let total = all.len() as u64;
-        let messages = all.into_iter().skip(query.offset).take(query.limit).collect();
+        let messages = all
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .collect();
         Ok(MessagePage {
             total,
             offset: query.offset as u64,
@@ -271,7 +282,10 @@ impl AccountView {
             raw.extend_from_slice(&self.inner.store.read(part, &describe)?);
         }
         if MessageId::of(&raw) != *id {
-            return Err(Error::integrity(describe(), "rebuilt bytes do not match the message id"));
+            return Err(Error::integrity(
+                describe(),
+                "rebuilt bytes do not match the message id",
+            ));
         }
         Ok(raw)
     }
@@ -289,7 +303,10 @@ impl AccountView {
         }
         let prefix = prefix.to_ascii_lowercase();
         if prefix.len() < 8 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(Error::invalid("message id", format!("{prefix:?}: give at least 8 hex digits")));
+            return Err(Error::invalid(
+                "message id",
+                format!("{prefix:?}: give at least 8 hex digits"),
+            ));
         }
         let mut found: Option<MessageId> = None;
         for folder in &self.record(day)?.folders {
@@ -297,14 +314,19 @@ impl AccountView {
                 if entry.id.to_hex().starts_with(&prefix) {
                     match found {
                         Some(other) if other != entry.id => {
-                            return Err(Error::invalid("message id", format!("{prefix} is ambiguous")));
+                            return Err(Error::invalid(
+                                "message id",
+                                format!("{prefix} is ambiguous"),
+                            ));
                         }
                         _ => found = Some(entry.id),
                     }
                 }
             }
         }
-        found.ok_or_else(|| Error::not_found("message", format!("{prefix} in {} on {day}", self.account)))
+        found.ok_or_else(|| {
+            Error::not_found("message", format!("{prefix} in {} on {day}", self.account))
+        })
     }
 
     fn missing_message(&self, day: NaiveDate, id: &MessageId) -> Error {
@@ -317,10 +339,9 @@ impl AccountView {
             let manifest = self.manifest(&folder.manifest)?;
             if let Some(entry) = manifest.messages.iter().find(|e| e.id == *id) {
                 let catalog = self.catalog(manifest_catalog(&manifest, entry)?)?;
-                return catalog
-                    .get(id)
-                    .cloned()
-                    .ok_or_else(|| Error::integrity(format!("message {id}"), "missing from its catalog"));
+                return catalog.get(id).cloned().ok_or_else(|| {
+                    Error::integrity(format!("message {id}"), "missing from its catalog")
+                });
             }
         }
         Err(self.missing_message(day, id))
@@ -339,7 +360,11 @@ impl AccountView {
             .map(|c| c.summary.clone())
             .ok_or_else(|| {
                 Error::integrity(
-                    format!("message {} in {folder} ({} catalogs)", entry.id, manifest.catalogs.len()),
+                    format!(
+                        "message {} in {folder} ({} catalogs)",
+                        entry.id,
+                        manifest.catalogs.len()
+                    ),
                     "missing from its catalog",
                 )
             })?;
@@ -378,7 +403,8 @@ impl AccountView {
             return Ok(Arc::clone(c));
         }
         let catalog: Catalog = load_blob(&self.inner, id, "catalog")?;
-        let map: Arc<CatalogMap> = Arc::new(catalog.messages.into_iter().map(|e| (e.id, e)).collect());
+        let map: Arc<CatalogMap> =
+            Arc::new(catalog.messages.into_iter().map(|e| (e.id, e)).collect());
         lock(&self.catalogs).insert(*id, Arc::clone(&map));
         Ok(map)
     }
@@ -392,11 +418,9 @@ impl AccountView {
         catalog
             .get(&entry.id)
             .map(|c| c.summary.clone())
-            .ok_or_else(|| Error::integrity(format!("message {}", entry.id), "missing from its catalog"))
-    }
-
-    pub(crate) fn inner(&self) -> &Arc<RepoInner> {
-        &self.inner
+            .ok_or_else(|| {
+                Error::integrity(format!("message {}", entry.id), "missing from its catalog")
+            })
     }
 }
 
@@ -404,19 +428,32 @@ fn manifest_catalog<'m>(manifest: &'m Manifest, entry: &ManifestEntry) -> Result
     manifest
         .catalogs
         .get(entry.catalog as usize)
-        .ok_or_else(|| Error::integrity(format!("message {}", entry.id), "catalog index out of range"))
+        .ok_or_else(|| {
+            Error::integrity(
+                format!("message {}", entry.id),
+                "catalog index out of range",
+            )
+        })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-pub(crate) fn find_folder<'r>(record: &'r SnapshotRecord, folder: &FolderName) -> Result<&'r FolderRecord> {
+pub(crate) fn find_folder<'r>(
+    record: &'r SnapshotRecord,
+    folder: &FolderName,
+) -> Result<&'r FolderRecord> {
     record
         .folders
         .iter()
         .find(|f| f.name == *folder)
-        .ok_or_else(|| Error::not_found("folder", format!("{folder} in {} on {}", record.account, record.day)))
+        .ok_or_else(|| {
+            Error::not_found(
+                "folder",
+                format!("{folder} in {} on {}", record.account, record.day),
+            )
+        })
 }
 
 /// The date a message list sorts by: the Date header, else the received date.
@@ -430,11 +467,23 @@ fn sort_messages(messages: &mut [MessageInfo], key: SortKey, descending: bool) {
         let primary = match key {
             SortKey::Date => date(a).cmp(&date(b)),
             SortKey::Received => a.received.cmp(&b.received),
-            SortKey::From => a.summary.from.to_lowercase().cmp(&b.summary.from.to_lowercase()),
-            SortKey::Subject => a.summary.subject.to_lowercase().cmp(&b.summary.subject.to_lowercase()),
+            SortKey::From => a
+                .summary
+                .from
+                .to_lowercase()
+                .cmp(&b.summary.from.to_lowercase()),
+            SortKey::Subject => a
+                .summary
+                .subject
+                .to_lowercase()
+                .cmp(&b.summary.subject.to_lowercase()),
             SortKey::Size => a.size.cmp(&b.size),
         };
-        let primary = if descending { primary.reverse() } else { primary };
+        let primary = if descending {
+            primary.reverse()
+        } else {
+            primary
+        };
         primary.then_with(|| a.file_name.cmp(&b.file_name))
     });
 }

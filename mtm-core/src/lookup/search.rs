@@ -129,19 +129,29 @@ impl Matcher {
             from: lower(&q.from),
             to: lower(&q.to),
             subject: lower(&q.subject),
-            message_id: q
-                .message_id
-                .as_ref()
-                .map(|m| m.trim().trim_start_matches('<').trim_end_matches('>').to_owned()),
-            since: q.since.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp()),
-            until: q.until.and_then(|d| d.and_hms_opt(23, 59, 59)).map(|t| t.and_utc().timestamp()),
+            message_id: q.message_id.as_ref().map(|m| {
+                m.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            }),
+            since: q
+                .since
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc().timestamp()),
+            until: q
+                .until
+                .and_then(|d| d.and_hms_opt(23, 59, 59))
+                .map(|t| t.and_utc().timestamp()),
             has_attachment: q.has_attachment,
         }
     }
 
     fn matches(&self, s: &Summary, received: i64) -> bool {
         let contains = |hay: &str, needle: &Option<String>| {
-            needle.as_ref().is_none_or(|n| hay.to_lowercase().contains(n.as_str()))
+            needle
+                .as_ref()
+                .is_none_or(|n| hay.to_lowercase().contains(n.as_str()))
         };
         let date = effective_date(s, received);
         contains(&s.from, &self.from)

@@ -74,12 +74,16 @@ pub(crate) struct ManifestEntry {
     pub size: u64,
     /// The received date (the file's mtime), unix seconds.
     pub received: i64,
-    #[serde(default, skip_serializing_if = "Flags::is_empty")]
+    #[serde(default, skip_serializing_if = "no_flags")]
     pub flags: Flags,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keywords: Vec<String>,
     /// Position of this message's catalog in [`Manifest::catalogs`].
     pub catalog: u32,
+}
+
+fn no_flags(flags: &Flags) -> bool {
+    flags.is_empty()
 }
 
 /// A batch of message descriptions: for each message, its parts and summary. A snapshot

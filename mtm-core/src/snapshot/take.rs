@@ -78,7 +78,11 @@ impl Repository {
             stored_blobs: 0,
             stored_bytes: 0,
             vanished: 0,
-            warnings: scan.warnings.iter().map(|w| format!("{}: {}", w.path.display(), w.message)).collect(),
+            warnings: scan
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {}", w.path.display(), w.message))
+                .collect(),
         };
         let previous = Previous::load(&self.inner, account, day)?;
 
@@ -90,14 +94,22 @@ impl Repository {
             folders.insert(folder.name.clone(), folder.subscribed);
             for file in &folder.messages {
                 match previous.unchanged(file) {
-                    Some(id) => placed.push(Placed { file: file.clone(), id }),
+                    Some(id) => placed.push(Placed {
+                        file: file.clone(),
+                        id,
+                    }),
                     None => to_read.push(file.clone()),
                 }
             }
         }
         report.files_unchanged = placed.len() as u64;
         if let Some(progress) = &options.progress {
-            let total: u64 = scan.folders.iter().flat_map(|f| &f.messages).map(|m| m.size).sum();
+            let total: u64 = scan
+                .folders
+                .iter()
+                .flat_map(|f| &f.messages)
+                .map(|m| m.size)
+                .sum();
             let count = scan.folders.iter().map(|f| f.messages.len() as u64).sum();
             progress.started(account, count, total, to_read.len() as u64);
         }
@@ -143,12 +155,22 @@ impl Repository {
                 match processed {
                     Processed::Vanished { path } => {
                         report.vanished += 1;
-                        report.warnings.push(format!("{}: vanished during the snapshot", path.display()));
+                        report
+                            .warnings
+                            .push(format!("{}: vanished during the snapshot", path.display()));
                     }
                     Processed::Unreadable { path, reason } => {
-                        report.warnings.push(format!("{}: skipped, {reason}", path.display()));
+                        report
+                            .warnings
+                            .push(format!("{}: skipped, {reason}", path.display()));
                     }
-                    Processed::Read { file, id, new, blobs } => {
+                    Processed::Read(read) => {
+                        let ReadMessage {
+                            file,
+                            id,
+                            new,
+                            blobs,
+                        } = *read;
                         report.files_read += 1;
                         if let Some(progress) = &options.progress {
                             progress.advanced(file.size);
@@ -187,7 +209,12 @@ impl Repository {
             let wanted: HashSet<MessageId> = placed.iter().map(|p| p.id).collect();
             for catalog_id in &referenced {
                 let catalog: Catalog = load_blob(&self.inner, catalog_id, "catalog")?;
-                new_catalog.extend(catalog.messages.into_iter().filter(|e| wanted.contains(&e.id)));
+                new_catalog.extend(
+                    catalog
+                        .messages
+                        .into_iter()
+                        .filter(|e| wanted.contains(&e.id)),
+                );
             }
             new_catalog.sort_by_key(|e| e.id);
             new_catalog.dedup_by_key(|e| e.id);
@@ -200,7 +227,12 @@ impl Repository {
         }
         if !new_catalog.is_empty() {
             new_catalog.sort_by_key(|e| e.id);
-            let id = writer.add(Kind::Catalog, &encode(&Catalog { messages: new_catalog.clone() })?)?;
+            let id = writer.add(
+                Kind::Catalog,
+                &encode(&Catalog {
+                    messages: new_catalog.clone(),
+                })?,
+            )?;
             for entry in &new_catalog {
                 catalog_of.insert(entry.id, id);
             }
@@ -246,10 +278,13 @@ impl Repository {
         };
         let data = serde_json::to_vec_pretty(&record)
             .map_err(|e| Error::invalid("snapshot record", e.to_string()))?;
-        self.inner.backend.write_new(&key, &data).map_err(|e| match e.kind() {
-            ErrorKind::AlreadyExists => already_taken(account, day),
-            _ => e,
-        })?;
+        self.inner
+            .backend
+            .write_new(&key, &data)
+            .map_err(|e| match e.kind() {
+                ErrorKind::AlreadyExists => already_taken(account, day),
+                _ => e,
+            })?;
         Ok(report)
     }
 
@@ -268,7 +303,11 @@ impl Repository {
         }
         let step = (to_read.len() / DICTIONARY_SAMPLE_MESSAGES).max(1);
         let mut samples = Vec::new();
-        for file in to_read.iter().step_by(step).take(DICTIONARY_SAMPLE_MESSAGES) {
+        for file in to_read
+            .iter()
+            .step_by(step)
+            .take(DICTIONARY_SAMPLE_MESSAGES)
+        {
             if let Ok(ReadOutcome::Read { bytes, .. }) = source.read(file) {
                 samples.extend(
                     split_message(&bytes)
@@ -299,7 +338,12 @@ fn already_taken(account: &AccountId, day: chrono::NaiveDate) -> Error {
     }
 }
 
-fn ensure_absent(inner: &RepoInner, key: &str, account: &AccountId, day: chrono::NaiveDate) -> Result<()> {
+fn ensure_absent(
+    inner: &RepoInner,
+    key: &str,
+    account: &AccountId,
+    day: chrono::NaiveDate,
+) -> Result<()> {
     match inner.backend.size(key) {
         Ok(_) => Err(already_taken(account, day)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
@@ -340,13 +384,20 @@ impl Previous {
         for folder in &record.folders {
             let manifest: Manifest = load_blob(inner, &folder.manifest, "manifest")?;
             for entry in &manifest.messages {
-                let catalog = manifest.catalogs.get(entry.catalog as usize).ok_or_else(|| {
-                    Error::integrity(format!("manifest {}", folder.manifest), "catalog index out of range")
-                })?;
+                let catalog = manifest
+                    .catalogs
+                    .get(entry.catalog as usize)
+                    .ok_or_else(|| {
+                        Error::integrity(
+                            format!("manifest {}", folder.manifest),
+                            "catalog index out of range",
+                        )
+                    })?;
                 previous.catalog_of.insert(entry.id, *catalog);
-                previous
-                    .by_unique
-                    .insert(unique_key(&entry.file).to_owned(), (entry.size, entry.received, entry.id));
+                previous.by_unique.insert(
+                    unique_key(&entry.file).to_owned(),
+                    (entry.size, entry.received, entry.id),
+                );
             }
         }
         Ok(previous)
@@ -361,23 +412,25 @@ impl Previous {
 
 /// The part of a Maildir file name before the info suffix: stable across flag changes.
 pub(crate) fn unique_key(file_name: &str) -> &str {
-    file_name.split_once(':').map_or(file_name, |(unique, _)| unique)
+    file_name
+        .split_once(':')
+        .map_or(file_name, |(unique, _)| unique)
 }
 
 enum Processed {
-    Vanished {
-        path: PathBuf,
-    },
-    Unreadable {
-        path: PathBuf,
-        reason: String,
-    },
-    Read {
-        file: MessageFile,
-        id: MessageId,
-        new: Option<CatalogEntry>,
-        blobs: Vec<CompressedBlob>,
-    },
+    Vanished { path: PathBuf },
+    Unreadable { path: PathBuf, reason: String },
+    Read(Box<ReadMessage>),
+}
+
+/// A message read by a worker: where it is now, its id, and what to store for it.
+struct ReadMessage {
+    file: MessageFile,
+    id: MessageId,
+    /// Its catalog entry, if the account did not know this content yet.
+    new: Option<CatalogEntry>,
+    /// Its parts not yet in the repository, compressed.
+    blobs: Vec<CompressedBlob>,
 }
 
 /// Reads one message and prepares everything to store it (runs on a worker thread).
@@ -404,25 +457,26 @@ fn process(
     };
     let id = MessageId::of(&bytes);
     if known.contains_key(&id) {
-        return Ok(Processed::Read {
+        return Ok(Processed::Read(Box::new(ReadMessage {
             file,
             id,
             new: None,
             blobs: Vec::new(),
-        });
+        })));
     }
     let mut parts = Vec::new();
     let mut blobs = Vec::new();
     for part in split_message(&bytes) {
         let raw = &bytes[part.range];
         let part_id = BlobId::of(raw);
-        if !compressor.is_known(&part_id) && !blobs.iter().any(|b: &CompressedBlob| b.id == part_id) {
+        if !compressor.is_known(&part_id) && !blobs.iter().any(|b: &CompressedBlob| b.id == part_id)
+        {
             blobs.push(compressor.compress(Kind::Part, uses_dictionary(part.kind), raw)?);
         }
         parts.push(part_id);
     }
     let summary: Summary = summarize(&bytes);
-    Ok(Processed::Read {
+    Ok(Processed::Read(Box::new(ReadMessage {
         new: Some(CatalogEntry {
             id,
             size: bytes.len() as u64,
@@ -432,10 +486,13 @@ fn process(
         file,
         id,
         blobs,
-    })
+    })))
 }
 
-fn build_manifest(messages: &[&Placed], catalog_of: &HashMap<MessageId, BlobId>) -> Result<Manifest> {
+fn build_manifest(
+    messages: &[&Placed],
+    catalog_of: &HashMap<MessageId, BlobId>,
+) -> Result<Manifest> {
     let catalogs: Vec<BlobId> = messages
         .iter()
         .filter_map(|p| catalog_of.get(&p.id).copied())

@@ -111,10 +111,6 @@ impl BlobStore {
         })
     }
 
-    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
-        &self.backend
-    }
-
     pub(crate) fn contains(&self, id: &BlobId) -> bool {
         self.index
             .read()
@@ -384,7 +380,12 @@ impl PackWriter {
         };
         let pack = format::finish_pack(std::mem::take(&mut self.body), &trailer)?;
         let id = BlobId::of(&pack);
-        match self.compressor.store.backend.write_new(&pack_key(&id), &pack) {
+        match self
+            .compressor
+            .store
+            .backend
+            .write_new(&pack_key(&id), &pack)
+        {
             Ok(()) => {}
             // Identical bytes are already there (a retried session): nothing to do.
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
@@ -531,7 +532,10 @@ mod tests {
         let current = store.current_dictionary().unwrap().unwrap();
         assert_eq!(current.0, dict_id);
         let mut w = store.writer(Some(current));
-        let blob = w.compressor().compress(Kind::Part, true, &samples[5]).unwrap();
+        let blob = w
+            .compressor()
+            .compress(Kind::Part, true, &samples[5])
+            .unwrap();
         assert_eq!(blob.codec, Codec::ZstdDictionary);
         let id = blob.id;
         w.push(blob).unwrap();

@@ -12,7 +12,8 @@ const FOLDERS: [&str; 4] = ["INBOX", "Sent", "Archive", "Archive/2024"];
 fn mailbox() -> impl Strategy<Value = Vec<(usize, Vec<u8>, String)>> {
     let raw = prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..600),
-        ("[a-zA-Z ]{0,40}", "[ -~\n]{0,400}").prop_map(|(s, b)| format!("Subject: {s}\nFrom: x@y.z\n\n{b}").into_bytes()),
+        ("[a-zA-Z ]{0,40}", "[ -~\n]{0,400}")
+            .prop_map(|(s, b)| format!("Subject: {s}\nFrom: x@y.z\n\n{b}").into_bytes()),
     ];
     proptest::collection::vec((0..FOLDERS.len(), raw, "[DFPRST]{0,3}"), 0..25)
 }
@@ -26,7 +27,12 @@ fn build(t: &TestRepo, name: &str, msgs: &[(usize, Vec<u8>, String)]) -> Maildir
         let mut letters: Vec<char> = flags.chars().collect();
         letters.sort_unstable();
         letters.dedup();
-        m.deliver(FOLDERS[*folder], raw, &letters.into_iter().collect::<String>(), 1_790_000_000 + i as i64);
+        m.deliver(
+            FOLDERS[*folder],
+            raw,
+            &letters.into_iter().collect::<String>(),
+            1_790_000_000 + i as i64,
+        );
     }
     m
 }
@@ -38,11 +44,20 @@ fn picture(v: &AccountView, d: &str) -> BTreeMap<String, Vec<(String, String, St
         .unwrap()
         .into_iter()
         .map(|f| {
-            let page = v.messages(d, &f.name, &MessageQuery::default().page(1, 10_000)).unwrap();
+            let page = v
+                .messages(d, &f.name, &MessageQuery::default().page(1, 10_000))
+                .unwrap();
             let mut rows: Vec<_> = page
                 .messages
                 .into_iter()
-                .map(|m| (m.file_name, m.id.to_hex(), format!("{}|{:?}", m.flags, m.summary), m.size))
+                .map(|m| {
+                    (
+                        m.file_name,
+                        m.id.to_hex(),
+                        format!("{}|{:?}", m.flags, m.summary),
+                        m.size,
+                    )
+                })
                 .collect();
             rows.sort();
             (f.name.to_string(), rows)
