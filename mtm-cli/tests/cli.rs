@@ -1,0 +1,152 @@
+//! The `mtm` binary, driven as an operator would: exit codes, tables, JSON.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn mtm(repo: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mtm"))
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .env_remove("MTM_REPO")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn maildir(root: &Path, messages: &[(&str, &str)]) {
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    for (i, (subject, body)) in messages.iter().enumerate() {
+        let raw = format!("From: a@example.org\r\nSubject: {subject}\r\n\r\n{body}\r\n");
+        std::fs::write(root.join("cur").join(format!("17000000{i}.M{i}.test:2,S")), raw).unwrap();
+    }
+}
+
+#[test]
+fn snapshot_browse_and_download_through_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let root = dir.path().join("maildirs");
+    maildir(&root.join("alice@example.com"), &[("Hello", "one"), ("Report", "two")]);
+    maildir(&root.join("bob@example.com"), &[("Hi Bob", "three")]);
+    ok(&mtm(&repo, &["init", "--time-zone", "Europe/Rome"]));
+    let out = ok(&mtm(&repo, &["--json", "snapshot", "--root", root.to_str().unwrap(), "--now", "2026-11-20T23:00:30Z"]));
+    let reports: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(reports.as_array().unwrap().len(), 2);
+    assert_eq!(reports[0]["day"], "2026-11-21");
+
+    let accounts = ok(&mtm(&repo, &["accounts"]));
+    assert_eq!(accounts, "alice@example.com\nbob@example.com\n");
+    let days: serde_json::Value = serde_json::from_str(&ok(&mtm(&repo, &["--json", "days", "alice@example.com"]))).unwrap();
+    assert_eq!(days[0]["messages"], 2);
+
+    let page: serde_json::Value =
+        serde_json::from_str(&ok(&mtm(&repo, &["--json", "ls", "alice@example.com", "2026-11-21", "INBOX", "--sort", "subject", "--asc"])))
+            .unwrap();
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["messages"][0]["summary"]["subject"], "Hello");
+    let id = page["messages"][1]["id"].as_str().unwrap().to_owned();
+
+    let eml = dir.path().join("report.eml");
+    ok(&mtm(&repo, &["cat", "alice@example.com", "latest", &id[..10], "-o", eml.to_str().unwrap()]));
+    assert_eq!(std::fs::read(&eml).unwrap(), b"From: a@example.org\r\nSubject: Report\r\n\r\ntwo\r\n");
+    let stdout = mtm(&repo, &["cat", "alice@example.com", "2026-11-21", &id]);
+    assert_eq!(ok(&stdout), "From: a@example.org\r\nSubject: Report\r\n\r\ntwo\r\n");
+
+    let hits: serde_json::Value =
+        serde_json::from_str(&ok(&mtm(&repo, &["--json", "search", "alice@example.com", "--subject", "REPORT"]))).unwrap();
+    assert_eq!(hits.as_array().unwrap().len(), 1);
+    let table = ok(&mtm(&repo, &["ls", "alice@example.com", "latest"]));
+    assert!(table.contains("INBOX") && table.contains("subscribed"), "{table}");
+    let shown = ok(&mtm(&repo, &["show", "alice@example.com", "latest", &id]));
+    assert!(shown.contains("Subject: Report") && shown.contains("two"), "{shown}");
+    let history = ok(&mtm(&repo, &["history", "alice@example.com", &id]));
+    assert!(history.contains("2026-11-21"), "{history}");
+    let live = ok(&mtm(&repo, &["diff", "alice@example.com", "latest", "--live", root.join("alice@example.com").to_str().unwrap()]));
+    assert!(live.contains("0 removed, 0 added"), "{live}");
+}
+
+#[test]
+fn exit_codes_say_what_went_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let code = |out: Output| out.status.code().unwrap();
+    // No repository yet: not found.
+    assert_eq!(code(mtm(&repo, &["accounts"])), 3);
+    ok(&mtm(&repo, &["init"]));
+    assert_eq!(code(mtm(&repo, &["init"])), 4);
+    let md = dir.path().join("alice");
+    maildir(&md, &[("x", "y")]);
+    let snap = |now: &str| mtm(&repo, &["snapshot", "--maildir", md.to_str().unwrap(), "--account", "alice@example.com", "--now", now]);
+    ok(&snap("2026-11-20T10:00:00Z"));
+    assert_eq!(code(snap("2026-11-20T11:00:00Z")), 4, "same day twice");
+    assert_eq!(code(mtm(&repo, &["days", "../etc"])), 2);
+    assert_eq!(code(mtm(&repo, &["days", "nobody@example.com"])), 3);
+    assert_eq!(code(mtm(&repo, &["ls", "alice@example.com", "2026-01-01"])), 3);
+    assert_eq!(code(mtm(&repo, &["ls", "alice@example.com", "yesterday"])), 2);
+    assert_eq!(code(mtm(&repo, &["cat", "alice@example.com", "latest", "deadbeefdeadbeef"])), 3);
+    let missing = dir.path().join("no-such-maildir");
+    let out = mtm(&repo, &["snapshot", "--maildir", missing.to_str().unwrap(), "--account", "bob@example.com"]);
+    assert!(matches!(code(out), 3 | 6));
+    // A damaged pack: exit 5, with the message named on stderr.
+    for entry in walk(&repo.join("packs")) {
+        let mut data = std::fs::read(&entry).unwrap();
+        data[9] ^= 0x10;
+        std::fs::remove_file(&entry).unwrap();
+        std::fs::write(&entry, data).unwrap();
+    }
+    let page: serde_json::Value = {
+        let out = mtm(&repo, &["--json", "ls", "alice@example.com", "latest", "INBOX"]);
+        if out.status.success() {
+            serde_json::from_slice(&out.stdout).unwrap()
+        } else {
+            assert_eq!(code(out), 5);
+            return;
+        }
+    };
+    let id = page["messages"][0]["id"].as_str().unwrap().to_owned();
+    let out = mtm(&repo, &["cat", "alice@example.com", "latest", &id]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("integrity"), "{out:?}");
+    assert_eq!(code(out), 5);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn the_demo_runs_and_recovers_the_deleted_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mtm")).arg("demo").output().unwrap();
+    let text = ok(&out);
+    assert!(text.contains("byte-for-byte the message Alice deleted"), "{text}");
+    assert!(text.contains("2 removed, 0 added, 1 moved"), "{text}");
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mtm")).arg("--help").output().unwrap();
+    let text = ok(&out);
+    assert!(text.contains("Exit codes") && text.contains("3  not found"), "{text}");
+}
