@@ -31,7 +31,11 @@ fn maildir(root: &Path, messages: &[(&str, &str)]) {
     }
     for (i, (subject, body)) in messages.iter().enumerate() {
         let raw = format!("From: a@example.org\r\nSubject: {subject}\r\n\r\n{body}\r\n");
-        std::fs::write(root.join("cur").join(format!("17000000{i}.M{i}.test:2,S")), raw).unwrap();
+        std::fs::write(
+            root.join("cur").join(format!("17000000{i}.M{i}.test:2,S")),
+            raw,
+        )
+        .unwrap();
     }
 }
 
@@ -40,42 +44,107 @@ fn snapshot_browse_and_download_through_the_command() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     let root = dir.path().join("maildirs");
-    maildir(&root.join("alice@example.com"), &[("Hello", "one"), ("Report", "two")]);
+    maildir(
+        &root.join("alice@example.com"),
+        &[("Hello", "one"), ("Report", "two")],
+    );
     maildir(&root.join("bob@example.com"), &[("Hi Bob", "three")]);
     ok(&mtm(&repo, &["init", "--time-zone", "Europe/Rome"]));
-    let out = ok(&mtm(&repo, &["--json", "snapshot", "--root", root.to_str().unwrap(), "--now", "2026-11-20T23:00:30Z"]));
+    let out = ok(&mtm(
+        &repo,
+        &[
+            "--json",
+            "snapshot",
+            "--root",
+            root.to_str().unwrap(),
+            "--now",
+            "2026-11-20T23:00:30Z",
+        ],
+    ));
     let reports: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(reports.as_array().unwrap().len(), 2);
     assert_eq!(reports[0]["day"], "2026-11-21");
 
     let accounts = ok(&mtm(&repo, &["accounts"]));
     assert_eq!(accounts, "alice@example.com\nbob@example.com\n");
-    let days: serde_json::Value = serde_json::from_str(&ok(&mtm(&repo, &["--json", "days", "alice@example.com"]))).unwrap();
+    let days: serde_json::Value =
+        serde_json::from_str(&ok(&mtm(&repo, &["--json", "days", "alice@example.com"]))).unwrap();
     assert_eq!(days[0]["messages"], 2);
 
-    let page: serde_json::Value =
-        serde_json::from_str(&ok(&mtm(&repo, &["--json", "ls", "alice@example.com", "2026-11-21", "INBOX", "--sort", "subject", "--asc"])))
-            .unwrap();
+    let page: serde_json::Value = serde_json::from_str(&ok(&mtm(
+        &repo,
+        &[
+            "--json",
+            "ls",
+            "alice@example.com",
+            "2026-11-21",
+            "INBOX",
+            "--sort",
+            "subject",
+            "--asc",
+        ],
+    )))
+    .unwrap();
     assert_eq!(page["total"], 2);
     assert_eq!(page["messages"][0]["summary"]["subject"], "Hello");
     let id = page["messages"][1]["id"].as_str().unwrap().to_owned();
 
     let eml = dir.path().join("report.eml");
-    ok(&mtm(&repo, &["cat", "alice@example.com", "latest", &id[..10], "-o", eml.to_str().unwrap()]));
-    assert_eq!(std::fs::read(&eml).unwrap(), b"From: a@example.org\r\nSubject: Report\r\n\r\ntwo\r\n");
+    ok(&mtm(
+        &repo,
+        &[
+            "cat",
+            "alice@example.com",
+            "latest",
+            &id[..10],
+            "-o",
+            eml.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(
+        std::fs::read(&eml).unwrap(),
+        b"From: a@example.org\r\nSubject: Report\r\n\r\ntwo\r\n"
+    );
     let stdout = mtm(&repo, &["cat", "alice@example.com", "2026-11-21", &id]);
-    assert_eq!(ok(&stdout), "From: a@example.org\r\nSubject: Report\r\n\r\ntwo\r\n");
+    assert_eq!(
+        ok(&stdout),
+        "From: a@example.org\r\nSubject: Report\r\n\r\ntwo\r\n"
+    );
 
-    let hits: serde_json::Value =
-        serde_json::from_str(&ok(&mtm(&repo, &["--json", "search", "alice@example.com", "--subject", "REPORT"]))).unwrap();
+    let hits: serde_json::Value = serde_json::from_str(&ok(&mtm(
+        &repo,
+        &[
+            "--json",
+            "search",
+            "alice@example.com",
+            "--subject",
+            "REPORT",
+        ],
+    )))
+    .unwrap();
     assert_eq!(hits.as_array().unwrap().len(), 1);
     let table = ok(&mtm(&repo, &["ls", "alice@example.com", "latest"]));
-    assert!(table.contains("INBOX") && table.contains("subscribed"), "{table}");
+    assert!(
+        table.contains("INBOX") && table.contains("subscribed"),
+        "{table}"
+    );
     let shown = ok(&mtm(&repo, &["show", "alice@example.com", "latest", &id]));
-    assert!(shown.contains("Subject: Report") && shown.contains("two"), "{shown}");
+    assert!(
+        shown.contains("Subject: Report") && shown.contains("two"),
+        "{shown}"
+    );
     let history = ok(&mtm(&repo, &["history", "alice@example.com", &id]));
     assert!(history.contains("2026-11-21"), "{history}");
-    let live = ok(&mtm(&repo, &["diff", "alice@example.com", "latest", "--live", root.join("alice@example.com").to_str().unwrap()]));
+    let live = ok(&mtm(
+        &repo,
+        &[
+            "diff",
+            "alice@example.com",
+            "latest",
+            "--live",
+            root.join("alice@example.com").to_str().unwrap(),
+        ],
+    ));
     assert!(live.contains("0 removed, 0 added"), "{live}");
 }
 
@@ -90,16 +159,50 @@ fn exit_codes_say_what_went_wrong() {
     assert_eq!(code(mtm(&repo, &["init"])), 4);
     let md = dir.path().join("alice");
     maildir(&md, &[("x", "y")]);
-    let snap = |now: &str| mtm(&repo, &["snapshot", "--maildir", md.to_str().unwrap(), "--account", "alice@example.com", "--now", now]);
+    let snap = |now: &str| {
+        mtm(
+            &repo,
+            &[
+                "snapshot",
+                "--maildir",
+                md.to_str().unwrap(),
+                "--account",
+                "alice@example.com",
+                "--now",
+                now,
+            ],
+        )
+    };
     ok(&snap("2026-11-20T10:00:00Z"));
     assert_eq!(code(snap("2026-11-20T11:00:00Z")), 4, "same day twice");
     assert_eq!(code(mtm(&repo, &["days", "../etc"])), 2);
     assert_eq!(code(mtm(&repo, &["days", "nobody@example.com"])), 3);
-    assert_eq!(code(mtm(&repo, &["ls", "alice@example.com", "2026-01-01"])), 3);
-    assert_eq!(code(mtm(&repo, &["ls", "alice@example.com", "yesterday"])), 2);
-    assert_eq!(code(mtm(&repo, &["cat", "alice@example.com", "latest", "deadbeefdeadbeef"])), 3);
+    assert_eq!(
+        code(mtm(&repo, &["ls", "alice@example.com", "2026-01-01"])),
+        3
+    );
+    assert_eq!(
+        code(mtm(&repo, &["ls", "alice@example.com", "yesterday"])),
+        2
+    );
+    assert_eq!(
+        code(mtm(
+            &repo,
+            &["cat", "alice@example.com", "latest", "deadbeefdeadbeef"]
+        )),
+        3
+    );
     let missing = dir.path().join("no-such-maildir");
-    let out = mtm(&repo, &["snapshot", "--maildir", missing.to_str().unwrap(), "--account", "bob@example.com"]);
+    let out = mtm(
+        &repo,
+        &[
+            "snapshot",
+            "--maildir",
+            missing.to_str().unwrap(),
+            "--account",
+            "bob@example.com",
+        ],
+    );
     assert!(matches!(code(out), 3 | 6));
     // A damaged pack: exit 5, with the message named on stderr.
     for entry in walk(&repo.join("packs")) {
@@ -109,7 +212,10 @@ fn exit_codes_say_what_went_wrong() {
         std::fs::write(&entry, data).unwrap();
     }
     let page: serde_json::Value = {
-        let out = mtm(&repo, &["--json", "ls", "alice@example.com", "latest", "INBOX"]);
+        let out = mtm(
+            &repo,
+            &["--json", "ls", "alice@example.com", "latest", "INBOX"],
+        );
         if out.status.success() {
             serde_json::from_slice(&out.stdout).unwrap()
         } else {
@@ -119,7 +225,10 @@ fn exit_codes_say_what_went_wrong() {
     };
     let id = page["messages"][0]["id"].as_str().unwrap().to_owned();
     let out = mtm(&repo, &["cat", "alice@example.com", "latest", &id]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("integrity"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("integrity"),
+        "{out:?}"
+    );
     assert_eq!(code(out), 5);
 }
 
@@ -138,15 +247,27 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn the_demo_runs_and_recovers_the_deleted_message() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mtm")).arg("demo").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mtm"))
+        .arg("demo")
+        .output()
+        .unwrap();
     let text = ok(&out);
-    assert!(text.contains("byte-for-byte the message Alice deleted"), "{text}");
+    assert!(
+        text.contains("byte-for-byte the message Alice deleted"),
+        "{text}"
+    );
     assert!(text.contains("2 removed, 0 added, 1 moved"), "{text}");
 }
 
 #[test]
 fn help_documents_exit_codes() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mtm")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mtm"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let text = ok(&out);
-    assert!(text.contains("Exit codes") && text.contains("3  not found"), "{text}");
+    assert!(
+        text.contains("Exit codes") && text.contains("3  not found"),
+        "{text}"
+    );
 }
