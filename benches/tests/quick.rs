@@ -12,10 +12,10 @@ fn bench() -> Command {
 }
 
 fn run_ok(args: &[&str]) -> String {
-    let out = bench().args(args).output().unwrap();
+    let out = bench().args(args).output().expect("mtm-bench runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "mtm-bench {args:?} failed:\n{stderr}");
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(out.stdout).expect("UTF-8 report")
 }
 
 /// The line of the figures table starting with `label`, split into its columns.
