@@ -102,7 +102,8 @@ impl Flags {
 
 impl fmt::Display for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.iter().try_for_each(|flag| write!(f, "{}", flag.letter()))
+        self.iter()
+            .try_for_each(|flag| write!(f, "{}", flag.letter()))
     }
 }
 
@@ -122,7 +123,9 @@ impl<'de> Deserialize<'de> for Flags {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         if let Some(c) = text.chars().find(|c| Flag::from_letter(*c).is_none()) {
-            return Err(serde::de::Error::custom(format!("unknown flag letter {c:?}")));
+            return Err(serde::de::Error::custom(format!(
+                "unknown flag letter {c:?}"
+            )));
         }
         Ok(Flags::from_maildir_letters(&text))
     }

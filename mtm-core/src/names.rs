@@ -197,11 +197,29 @@ mod tests {
 
     #[test]
     fn folder_names_reject_traversal_and_control_characters() {
-        for good in ["INBOX", "Sent", "Archive/2024", "Entwürfe", "a.b", "Ünïcode/日本"] {
+        for good in [
+            "INBOX",
+            "Sent",
+            "Archive/2024",
+            "Entwürfe",
+            "a.b",
+            "Ünïcode/日本",
+        ] {
             assert!(FolderName::new(good).is_ok(), "{good}");
         }
         let too_long = "x".repeat(1025);
-        for bad in ["", "/", "a/", "/a", "a//b", "..", "a/../b", "a\0", "tab\there", &too_long] {
+        for bad in [
+            "",
+            "/",
+            "a/",
+            "/a",
+            "a//b",
+            "..",
+            "a/../b",
+            "a\0",
+            "tab\there",
+            &too_long,
+        ] {
             assert!(FolderName::new(bad).is_err(), "{bad:?}");
         }
     }

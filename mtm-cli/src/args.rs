@@ -1,0 +1,190 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  storage or I/O failure
+  2  bad arguments or invalid input
+  3  not found (repository, account, day, folder, message)
+  4  already exists (a snapshot of that account and day, a repository)
+  5  damaged data (integrity check failed) or unsupported format
+  6  the Maildir could not be read";
+
+/// Mail Time Machine: daily, deduplicated, read-only snapshots of Maildir mailboxes.
+#[derive(Debug, Parser)]
+#[command(name = "mtm", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The repository directory.
+    #[arg(long, global = true, env = "MTM_REPO")]
+    pub repo: Option<PathBuf>,
+    /// Print JSON instead of tables (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new, empty repository.
+    Init {
+        /// The provider's IANA time zone: a snapshot's day is the local date when it runs.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+        /// Do not compress headers with a trained dictionary.
+        #[arg(long)]
+        no_dictionary: bool,
+    },
+    /// Take today's snapshot of one account, or of every account under a Maildir root.
+    Snapshot(SnapshotArgs),
+    /// List the accounts that have snapshots.
+    Accounts,
+    /// List the days with a snapshot of an account.
+    Days {
+        /// The account id (an email address).
+        account: String,
+    },
+    /// Show the folder tree of a day, or one page of a folder's messages.
+    Ls(LsArgs),
+    /// Write a message's raw bytes (the .eml file) to stdout or a file.
+    Cat {
+        /// The account id.
+        account: String,
+        /// The day (YYYY-MM-DD, or `latest`).
+        day: String,
+        /// The message id (its 64 hex digits, or a unique prefix of 8 or more).
+        message: String,
+        /// Write to this file instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Show a message parsed: headers, text, attachments.
+    Show {
+        /// The account id.
+        account: String,
+        /// The day (YYYY-MM-DD, or `latest`).
+        day: String,
+        /// The message id (or a unique prefix of 8 or more hex digits).
+        message: String,
+        /// Also print the HTML body.
+        #[arg(long)]
+        html: bool,
+    },
+    /// Search one day or every day of an account.
+    Search(SearchArgs),
+    /// Show what changed between two days, or between a day and the live Maildir.
+    Diff {
+        /// The account id.
+        account: String,
+        /// The older day.
+        from: String,
+        /// The newer day (omit with --live).
+        to: Option<String>,
+        /// Compare with this live Maildir instead of a second day.
+        #[arg(long, conflicts_with = "to")]
+        live: Option<PathBuf>,
+    },
+    /// Show every day and folder where a message was.
+    History {
+        /// The account id.
+        account: String,
+        /// The message id (64 hex digits).
+        message: String,
+    },
+    /// Run a guided demonstration on a sample mailbox in a temporary directory.
+    Demo {
+        /// Keep the sample Maildir and repository in this directory instead of a temporary one.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// One account's Maildir directory (needs --account).
+    #[arg(long, requires = "account", conflicts_with = "root")]
+    pub maildir: Option<PathBuf>,
+    /// The account id for --maildir.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// A directory of many accounts: each subdirectory named after its account id.
+    #[arg(long, required_unless_present = "maildir")]
+    pub root: Option<PathBuf>,
+    /// Take the snapshot as if the time were this RFC 3339 instant (default: now).
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Do not show a progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Sort {
+    Date,
+    Received,
+    From,
+    Subject,
+    Size,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// The account id.
+    pub account: String,
+    /// The day (YYYY-MM-DD, or `latest`).
+    pub day: String,
+    /// The folder; without it, the folder tree.
+    pub folder: Option<String>,
+    /// Sort key.
+    #[arg(long, value_enum, default_value = "date")]
+    pub sort: Sort,
+    /// Oldest / smallest / A first.
+    #[arg(long)]
+    pub asc: bool,
+    /// Page number, from 1.
+    #[arg(long, default_value_t = 1)]
+    pub page: usize,
+    /// Messages per page.
+    #[arg(long, default_value_t = 50)]
+    pub per_page: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The account id.
+    pub account: String,
+    /// Search only this day (YYYY-MM-DD or `latest`).
+    #[arg(long, conflicts_with = "all_days")]
+    pub day: Option<String>,
+    /// Search every day (the default).
+    #[arg(long)]
+    pub all_days: bool,
+    /// Text in From.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Text in To or Cc.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Text in the subject.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// The Message-ID.
+    #[arg(long)]
+    pub message_id: Option<String>,
+    /// Dated on or after (YYYY-MM-DD).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Dated on or before (YYYY-MM-DD).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only messages with attachments.
+    #[arg(long)]
+    pub has_attachment: bool,
+}

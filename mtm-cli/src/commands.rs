@@ -1,0 +1,493 @@
+//! One function per subcommand: parse the arguments into core types, call the core, print.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressStyle};
+use mtm_core::{
+    AccountId, AccountView, ChangeKind, Clock, DayScope, FixedClock, FolderName, MaildirAccount,
+    MessageId, MessageQuery, Repository, RepositoryOptions, SearchQuery, SnapshotOptions,
+    SnapshotProgress, SnapshotReport, SortKey, SystemClock,
+};
+
+use crate::args::{Cli, Command, LsArgs, SearchArgs, SnapshotArgs, Sort};
+use crate::output::{bytes, clip, json, table};
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum CliError {
+    Core(mtm_core::Error),
+    Usage(String),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Core(e) => write!(f, "{e}"),
+            CliError::Usage(m) => write!(f, "{m}"),
+            CliError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<mtm_core::Error> for CliError {
+    fn from(e: mtm_core::Error) -> Self {
+        CliError::Core(e)
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Io(e)
+    }
+}
+
+impl From<serde_json::Error> for CliError {
+    fn from(e: serde_json::Error) -> Self {
+        CliError::Io(e.into())
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+pub fn run(cli: &Cli) -> CliResult {
+    match &cli.command {
+        Command::Init { time_zone, no_dictionary } => init(cli, time_zone, !no_dictionary),
+        Command::Snapshot(args) => snapshot(cli, args),
+        Command::Accounts => accounts(cli),
+        Command::Days { account } => days(cli, account),
+        Command::Ls(args) => ls(cli, args),
+        Command::Cat { account, day, message, output } => cat(cli, account, day, message, output.as_deref()),
+        Command::Show { account, day, message, html } => show(cli, account, day, message, *html),
+        Command::Search(args) => search(cli, args),
+        Command::Diff { account, from, to, live } => diff(cli, account, from, to.as_deref(), live.as_deref()),
+        Command::History { account, message } => history(cli, account, message),
+        Command::Demo { keep } => crate::demo::run(keep.as_deref()),
+    }
+}
+
+fn repo_path(cli: &Cli) -> CliResult<&Path> {
+    cli.repo
+        .as_deref()
+        .ok_or_else(|| CliError::Usage("no repository: pass --repo PATH or set MTM_REPO".into()))
+}
+
+fn open(cli: &Cli) -> CliResult<Repository> {
+    Ok(Repository::open(repo_path(cli)?)?)
+}
+
+fn view(cli: &Cli, account: &str) -> CliResult<(Repository, AccountView)> {
+    let repo = open(cli)?;
+    let view = repo.account(&AccountId::new(account)?)?;
+    Ok((repo, view))
+}
+
+/// `YYYY-MM-DD`, or `latest` for the newest snapshot of the account.
+pub fn parse_day(view: &AccountView, text: &str) -> CliResult<NaiveDate> {
+    if text == "latest" {
+        return view
+            .days()?
+            .last()
+            .copied()
+            .ok_or_else(|| CliError::Usage(format!("{} has no snapshot", view.account())));
+    }
+    parse_date(text)
+}
+
+fn parse_date(text: &str) -> CliResult<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| CliError::Usage(format!("{text:?} is not a day (YYYY-MM-DD)")))
+}
+
+fn init(cli: &Cli, time_zone: &str, dictionary: bool) -> CliResult {
+    let path = repo_path(cli)?;
+    let repo = Repository::init(
+        path,
+        RepositoryOptions {
+            time_zone: time_zone.to_owned(),
+            header_dictionary: dictionary,
+        },
+    )?;
+    if cli.json {
+        json(&serde_json::json!({ "repository": path, "time_zone": repo.time_zone() }))?;
+    } else {
+        println!("Created repository {} (time zone {})", path.display(), repo.time_zone());
+    }
+    Ok(())
+}
+
+/// A progress bar over the bytes to read; hidden when stderr is not a terminal.
+#[derive(Debug)]
+struct Bar(ProgressBar);
+
+impl SnapshotProgress for Bar {
+    fn started(&self, account: &AccountId, messages: u64, _bytes: u64, to_read: u64) {
+        self.0.set_length(to_read);
+        self.0.set_message(format!("{account}: {messages} messages, {to_read} to read"));
+    }
+    fn advanced(&self, _bytes: u64) {
+        self.0.inc(1);
+    }
+}
+
+fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
+    let repo = open(cli)?;
+    let clock: Box<dyn Clock> = match &args.now {
+        Some(now) => Box::new(FixedClock::parse(now)?),
+        None => Box::new(SystemClock),
+    };
+    let accounts: Vec<(AccountId, MaildirAccount)> = match (&args.maildir, &args.root) {
+        (Some(maildir), _) => {
+            let account = args.account.as_deref().unwrap_or_default();
+            vec![(AccountId::new(account)?, MaildirAccount::open(maildir)?)]
+        }
+        (None, Some(root)) => {
+            let mut found = Vec::new();
+            for (name, source) in MaildirAccount::discover(root)? {
+                match AccountId::new(name.as_str()) {
+                    Ok(id) => found.push((id, source)),
+                    Err(e) => eprintln!("mtm: skipping {}: {e}", root.join(&name).display()),
+                }
+            }
+            found
+        }
+        (None, None) => return Err(CliError::Usage("pass --maildir with --account, or --root".into())),
+    };
+    let mut reports: Vec<SnapshotReport> = Vec::new();
+    let mut failures = Vec::new();
+    for (account, source) in &accounts {
+        let bar = (!args.quiet && !cli.json).then(|| {
+            let pb = ProgressBar::new(0);
+            pb.set_style(
+                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            Arc::new(Bar(pb))
+        });
+        let options = SnapshotOptions {
+            threads: args.threads,
+            progress: bar.clone().map(|b| b as Arc<dyn SnapshotProgress>),
+        };
+        let result = repo.snapshot(account, source, clock.as_ref(), &options);
+        if let Some(bar) = bar {
+            bar.0.finish_and_clear();
+        }
+        match result {
+            Ok(report) => reports.push(report),
+            // With many accounts, one failure must not stop the others.
+            Err(e) if accounts.len() > 1 => {
+                eprintln!("mtm: {account}: {e}");
+                failures.push(e);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if cli.json {
+        json(&reports)?;
+    } else {
+        let rows = reports
+            .iter()
+            .map(|r| {
+                vec![
+                    r.account.to_string(),
+                    r.day.to_string(),
+                    r.folders.to_string(),
+                    r.messages.to_string(),
+                    bytes(r.bytes),
+                    r.files_read.to_string(),
+                    bytes(r.stored_bytes),
+                    r.vanished.to_string(),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            table(&["account", "day", ">folders", ">messages", ">size", ">read", ">stored", ">vanished"], rows)
+        );
+        for r in &reports {
+            for w in &r.warnings {
+                eprintln!("mtm: {}: {w}", r.account);
+            }
+        }
+    }
+    match failures.into_iter().next() {
+        Some(first) => Err(first.into()),
+        None => Ok(()),
+    }
+}
+
+fn accounts(cli: &Cli) -> CliResult {
+    let accounts = open(cli)?.accounts()?;
+    if cli.json {
+        json(&accounts)?;
+    } else {
+        accounts.iter().for_each(|a| println!("{a}"));
+    }
+    Ok(())
+}
+
+fn days(cli: &Cli, account: &str) -> CliResult {
+    let (_, view) = view(cli, account)?;
+    let infos = view
+        .days()?
+        .into_iter()
+        .map(|d| view.snapshot(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    if cli.json {
+        json(&infos)?;
+    } else {
+        let rows = infos
+            .iter()
+            .map(|i| {
+                vec![
+                    i.day.to_string(),
+                    i.taken_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    i.folders.to_string(),
+                    i.messages.to_string(),
+                    bytes(i.bytes),
+                ]
+            })
+            .collect();
+        println!("{}", table(&["day", "taken at", ">folders", ">messages", ">size"], rows));
+    }
+    Ok(())
+}
+
+fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
+    let (_, view) = view(cli, &args.account)?;
+    let day = parse_day(&view, &args.day)?;
+    let Some(folder) = &args.folder else {
+        let folders = view.folders(day)?;
+        if cli.json {
+            json(&folders)?;
+        } else {
+            let rows = folders
+                .iter()
+                .map(|f| {
+                    let depth = f.name.levels().count() - 1;
+                    let leaf = f.name.levels().last().unwrap_or_default();
+                    vec![
+                        format!("{}{leaf}", "  ".repeat(depth)),
+                        if f.subscribed { "yes" } else { "no" }.to_owned(),
+                        f.messages.to_string(),
+                        bytes(f.bytes),
+                    ]
+                })
+                .collect();
+            println!("{}", table(&["folder", "subscribed", ">messages", ">size"], rows));
+        }
+        return Ok(());
+    };
+    if args.page == 0 || args.per_page == 0 {
+        return Err(CliError::Usage("--page and --per-page start at 1".into()));
+    }
+    let sort = match args.sort {
+        Sort::Date => SortKey::Date,
+        Sort::Received => SortKey::Received,
+        Sort::From => SortKey::From,
+        Sort::Subject => SortKey::Subject,
+        Sort::Size => SortKey::Size,
+    };
+    let query = MessageQuery::default().sort(sort, !args.asc).page(args.page, args.per_page);
+    let page = view.messages(day, &FolderName::new(folder.as_str())?, &query)?;
+    if cli.json {
+        json(&page)?;
+    } else {
+        let rows = page
+            .messages
+            .iter()
+            .map(|m| {
+                vec![
+                    m.id.to_hex()[..12].to_owned(),
+                    m.received.format("%Y-%m-%d %H:%M").to_string(),
+                    clip(&m.summary.from, 28),
+                    clip(&m.summary.subject, 44),
+                    m.flags.to_string(),
+                    bytes(m.size),
+                ]
+            })
+            .collect();
+        println!("{}", table(&["id", "received", "from", "subject", "flags", ">size"], rows));
+        let last = (page.offset + page.messages.len() as u64).min(page.total);
+        println!("{folder} on {day}: messages {}–{last} of {}", page.offset + 1, page.total);
+    }
+    Ok(())
+}
+
+fn message_id(view: &AccountView, day: NaiveDate, text: &str) -> CliResult<MessageId> {
+    Ok(view.resolve_id(day, text)?)
+}
+
+fn cat(cli: &Cli, account: &str, day: &str, message: &str, output: Option<&Path>) -> CliResult {
+    let (_, view) = view(cli, account)?;
+    let day = parse_day(&view, day)?;
+    let id = message_id(&view, day, message)?;
+    let raw = view.raw(day, &id)?;
+    match output {
+        Some(path) => {
+            write_file_atomically(path, &raw)?;
+            if cli.json {
+                json(&serde_json::json!({ "id": id, "file": path, "bytes": raw.len() }))?;
+            } else {
+                eprintln!("wrote {} ({} bytes)", path.display(), raw.len());
+            }
+        }
+        None => std::io::stdout().lock().write_all(&raw)?,
+    }
+    Ok(())
+}
+
+/// Writes next to the target, then renames: a failed download never leaves half a file.
+fn write_file_atomically(path: &Path, data: &[u8]) -> CliResult {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut temp = tempfile::NamedTempFile::new_in(&dir)?;
+    temp.write_all(data)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| CliError::Io(e.error))?;
+    Ok(())
+}
+
+fn show(cli: &Cli, account: &str, day: &str, message: &str, html: bool) -> CliResult {
+    let (_, view) = view(cli, account)?;
+    let day = parse_day(&view, day)?;
+    let id = message_id(&view, day, message)?;
+    let info = view.message(day, &id)?;
+    let parsed = view.parsed(day, &id)?;
+    if cli.json {
+        json(&serde_json::json!({ "message": info, "parsed": parsed }))?;
+        return Ok(());
+    }
+    println!("Message {id}");
+    println!("Folder: {}   Flags: {}   Size: {}", info.folder, info.flags, bytes(info.size));
+    if !parsed.summary.parsed {
+        println!("(this message could not be parsed; `mtm cat` gives its exact bytes)");
+    }
+    for h in &parsed.headers {
+        println!("{}: {}", h.name, h.value);
+    }
+    println!();
+    if let Some(text) = &parsed.text {
+        println!("{text}");
+    }
+    if html && let Some(h) = &parsed.html {
+        println!("--- HTML ---\n{h}");
+    }
+    for a in &parsed.attachments {
+        println!(
+            "[attachment] {} ({}, {})",
+            a.name.as_deref().unwrap_or("unnamed"),
+            a.content_type,
+            bytes(a.size)
+        );
+    }
+    Ok(())
+}
+
+fn search(cli: &Cli, args: &SearchArgs) -> CliResult {
+    let (_, view) = view(cli, &args.account)?;
+    let days = match &args.day {
+        Some(day) => DayScope::Day(parse_day(&view, day)?),
+        None => DayScope::All,
+    };
+    let mut query = SearchQuery::default().days(days);
+    query.from = args.from.clone();
+    query.to = args.to.clone();
+    query.subject = args.subject.clone();
+    query.message_id = args.message_id.clone();
+    query.since = args.since.as_deref().map(parse_date).transpose()?;
+    query.until = args.until.as_deref().map(parse_date).transpose()?;
+    query.has_attachment = args.has_attachment.then_some(true);
+    let hits = view.search(&query)?;
+    if cli.json {
+        json(&hits)?;
+        return Ok(());
+    }
+    let rows = hits
+        .iter()
+        .map(|h| {
+            let first = h.seen.first().map(|s| s.day.to_string()).unwrap_or_default();
+            let last = h.seen.last().map(|s| s.day.to_string()).unwrap_or_default();
+            let mut folders: Vec<String> = h.seen.iter().map(|s| s.folder.to_string()).collect();
+            folders.dedup();
+            vec![
+                h.id.to_hex()[..12].to_owned(),
+                clip(&h.summary.from, 26),
+                clip(&h.summary.subject, 40),
+                format!("{first} … {last}"),
+                folders.join(", "),
+            ]
+        })
+        .collect();
+    println!("{}", table(&["id", "from", "subject", "seen", "folders"], rows));
+    println!("{} message(s) found", hits.len());
+    Ok(())
+}
+
+fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Path>) -> CliResult {
+    let (_, view) = view(cli, account)?;
+    let from = parse_day(&view, from)?;
+    let diff = match (to, live) {
+        (_, Some(maildir)) => view.diff_live(from, &MaildirAccount::open(maildir)?)?,
+        (Some(to), None) => view.diff(from, parse_day(&view, to)?)?,
+        (None, None) => return Err(CliError::Usage("give a second day, or --live MAILDIR".into())),
+    };
+    if cli.json {
+        json(&diff)?;
+        return Ok(());
+    }
+    let places = |p: &[(FolderName, mtm_core::Flags)]| {
+        p.iter().map(|(f, fl)| format!("{f} [{fl}]")).collect::<Vec<_>>().join(", ")
+    };
+    let rows = diff
+        .entries
+        .iter()
+        .map(|e| {
+            let change = match e.change {
+                ChangeKind::Removed => "removed",
+                ChangeKind::Added => "added",
+                ChangeKind::Moved => "moved",
+                ChangeKind::FlagsChanged => "flags",
+            };
+            vec![
+                change.to_owned(),
+                e.id.to_hex()[..12].to_owned(),
+                clip(&e.summary.subject, 40),
+                places(&e.before),
+                places(&e.after),
+            ]
+        })
+        .collect();
+    println!("{}", table(&["change", "id", "subject", "before", "after"], rows));
+    println!(
+        "{} removed, {} added, {} moved, {} with changed flags",
+        diff.count(ChangeKind::Removed),
+        diff.count(ChangeKind::Added),
+        diff.count(ChangeKind::Moved),
+        diff.count(ChangeKind::FlagsChanged)
+    );
+    println!("Note: {}", diff.note);
+    Ok(())
+}
+
+fn history(cli: &Cli, account: &str, message: &str) -> CliResult {
+    let (_, view) = view(cli, account)?;
+    let id = MessageId::from_hex(message)?;
+    let seen = view.history(&id)?;
+    if cli.json {
+        json(&seen)?;
+    } else {
+        let rows = seen
+            .iter()
+            .map(|s| vec![s.day.to_string(), s.folder.to_string(), s.flags.to_string()])
+            .collect();
+        println!("{}", table(&["day", "folder", "flags"], rows));
+    }
+    Ok(())
+}

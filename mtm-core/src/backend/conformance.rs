@@ -1,0 +1,122 @@
+//! The behaviour every [`Backend`](super::Backend) must have. Each implementation invokes
+//! [`backend_conformance_tests!`] with an expression that builds a fresh, empty backend.
+
+/// Generates the conformance tests for one backend.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! backend_conformance_tests {
+    ($make:expr) => {
+        use $crate::{Backend, ErrorKind};
+
+        fn fresh() -> impl Backend {
+            $make
+        }
+
+        #[test]
+        fn written_files_read_back() {
+            let b = fresh();
+            b.write_new("packs/ab/abc", b"hello world").unwrap();
+            assert_eq!(b.read("packs/ab/abc").unwrap(), b"hello world");
+            assert_eq!(b.read_range("packs/ab/abc", 6, 5).unwrap(), b"world");
+            assert_eq!(b.size("packs/ab/abc").unwrap(), 11);
+        }
+
+        #[test]
+        fn files_are_never_overwritten() {
+            let b = fresh();
+            b.write_new("config", b"one").unwrap();
+            let err = b.write_new("config", b"two").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+            assert_eq!(b.read("config").unwrap(), b"one");
+        }
+
+        #[test]
+        fn missing_files_are_not_found() {
+            let b = fresh();
+            assert_eq!(b.read("nope").unwrap_err().kind(), ErrorKind::NotFound);
+            assert_eq!(b.size("nope").unwrap_err().kind(), ErrorKind::NotFound);
+            b.delete("nope").unwrap();
+        }
+
+        #[test]
+        fn ranges_beyond_the_end_are_integrity_errors() {
+            let b = fresh();
+            b.write_new("f", b"abc").unwrap();
+            assert_eq!(
+                b.read_range("f", 2, 5).unwrap_err().kind(),
+                ErrorKind::Integrity
+            );
+            assert_eq!(
+                b.read_range("f", u64::MAX, 2).unwrap_err().kind(),
+                ErrorKind::Integrity
+            );
+        }
+
+        #[test]
+        fn listing_is_recursive_sorted_and_scoped() {
+            let b = fresh();
+            for key in ["index/b", "index/a", "packs/00/x", "packs/ff/y", "indexes"] {
+                b.write_new(key, b"x").unwrap();
+            }
+            assert_eq!(b.list("index/").unwrap(), ["index/a", "index/b"]);
+            assert_eq!(b.list("packs/").unwrap(), ["packs/00/x", "packs/ff/y"]);
+            assert!(b.list("snapshots/").unwrap().is_empty());
+        }
+
+        #[test]
+        fn delete_removes() {
+            let b = fresh();
+            b.write_new("a/b", b"x").unwrap();
+            b.delete("a/b").unwrap();
+            assert_eq!(b.read("a/b").unwrap_err().kind(), ErrorKind::NotFound);
+            b.write_new("a/b", b"y").unwrap();
+            assert_eq!(b.read("a/b").unwrap(), b"y");
+        }
+
+        #[test]
+        fn keys_cannot_escape() {
+            let b = fresh();
+            for bad in [
+                "",
+                "/abs",
+                "../x",
+                "a/../../x",
+                "a//b",
+                "a\0b",
+                "a\\b",
+                "./a",
+            ] {
+                assert_eq!(
+                    b.write_new(bad, b"x").unwrap_err().kind(),
+                    ErrorKind::InvalidInput,
+                    "{bad:?}"
+                );
+                assert_eq!(b.read(bad).unwrap_err().kind(), ErrorKind::InvalidInput);
+            }
+            assert_eq!(b.list("x").unwrap_err().kind(), ErrorKind::InvalidInput);
+            assert_eq!(b.list("../").unwrap_err().kind(), ErrorKind::InvalidInput);
+        }
+
+        #[test]
+        fn concurrent_writers_of_one_key_have_one_winner() {
+            let b = std::sync::Arc::new(fresh());
+            let handles: Vec<_> = (0..8u8)
+                .map(|i| {
+                    let b = std::sync::Arc::clone(&b);
+                    std::thread::spawn(move || b.write_new("race", &[i; 64]).is_ok())
+                })
+                .collect();
+            let wins = handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|ok| *ok)
+                .count();
+            assert_eq!(wins, 1);
+            let data = b.read("race").unwrap();
+            assert!(
+                data.iter().all(|x| *x == data[0]),
+                "a torn write was published"
+            );
+        }
+    };
+}

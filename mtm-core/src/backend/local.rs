@@ -1,0 +1,192 @@
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{Backend, check_key, check_prefix};
+use crate::error::{Error, Result};
+
+/// A backend on a local directory: the embedded default, no server needed.
+///
+/// Writes go to `tmp/` first, are flushed to disk, then linked into place with a call that
+/// fails if the target exists, and the directory is synced: a crash leaves either nothing or
+/// the whole file (plus, at worst, a stray file in `tmp/`).
+#[derive(Debug)]
+pub struct LocalBackend {
+    root: PathBuf,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl LocalBackend {
+    /// A backend rooted at `root`, which must exist.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        if !root.is_dir() {
+            return Err(Error::not_found(
+                "repository directory",
+                root.display().to_string(),
+            ));
+        }
+        Ok(Self { root })
+    }
+
+    /// The directory this backend stores into.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+
+    fn temp_path(&self) -> PathBuf {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        self.root
+            .join("tmp")
+            .join(format!("{}-{n}-{nanos}.tmp", std::process::id()))
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            Error::not_found("file", path.display().to_string())
+        } else {
+            Error::storage(path, e)
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::storage(dir, e))
+}
+
+impl Backend for LocalBackend {
+    fn read(&self, key: &str) -> Result<Vec<u8>> {
+        check_key(key)?;
+        let path = self.path(key);
+        fs::read(&path).map_err(io_err(&path))
+    }
+
+    fn read_range(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        check_key(key)?;
+        let path = self.path(key);
+        let mut file = File::open(&path).map_err(io_err(&path))?;
+        let size = file.metadata().map_err(io_err(&path))?.len();
+        if offset.checked_add(len).is_none_or(|end| end > size) {
+            return Err(Error::integrity(
+                key,
+                format!("range {offset}+{len} beyond end of file ({size} bytes)"),
+            ));
+        }
+        let len = usize::try_from(len)
+            .map_err(|_| Error::integrity(key, "range too large for this platform"))?;
+        let mut buf = vec![0; len];
+        file.seek(SeekFrom::Start(offset)).map_err(io_err(&path))?;
+        file.read_exact(&mut buf).map_err(io_err(&path))?;
+        Ok(buf)
+    }
+
+    fn write_new(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        check_key(key)?;
+        let target = self.path(key);
+        if target.exists() {
+            return Err(Error::AlreadyExists {
+                what: "file",
+                name: key.to_owned(),
+            });
+        }
+        let dir = target.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| Error::storage(&dir, e))?;
+        let tmp_dir = self.root.join("tmp");
+        fs::create_dir_all(&tmp_dir).map_err(|e| Error::storage(&tmp_dir, e))?;
+        let temp = self.temp_path();
+        let written = File::create_new(&temp)
+            .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+            .map_err(|e| Error::storage(&temp, e));
+        // `hard_link` fails if the target exists, which makes the publish step create-only.
+        let published = written.and_then(|()| {
+            fs::hard_link(&temp, &target).map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    Error::AlreadyExists {
+                        what: "file",
+                        name: key.to_owned(),
+                    }
+                } else {
+                    Error::storage(&target, e)
+                }
+            })
+        });
+        let _ = fs::remove_file(&temp);
+        published?;
+        sync_dir(&dir)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        check_prefix(prefix)?;
+        let mut keys = Vec::new();
+        let start = self.root.join(prefix);
+        if !start.is_dir() {
+            return Ok(keys);
+        }
+        let mut stack = vec![start];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).map_err(|e| Error::storage(&dir, e))? {
+                let entry = entry.map_err(|e| Error::storage(&dir, e))?;
+                let kind = entry
+                    .file_type()
+                    .map_err(|e| Error::storage(entry.path(), e))?;
+                let path = entry.path();
+                if kind.is_dir() {
+                    stack.push(path);
+                } else if kind.is_file() {
+                    let key = path
+                        .strip_prefix(&self.root)
+                        .ok()
+                        .and_then(Path::to_str)
+                        .map(|k| k.replace(std::path::MAIN_SEPARATOR, "/"));
+                    // Names that are not valid keys (stray editor files, non-UTF-8) are not
+                    // repository files; they are skipped rather than failing the listing.
+                    if let Some(key) = key.filter(|k| check_key(k).is_ok()) {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn size(&self, key: &str) -> Result<u64> {
+        check_key(key)?;
+        let path = self.path(key);
+        fs::metadata(&path).map(|m| m.len()).map_err(io_err(&path))
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        check_key(key)?;
+        let path = self.path(key);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::storage(&path, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    crate::backend_conformance_tests!({
+        let dir = tempfile::tempdir().unwrap();
+        let backend = super::LocalBackend::new(dir.path()).unwrap();
+        // Keep the directory alive for the whole test by leaking the guard.
+        std::mem::forget(dir);
+        backend
+    });
+}

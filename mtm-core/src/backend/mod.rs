@@ -1,0 +1,73 @@
+//! Where repository files live: a small trait with a local-directory and an in-memory
+//! implementation, both checked by one conformance suite.
+//!
+//! Keys are relative `/`-separated paths such as `packs/ab/ab12…`. Every write is atomic and
+//! create-only: a file is either absent or complete, and nothing is modified in place.
+
+mod local;
+mod memory;
+
+#[cfg(test)]
+pub(crate) mod conformance;
+
+pub use local::LocalBackend;
+pub use memory::MemoryBackend;
+
+use std::fmt::Debug;
+
+use crate::error::{Error, Result};
+
+/// Storage for repository files. Implementations must be safe to share between threads.
+pub trait Backend: Send + Sync + Debug {
+    /// Reads a whole file. [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if absent.
+    fn read(&self, key: &str) -> Result<Vec<u8>>;
+
+    /// Reads `len` bytes at `offset`. Fails if the file is shorter.
+    fn read_range(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>>;
+
+    /// Writes a new file atomically (all or nothing, durable when this returns).
+    /// [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) if the key exists: files
+    /// are never overwritten.
+    fn write_new(&self, key: &str, bytes: &[u8]) -> Result<()>;
+
+    /// Every key below the directory `prefix` (such as `"index/"`), at any depth, sorted.
+    /// An absent directory gives an empty list.
+    fn list(&self, prefix: &str) -> Result<Vec<String>>;
+
+    /// The length of a file in bytes.
+    fn size(&self, key: &str) -> Result<u64>;
+
+    /// Removes a file. Removing an absent file is not an error.
+    fn delete(&self, key: &str) -> Result<()>;
+}
+
+/// Checks that a key is a relative path of plain components; the backends call this before
+/// touching anything, so no key can escape the repository.
+pub(crate) fn check_key(key: &str) -> Result<()> {
+    let ok = !key.is_empty()
+        && key.len() <= 1024
+        && key.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && !part.contains(['\0', '\\'])
+                && !part.chars().any(char::is_control)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid("storage key", format!("{key:?}")))
+    }
+}
+
+/// Checks a list prefix: empty, or a key followed by `/`.
+pub(crate) fn check_prefix(prefix: &str) -> Result<()> {
+    match prefix.strip_suffix('/') {
+        Some(dir) => check_key(dir),
+        None if prefix.is_empty() => Ok(()),
+        None => Err(Error::invalid(
+            "storage prefix",
+            format!("{prefix:?} must end in '/'"),
+        )),
+    }
+}

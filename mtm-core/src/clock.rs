@@ -1,0 +1,117 @@
+//! Time, injected: the library never reads the system clock inside its logic. Callers pass
+//! a [`Clock`]; tests pass a [`FixedClock`].
+
+use std::fmt::Debug;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use crate::error::{Error, Result};
+
+/// A source of the current time.
+pub trait Clock: Send + Sync + Debug {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The operating system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that always says the same instant.
+///
+/// ```
+/// use mtm_core::{Clock, FixedClock};
+/// let clock = FixedClock::parse("2026-11-21T00:00:30Z").unwrap();
+/// assert_eq!(clock.now().to_rfc3339(), "2026-11-21T00:00:30+00:00");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(DateTime<Utc>);
+
+impl FixedClock {
+    /// A clock stopped at `instant`.
+    pub fn new(instant: DateTime<Utc>) -> Self {
+        Self(instant)
+    }
+
+    /// A clock stopped at an RFC 3339 instant such as `2026-11-21T00:00:30+01:00`.
+    pub fn parse(rfc3339: &str) -> Result<Self> {
+        DateTime::parse_from_rfc3339(rfc3339)
+            .map(|t| Self(t.with_timezone(&Utc)))
+            .map_err(|e| Error::invalid("time", format!("{rfc3339:?}: {e}")))
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// The provider's time zone: it decides on which day a snapshot falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProviderZone(Tz);
+
+impl ProviderZone {
+    pub(crate) fn parse(name: &str) -> Result<Self> {
+        Tz::from_str(name)
+            .map(Self)
+            .map_err(|_| Error::invalid("time zone", format!("{name:?} is not an IANA time zone name")))
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The provider's calendar day at `instant`: a snapshot taken just after local midnight
+    /// belongs to the day that midnight starts.
+    pub(crate) fn day_of(&self, instant: DateTime<Utc>) -> NaiveDate {
+        instant.with_timezone(&self.0).date_naive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_day_follows_the_providers_midnight() {
+        let rome = ProviderZone::parse("Europe/Rome").unwrap();
+        let utc = ProviderZone::parse("UTC").unwrap();
+        let ny = ProviderZone::parse("America/New_York").unwrap();
+        let cases = [
+            // (instant, zone, expected day)
+            ("2026-11-20T23:00:00Z", rome, "2026-11-21"), // local 00:00 in Rome (UTC+1)
+            ("2026-11-20T22:59:59Z", rome, "2026-11-20"),
+            ("2026-11-20T23:00:00Z", utc, "2026-11-20"),
+            ("2026-11-21T00:00:00Z", utc, "2026-11-21"),
+            ("2026-11-21T04:59:59Z", ny, "2026-11-20"),
+            ("2026-11-21T05:00:00Z", ny, "2026-11-21"),
+            // Summer time: Rome is UTC+2, so local midnight is 22:00 UTC.
+            ("2026-07-14T22:00:00Z", rome, "2026-07-15"),
+            ("2026-07-14T21:59:59Z", rome, "2026-07-14"),
+            // The night of the spring-forward change (29 March 2026 in Rome).
+            ("2026-03-28T23:00:00Z", rome, "2026-03-29"),
+        ];
+        for (instant, zone, day) in cases {
+            let at = FixedClock::parse(instant).unwrap().now();
+            assert_eq!(zone.day_of(at).to_string(), day, "{instant} in {}", zone.name());
+        }
+    }
+
+    #[test]
+    fn bad_zones_and_times_are_invalid_input() {
+        assert_eq!(
+            ProviderZone::parse("Mars/Olympus").unwrap_err().kind(),
+            crate::ErrorKind::InvalidInput
+        );
+        assert!(FixedClock::parse("yesterday").is_err());
+    }
+}

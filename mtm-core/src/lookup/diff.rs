@@ -1,0 +1,234 @@
+//! What changed between two days, or between a day and the live Maildir: the "what did I
+//! lose?" view. History of one message across days.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::AccountView;
+use crate::error::{Error, Result};
+use crate::flags::Flags;
+use crate::id::MessageId;
+use crate::message::{Summary, summarize};
+use crate::names::FolderName;
+use crate::snapshot::take::unique_key;
+use crate::source::{MaildirAccount, ReadOutcome};
+
+/// Where and how a message was on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sighting {
+    /// The day.
+    pub day: NaiveDate,
+    /// The folder.
+    pub folder: FolderName,
+    /// Its flags there.
+    pub flags: Flags,
+}
+
+/// One side of a diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiffSide {
+    /// A snapshot day.
+    Day(NaiveDate),
+    /// The live Maildir, as it is now.
+    Live,
+}
+
+/// How a message changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// In the older side, in no folder of the newer one: deleted (or expunged).
+    Removed,
+    /// In the newer side only.
+    Added,
+    /// In both, but in other folders.
+    Moved,
+    /// In the same folders, with other flags.
+    FlagsChanged,
+}
+
+/// One changed message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiffEntry {
+    /// How it changed.
+    pub change: ChangeKind,
+    /// The content id.
+    pub id: MessageId,
+    /// Its headers' summary.
+    pub summary: Summary,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Folders and flags on the older side (empty if added).
+    pub before: Vec<(FolderName, Flags)>,
+    /// Folders and flags on the newer side (empty if removed).
+    pub after: Vec<(FolderName, Flags)>,
+}
+
+/// The changes between two sides, removed first, then added, moved, flags changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotDiff {
+    /// The older side.
+    pub from: DiffSide,
+    /// The newer side.
+    pub to: DiffSide,
+    /// The changes.
+    pub entries: Vec<DiffEntry>,
+    /// What a diff cannot show.
+    pub note: &'static str,
+}
+
+impl SnapshotDiff {
+    /// How many entries are of `kind`.
+    pub fn count(&self, kind: ChangeKind) -> usize {
+        self.entries.iter().filter(|e| e.change == kind).count()
+    }
+}
+
+/// Shown with every diff: snapshots see the mailbox once a day.
+pub const DIFF_NOTE: &str = "A diff shows only what the snapshots saw: mail received and \
+deleted between two snapshots is in neither, and mail a POP3 client removed from the server \
+before a snapshot was never captured.";
+
+/// One side's content: per message, its folders with flags, plus what a list shows.
+#[derive(Default)]
+struct Side {
+    places: HashMap<MessageId, BTreeSet<(FolderName, Flags)>>,
+    about: HashMap<MessageId, (Summary, u64)>,
+}
+
+impl Side {
+    fn add(&mut self, id: MessageId, folder: FolderName, flags: Flags) {
+        self.places.entry(id).or_default().insert((folder, flags));
+    }
+}
+
+impl AccountView {
+    /// Compares two snapshot days of this account.
+    pub fn diff(&self, from: NaiveDate, to: NaiveDate) -> Result<SnapshotDiff> {
+        let before = self.side_of_day(from)?;
+        let after = self.side_of_day(to)?;
+        Ok(compare(DiffSide::Day(from), before, DiffSide::Day(to), after))
+    }
+
+    /// Compares a snapshot day with the live Maildir now. Files the snapshot already knew
+    /// (same unique name, size and mtime) are not read; others are read and hashed.
+    pub fn diff_live(&self, day: NaiveDate, live: &MaildirAccount) -> Result<SnapshotDiff> {
+        let before = self.side_of_day(day)?;
+        let mut known: HashMap<String, (u64, i64, MessageId)> = HashMap::new();
+        let record = self.record(day)?;
+        for folder in &record.folders {
+            for e in &self.manifest(&folder.manifest)?.messages {
+                known.insert(unique_key(&e.file).to_owned(), (e.size, e.received, e.id));
+            }
+        }
+        let mut after = Side::default();
+        for folder in live.scan()?.folders {
+            for file in folder.messages {
+                let cached = known
+                    .get(file.unique_key())
+                    .filter(|(size, received, _)| *size == file.size && *received == file.received)
+                    .map(|(_, _, id)| *id);
+                let (id, file) = match cached {
+                    Some(id) => (id, file),
+                    None => match live.read(&file)? {
+                        ReadOutcome::Read { bytes, file } => {
+                            let id = MessageId::of(&bytes);
+                            if !before.about.contains_key(&id) {
+                                after.about.insert(id, (summarize(&bytes), bytes.len() as u64));
+                            }
+                            (id, file)
+                        }
+                        ReadOutcome::Vanished => continue,
+                    },
+                };
+                after.add(id, file.folder.clone(), file.flags);
+            }
+        }
+        Ok(compare(DiffSide::Day(day), before, DiffSide::Live, after))
+    }
+
+    /// Every day and folder where a message was, oldest first.
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if no snapshot has it.
+    pub fn history(&self, id: &MessageId) -> Result<Vec<Sighting>> {
+        let mut seen = Vec::new();
+        for day in self.days()? {
+            for folder in &self.record(day)?.folders {
+                for e in self.manifest(&folder.manifest)?.messages.iter().filter(|e| e.id == *id) {
+                    seen.push(Sighting {
+                        day,
+                        folder: folder.name.clone(),
+                        flags: e.flags,
+                    });
+                }
+            }
+        }
+        if seen.is_empty() {
+            return Err(Error::not_found("message", format!("{id} in any snapshot of {}", self.account())));
+        }
+        Ok(seen)
+    }
+
+    fn side_of_day(&self, day: NaiveDate) -> Result<Side> {
+        let mut side = Side::default();
+        let record = self.record(day)?;
+        for folder in &record.folders {
+            let manifest = self.manifest(&folder.manifest)?;
+            let catalogs = self.catalogs_of(&manifest)?;
+            for e in &manifest.messages {
+                side.add(e.id, folder.name.clone(), e.flags);
+                if !side.about.contains_key(&e.id) {
+                    let summary = match catalogs.get(e.catalog as usize).and_then(|c| c.get(&e.id)) {
+                        Some(c) => c.summary.clone(),
+                        None => self.summary_of(&manifest, e)?,
+                    };
+                    side.about.insert(e.id, (summary, e.size));
+                }
+            }
+        }
+        Ok(side)
+    }
+}
+
+fn compare(from: DiffSide, before: Side, to: DiffSide, after: Side) -> SnapshotDiff {
+    let ids: BTreeSet<MessageId> = before.places.keys().chain(after.places.keys()).copied().collect();
+    let mut entries = Vec::new();
+    for id in ids {
+        let b = before.places.get(&id);
+        let a = after.places.get(&id);
+        let folders = |s: Option<&BTreeSet<(FolderName, Flags)>>| -> BTreeSet<FolderName> {
+            s.map(|s| s.iter().map(|(f, _)| f.clone()).collect()).unwrap_or_default()
+        };
+        let change = match (b, a) {
+            (Some(_), None) => ChangeKind::Removed,
+            (None, Some(_)) => ChangeKind::Added,
+            (Some(x), Some(y)) if folders(Some(x)) != folders(Some(y)) => ChangeKind::Moved,
+            (Some(x), Some(y)) if x != y => ChangeKind::FlagsChanged,
+            _ => continue,
+        };
+        let (summary, size) = before
+            .about
+            .get(&id)
+            .or_else(|| after.about.get(&id))
+            .cloned()
+            .unwrap_or_default();
+        let list = |s: Option<&BTreeSet<(FolderName, Flags)>>| s.map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        entries.push(DiffEntry {
+            change,
+            id,
+            summary,
+            size,
+            before: list(b),
+            after: list(a),
+        });
+    }
+    entries.sort_by(|x, y| (x.change, &x.before, &x.after).cmp(&(y.change, &y.before, &y.after)));
+    SnapshotDiff {
+        from,
+        to,
+        entries,
+        note: DIFF_NOTE,
+    }
+}

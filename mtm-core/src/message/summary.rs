@@ -1,0 +1,218 @@
+//! What message lists and search show of a message.
+
+use mail_parser::parsers::MessageStream;
+use mail_parser::{Addr, Address, HeaderName, HeaderValue, Message};
+
+use super::{bytes_to_text, header_text, parse, raw_value};
+
+/// The fields a message list or a search shows, stored for every message of a snapshot.
+///
+/// Address fields are rendered `Name <addr>` or `addr`, several joined by `", "`; a name with
+/// characters that would make that ambiguous (`, ; : < > " @ \`) is quoted. A group renders as
+/// in RFC 5322: `Friends: a@example.com, B <b@example.com>;` (an empty group as `Name:;`).
+///
+/// Serialized compactly: empty strings, `false` and `None` are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// The `From:` addresses; `""` if none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub from: String,
+    /// The `To:` addresses.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub to: String,
+    /// The `Cc:` addresses.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cc: String,
+    /// The subject, decoded (RFC 2047; raw 8-bit read as UTF-8, else windows-1252); `""` if none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    /// The `Date:` header as unix seconds (UTC); `None` if missing or unparsable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<i64>,
+    /// The `Message-ID:` without angle brackets; `""` if none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message_id: String,
+    /// Whether the message has attachments (the same ones [`parse_view`](crate::parse_view)
+    /// lists, inline images and forwarded messages included).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub has_attachments: bool,
+    /// `false` if the bytes could not be parsed as a message at all (then every field is empty).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub parsed: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// The [`Summary`] of a raw message. Never panics; empty or unparsable input gives
+/// `parsed: false` and empty fields.
+///
+/// ```
+/// let s = mtm_core::summarize(b"From: Ann <ann@example.com>\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nhi");
+/// assert_eq!(s.from, "Ann <ann@example.com>");
+/// assert_eq!(s.subject, "Grüße");
+/// assert!(s.parsed);
+/// ```
+pub fn summarize(raw: &[u8]) -> Summary {
+    match parse(raw) {
+        Some(message) => summary_of(&message, raw),
+        None => Summary::default(),
+    }
+}
+
+pub(crate) fn summary_of(message: &Message<'_>, raw: &[u8]) -> Summary {
+    let headers = message.headers();
+    let first = |name: HeaderName<'static>| headers.iter().find(|h| h.name == name);
+    Summary {
+        from: addresses(message, raw, HeaderName::From),
+        to: addresses(message, raw, HeaderName::To),
+        cc: addresses(message, raw, HeaderName::Cc),
+        subject: first(HeaderName::Subject)
+            .map(|h| header_text(raw, h))
+            .unwrap_or_default(),
+        date: first(HeaderName::Date)
+            .and_then(|h| h.value.as_datetime())
+            .filter(|d| d.is_valid())
+            .map(|d| d.to_timestamp()),
+        message_id: first(HeaderName::MessageId)
+            .and_then(|h| match &h.value {
+                HeaderValue::Text(id) => Some(id.trim().to_owned()),
+                HeaderValue::TextList(ids) => ids.first().map(|id| id.trim().to_owned()),
+                _ => None,
+            })
+            .unwrap_or_default(),
+        has_attachments: super::view::attachment_parts(message).next().is_some(),
+        parsed: true,
+    }
+}
+
+/// Every field named `name` of the top-level header, rendered and joined by `", "`.
+fn addresses(message: &Message<'_>, raw: &[u8], name: HeaderName<'static>) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for header in message.headers().iter().filter(|h| h.name == name) {
+        let rendered = match raw_value(raw, header) {
+            // Raw 8-bit names: reparse from the windows-1252 reading rather than keep U+FFFD.
+            Some(bytes) if std::str::from_utf8(bytes).is_err() => {
+                let mut text = bytes_to_text(bytes).into_owned();
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                match MessageStream::new(text.as_bytes()).parse_address() {
+                    HeaderValue::Address(address) => format_address(&address),
+                    _ => header_text(raw, header),
+                }
+            }
+            _ => match &header.value {
+                HeaderValue::Address(address) => format_address(address),
+                HeaderValue::Empty => String::new(),
+                _ => header_text(raw, header),
+            },
+        };
+        if !rendered.is_empty() {
+            out.push(rendered);
+        }
+    }
+    out.join(", ")
+}
+
+/// Renders a parsed address list or group list.
+pub(crate) fn format_address(address: &Address<'_>) -> String {
+    let list = |addrs: &[Addr<'_>]| {
+        addrs
+            .iter()
+            .filter_map(format_addr)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match address {
+        Address::List(addrs) => list(addrs),
+        Address::Group(groups) => groups
+            .iter()
+            .map(|g| match g.name.as_deref().map(str::trim) {
+                Some(name) if !name.is_empty() => format!("{}:{};", quote(name), {
+                    let members = list(&g.addresses);
+                    if members.is_empty() {
+                        members
+                    } else {
+                        format!(" {members}")
+                    }
+                }),
+                _ => list(&g.addresses),
+            })
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+fn format_addr(addr: &Addr<'_>) -> Option<String> {
+    let name = addr
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let address = addr
+        .address
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
+    match (name, address) {
+        (Some(name), Some(address)) if name == address => Some(address.to_owned()),
+        (Some(name), Some(address)) => Some(format!("{} <{address}>", quote(name))),
+        (None, Some(address)) => Some(address.to_owned()),
+        (Some(name), None) => Some(name.to_owned()),
+        (None, None) => None,
+    }
+}
+
+/// Quotes a display name if it contains characters that would make a rendered list ambiguous.
+fn quote(name: &str) -> String {
+    if name.contains([',', ';', ':', '<', '>', '"', '@', '\\']) {
+        let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+        format!("\"{escaped}\"")
+    } else {
+        name.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_garbage_are_unparsed() {
+        assert_eq!(summarize(b""), Summary::default());
+        assert!(!summarize(b"\r\n\r\n").parsed);
+    }
+
+    #[test]
+    fn serialization_is_compact_and_round_trips() {
+        assert_eq!(serde_json::to_string(&Summary::default()).unwrap(), "{}");
+        let s = summarize(
+            b"From: a@example.com\r\nDate: Thu, 13 Feb 1969 23:32:54 -0330\r\n\
+              Message-ID: <x@y>\r\n\r\nhi",
+        );
+        assert_eq!(s.date, Some(-27_723_426));
+        assert_eq!(s.message_id, "x@y");
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            json,
+            r#"{"from":"a@example.com","date":-27723426,"message_id":"x@y","parsed":true}"#
+        );
+        assert_eq!(serde_json::from_str::<Summary>(&json).unwrap(), s);
+    }
+
+    #[test]
+    fn names_are_quoted_when_ambiguous() {
+        let s = summarize(b"From: \"Doe, John\" <j@example.com>, Ann <a@example.com>\n\nx");
+        assert_eq!(s.from, "\"Doe, John\" <j@example.com>, Ann <a@example.com>");
+    }
+
+    #[test]
+    fn latin1_subject_and_name() {
+        let s = summarize(b"From: Jos\xe9 <j@example.com>\nSubject: Caf\xe9 \x80 5\n\nx");
+        assert_eq!(s.subject, "Café € 5");
+        assert_eq!(s.from, "José <j@example.com>");
+    }
+}

@@ -1,0 +1,108 @@
+//! The stored structures of a snapshot (see FORMAT.md): the snapshot record, folder
+//! manifests and message catalogs. Manifests and catalogs are JSON blobs, content-addressed,
+//! so an unchanged folder or catalog costs no new bytes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::flags::Flags;
+use crate::id::{BlobId, MessageId};
+use crate::message::Summary;
+use crate::names::{AccountId, FolderName};
+
+/// The format version written into every snapshot record and the repository config.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// The storage key of the snapshot of `account` on `day`.
+pub(crate) fn snapshot_key(account: &AccountId, day: NaiveDate) -> String {
+    format!("snapshots/{account}/{day}.json")
+}
+
+/// `snapshots/<account>/<YYYY-MM-DD>.json`: one account on one day.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SnapshotRecord {
+    pub format: u32,
+    pub account: AccountId,
+    pub day: NaiveDate,
+    pub taken_at: DateTime<Utc>,
+    pub time_zone: String,
+    pub folders: Vec<FolderRecord>,
+    pub messages: u64,
+    pub bytes: u64,
+}
+
+impl SnapshotRecord {
+    pub(crate) fn decode(data: &[u8], key: &str) -> Result<Self> {
+        let record: SnapshotRecord = serde_json::from_slice(data)
+            .map_err(|e| Error::integrity(key, format!("snapshot record unreadable: {e}")))?;
+        if record.format != FORMAT_VERSION {
+            return Err(Error::UnsupportedFormat {
+                found: record.format,
+                supported: FORMAT_VERSION,
+            });
+        }
+        Ok(record)
+    }
+}
+
+/// One folder of a snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct FolderRecord {
+    pub name: FolderName,
+    pub subscribed: bool,
+    pub messages: u64,
+    pub bytes: u64,
+    pub manifest: BlobId,
+}
+
+/// The messages of one folder on one day, sorted by file name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    /// The catalogs that hold these messages' parts and summaries.
+    pub catalogs: Vec<BlobId>,
+    pub messages: Vec<ManifestEntry>,
+}
+
+/// One message file of a folder: what can change from day to day (name, flags) plus the
+/// content id and where its catalog entry is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ManifestEntry {
+    /// The Maildir file name, flags suffix included.
+    pub file: String,
+    pub id: MessageId,
+    pub size: u64,
+    /// The received date (the file's mtime), unix seconds.
+    pub received: i64,
+    #[serde(default, skip_serializing_if = "Flags::is_empty")]
+    pub flags: Flags,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// Position of this message's catalog in [`Manifest::catalogs`].
+    pub catalog: u32,
+}
+
+/// A batch of message descriptions: for each message, its parts and summary. A snapshot
+/// writes one catalog for the messages its account had not seen before.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Catalog {
+    pub messages: Vec<CatalogEntry>,
+}
+
+/// How to rebuild one message and what lists show of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CatalogEntry {
+    pub id: MessageId,
+    pub size: u64,
+    /// Concatenated in order, these blobs give back the message byte for byte.
+    pub parts: Vec<BlobId>,
+    pub summary: Summary,
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::invalid("stored structure", e.to_string()))
+}
+
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(data: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(data).map_err(|e| Error::integrity(what, format!("cannot decode: {e}")))
+}

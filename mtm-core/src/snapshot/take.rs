@@ -1,0 +1,473 @@
+//! The snapshot algorithm: scan, reuse what the previous snapshot already knows, read and
+//! store the rest in parallel, then write catalog, manifests, index and record, in that
+//! order, so that a crash at any point leaves no reference to missing bytes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+
+use super::model::{
+    Catalog, CatalogEntry, FORMAT_VERSION, FolderRecord, Manifest, ManifestEntry, SnapshotRecord,
+    encode, snapshot_key,
+};
+use super::{SnapshotOptions, SnapshotReport};
+use crate::clock::Clock;
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::{BlobId, MessageId};
+use crate::message::{PartKind, Summary, split_message, summarize};
+use crate::names::{AccountId, FolderName};
+use crate::repo::{RepoInner, Repository};
+use crate::source::{MaildirAccount, MessageFile, ReadOutcome};
+use crate::store::codec::train_dictionary;
+use crate::store::{CompressedBlob, Compressor, Kind};
+
+/// A snapshot may reference at most this many catalogs; past it, the catalogs it needs are
+/// merged into one, so that listing a folder never loads hundreds of small catalogs.
+const MAX_CATALOGS: usize = 32;
+/// How many messages are sampled to train the header dictionary.
+const DICTIONARY_SAMPLE_MESSAGES: usize = 2000;
+/// Results in flight between workers and the writer: bounds memory to a few messages.
+const CHANNEL_DEPTH: usize = 16;
+
+impl Repository {
+    /// Takes today's snapshot of `account` from its Maildir.
+    ///
+    /// The day is the provider-local date of `clock.now()`. A snapshot is immutable: taking
+    /// the same account and day twice is [`ErrorKind::AlreadyExists`]. Files unchanged since
+    /// the previous snapshot (same unique name, size and mtime) are not read again.
+    ///
+    /// ```
+    /// # use mtm_core::*;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let maildir = dir.path().join("alice");
+    /// # for sub in ["cur", "new", "tmp"] { std::fs::create_dir_all(maildir.join(sub)).unwrap(); }
+    /// # std::fs::write(maildir.join("cur/1.M1.host:2,S"), "Subject: hi\n\nhello\n").unwrap();
+    /// let repo = Repository::init(dir.path().join("repo"), RepositoryOptions::default())?;
+    /// let alice = AccountId::new("alice@example.com")?;
+    /// let source = MaildirAccount::open(&maildir)?;
+    /// let clock = FixedClock::parse("2026-11-21T00:00:30Z")?;
+    /// let report = repo.snapshot(&alice, &source, &clock, &SnapshotOptions::default())?;
+    /// assert_eq!(report.messages, 1);
+    /// let again = repo.snapshot(&alice, &source, &clock, &SnapshotOptions::default());
+    /// assert_eq!(again.unwrap_err().kind(), ErrorKind::AlreadyExists);
+    /// # Ok::<(), mtm_core::Error>(())
+    /// ```
+    pub fn snapshot(
+        &self,
+        account: &AccountId,
+        source: &MaildirAccount,
+        clock: &dyn Clock,
+        options: &SnapshotOptions,
+    ) -> Result<SnapshotReport> {
+        let taken_at = clock.now();
+        let day = self.inner.zone.day_of(taken_at);
+        let key = snapshot_key(account, day);
+        ensure_absent(&self.inner, &key, account, day)?;
+
+        let scan = source.scan()?;
+        let mut report = SnapshotReport {
+            account: account.clone(),
+            day,
+            folders: 0,
+            messages: 0,
+            bytes: 0,
+            files_read: 0,
+            files_unchanged: 0,
+            new_messages: 0,
+            stored_blobs: 0,
+            stored_bytes: 0,
+            vanished: 0,
+            warnings: scan.warnings.iter().map(|w| format!("{}: {}", w.path.display(), w.message)).collect(),
+        };
+        let previous = Previous::load(&self.inner, account, day)?;
+
+        // Plan: every listed file is either known (reuse) or to be read.
+        let mut placed: Vec<Placed> = Vec::new();
+        let mut to_read: Vec<MessageFile> = Vec::new();
+        let mut folders: BTreeMap<FolderName, bool> = BTreeMap::new();
+        for folder in &scan.folders {
+            folders.insert(folder.name.clone(), folder.subscribed);
+            for file in &folder.messages {
+                match previous.unchanged(file) {
+                    Some(id) => placed.push(Placed { file: file.clone(), id }),
+                    None => to_read.push(file.clone()),
+                }
+            }
+        }
+        report.files_unchanged = placed.len() as u64;
+        if let Some(progress) = &options.progress {
+            let total: u64 = scan.folders.iter().flat_map(|f| &f.messages).map(|m| m.size).sum();
+            let count = scan.folders.iter().map(|f| f.messages.len() as u64).sum();
+            progress.started(account, count, total, to_read.len() as u64);
+        }
+
+        let dictionary = self.dictionary_for_writing(source, &to_read)?;
+        let mut writer = self.inner.store.writer(dictionary);
+        let compressor = writer.compressor();
+
+        // Read, hash, split and compress in parallel; append to packs on this thread.
+        let mut new_entries: HashMap<MessageId, CatalogEntry> = HashMap::new();
+        let threads = match options.threads {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        };
+        let next = AtomicUsize::new(0);
+        let known = &previous.catalog_of;
+        std::thread::scope(|scope| -> Result<()> {
+            let (tx, rx) = mpsc::sync_channel::<Result<Processed>>(CHANNEL_DEPTH);
+            for _ in 0..threads.min(to_read.len()).max(1) {
+                let tx = tx.clone();
+                let (next, to_read, compressor) = (&next, &to_read, &compressor);
+                scope.spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(file) = to_read.get(i) else { break };
+                        let result = process(source, file, known, compressor);
+                        if tx.send(result).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            for result in rx {
+                let processed = match result {
+                    Ok(p) => p,
+                    Err(e) => {
+                        // Stop the workers, then report the first error.
+                        next.store(usize::MAX / 2, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                };
+                match processed {
+                    Processed::Vanished { path } => {
+                        report.vanished += 1;
+                        report.warnings.push(format!("{}: vanished during the snapshot", path.display()));
+                    }
+                    Processed::Unreadable { path, reason } => {
+                        report.warnings.push(format!("{}: skipped, {reason}", path.display()));
+                    }
+                    Processed::Read { file, id, new, blobs } => {
+                        report.files_read += 1;
+                        if let Some(progress) = &options.progress {
+                            progress.advanced(file.size);
+                        }
+                        for blob in blobs {
+                            writer.push(blob)?;
+                        }
+                        if let Some(entry) = new {
+                            new_entries.entry(id).or_insert(entry);
+                        }
+                        placed.push(Placed { file, id });
+                    }
+                }
+            }
+            Ok(())
+        })?;
+
+        // A file moved or renamed during the walk may have been listed twice: keep one.
+        let mut seen_paths = HashSet::new();
+        placed.retain(|p| seen_paths.insert(p.file.path.clone()));
+        for p in &placed {
+            folders.entry(p.file.folder.clone()).or_insert(false);
+        }
+
+        // Catalogs: the new one, plus the previous ones still referenced; merged when too many.
+        report.new_messages = new_entries.len() as u64;
+        let mut catalog_of: HashMap<MessageId, BlobId> = HashMap::new();
+        let mut new_catalog: Vec<CatalogEntry> = new_entries.into_values().collect();
+        let mut referenced: BTreeSet<BlobId> = BTreeSet::new();
+        for p in &placed {
+            if let Some(c) = previous.catalog_of.get(&p.id) {
+                referenced.insert(*c);
+            }
+        }
+        if referenced.len() + 1 > MAX_CATALOGS {
+            let wanted: HashSet<MessageId> = placed.iter().map(|p| p.id).collect();
+            for catalog_id in &referenced {
+                let catalog: Catalog = load_blob(&self.inner, catalog_id, "catalog")?;
+                new_catalog.extend(catalog.messages.into_iter().filter(|e| wanted.contains(&e.id)));
+            }
+            new_catalog.sort_by_key(|e| e.id);
+            new_catalog.dedup_by_key(|e| e.id);
+        } else {
+            for p in &placed {
+                if let Some(c) = previous.catalog_of.get(&p.id) {
+                    catalog_of.insert(p.id, *c);
+                }
+            }
+        }
+        if !new_catalog.is_empty() {
+            new_catalog.sort_by_key(|e| e.id);
+            let id = writer.add(Kind::Catalog, &encode(&Catalog { messages: new_catalog.clone() })?)?;
+            for entry in &new_catalog {
+                catalog_of.insert(entry.id, id);
+            }
+        }
+
+        // Manifests, one per folder.
+        let mut by_folder: BTreeMap<FolderName, Vec<&Placed>> =
+            folders.keys().map(|f| (f.clone(), Vec::new())).collect();
+        for p in &placed {
+            by_folder.entry(p.file.folder.clone()).or_default().push(p);
+        }
+        let mut folder_records = Vec::with_capacity(by_folder.len());
+        for (name, mut messages) in by_folder {
+            messages.sort_by(|a, b| a.file.file_name.cmp(&b.file.file_name));
+            let manifest = build_manifest(&messages, &catalog_of)?;
+            let bytes: u64 = messages.iter().map(|p| p.file.size).sum();
+            let manifest_id = writer.add(Kind::Manifest, &encode(&manifest)?)?;
+            report.messages += messages.len() as u64;
+            report.bytes += bytes;
+            folder_records.push(FolderRecord {
+                subscribed: folders.get(&name).copied().unwrap_or(false) || name.is_inbox(),
+                name,
+                messages: messages.len() as u64,
+                bytes,
+                manifest: manifest_id,
+            });
+        }
+        report.folders = folder_records.len() as u64;
+
+        let stats = writer.finish()?;
+        report.stored_blobs = stats.blobs;
+        report.stored_bytes = stats.stored_bytes;
+
+        let record = SnapshotRecord {
+            format: FORMAT_VERSION,
+            account: account.clone(),
+            day,
+            taken_at,
+            time_zone: self.inner.zone.name().to_owned(),
+            folders: folder_records,
+            messages: report.messages,
+            bytes: report.bytes,
+        };
+        let data = serde_json::to_vec_pretty(&record)
+            .map_err(|e| Error::invalid("snapshot record", e.to_string()))?;
+        self.inner.backend.write_new(&key, &data).map_err(|e| match e.kind() {
+            ErrorKind::AlreadyExists => already_taken(account, day),
+            _ => e,
+        })?;
+        Ok(report)
+    }
+
+    /// The dictionary for header blobs: the repository's, or one trained now from a sample of
+    /// the messages about to be read, if the repository wants one and has none yet.
+    fn dictionary_for_writing(
+        &self,
+        source: &MaildirAccount,
+        to_read: &[MessageFile],
+    ) -> Result<Option<(BlobId, Arc<Vec<u8>>)>> {
+        if !self.inner.config.header_dictionary {
+            return Ok(None);
+        }
+        if let Some(current) = self.inner.store.current_dictionary()? {
+            return Ok(Some(current));
+        }
+        let step = (to_read.len() / DICTIONARY_SAMPLE_MESSAGES).max(1);
+        let mut samples = Vec::new();
+        for file in to_read.iter().step_by(step).take(DICTIONARY_SAMPLE_MESSAGES) {
+            if let Ok(ReadOutcome::Read { bytes, .. }) = source.read(file) {
+                samples.extend(
+                    split_message(&bytes)
+                        .into_iter()
+                        .filter(|p| uses_dictionary(p.kind))
+                        .map(|p| bytes[p.range].to_vec()),
+                );
+            }
+        }
+        match train_dictionary(&samples) {
+            Some(dict) => {
+                let id = self.inner.store.save_dictionary(dict)?;
+                Ok(Some((id, self.inner.store.dictionary(&id)?)))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+fn uses_dictionary(kind: PartKind) -> bool {
+    matches!(kind, PartKind::Trace | PartKind::Header)
+}
+
+fn already_taken(account: &AccountId, day: chrono::NaiveDate) -> Error {
+    Error::AlreadyExists {
+        what: "snapshot",
+        name: format!("{account} on {day}"),
+    }
+}
+
+fn ensure_absent(inner: &RepoInner, key: &str, account: &AccountId, day: chrono::NaiveDate) -> Result<()> {
+    match inner.backend.size(key) {
+        Ok(_) => Err(already_taken(account, day)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn load_blob<T: for<'de> serde::Deserialize<'de>>(
+    inner: &RepoInner,
+    id: &BlobId,
+    what: &str,
+) -> Result<T> {
+    let data = inner.store.read(id, &|| format!("{what} {id}"))?;
+    super::model::decode(&data, &format!("{what} {id}"))
+}
+
+/// A message file placed in the new snapshot.
+struct Placed {
+    file: MessageFile,
+    id: MessageId,
+}
+
+/// What the previous snapshot of the account tells: which files are unchanged, and which
+/// message contents already have a catalog entry.
+#[derive(Default)]
+struct Previous {
+    by_unique: HashMap<String, (u64, i64, MessageId)>,
+    catalog_of: HashMap<MessageId, BlobId>,
+}
+
+impl Previous {
+    fn load(inner: &RepoInner, account: &AccountId, day: chrono::NaiveDate) -> Result<Self> {
+        let mut previous = Previous::default();
+        let Some(last) = inner.days(account)?.into_iter().rfind(|d| *d != day) else {
+            return Ok(previous);
+        };
+        let record = inner.snapshot_record(account, last)?;
+        for folder in &record.folders {
+            let manifest: Manifest = load_blob(inner, &folder.manifest, "manifest")?;
+            for entry in &manifest.messages {
+                let catalog = manifest.catalogs.get(entry.catalog as usize).ok_or_else(|| {
+                    Error::integrity(format!("manifest {}", folder.manifest), "catalog index out of range")
+                })?;
+                previous.catalog_of.insert(entry.id, *catalog);
+                previous
+                    .by_unique
+                    .insert(unique_key(&entry.file).to_owned(), (entry.size, entry.received, entry.id));
+            }
+        }
+        Ok(previous)
+    }
+
+    /// The content id of `file` if the previous snapshot had the same file unchanged.
+    fn unchanged(&self, file: &MessageFile) -> Option<MessageId> {
+        let (size, received, id) = self.by_unique.get(file.unique_key())?;
+        (*size == file.size && *received == file.received).then_some(*id)
+    }
+}
+
+/// The part of a Maildir file name before the info suffix: stable across flag changes.
+pub(crate) fn unique_key(file_name: &str) -> &str {
+    file_name.split_once(':').map_or(file_name, |(unique, _)| unique)
+}
+
+enum Processed {
+    Vanished {
+        path: PathBuf,
+    },
+    Unreadable {
+        path: PathBuf,
+        reason: String,
+    },
+    Read {
+        file: MessageFile,
+        id: MessageId,
+        new: Option<CatalogEntry>,
+        blobs: Vec<CompressedBlob>,
+    },
+}
+
+/// Reads one message and prepares everything to store it (runs on a worker thread).
+fn process(
+    source: &MaildirAccount,
+    listed: &MessageFile,
+    known: &HashMap<MessageId, BlobId>,
+    compressor: &Compressor,
+) -> Result<Processed> {
+    let (bytes, file) = match source.read(listed) {
+        Ok(ReadOutcome::Read { bytes, file }) => (bytes, file),
+        Ok(ReadOutcome::Vanished) => {
+            return Ok(Processed::Vanished {
+                path: listed.path.clone(),
+            });
+        }
+        Err(e) if e.kind() == ErrorKind::Source || e.kind() == ErrorKind::NotFound => {
+            return Ok(Processed::Unreadable {
+                path: listed.path.clone(),
+                reason: e.to_string(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let id = MessageId::of(&bytes);
+    if known.contains_key(&id) {
+        return Ok(Processed::Read {
+            file,
+            id,
+            new: None,
+            blobs: Vec::new(),
+        });
+    }
+    let mut parts = Vec::new();
+    let mut blobs = Vec::new();
+    for part in split_message(&bytes) {
+        let raw = &bytes[part.range];
+        let part_id = BlobId::of(raw);
+        if !compressor.is_known(&part_id) && !blobs.iter().any(|b: &CompressedBlob| b.id == part_id) {
+            blobs.push(compressor.compress(Kind::Part, uses_dictionary(part.kind), raw)?);
+        }
+        parts.push(part_id);
+    }
+    let summary: Summary = summarize(&bytes);
+    Ok(Processed::Read {
+        new: Some(CatalogEntry {
+            id,
+            size: bytes.len() as u64,
+            parts,
+            summary,
+        }),
+        file,
+        id,
+        blobs,
+    })
+}
+
+fn build_manifest(messages: &[&Placed], catalog_of: &HashMap<MessageId, BlobId>) -> Result<Manifest> {
+    let catalogs: Vec<BlobId> = messages
+        .iter()
+        .filter_map(|p| catalog_of.get(&p.id).copied())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let position: HashMap<BlobId, u32> = catalogs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (*c, u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect();
+    let entries = messages
+        .iter()
+        .map(|p| {
+            let catalog = catalog_of
+                .get(&p.id)
+                .and_then(|c| position.get(c))
+                .copied()
+                .ok_or_else(|| Error::integrity(format!("message {}", p.id), "no catalog entry"))?;
+            Ok(ManifestEntry {
+                file: p.file.file_name.clone(),
+                id: p.id,
+                size: p.file.size,
+                received: p.file.received,
+                flags: p.file.flags,
+                keywords: p.file.keywords.clone(),
+                catalog,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Manifest {
+        catalogs,
+        messages: entries,
+    })
+}

@@ -1,0 +1,542 @@
+//! The blob store: content-addressed, compressed, deduplicated bytes grouped into immutable
+//! pack files, found through index files.
+//!
+//! Writers append blobs to a [`PackWriter`]; when a pack reaches [`PACK_TARGET`] it is
+//! written whole; [`PackWriter::finish`] writes one index file naming every new blob. A blob
+//! is visible to readers only once its index file exists, so a crash leaves at worst
+//! unreferenced packs, never a dangling reference.
+
+pub(crate) mod codec;
+pub(crate) mod format;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use codec::Codec;
+use format::{BlobKind, IndexFile, IndexedPack, PackRecord, PackTrailer};
+
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::BlobId;
+
+pub(crate) use format::BlobKind as Kind;
+
+/// Packs are closed once they hold this many stored bytes.
+pub(crate) const PACK_TARGET: usize = 4 * 1024 * 1024;
+
+/// The storage key of a pack.
+pub(crate) fn pack_key(id: &BlobId) -> String {
+    let hex = id.to_hex();
+    format!("packs/{}/{hex}", &hex[..2])
+}
+
+/// The storage key of a dictionary.
+pub(crate) fn dictionary_key(id: &BlobId) -> String {
+    format!("dictionaries/{}", id.to_hex())
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Location {
+    pack: u32,
+    record: PackRecord,
+}
+
+#[derive(Debug, Default)]
+struct IndexState {
+    packs: Vec<IndexedPack>,
+    pack_numbers: HashMap<BlobId, u32>,
+    blobs: HashMap<BlobId, Location>,
+}
+
+impl IndexState {
+    fn add_pack(&mut self, pack: IndexedPack) -> u32 {
+        if let Some(n) = self.pack_numbers.get(&pack.id) {
+            return *n;
+        }
+        let n = u32::try_from(self.packs.len()).unwrap_or(u32::MAX);
+        self.packs.push(pack);
+        self.pack_numbers.insert(pack.id, n);
+        n
+    }
+
+    fn merge(&mut self, file: &IndexFile) {
+        let numbers: Vec<u32> = file.packs.iter().map(|p| self.add_pack(*p)).collect();
+        for (pack, record) in &file.entries {
+            let pack = numbers[*pack as usize];
+            self.blobs.entry(record.id).or_insert(Location {
+                pack,
+                record: *record,
+            });
+        }
+    }
+}
+
+/// Statistics of one writing session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WriteStats {
+    /// New blobs stored.
+    pub blobs: u64,
+    /// Their uncompressed size.
+    pub raw_bytes: u64,
+    /// Their stored (compressed) size.
+    pub stored_bytes: u64,
+    /// Pack files written.
+    pub packs: u64,
+}
+
+/// Shared access to every blob of a repository.
+#[derive(Debug)]
+pub(crate) struct BlobStore {
+    backend: Arc<dyn Backend>,
+    index: RwLock<IndexState>,
+    dictionaries: Mutex<HashMap<BlobId, Arc<Vec<u8>>>>,
+}
+
+impl BlobStore {
+    /// Loads every index file, checking each one's hash against its name.
+    pub(crate) fn open(backend: Arc<dyn Backend>) -> Result<Self> {
+        let mut state = IndexState::default();
+        for key in backend.list("index/")? {
+            let data = backend.read(&key)?;
+            let name = key.rsplit('/').next().unwrap_or_default();
+            if BlobId::of(&data).to_hex() != name {
+                return Err(Error::integrity(&key, "index file does not match its hash"));
+            }
+            state.merge(&format::decode_index(&data, &key)?);
+        }
+        Ok(Self {
+            backend,
+            index: RwLock::new(state),
+            dictionaries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub(crate) fn contains(&self, id: &BlobId) -> bool {
+        self.index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .blobs
+            .contains_key(id)
+    }
+
+    fn locate(&self, id: &BlobId) -> Option<(IndexedPack, PackRecord)> {
+        let state = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        let loc = state.blobs.get(id)?;
+        Some((state.packs[loc.pack as usize], loc.record))
+    }
+
+    /// Loads (and caches) a dictionary, checking its hash.
+    pub(crate) fn dictionary(&self, id: &BlobId) -> Result<Arc<Vec<u8>>> {
+        if let Some(d) = self
+            .dictionaries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+        {
+            return Ok(Arc::clone(d));
+        }
+        let key = dictionary_key(id);
+        let data = self.backend.read(&key)?;
+        if BlobId::of(&data) != *id {
+            return Err(Error::integrity(key, "dictionary does not match its hash"));
+        }
+        let data = Arc::new(data);
+        self.dictionaries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(*id, Arc::clone(&data));
+        Ok(data)
+    }
+
+    /// The dictionary writers use: the one with the smallest id, so that two processes that
+    /// each trained one agree from then on. `None` if the repository has none yet.
+    pub(crate) fn current_dictionary(&self) -> Result<Option<(BlobId, Arc<Vec<u8>>)>> {
+        let first = self
+            .backend
+            .list("dictionaries/")?
+            .into_iter()
+            .find_map(|key| {
+                key.rsplit('/')
+                    .next()
+                    .and_then(|name| BlobId::from_hex(name).ok())
+            });
+        first.map(|id| Ok((id, self.dictionary(&id)?))).transpose()
+    }
+
+    /// Stores a newly trained dictionary and returns its id.
+    pub(crate) fn save_dictionary(&self, data: Vec<u8>) -> Result<BlobId> {
+        let id = BlobId::of(&data);
+        match self.backend.write_new(&dictionary_key(&id), &data) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        self.dictionaries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, Arc::new(data));
+        Ok(id)
+    }
+
+    /// Reads a blob and checks that its bytes hash to its id. `describe` names what the blob
+    /// belongs to (a message, a manifest) for the error message.
+    pub(crate) fn read(&self, id: &BlobId, describe: &dyn Fn() -> String) -> Result<Vec<u8>> {
+        let (pack, record) = self.locate(id).ok_or_else(|| {
+            Error::integrity(describe(), format!("blob {id} is missing from the index"))
+        })?;
+        let key = pack_key(&pack.id);
+        let where_ = || format!("{} (blob {} in pack {})", describe(), id.to_hex(), pack.id);
+        let stored = self
+            .backend
+            .read_range(&key, u64::from(record.offset), u64::from(record.stored_len))
+            .map_err(|e| match e.kind() {
+                ErrorKind::NotFound | ErrorKind::Integrity => {
+                    Error::integrity(where_(), format!("pack unreadable: {e}"))
+                }
+                _ => e,
+            })?;
+        let dictionary = match (record.codec, pack.dictionary) {
+            (Codec::ZstdDictionary, Some(d)) => Some(self.dictionary(&d)?),
+            _ => None,
+        };
+        let raw = codec::decompress(
+            record.codec,
+            &stored,
+            record.raw_len as usize,
+            dictionary.as_deref().map(Vec::as_slice),
+            &where_,
+        )?;
+        if BlobId::of(&raw) != *id {
+            return Err(Error::integrity(
+                where_(),
+                "content does not match its hash",
+            ));
+        }
+        Ok(raw)
+    }
+
+    /// Starts a writing session. `dictionary` is used for header-like blobs.
+    pub(crate) fn writer(
+        self: &Arc<Self>,
+        dictionary: Option<(BlobId, Arc<Vec<u8>>)>,
+    ) -> PackWriter {
+        PackWriter {
+            compressor: Arc::new(Compressor {
+                store: Arc::clone(self),
+                dictionary,
+                pending: Mutex::new(HashSet::new()),
+            }),
+            body: Vec::new(),
+            records: Vec::new(),
+            index: IndexFile::default(),
+            stats: WriteStats::default(),
+        }
+    }
+
+    /// Every pack file key referenced by the index.
+    pub(crate) fn indexed_blob_count(&self) -> usize {
+        self.index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .blobs
+            .len()
+    }
+}
+
+/// A blob compressed by a worker, ready to be appended to a pack.
+#[derive(Debug)]
+pub(crate) struct CompressedBlob {
+    pub id: BlobId,
+    pub kind: BlobKind,
+    pub codec: Codec,
+    pub stored: Vec<u8>,
+    pub raw_len: u32,
+}
+
+/// The part of a writing session that worker threads share: it tells which blobs are known
+/// and compresses new ones.
+#[derive(Debug)]
+pub(crate) struct Compressor {
+    store: Arc<BlobStore>,
+    dictionary: Option<(BlobId, Arc<Vec<u8>>)>,
+    pending: Mutex<HashSet<BlobId>>,
+}
+
+impl Compressor {
+    /// Whether a blob is stored already or was added in this session: known bytes need no
+    /// compressing.
+    pub(crate) fn is_known(&self, id: &BlobId) -> bool {
+        self.store.contains(id)
+            || self
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(id)
+    }
+
+    /// Compresses a blob; header-like blobs (`use_dictionary`) use the session's dictionary.
+    pub(crate) fn compress(
+        &self,
+        kind: BlobKind,
+        use_dictionary: bool,
+        raw: &[u8],
+    ) -> Result<CompressedBlob> {
+        let raw_len =
+            u32::try_from(raw.len()).map_err(|_| Error::invalid("blob", "larger than 4 GiB"))?;
+        let dictionary = self
+            .dictionary
+            .as_ref()
+            .filter(|_| use_dictionary)
+            .map(|(_, d)| d.as_slice());
+        let (codec, stored) = codec::compress(raw, dictionary)?;
+        Ok(CompressedBlob {
+            id: BlobId::of(raw),
+            kind,
+            codec,
+            stored,
+            raw_len,
+        })
+    }
+
+    /// Marks a blob as added; false if it was known already.
+    fn claim(&self, id: BlobId) -> bool {
+        !self.store.contains(&id)
+            && self
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id)
+    }
+}
+
+/// Collects new blobs into packs for one writing session.
+#[derive(Debug)]
+pub(crate) struct PackWriter {
+    compressor: Arc<Compressor>,
+    body: Vec<u8>,
+    records: Vec<PackRecord>,
+    index: IndexFile,
+    stats: WriteStats,
+}
+
+impl PackWriter {
+    /// The shareable half of this writer, for worker threads.
+    pub(crate) fn compressor(&self) -> Arc<Compressor> {
+        Arc::clone(&self.compressor)
+    }
+
+    /// Compresses and adds a blob unless it is known. Returns its id.
+    pub(crate) fn add(&mut self, kind: BlobKind, raw: &[u8]) -> Result<BlobId> {
+        let id = BlobId::of(raw);
+        if !self.compressor.is_known(&id) {
+            let blob = self.compressor.compress(kind, false, raw)?;
+            self.push(blob)?;
+        }
+        Ok(id)
+    }
+
+    /// Appends a compressed blob; a blob already known is dropped.
+    pub(crate) fn push(&mut self, blob: CompressedBlob) -> Result<()> {
+        if !self.compressor.claim(blob.id) {
+            return Ok(());
+        }
+        if !self.body.is_empty() && self.body.len() + blob.stored.len() > PACK_TARGET {
+            self.flush_pack()?;
+        }
+        if self.body.is_empty() {
+            self.body.extend_from_slice(format::PACK_MAGIC);
+        }
+        let too_big = || Error::invalid("pack", "blob does not fit in a pack");
+        let offset = u32::try_from(self.body.len()).map_err(|_| too_big())?;
+        let stored_len = u32::try_from(blob.stored.len()).map_err(|_| too_big())?;
+        self.body.extend_from_slice(&blob.stored);
+        self.records.push(PackRecord {
+            id: blob.id,
+            kind: blob.kind,
+            codec: blob.codec,
+            offset,
+            stored_len,
+            raw_len: blob.raw_len,
+        });
+        self.stats.blobs += 1;
+        self.stats.raw_bytes += u64::from(blob.raw_len);
+        self.stats.stored_bytes += u64::from(stored_len);
+        Ok(())
+    }
+
+    fn flush_pack(&mut self) -> Result<()> {
+        if self.records.is_empty() {
+            return Ok(());
+        }
+        let dictionary = self
+            .records
+            .iter()
+            .any(|r| r.codec == Codec::ZstdDictionary)
+            .then(|| self.compressor.dictionary.as_ref().map(|(id, _)| *id))
+            .flatten();
+        let trailer = PackTrailer {
+            records: std::mem::take(&mut self.records),
+            dictionary,
+        };
+        let pack = format::finish_pack(std::mem::take(&mut self.body), &trailer)?;
+        let id = BlobId::of(&pack);
+        match self.compressor.store.backend.write_new(&pack_key(&id), &pack) {
+            Ok(()) => {}
+            // Identical bytes are already there (a retried session): nothing to do.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        let number = u32::try_from(self.index.packs.len())
+            .map_err(|_| Error::invalid("index", "too many packs"))?;
+        self.index.packs.push(IndexedPack { id, dictionary });
+        self.index
+            .entries
+            .extend(trailer.records.into_iter().map(|r| (number, r)));
+        self.stats.packs += 1;
+        Ok(())
+    }
+
+    /// Writes the last pack and the index file, and makes the new blobs visible to readers
+    /// of this process. Returns what the session stored.
+    pub(crate) fn finish(mut self) -> Result<WriteStats> {
+        self.flush_pack()?;
+        if !self.index.entries.is_empty() {
+            let data = format::encode_index(&self.index)?;
+            let key = format!("index/{}", BlobId::of(&data).to_hex());
+            match self.compressor.store.backend.write_new(&key, &data) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            self.compressor
+                .store
+                .index
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .merge(&self.index);
+        }
+        Ok(self.stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+
+    fn store() -> (Arc<MemoryBackend>, Arc<BlobStore>) {
+        let backend = Arc::new(MemoryBackend::new());
+        let store = Arc::new(BlobStore::open(backend.clone()).unwrap());
+        (backend, store)
+    }
+
+    #[test]
+    fn blobs_are_invisible_until_finish_then_readable_after_reopen() {
+        let (backend, store) = store();
+        let mut w = store.writer(None);
+        let a = w.add(Kind::Part, b"hello").unwrap();
+        let b = w.add(Kind::Manifest, &vec![7u8; 100_000]).unwrap();
+        assert!(!store.contains(&a));
+        let stats = w.finish().unwrap();
+        assert_eq!(stats.blobs, 2);
+        assert_eq!(store.read(&a, &|| "t".into()).unwrap(), b"hello");
+        let reopened = BlobStore::open(backend).unwrap();
+        assert_eq!(
+            reopened.read(&b, &|| "t".into()).unwrap(),
+            vec![7u8; 100_000]
+        );
+    }
+
+    #[test]
+    fn identical_bytes_are_stored_once() {
+        let (_, store) = store();
+        let mut w = store.writer(None);
+        w.add(Kind::Part, b"same").unwrap();
+        w.add(Kind::Part, b"same").unwrap();
+        assert_eq!(w.finish().unwrap().blobs, 1);
+        let mut w = store.writer(None);
+        w.add(Kind::Part, b"same").unwrap();
+        assert_eq!(w.finish().unwrap().blobs, 0);
+    }
+
+    #[test]
+    fn packs_close_at_the_target_size() {
+        let (backend, store) = store();
+        let mut w = store.writer(None);
+        for i in 0..6u32 {
+            // Incompressible 1 MiB blobs.
+            let mut data = vec![0u8; 1024 * 1024];
+            blake3::Hasher::new()
+                .update(&i.to_le_bytes())
+                .finalize_xof()
+                .fill(&mut data);
+            w.add(Kind::Part, &data).unwrap();
+        }
+        let stats = w.finish().unwrap();
+        assert_eq!(stats.packs, 2);
+        assert_eq!(backend.list("packs/").unwrap().len(), 2);
+        assert_eq!(backend.list("index/").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_flipped_bit_in_a_pack_is_an_integrity_error_naming_the_blob() {
+        let backend = Arc::new(MemoryBackend::new());
+        let store = Arc::new(BlobStore::open(backend.clone()).unwrap());
+        let mut w = store.writer(None);
+        let id = w
+            .add(Kind::Part, b"precious bytes that must not change")
+            .unwrap();
+        w.finish().unwrap();
+        let key = backend.list("packs/").unwrap().remove(0);
+        let mut pack = backend.read(&key).unwrap();
+        pack[10] ^= 0x01;
+        backend.delete(&key).unwrap();
+        backend.write_new(&key, &pack).unwrap();
+        let err = store.read(&id, &|| "message X".into()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Integrity);
+        assert!(err.to_string().contains("message X"), "{err}");
+    }
+
+    #[test]
+    fn a_tampered_index_file_refuses_to_open() {
+        let backend = Arc::new(MemoryBackend::new());
+        let store = Arc::new(BlobStore::open(backend.clone()).unwrap());
+        let mut w = store.writer(None);
+        w.add(Kind::Part, b"x").unwrap();
+        w.finish().unwrap();
+        let key = backend.list("index/").unwrap().remove(0);
+        let mut data = backend.read(&key).unwrap();
+        let last = data.len() - 1;
+        data[last] ^= 1;
+        backend.delete(&key).unwrap();
+        backend.write_new(&key, &data).unwrap();
+        assert_eq!(
+            BlobStore::open(backend).unwrap_err().kind(),
+            ErrorKind::Integrity
+        );
+    }
+
+    #[test]
+    fn dictionaries_are_used_for_marked_blobs_and_read_back() {
+        let (backend, store) = store();
+        let samples: Vec<Vec<u8>> = (0..300)
+            .map(|i| format!("Received: from mx{i} by mail; Delivered-To: u{i}@x.org\r\nSubject: s{i}\r\n\r\n").into_bytes())
+            .collect();
+        let dict = codec::train_dictionary(&samples).unwrap();
+        let dict_id = store.save_dictionary(dict).unwrap();
+        let current = store.current_dictionary().unwrap().unwrap();
+        assert_eq!(current.0, dict_id);
+        let mut w = store.writer(Some(current));
+        let blob = w.compressor().compress(Kind::Part, true, &samples[5]).unwrap();
+        assert_eq!(blob.codec, Codec::ZstdDictionary);
+        let id = blob.id;
+        w.push(blob).unwrap();
+        w.finish().unwrap();
+        let fresh = BlobStore::open(backend).unwrap();
+        assert_eq!(fresh.read(&id, &|| "t".into()).unwrap(), samples[5]);
+    }
+}

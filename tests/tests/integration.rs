@@ -1,0 +1,9 @@
+//! End-to-end scenarios: one test binary, modules by behaviour.
+#![allow(clippy::unwrap_used)]
+
+mod integration {
+    mod browse;
+    mod isolation;
+    mod properties;
+    mod snapshot;
+}
