@@ -172,6 +172,7 @@ impl Tool {
                 corpus_arg,
                 "--now".into(),
                 snapshot_now(day),
+                "--quiet".into(),
             ],
             Kind::Restic => vec![
                 "-r".into(),
