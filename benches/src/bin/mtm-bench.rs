@@ -1,0 +1,781 @@
+//! `mtm-bench`: generates a deterministic Maildir++ corpus, simulates days of mail, and
+//! measures the `mtm` command against restic and borg on the same corpus in the same run.
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use mtm_benches::measure::{self, DirUsage, Measured, RunError, dir_usage, median, which};
+use mtm_benches::workload::{
+    self, CopyMode, FOLDERS, MessageFile, WorkloadConfig, day_start_secs, iso_date,
+};
+
+type BoxResult<T> = Result<T, Box<dyn Error>>;
+
+const RESTIC_PASSWORD: &str = "mtm-bench";
+const TIME_ZONE: &str = "Europe/Rome";
+const MB: f64 = 1_000_000.0;
+
+/// Benchmark Mail Time Machine (`mtm`) against restic and borg on a generated Maildir corpus.
+#[derive(Parser, Debug)]
+#[command(name = "mtm-bench", version, about, long_about = None)]
+struct Args {
+    /// Small preset: 2 accounts x 300 messages x 3 days (explicit options still win).
+    #[arg(long)]
+    quick: bool,
+    /// Number of accounts [default: 10].
+    #[arg(long)]
+    accounts: Option<usize>,
+    /// Message files per account in the initial corpus [default: 5000].
+    #[arg(long)]
+    messages: Option<usize>,
+    /// Simulated days after the first snapshot [default: 15].
+    #[arg(long)]
+    days: Option<u32>,
+    /// Seed of the workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Copies delivered to several accounts are byte-identical (no per-recipient
+    /// Delivered-To/Received headers).
+    #[arg(long)]
+    identical_copies: bool,
+    /// Working directory (corpus and repositories); must be empty or absent. Default: a
+    /// fresh directory under /tmp, removed at the end unless --keep.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Keep the default temporary working directory.
+    #[arg(long)]
+    keep: bool,
+    /// Do not run restic and borg.
+    #[arg(long)]
+    skip_peers: bool,
+    /// Do not run mtm (generator and peers only).
+    #[arg(long)]
+    skip_mtm: bool,
+    /// Path of the `mtm` binary [default: next to this binary, then
+    /// <workspace>/target/release/mtm, then PATH].
+    #[arg(long)]
+    mtm: Option<PathBuf>,
+    /// Runs of each query (ls, search, cat, find); the median is reported.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+}
+
+struct Plan {
+    cfg: WorkloadConfig,
+    days: u32,
+}
+
+impl Args {
+    fn plan(&self) -> BoxResult<Plan> {
+        let (accounts, messages, days) = if self.quick {
+            (2, 300, 3)
+        } else {
+            (10, 5_000, 15)
+        };
+        let cfg = WorkloadConfig {
+            accounts: self.accounts.unwrap_or(accounts),
+            messages_per_account: self.messages.unwrap_or(messages),
+            seed: self.seed,
+            copies: if self.identical_copies {
+                CopyMode::Identical
+            } else {
+                CopyMode::PerRecipientHeaders
+            },
+        };
+        cfg.validate()?;
+        let days = self.days.unwrap_or(days);
+        if days > 365 {
+            return Err(format!("--days must be at most 365, got {days}").into());
+        }
+        if self.repeat == 0 || self.repeat > 100 {
+            return Err(format!("--repeat must be between 1 and 100, got {}", self.repeat).into());
+        }
+        Ok(Plan { cfg, days })
+    }
+}
+
+/// One tool under test: how to init it and take a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Mtm,
+    Restic,
+    Borg,
+}
+
+#[derive(Debug)]
+struct Tool {
+    kind: Kind,
+    program: PathBuf,
+    repo: PathBuf,
+    envs: Vec<(String, String)>,
+    first: Option<Measured>,
+    incrementals: Vec<Measured>,
+    usage: Option<DirUsage>,
+}
+
+impl Tool {
+    fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Mtm => "mtm",
+            Kind::Restic => "restic",
+            Kind::Borg => "borg",
+        }
+    }
+
+    fn run(
+        &self,
+        args: &[String],
+        cwd: Option<&Path>,
+        scratch: &Path,
+    ) -> Result<Measured, RunError> {
+        measure::run_measured(&self.program, args, &self.envs, cwd, scratch)
+    }
+
+    fn init(&self, scratch: &Path) -> BoxResult<()> {
+        let repo = self.repo.display().to_string();
+        let args: Vec<String> = match self.kind {
+            Kind::Mtm => vec![
+                "--repo".into(),
+                repo,
+                "init".into(),
+                "--time-zone".into(),
+                TIME_ZONE.into(),
+            ],
+            Kind::Restic => vec![
+                "-r".into(),
+                repo,
+                "init".into(),
+                "--repository-version".into(),
+                "2".into(),
+            ],
+            Kind::Borg => vec!["init".into(), "-e".into(), "none".into(), repo],
+        };
+        self.run(&args, None, scratch)?;
+        Ok(())
+    }
+
+    /// Snapshot of the whole corpus for snapshot day `day` (0 = first).
+    fn snapshot(&self, corpus: &Path, day: u32, scratch: &Path) -> Result<Measured, RunError> {
+        let repo = self.repo.display().to_string();
+        let corpus_arg = corpus.display().to_string();
+        let args: Vec<String> = match self.kind {
+            Kind::Mtm => vec![
+                "--repo".into(),
+                repo,
+                "snapshot".into(),
+                "--root".into(),
+                corpus_arg,
+                "--now".into(),
+                snapshot_now(day),
+                "--quiet".into(),
+            ],
+            Kind::Restic => vec![
+                "-r".into(),
+                repo,
+                "backup".into(),
+                "--quiet".into(),
+                "--host".into(),
+                "mtm-bench".into(),
+                corpus_arg,
+            ],
+            Kind::Borg => vec![
+                "create".into(),
+                "--compression".into(),
+                "zstd,3".into(),
+                format!("{repo}::day-{day:03}"),
+                corpus_arg,
+            ],
+        };
+        self.run(&args, None, scratch)
+    }
+}
+
+/// The `--now` of snapshot day `day`: 30 s after midnight UTC (the same date in Europe/Rome).
+fn snapshot_now(day: u32) -> String {
+    format!("{}T00:00:30Z", iso_date(day_start_secs(day)))
+}
+
+fn resolve_mtm(explicit: Option<&PathBuf>) -> BoxResult<PathBuf> {
+    if let Some(p) = explicit {
+        if p.is_file() {
+            return Ok(p.clone());
+        }
+        return Err(format!("--mtm {}: no such file", p.display()).into());
+    }
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        candidates.push(dir.join("mtm"));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/mtm"));
+    if let Some(found) = candidates.iter().find(|c| c.is_file()) {
+        return Ok(found.clone());
+    }
+    which("mtm").ok_or_else(|| {
+        format!(
+            "the mtm binary was not found (looked at {} and on PATH); build it with \
+             `cargo build --release -p mtm-cli`, pass --mtm PATH, or use --skip-mtm",
+            candidates
+                .iter()
+                .map(|c| c.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+        .into()
+    })
+}
+
+fn prepare_out(args: &Args) -> BoxResult<(PathBuf, Option<tempfile::TempDir>)> {
+    match &args.out {
+        Some(dir) => {
+            if dir.exists() {
+                if !dir.is_dir() {
+                    return Err(format!("--out {}: not a directory", dir.display()).into());
+                }
+                if fs::read_dir(dir)?.next().is_some() {
+                    return Err(format!(
+                        "--out {}: directory is not empty (choose a new or empty one)",
+                        dir.display()
+                    )
+                    .into());
+                }
+            }
+            fs::create_dir_all(dir)?;
+            Ok((fs::canonicalize(dir)?, None))
+        }
+        None => {
+            let tmp = tempfile::Builder::new()
+                .prefix("mtm-bench-")
+                .tempdir_in("/tmp")?;
+            let path = tmp.path().to_path_buf();
+            if args.keep {
+                let _kept = tmp.keep();
+                Ok((path, None))
+            } else {
+                Ok((path, Some(tmp)))
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mtm-bench: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn secs_str(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |s| format!("{s:.3}"))
+}
+
+fn num_str(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "-".into(), |s| format!("{s:.decimals$}"))
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
+    }
+}
+
+fn mib(kib: Option<u64>) -> Option<f64> {
+    kib.map(|k| k as f64 / 1024.0)
+}
+
+fn run(args: &Args) -> BoxResult<()> {
+    let plan = args.plan()?;
+    let cfg = &plan.cfg;
+    let mtm_program = if args.skip_mtm {
+        None
+    } else {
+        Some(resolve_mtm(args.mtm.as_ref())?)
+    };
+    let (restic, borg) = if args.skip_peers {
+        (None, None)
+    } else {
+        (which("restic"), which("borg"))
+    };
+    let (out, guard) = prepare_out(args)?;
+    let corpus = out.join("corpus");
+    let scratch = out.join("scratch");
+    fs::create_dir_all(&scratch)?;
+    let mode = match cfg.copies {
+        CopyMode::PerRecipientHeaders => "per-recipient delivery headers",
+        CopyMode::Identical => "identical copies",
+    };
+    eprintln!(
+        "mtm-bench: {} accounts x {} messages, {} days, seed {}, {mode}; working dir {}",
+        cfg.accounts,
+        cfg.messages_per_account,
+        plan.days,
+        cfg.seed,
+        out.display()
+    );
+
+    let start = Instant::now();
+    let gen_stats = workload::generate(&corpus, cfg)?;
+    let gen_secs = start.elapsed().as_secs_f64();
+    let raw0 = message_usage(&corpus, cfg)?;
+    eprintln!(
+        "generated {} files, {:.1} MB in {gen_secs:.1} s",
+        gen_stats.files,
+        gen_stats.bytes as f64 / MB
+    );
+
+    let mut tools = Vec::new();
+    if let Some(p) = mtm_program {
+        tools.push(Tool {
+            kind: Kind::Mtm,
+            program: p,
+            repo: out.join("mtm-repo"),
+            envs: vec![],
+            first: None,
+            incrementals: vec![],
+            usage: None,
+        });
+    }
+    if let Some(p) = restic {
+        tools.push(Tool {
+            kind: Kind::Restic,
+            program: p,
+            repo: out.join("restic-repo"),
+            envs: vec![
+                ("RESTIC_PASSWORD".into(), RESTIC_PASSWORD.into()),
+                (
+                    "RESTIC_CACHE_DIR".into(),
+                    out.join("cache/restic").display().to_string(),
+                ),
+            ],
+            first: None,
+            incrementals: vec![],
+            usage: None,
+        });
+    } else if !args.skip_peers {
+        eprintln!("restic not on PATH: skipped");
+    }
+    if let Some(p) = borg {
+        tools.push(Tool {
+            kind: Kind::Borg,
+            program: p,
+            repo: out.join("borg-repo"),
+            envs: vec![
+                (
+                    "BORG_BASE_DIR".into(),
+                    out.join("cache/borg").display().to_string(),
+                ),
+                (
+                    "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK".into(),
+                    "yes".into(),
+                ),
+                ("BORG_RELOCATED_REPO_ACCESS_IS_OK".into(), "yes".into()),
+            ],
+            first: None,
+            incrementals: vec![],
+            usage: None,
+        });
+    } else if !args.skip_peers {
+        eprintln!("borg not on PATH: skipped");
+    }
+
+    for tool in &mut tools {
+        tool.init(&scratch)?;
+        let m = tool.snapshot(&corpus, 0, &scratch)?;
+        eprintln!("first snapshot: {} {:.2} s", tool.name(), m.seconds);
+        tool.first = Some(m);
+    }
+
+    let mut step_secs = Vec::new();
+    for day in 1..=plan.days {
+        let t = Instant::now();
+        let s = workload::day_step(&corpus, cfg, day)?;
+        step_secs.push(t.elapsed().as_secs_f64());
+        let mut line = format!(
+            "day {day:2}: +{} files, -{} deleted, {} flag changes, {} moved;",
+            s.added.files, s.deleted, s.flag_changes, s.moved
+        );
+        for tool in &mut tools {
+            let m = tool.snapshot(&corpus, day, &scratch)?;
+            let _ = write!(line, " {} {:.2} s", tool.name(), m.seconds);
+            tool.incrementals.push(m);
+        }
+        eprintln!("{line}");
+    }
+    let raw_end = message_usage(&corpus, cfg)?;
+    for tool in &mut tools {
+        tool.usage = Some(dir_usage(&tool.repo)?);
+    }
+
+    // Report.
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "\n== mtm-bench: {} accounts x {} messages, {} days, seed {}, {mode} ==",
+        cfg.accounts, cfg.messages_per_account, plan.days, cfg.seed
+    );
+    let _ = writeln!(
+        report,
+        "corpus: first day {} message files, {:.1} MB raw ({} delivered messages, {:.1}% to several \
+         accounts, {:.1}% with attachments, {} forwarded attachments); after {} days {} message \
+         files, {:.1} MB raw",
+        raw0.files,
+        raw0.apparent_bytes as f64 / MB,
+        gen_stats.delivered,
+        100.0 * gen_stats.multi_delivered as f64 / gen_stats.delivered.max(1) as f64,
+        100.0 * gen_stats.with_attachment as f64 / gen_stats.delivered.max(1) as f64,
+        gen_stats.forwarded_attachments,
+        plan.days,
+        raw_end.files,
+        raw_end.apparent_bytes as f64 / MB
+    );
+    let _ = writeln!(
+        report,
+        "generator: {gen_secs:.2} s for the corpus, median day step {} s",
+        secs_str(median(&step_secs))
+    );
+
+    let get = |kind: Kind| tools.iter().find(|t| t.kind == kind);
+    let names = [Kind::Mtm, Kind::Restic, Kind::Borg];
+    type Metric<'a> = (&'a str, Box<dyn Fn(&Tool) -> Option<f64> + 'a>, usize);
+    let raw0_bytes = raw0.apparent_bytes as f64;
+    let raw_end_bytes = raw_end.apparent_bytes as f64;
+    let metrics: Vec<Metric> = vec![
+        (
+            "first snapshot (s)",
+            Box::new(|t: &Tool| t.first.as_ref().map(|m| m.seconds)),
+            3,
+        ),
+        (
+            "first snapshot (MB/s)",
+            Box::new(move |t: &Tool| {
+                t.first
+                    .as_ref()
+                    .map(|m| raw0_bytes / MB / m.seconds.max(1e-9))
+            }),
+            1,
+        ),
+        (
+            "median daily incremental (s)",
+            Box::new(|t: &Tool| {
+                median(&t.incrementals.iter().map(|m| m.seconds).collect::<Vec<_>>())
+            }),
+            3,
+        ),
+        (
+            "max daily incremental (s)",
+            Box::new(|t: &Tool| t.incrementals.iter().map(|m| m.seconds).reduce(f64::max)),
+            3,
+        ),
+        (
+            "repository size, du (MB)",
+            Box::new(|t: &Tool| t.usage.map(|u| u.disk_bytes as f64 / MB)),
+            1,
+        ),
+        (
+            "repository / raw corpus",
+            Box::new(move |t: &Tool| {
+                t.usage
+                    .map(|u| u.disk_bytes as f64 / raw_end_bytes.max(1.0))
+            }),
+            3,
+        ),
+        (
+            "repository files",
+            Box::new(|t: &Tool| t.usage.map(|u| u.files as f64)),
+            0,
+        ),
+        (
+            "peak RSS first snapshot (MiB)",
+            Box::new(|t: &Tool| mib(t.first.as_ref().and_then(|m| m.peak_rss_kib))),
+            1,
+        ),
+        (
+            "peak RSS incrementals (MiB)",
+            Box::new(|t: &Tool| mib(t.incrementals.iter().filter_map(|m| m.peak_rss_kib).max())),
+            1,
+        ),
+    ];
+    let _ = writeln!(
+        report,
+        "{:<32} {:>10} {:>10} {:>10} {:>11} {:>9}",
+        "figure", "mtm", "restic", "borg", "mtm/restic", "mtm/borg"
+    );
+    for (label, f, decimals) in &metrics {
+        let vals: Vec<Option<f64>> = names.iter().map(|k| get(*k).and_then(f)).collect();
+        let _ = writeln!(
+            report,
+            "{label:<32} {:>10} {:>10} {:>10} {:>11} {:>9}",
+            num_str(vals[0], *decimals),
+            num_str(vals[1], *decimals),
+            num_str(vals[2], *decimals),
+            ratio(vals[0], vals[1]),
+            ratio(vals[0], vals[2])
+        );
+    }
+
+    // Queries: a sample message of the first account, still present after the last day.
+    let sample = pick_sample(&corpus, cfg)?;
+    let sample_path = sample.path(&corpus);
+    let sample_bytes = fs::read(&sample_path)?;
+    let subject = search_text(&sample_bytes);
+    let last_day = iso_date(day_start_secs(plan.days));
+    let account = workload::account_id(sample.account);
+    let folder = FOLDERS.get(sample.folder).map_or("INBOX", |f| f.name);
+    let _ = writeln!(
+        report,
+        "sample message: {account} {folder} {} ({} bytes), subject search text {subject:?}",
+        sample.name,
+        sample_bytes.len()
+    );
+    let repeat = args.repeat;
+    if let Some(mtm) = get(Kind::Mtm) {
+        let repo = mtm.repo.display().to_string();
+        let days_out = mtm.run(
+            &[
+                "--repo".into(),
+                repo.clone(),
+                "--json".into(),
+                "days".into(),
+                account.clone(),
+            ],
+            None,
+            &scratch,
+        )?;
+        let listed = dates_in(&days_out.stdout);
+        let _ = writeln!(
+            report,
+            "mtm days {account}: {} day(s) listed, last {}{}",
+            listed.len(),
+            listed.last().map_or("-", String::as_str),
+            if listed.contains(&last_day) {
+                ""
+            } else {
+                " (WARNING: last snapshot day missing)"
+            }
+        );
+        let ls = repeat_run(
+            mtm,
+            repeat,
+            &scratch,
+            &[
+                "--repo".into(),
+                repo.clone(),
+                "ls".into(),
+                account.clone(),
+                last_day.clone(),
+                "INBOX".into(),
+                "--page".into(),
+                "1".into(),
+                "--per-page".into(),
+                "50".into(),
+            ],
+        )?;
+        let search = repeat_run(
+            mtm,
+            repeat,
+            &scratch,
+            &[
+                "--repo".into(),
+                repo.clone(),
+                "search".into(),
+                account.clone(),
+                "--subject".into(),
+                subject.clone(),
+                "--all-days".into(),
+            ],
+        )?;
+        let id = blake3::hash(&sample_bytes).to_hex().to_string();
+        let eml = scratch.join("sample.eml");
+        let cat = repeat_run(
+            mtm,
+            repeat,
+            &scratch,
+            &[
+                "--repo".into(),
+                repo.clone(),
+                "cat".into(),
+                account.clone(),
+                last_day.clone(),
+                id,
+                "-o".into(),
+                eml.display().to_string(),
+            ],
+        )?;
+        let exact = fs::read(&eml).map(|b| b == sample_bytes).unwrap_or(false);
+        let _ = writeln!(
+            report,
+            "mtm ls page 1 x 50 of INBOX (s)  {:>10}   peak RSS {} MiB, {} output lines",
+            secs_str(ls.0),
+            num_str(mib(ls.1), 1),
+            ls.2.lines().count()
+        );
+        let _ = writeln!(
+            report,
+            "mtm search subject, all days (s) {:>10}   peak RSS {} MiB, {} output lines",
+            secs_str(search.0),
+            num_str(mib(search.1), 1),
+            search.2.lines().count()
+        );
+        let _ = writeln!(
+            report,
+            "mtm cat one .eml, fresh proc (s) {:>10}   peak RSS {} MiB, byte-exact: {}",
+            secs_str(cat.0),
+            num_str(mib(cat.1), 1),
+            if exact { "yes" } else { "NO" }
+        );
+        if let Some(restic) = get(Kind::Restic) {
+            let find = restic_find(restic, &sample, repeat, &scratch)?;
+            let _ = writeln!(
+                report,
+                "restic find name, all snaps (s)  {:>10}   peak RSS {} MiB; mtm search / restic find = {}",
+                secs_str(find.0),
+                num_str(mib(find.1), 1),
+                ratio(search.0, find.0)
+            );
+        }
+    } else if let Some(restic) = get(Kind::Restic) {
+        let find = restic_find(restic, &sample, repeat, &scratch)?;
+        let _ = writeln!(
+            report,
+            "restic find name, all snaps (s)  {:>10}   peak RSS {} MiB",
+            secs_str(find.0),
+            num_str(mib(find.1), 1)
+        );
+    }
+    let _ = writeln!(
+        report,
+        "working dir: {}{}",
+        out.display(),
+        if guard.is_some() { " (removed)" } else { "" }
+    );
+    print!("{report}");
+    Ok(())
+}
+
+/// Median seconds, max peak RSS and the last stdout of `repeat` runs.
+fn repeat_run(
+    tool: &Tool,
+    repeat: usize,
+    scratch: &Path,
+    args: &[String],
+) -> BoxResult<(Option<f64>, Option<u64>, String)> {
+    let mut secs = Vec::new();
+    let mut rss = None;
+    let mut stdout = String::new();
+    for _ in 0..repeat {
+        let m = tool.run(args, None, scratch)?;
+        secs.push(m.seconds);
+        rss = rss.max(m.peak_rss_kib);
+        stdout = m.stdout;
+    }
+    Ok((median(&secs), rss, stdout))
+}
+
+fn restic_find(
+    restic: &Tool,
+    sample: &MessageFile,
+    repeat: usize,
+    scratch: &Path,
+) -> BoxResult<(Option<f64>, Option<u64>, String)> {
+    let unique = sample.base().split(',').next().unwrap_or(sample.base());
+    repeat_run(
+        restic,
+        repeat,
+        scratch,
+        &[
+            "-r".into(),
+            restic.repo.display().to_string(),
+            "find".into(),
+            format!("{unique}*"),
+        ],
+    )
+}
+
+/// The first INBOX message of the first account at least 8 KB long (else the first at all).
+fn pick_sample(corpus: &Path, cfg: &WorkloadConfig) -> BoxResult<MessageFile> {
+    let files = workload::scan(corpus, cfg)?;
+    let inbox: Vec<&MessageFile> = files
+        .iter()
+        .filter(|f| f.account == 0 && f.folder == 0)
+        .collect();
+    let candidates = if inbox.is_empty() {
+        files.iter().collect()
+    } else {
+        inbox
+    };
+    let big = candidates.iter().find(|f| {
+        fs::metadata(f.path(corpus))
+            .map(|m| m.len() >= 8 * 1024)
+            .unwrap_or(false)
+    });
+    big.or(candidates.first())
+        .map(|f| (*f).clone())
+        .ok_or_else(|| "the corpus has no message files".into())
+}
+
+/// The sample's subject without `Re:`/`Fwd:`/`[list]` prefixes: the text to search for.
+fn search_text(message: &[u8]) -> String {
+    let text = String::from_utf8_lossy(message);
+    let head = text.split("\n\n").next().unwrap_or("");
+    let subject = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap_or("invoice")
+        .trim();
+    let mut s = subject;
+    loop {
+        let before = s;
+        s = s.strip_prefix("Re: ").unwrap_or(s);
+        s = s.strip_prefix("Fwd: ").unwrap_or(s);
+        if s.starts_with('[')
+            && let Some((_, rest)) = s.split_once("] ")
+        {
+            s = rest;
+        }
+        if s == before {
+            break;
+        }
+    }
+    s.to_string()
+}
+
+/// Message files and their bytes (the raw corpus, without folder markers and subscriptions).
+fn message_usage(corpus: &Path, cfg: &WorkloadConfig) -> BoxResult<DirUsage> {
+    let mut usage = DirUsage::default();
+    for f in workload::scan(corpus, cfg)? {
+        let meta = fs::metadata(f.path(corpus))?;
+        usage.files += 1;
+        usage.apparent_bytes += meta.len();
+    }
+    usage.disk_bytes = dir_usage(corpus)?.disk_bytes;
+    Ok(usage)
+}
+
+/// Every `YYYY-MM-DD` in `text`, sorted and deduplicated.
+fn dates_in(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    for i in 0..b.len().saturating_sub(9) {
+        let w = &b[i..i + 10];
+        let digits = [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|&j| w[j].is_ascii_digit());
+        if digits && w[4] == b'-' && w[7] == b'-' {
+            out.push(String::from_utf8_lossy(w).into_owned());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}

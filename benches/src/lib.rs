@@ -1,0 +1,7 @@
+//! Mail Time Machine benchmarks: a deterministic Maildir++ workload generator
+//! ([`workload`]) and helpers for measuring child processes ([`measure`]), used by the
+//! `mtm-bench` command.
+
+pub mod measure;
+pub mod rng;
+pub mod workload;
