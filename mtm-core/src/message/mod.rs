@@ -9,6 +9,18 @@ mod summary;
 mod view;
 
 pub use split::{Part, PartKind, split_message};
+
+/// Cuts `raw` into parts and summarizes it with one parse: what a snapshot needs of each new
+/// message. Equal to `(split_message(raw), summarize(raw))`.
+pub(crate) fn analyze(raw: &[u8]) -> (Vec<Part>, Summary) {
+    match parse(raw) {
+        Some(message) => (
+            split::split_parsed(raw, Some(&message)),
+            summary::summary_of(&message, raw),
+        ),
+        None => (split_message(raw), Summary::default()),
+    }
+}
 pub use summary::{Summary, summarize};
 pub use view::{Attachment, Header, ParsedMessage, parse_view};
 
@@ -128,5 +140,35 @@ fn header_value_text(value: &HeaderValue<'_>) -> String {
             None => ct.c_type.to_string(),
         },
         HeaderValue::Received(_) | HeaderValue::Empty => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `analyze` parses once but must agree exactly with the two public functions.
+    #[test]
+    fn analyze_agrees_with_split_and_summarize_on_the_corpus() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus");
+        let mut stack = vec![root];
+        let mut checked = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "eml") {
+                    let raw = std::fs::read(&path).unwrap();
+                    assert_eq!(
+                        analyze(&raw),
+                        (split_message(&raw), summarize(&raw)),
+                        "{path:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20, "only {checked} corpus files");
     }
 }

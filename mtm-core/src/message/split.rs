@@ -63,6 +63,12 @@ pub struct Part {
 /// assert_eq!(kinds, [PartKind::Trace, PartKind::Header, PartKind::Body]);
 /// ```
 pub fn split_message(raw: &[u8]) -> Vec<Part> {
+    split_parsed(raw, None)
+}
+
+/// [`split_message`], reusing a full parse of `raw` when the caller has one (parsing a large
+/// message with attachments is most of the cost of cutting it).
+pub(crate) fn split_parsed(raw: &[u8], parsed: Option<&Message<'_>>) -> Vec<Part> {
     let mut parts = Vec::new();
     if raw.is_empty() {
         return parts;
@@ -75,7 +81,7 @@ pub fn split_message(raw: &[u8]) -> Vec<Part> {
         return parts;
     }
     let attachments = if raw.len() - body_start >= LARGE_BODY {
-        large_leaves(raw, body_start).unwrap_or_default()
+        large_leaves(raw, body_start, parsed).unwrap_or_default()
     } else {
         Vec::new()
     };
@@ -175,7 +181,14 @@ fn header_end(raw: &[u8], from: usize) -> usize {
 
 /// The encoded bodies of the large MIME leaf parts of a multipart message, in order, or `None`
 /// when the message is not multipart or mail-parser's offsets look wrong in any way.
-fn large_leaves(raw: &[u8], body_start: usize) -> Option<Vec<Range<usize>>> {
+fn large_leaves(
+    raw: &[u8],
+    body_start: usize,
+    parsed: Option<&Message<'_>>,
+) -> Option<Vec<Range<usize>>> {
+    if let Some(message) = parsed {
+        return leaves_of(message, raw, body_start);
+    }
     // Look at the headers first: a large single-part body need not be parsed at all.
     let head = super::parse_headers(raw)?;
     let multipart = head
@@ -186,12 +199,15 @@ fn large_leaves(raw: &[u8], body_start: usize) -> Option<Vec<Range<usize>>> {
     if !multipart {
         return None;
     }
-    let message = super::parse(raw)?;
+    leaves_of(&super::parse(raw)?, raw, body_start)
+}
+
+fn leaves_of(message: &Message<'_>, raw: &[u8], body_start: usize) -> Option<Vec<Range<usize>>> {
     if !message.parts.first().is_some_and(|p| p.is_multipart()) {
         return None;
     }
     let mut leaves = Vec::new();
-    collect_leaves(&message, raw, &mut leaves)?;
+    collect_leaves(message, raw, &mut leaves)?;
     let mut prev_end = body_start;
     for range in &leaves {
         if range.start < prev_end || range.end > raw.len() || range.start >= range.end {

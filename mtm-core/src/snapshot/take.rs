@@ -15,20 +15,26 @@ use super::{SnapshotOptions, SnapshotReport};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{BlobId, MessageId};
-use crate::message::{PartKind, Summary, split_message, summarize};
+use crate::message::{PartKind, analyze, split_message};
 use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository};
 use crate::source::{MaildirAccount, MessageFile, ReadOutcome};
-use crate::store::codec::train_dictionary;
-use crate::store::{CompressedBlob, Compressor, Kind};
+use crate::store::codec::{Dictionary, train_dictionary};
+use crate::store::{BlobEncoder, CompressedBlob, Kind};
 
 /// A snapshot may reference at most this many catalogs; past it, the catalogs it needs are
 /// merged into one, so that listing a folder never loads hundreds of small catalogs.
 const MAX_CATALOGS: usize = 32;
 /// How many messages are sampled to train the header dictionary.
-const DICTIONARY_SAMPLE_MESSAGES: usize = 2000;
-/// Results in flight between workers and the writer: bounds memory to a few messages.
-const CHANNEL_DEPTH: usize = 16;
+const DICTIONARY_SAMPLE_MESSAGES: usize = 600;
+/// How much of each sampled message is read: enough for its header block.
+const DICTIONARY_SAMPLE_BYTES: u64 = 16 * 1024;
+/// Batches in flight between workers and the writer.
+const CHANNEL_DEPTH: usize = 4;
+/// A worker hands over its results after this many messages …
+const BATCH_MESSAGES: usize = 32;
+/// … or this many bytes read, whichever comes first: memory stays bounded by a few batches.
+const BATCH_BYTES: u64 = 4 * 1024 * 1024;
 
 impl Repository {
     /// Takes today's snapshot of `account` from its Maildir.
@@ -127,23 +133,43 @@ impl Repository {
         let next = AtomicUsize::new(0);
         let known = &previous.catalog_of;
         std::thread::scope(|scope| -> Result<()> {
-            let (tx, rx) = mpsc::sync_channel::<Result<Processed>>(CHANNEL_DEPTH);
+            let (tx, rx) = mpsc::sync_channel::<Vec<Result<Processed>>>(CHANNEL_DEPTH);
             for _ in 0..threads.min(to_read.len()).max(1) {
                 let tx = tx.clone();
                 let (next, to_read, compressor) = (&next, &to_read, &compressor);
                 scope.spawn(move || {
+                    let mut encoder = match compressor.encoder() {
+                        Ok(encoder) => encoder,
+                        Err(e) => {
+                            let _ = tx.send(vec![Err(e)]);
+                            return;
+                        }
+                    };
+                    // Results travel in batches: one hand-over per message costs more than
+                    // hashing a small one.
+                    let mut batch = Vec::with_capacity(BATCH_MESSAGES);
+                    let mut batch_bytes = 0;
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(file) = to_read.get(i) else { break };
-                        let result = process(source, file, known, compressor);
-                        if tx.send(result).is_err() {
-                            break;
+                        let result = process(source, file, known, compressor, &mut encoder);
+                        batch_bytes += file.size;
+                        let failed = result.is_err();
+                        batch.push(result);
+                        if failed || batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES {
+                            batch_bytes = 0;
+                            if tx.send(std::mem::take(&mut batch)).is_err() || failed {
+                                return;
+                            }
                         }
+                    }
+                    if !batch.is_empty() {
+                        let _ = tx.send(batch);
                     }
                 });
             }
             drop(tx);
-            for result in rx {
+            for result in rx.into_iter().flatten() {
                 let processed = match result {
                     Ok(p) => p,
                     Err(e) => {
@@ -294,7 +320,7 @@ impl Repository {
         &self,
         source: &MaildirAccount,
         to_read: &[MessageFile],
-    ) -> Result<Option<(BlobId, Arc<Vec<u8>>)>> {
+    ) -> Result<Option<Arc<Dictionary>>> {
         if !self.inner.config.header_dictionary {
             return Ok(None);
         }
@@ -308,7 +334,7 @@ impl Repository {
             .step_by(step)
             .take(DICTIONARY_SAMPLE_MESSAGES)
         {
-            if let Ok(ReadOutcome::Read { bytes, .. }) = source.read(file) {
+            if let Ok(Some(bytes)) = source.read_head(file, DICTIONARY_SAMPLE_BYTES) {
                 samples.extend(
                     split_message(&bytes)
                         .into_iter()
@@ -320,7 +346,7 @@ impl Repository {
         match train_dictionary(&samples) {
             Some(dict) => {
                 let id = self.inner.store.save_dictionary(dict)?;
-                Ok(Some((id, self.inner.store.dictionary(&id)?)))
+                Ok(Some(self.inner.store.dictionary(&id)?))
             }
             None => Ok(None),
         }
@@ -438,7 +464,8 @@ fn process(
     source: &MaildirAccount,
     listed: &MessageFile,
     known: &HashMap<MessageId, BlobId>,
-    compressor: &Compressor,
+    compressor: &crate::store::Compressor,
+    encoder: &mut BlobEncoder<'_>,
 ) -> Result<Processed> {
     let (bytes, file) = match source.read(listed) {
         Ok(ReadOutcome::Read { bytes, file }) => (bytes, file),
@@ -466,16 +493,16 @@ fn process(
     }
     let mut parts = Vec::new();
     let mut blobs = Vec::new();
-    for part in split_message(&bytes) {
+    let (cuts, summary) = analyze(&bytes);
+    for part in cuts {
         let raw = &bytes[part.range];
         let part_id = BlobId::of(raw);
         if !compressor.is_known(&part_id) && !blobs.iter().any(|b: &CompressedBlob| b.id == part_id)
         {
-            blobs.push(compressor.compress(Kind::Part, uses_dictionary(part.kind), raw)?);
+            blobs.push(encoder.compress(part_id, Kind::Part, uses_dictionary(part.kind), raw)?);
         }
         parts.push(part_id);
     }
-    let summary: Summary = summarize(&bytes);
     Ok(Processed::Read(Box::new(ReadMessage {
         new: Some(CatalogEntry {
             id,

@@ -78,6 +78,17 @@ impl MaildirAccount {
         Ok(ScannedAccount { folders, warnings })
     }
 
+    /// Reads at most the first `limit` bytes of a message file as listed (for sampling
+    /// headers). `Ok(None)` if it is no longer there; renames are not followed.
+    pub fn read_head(&self, file: &MessageFile, limit: u64) -> Result<Option<Vec<u8>>> {
+        let mut head = Vec::new();
+        match File::open(&file.path).and_then(|f| f.take(limit).read_to_end(&mut head)) {
+            Ok(_) => Ok(Some(head)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::source(&file.path, e.to_string())),
+        }
+    }
+
     /// Reads one message's bytes.
     ///
     /// If the file was renamed (flags changed) or moved to another folder since the scan, it is
@@ -91,14 +102,14 @@ impl MaildirAccount {
                 .unwrap_or_else(|| self.root.join(encode_folder_dir(&file.folder))),
         };
         for _ in 0..READ_ATTEMPTS {
-            if let Some(outcome) = read_message(&home, &file.path)? {
+            if let Some(outcome) = read_message(&home, &file.path, Some(file))? {
                 return Ok(outcome);
             }
             let Some((folder, path)) = self.locate(&home, file.unique_key())? else {
                 return Ok(ReadOutcome::Vanished);
             };
             // Found under its new name; it may move once more before we open it.
-            if let Some(outcome) = read_message(&folder, &path)? {
+            if let Some(outcome) = read_message(&folder, &path, None)? {
                 return Ok(outcome);
             }
         }
@@ -421,7 +432,14 @@ fn unix_seconds(time: SystemTime) -> i64 {
 }
 
 /// The message at `path` in `folder`, or `None` if there is no file there (any more).
-fn read_message(folder: &FolderDir, path: &Path) -> Result<Option<ReadOutcome>> {
+///
+/// `listed` is the scan's description of the file at `path`, if there is one: its name, and
+/// so its flags and keywords, are unchanged, and only size and date are taken afresh.
+fn read_message(
+    folder: &FolderDir,
+    path: &Path,
+    listed: Option<&MessageFile>,
+) -> Result<Option<ReadOutcome>> {
     let fail =
         |what: &str, e: io::Error| Error::source(path, format!("cannot {what} message: {e}"));
     let mut handle = match File::open(path) {
@@ -438,6 +456,14 @@ fn read_message(folder: &FolderDir, path: &Path) -> Result<Option<ReadOutcome>> 
     handle
         .read_to_end(&mut bytes)
         .map_err(|e| fail("read", e))?;
+    if let Some(listed) = listed.filter(|l| l.path == path) {
+        let file = MessageFile {
+            size: meta.len(),
+            received: meta.modified().map_or(0, unix_seconds),
+            ..listed.clone()
+        };
+        return Ok(Some(ReadOutcome::Read { bytes, file }));
+    }
     let file_name = path
         .file_name()
         .and_then(|name| name.to_str())

@@ -10,9 +10,9 @@ pub(crate) mod codec;
 pub(crate) mod format;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, mpsc};
 
-use codec::Codec;
+use codec::{Codec, Dictionary, Encoder};
 use format::{BlobKind, IndexFile, IndexedPack, PackRecord, PackTrailer};
 
 use crate::backend::Backend;
@@ -89,7 +89,7 @@ pub(crate) struct WriteStats {
 pub(crate) struct BlobStore {
     backend: Arc<dyn Backend>,
     index: RwLock<IndexState>,
-    dictionaries: Mutex<HashMap<BlobId, Arc<Vec<u8>>>>,
+    dictionaries: Mutex<HashMap<BlobId, Arc<Dictionary>>>,
 }
 
 impl BlobStore {
@@ -126,7 +126,7 @@ impl BlobStore {
     }
 
     /// Loads (and caches) a dictionary, checking its hash.
-    pub(crate) fn dictionary(&self, id: &BlobId) -> Result<Arc<Vec<u8>>> {
+    pub(crate) fn dictionary(&self, id: &BlobId) -> Result<Arc<Dictionary>> {
         if let Some(d) = self
             .dictionaries
             .lock()
@@ -140,7 +140,7 @@ impl BlobStore {
         if BlobId::of(&data) != *id {
             return Err(Error::integrity(key, "dictionary does not match its hash"));
         }
-        let data = Arc::new(data);
+        let data = Arc::new(Dictionary::new(&data));
         self.dictionaries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -150,7 +150,7 @@ impl BlobStore {
 
     /// The dictionary writers use: the one with the smallest id, so that two processes that
     /// each trained one agree from then on. `None` if the repository has none yet.
-    pub(crate) fn current_dictionary(&self) -> Result<Option<(BlobId, Arc<Vec<u8>>)>> {
+    pub(crate) fn current_dictionary(&self) -> Result<Option<Arc<Dictionary>>> {
         let first = self
             .backend
             .list("dictionaries/")?
@@ -160,7 +160,7 @@ impl BlobStore {
                     .next()
                     .and_then(|name| BlobId::from_hex(name).ok())
             });
-        first.map(|id| Ok((id, self.dictionary(&id)?))).transpose()
+        first.map(|id| self.dictionary(&id)).transpose()
     }
 
     /// Stores a newly trained dictionary and returns its id.
@@ -174,7 +174,7 @@ impl BlobStore {
         self.dictionaries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, Arc::new(data));
+            .insert(id, Arc::new(Dictionary::new(&data)));
         Ok(id)
     }
 
@@ -203,7 +203,7 @@ impl BlobStore {
             record.codec,
             &stored,
             record.raw_len as usize,
-            dictionary.as_deref().map(Vec::as_slice),
+            dictionary.as_deref(),
             &where_,
         )?;
         if BlobId::of(&raw) != *id {
@@ -216,16 +216,14 @@ impl BlobStore {
     }
 
     /// Starts a writing session. `dictionary` is used for header-like blobs.
-    pub(crate) fn writer(
-        self: &Arc<Self>,
-        dictionary: Option<(BlobId, Arc<Vec<u8>>)>,
-    ) -> PackWriter {
+    pub(crate) fn writer(self: &Arc<Self>, dictionary: Option<Arc<Dictionary>>) -> PackWriter {
         PackWriter {
             compressor: Arc::new(Compressor {
                 store: Arc::clone(self),
                 dictionary,
                 pending: Mutex::new(HashSet::new()),
             }),
+            uploader: None,
             body: Vec::new(),
             records: Vec::new(),
             index: IndexFile::default(),
@@ -258,7 +256,7 @@ pub(crate) struct CompressedBlob {
 #[derive(Debug)]
 pub(crate) struct Compressor {
     store: Arc<BlobStore>,
-    dictionary: Option<(BlobId, Arc<Vec<u8>>)>,
+    dictionary: Option<Arc<Dictionary>>,
     pending: Mutex<HashSet<BlobId>>,
 }
 
@@ -274,28 +272,9 @@ impl Compressor {
                 .contains(id)
     }
 
-    /// Compresses a blob; header-like blobs (`use_dictionary`) use the session's dictionary.
-    pub(crate) fn compress(
-        &self,
-        kind: BlobKind,
-        use_dictionary: bool,
-        raw: &[u8],
-    ) -> Result<CompressedBlob> {
-        let raw_len =
-            u32::try_from(raw.len()).map_err(|_| Error::invalid("blob", "larger than 4 GiB"))?;
-        let dictionary = self
-            .dictionary
-            .as_ref()
-            .filter(|_| use_dictionary)
-            .map(|(_, d)| d.as_slice());
-        let (codec, stored) = codec::compress(raw, dictionary)?;
-        Ok(CompressedBlob {
-            id: BlobId::of(raw),
-            kind,
-            codec,
-            stored,
-            raw_len,
-        })
+    /// Compression contexts for one worker thread, with the session's dictionary.
+    pub(crate) fn encoder(&self) -> Result<BlobEncoder<'_>> {
+        Ok(BlobEncoder(Encoder::new(self.dictionary.as_deref())?))
     }
 
     /// Marks a blob as added; false if it was known already.
@@ -309,10 +288,81 @@ impl Compressor {
     }
 }
 
+/// Writes finished packs on a thread of its own, so that reading, hashing and compressing go
+/// on while a pack is written and flushed to disk.
+#[derive(Debug)]
+struct Uploader {
+    queue: mpsc::SyncSender<(String, Vec<u8>)>,
+    thread: std::thread::JoinHandle<Result<()>>,
+}
+
+impl Uploader {
+    fn start(backend: Arc<dyn Backend>) -> Self {
+        // Two packs may wait: enough to cover a slow flush, little memory.
+        let (queue, packs) = mpsc::sync_channel::<(String, Vec<u8>)>(2);
+        let thread = std::thread::spawn(move || {
+            for (key, pack) in packs {
+                match backend.write_new(&key, &pack) {
+                    // Identical bytes are already there (a retried session): nothing to do.
+                    Ok(()) => {}
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        });
+        Self { queue, thread }
+    }
+
+    /// Queues a pack; false if the thread has stopped at an error (which `finish` returns).
+    fn send(&self, key: String, pack: Vec<u8>) -> bool {
+        self.queue.send((key, pack)).is_ok()
+    }
+
+    /// Waits until every queued pack is written; the first write error, if any.
+    fn finish(self) -> Result<()> {
+        drop(self.queue);
+        self.thread.join().unwrap_or_else(|_| {
+            Err(Error::storage(
+                "packs",
+                std::io::Error::other("the pack writer thread panicked"),
+            ))
+        })
+    }
+}
+
+/// One thread's compressor: reuses its zstd contexts blob after blob.
+pub(crate) struct BlobEncoder<'d>(Encoder<'d>);
+
+impl BlobEncoder<'_> {
+    /// Compresses a blob; header-like blobs (`use_dictionary`) use the session's dictionary.
+    /// `id` is the blob's hash, which the caller has computed already.
+    pub(crate) fn compress(
+        &mut self,
+        id: BlobId,
+        kind: BlobKind,
+        use_dictionary: bool,
+        raw: &[u8],
+    ) -> Result<CompressedBlob> {
+        debug_assert_eq!(id, BlobId::of(raw));
+        let raw_len =
+            u32::try_from(raw.len()).map_err(|_| Error::invalid("blob", "larger than 4 GiB"))?;
+        let (codec, stored) = self.0.compress(raw, use_dictionary)?;
+        Ok(CompressedBlob {
+            id,
+            kind,
+            codec,
+            stored,
+            raw_len,
+        })
+    }
+}
+
 /// Collects new blobs into packs for one writing session.
 #[derive(Debug)]
 pub(crate) struct PackWriter {
     compressor: Arc<Compressor>,
+    uploader: Option<Uploader>,
     body: Vec<u8>,
     records: Vec<PackRecord>,
     index: IndexFile,
@@ -329,7 +379,7 @@ impl PackWriter {
     pub(crate) fn add(&mut self, kind: BlobKind, raw: &[u8]) -> Result<BlobId> {
         let id = BlobId::of(raw);
         if !self.compressor.is_known(&id) {
-            let blob = self.compressor.compress(kind, false, raw)?;
+            let blob = self.compressor.encoder()?.compress(id, kind, false, raw)?;
             self.push(blob)?;
         }
         Ok(id)
@@ -372,7 +422,7 @@ impl PackWriter {
             .records
             .iter()
             .any(|r| r.codec == Codec::ZstdDictionary)
-            .then(|| self.compressor.dictionary.as_ref().map(|(id, _)| *id))
+            .then(|| self.compressor.dictionary.as_ref().map(|d| d.id))
             .flatten();
         let trailer = PackTrailer {
             records: std::mem::take(&mut self.records),
@@ -380,16 +430,18 @@ impl PackWriter {
         };
         let pack = format::finish_pack(std::mem::take(&mut self.body), &trailer)?;
         let id = BlobId::of(&pack);
-        match self
-            .compressor
-            .store
-            .backend
-            .write_new(&pack_key(&id), &pack)
+        let backend = &self.compressor.store.backend;
+        let uploader = self
+            .uploader
+            .get_or_insert_with(|| Uploader::start(Arc::clone(backend)));
+        if !uploader.send(pack_key(&id), pack)
+            && let Some(failed) = self.uploader.take()
         {
-            Ok(()) => {}
-            // Identical bytes are already there (a retried session): nothing to do.
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
+            failed.finish()?;
+            return Err(Error::storage(
+                "packs",
+                std::io::Error::other("the pack writer thread stopped"),
+            ));
         }
         let number = u32::try_from(self.index.packs.len())
             .map_err(|_| Error::invalid("index", "too many packs"))?;
@@ -405,6 +457,10 @@ impl PackWriter {
     /// of this process. Returns what the session stored.
     pub(crate) fn finish(mut self) -> Result<WriteStats> {
         self.flush_pack()?;
+        // Every pack must be on disk before an index file names it.
+        if let Some(uploader) = self.uploader.take() {
+            uploader.finish()?;
+        }
         if !self.index.entries.is_empty() {
             let data = format::encode_index(&self.index)?;
             let key = format!("index/{}", BlobId::of(&data).to_hex());
@@ -530,11 +586,13 @@ mod tests {
         let dict = codec::train_dictionary(&samples).unwrap();
         let dict_id = store.save_dictionary(dict).unwrap();
         let current = store.current_dictionary().unwrap().unwrap();
-        assert_eq!(current.0, dict_id);
+        assert_eq!(current.id, dict_id);
         let mut w = store.writer(Some(current));
         let blob = w
             .compressor()
-            .compress(Kind::Part, true, &samples[5])
+            .encoder()
+            .unwrap()
+            .compress(BlobId::of(&samples[5]), Kind::Part, true, &samples[5])
             .unwrap();
         assert_eq!(blob.codec, Codec::ZstdDictionary);
         let id = blob.id;
