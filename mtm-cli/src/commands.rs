@@ -183,34 +183,39 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
             ));
         }
     };
+    let bar = (!args.quiet && !cli.json).then(|| {
+        let pb = ProgressBar::new(0);
+        pb.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} messages {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        Arc::new(Bar(pb))
+    });
+    let options = SnapshotOptions {
+        threads: args.threads,
+        progress: bar.clone().map(|b| b as Arc<dyn SnapshotProgress>),
+    };
+    let results = if accounts.len() == 1 {
+        let (account, source) = &accounts[0];
+        vec![repo.snapshot(account, source, clock.as_ref(), &options)]
+    } else {
+        repo.snapshot_many(&accounts, clock.as_ref(), &options)
+    };
+    if let Some(bar) = bar {
+        bar.0.finish_and_clear();
+    }
     let mut reports: Vec<SnapshotReport> = Vec::new();
     let mut failures = Vec::new();
-    for (account, source) in &accounts {
-        let bar = (!args.quiet && !cli.json).then(|| {
-            let pb = ProgressBar::new(0);
-            pb.set_style(
-                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            Arc::new(Bar(pb))
-        });
-        let options = SnapshotOptions {
-            threads: args.threads,
-            progress: bar.clone().map(|b| b as Arc<dyn SnapshotProgress>),
-        };
-        let result = repo.snapshot(account, source, clock.as_ref(), &options);
-        if let Some(bar) = bar {
-            bar.0.finish_and_clear();
-        }
+    for ((account, _), result) in accounts.iter().zip(results) {
         match result {
             Ok(report) => reports.push(report),
-            // With many accounts, one failure must not stop the others.
-            Err(e) if accounts.len() > 1 => {
+            Err(e) if accounts.len() == 1 => return Err(e.into()),
+            // With many accounts, one failure must not hide the others' results.
+            Err(e) => {
                 eprintln!("mtm: {account}: {e}");
                 failures.push(e);
             }
-            Err(e) => return Err(e.into()),
         }
     }
     if cli.json {

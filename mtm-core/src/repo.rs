@@ -52,6 +52,9 @@ pub(crate) struct RepoInner {
     pub config: RepoConfig,
     pub zone: ProviderZone,
     pub store: Arc<BlobStore>,
+    /// Held while a header dictionary is trained, so that concurrent first snapshots train
+    /// one, not one each.
+    pub dictionary_lock: std::sync::Mutex<()>,
 }
 
 impl RepoInner {
@@ -188,6 +191,7 @@ impl Repository {
                 config,
                 zone,
                 store,
+                dictionary_lock: std::sync::Mutex::new(()),
             }),
         })
     }

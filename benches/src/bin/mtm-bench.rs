@@ -396,6 +396,27 @@ fn run(args: &Args) -> BoxResult<()> {
         tool.first = Some(m);
     }
 
+    // The header dictionary, measured: the first snapshot again into a repository without
+    // one, side by side with the repository that has one.
+    let mut dictionary_effect = None;
+    if let Some(mtm) = tools.iter().find(|t| t.kind == Kind::Mtm) {
+        let plain_repo = out.join("mtm-repo-no-dictionary");
+        let plain = Tool {
+            kind: Kind::Mtm,
+            program: mtm.program.clone(),
+            repo: plain_repo.clone(),
+            envs: mtm.envs.clone(),
+            first: None,
+            incrementals: vec![],
+            usage: None,
+        };
+        let init = ["--repo".into(), plain_repo.display().to_string(), "init".into(), "--no-dictionary".into()];
+        plain.run(&init, None, &scratch)?;
+        let m = plain.snapshot(&corpus, 0, &scratch)?;
+        dictionary_effect = Some((dir_usage(&mtm.repo)?, dir_usage(&plain_repo)?, m.seconds));
+        fs::remove_dir_all(&plain_repo)?;
+    }
+
     let mut step_secs = Vec::new();
     for day in 1..=plan.days {
         let t = Instant::now();
@@ -521,6 +542,17 @@ fn run(args: &Args) -> BoxResult<()> {
             num_str(vals[2], *decimals),
             ratio(vals[0], vals[1]),
             ratio(vals[0], vals[2])
+        );
+    }
+
+    if let Some((with, without, seconds)) = dictionary_effect {
+        let _ = writeln!(
+            report,
+            "header dictionary, first snapshot: repository {:.1} MB with it, {:.1} MB without \
+             ({:.3}x; {seconds:.2} s without)",
+            with.disk_bytes as f64 / MB,
+            without.disk_bytes as f64 / MB,
+            with.disk_bytes as f64 / (without.disk_bytes as f64).max(1.0)
         );
     }
 

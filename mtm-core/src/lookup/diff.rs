@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::AccountView;
 use crate::error::{Error, Result};
 use crate::flags::Flags;
-use crate::id::MessageId;
+use crate::id::{IdMap, MessageId};
 use crate::message::{Summary, summarize};
 use crate::names::FolderName;
 use crate::snapshot::take::unique_key;
@@ -96,8 +96,8 @@ before a snapshot was never captured.";
 /// One side's content: per message, its folders with flags, plus what a list shows.
 #[derive(Default)]
 struct Side {
-    places: HashMap<MessageId, BTreeSet<(FolderName, Flags)>>,
-    about: HashMap<MessageId, (Summary, u64)>,
+    places: IdMap<MessageId, BTreeSet<(FolderName, Flags)>>,
+    about: IdMap<MessageId, (Summary, u64)>,
 }
 
 impl Side {

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::flags::Flags;
-use crate::id::{BlobId, MessageId};
+use crate::id::{BlobId, IdMap, MessageId};
 use crate::message::{ParsedMessage, Summary, parse_view};
 use crate::names::{AccountId, FolderName};
 use crate::repo::RepoInner;
@@ -154,7 +154,7 @@ pub struct MessagePage {
     pub messages: Vec<MessageInfo>,
 }
 
-type CatalogMap = HashMap<MessageId, CatalogEntry>;
+type CatalogMap = IdMap<MessageId, CatalogEntry>;
 
 /// A read-only view of one account's snapshots. Get one with
 /// [`Repository::account`](crate::Repository::account).
@@ -163,8 +163,8 @@ pub struct AccountView {
     inner: Arc<RepoInner>,
     account: AccountId,
     records: Mutex<HashMap<NaiveDate, Arc<SnapshotRecord>>>,
-    manifests: Mutex<HashMap<BlobId, Arc<Manifest>>>,
-    catalogs: Mutex<HashMap<BlobId, Arc<CatalogMap>>>,
+    manifests: Mutex<IdMap<BlobId, Arc<Manifest>>>,
+    catalogs: Mutex<IdMap<BlobId, Arc<CatalogMap>>>,
 }
 
 impl AccountView {

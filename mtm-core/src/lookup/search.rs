@@ -1,13 +1,14 @@
 //! Search within one day or across every retained day of an account.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::{AccountView, Sighting, effective_date};
 use crate::error::{Error, Result};
-use crate::id::MessageId;
+use crate::id::{BlobId, IdMap, MessageId};
+use crate::snapshot::model::ManifestEntry;
 use crate::message::Summary;
 
 /// Which days a search looks at.
@@ -180,37 +181,54 @@ impl AccountView {
                 DayScope::Range(a, b) => a <= *d && *d <= b,
             })
             .collect();
-        let mut verdicts: HashMap<MessageId, bool> = HashMap::new();
+        // A message's verdict is computed once, and so is each distinct manifest's list of
+        // matches: folders that did not change from one day to the next share a manifest.
+        let mut verdicts: IdMap<MessageId, bool> = IdMap::default();
+        let mut matches_of: IdMap<BlobId, Vec<usize>> = IdMap::default();
         let mut hits: BTreeMap<MessageId, SearchHit> = BTreeMap::new();
         for day in days {
             let record = self.record(day)?;
             for folder in &record.folders {
                 let manifest = self.manifest(&folder.manifest)?;
                 let catalogs = self.catalogs_of(&manifest)?;
-                for entry in &manifest.messages {
-                    let summary = catalogs
+                let summary_of = |entry: &ManifestEntry| {
+                    catalogs
                         .get(entry.catalog as usize)
                         .and_then(|c| c.get(&entry.id))
-                        .map(|c| &c.summary);
-                    let Some(summary) = summary else {
-                        return Err(Error::integrity(
-                            format!("message {} in {} on {day}", entry.id, folder.name),
-                            "missing from its catalog",
-                        ));
-                    };
-                    let matched = *verdicts
-                        .entry(entry.id)
-                        .or_insert_with(|| matcher.matches(summary, entry.received));
-                    if !matched {
-                        continue;
+                        .map(|c| &c.summary)
+                        .ok_or_else(|| {
+                            Error::integrity(
+                                format!("message {} in {} on {day}", entry.id, folder.name),
+                                "missing from its catalog",
+                            )
+                        })
+                };
+                if !matches_of.contains_key(&folder.manifest) {
+                    let mut matching = Vec::new();
+                    for (i, entry) in manifest.messages.iter().enumerate() {
+                        let summary = summary_of(entry)?;
+                        let matched = *verdicts
+                            .entry(entry.id)
+                            .or_insert_with(|| matcher.matches(summary, entry.received));
+                        if matched {
+                            matching.push(i);
+                        }
                     }
-                    let hit = hits.entry(entry.id).or_insert_with(|| SearchHit {
-                        id: entry.id,
-                        size: entry.size,
-                        received: DateTime::from_timestamp(entry.received, 0).unwrap_or_default(),
-                        summary: summary.clone(),
-                        seen: Vec::new(),
-                    });
+                    matches_of.insert(folder.manifest, matching);
+                }
+                for &i in matches_of.get(&folder.manifest).into_iter().flatten() {
+                    let entry = &manifest.messages[i];
+                    let hit = match hits.entry(entry.id) {
+                        std::collections::btree_map::Entry::Occupied(hit) => hit.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(slot) => slot.insert(SearchHit {
+                            id: entry.id,
+                            size: entry.size,
+                            received: DateTime::from_timestamp(entry.received, 0)
+                                .unwrap_or_default(),
+                            summary: summary_of(entry)?.clone(),
+                            seen: Vec::new(),
+                        }),
+                    };
                     hit.seen.push(Sighting {
                         day,
                         folder: folder.name.clone(),

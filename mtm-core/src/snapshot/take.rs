@@ -14,7 +14,7 @@ use super::model::{
 use super::{SnapshotOptions, SnapshotReport};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
-use crate::id::{BlobId, MessageId};
+use crate::id::{BlobId, IdMap, MessageId};
 use crate::message::{PartKind, analyze, split_message};
 use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository};
@@ -125,7 +125,7 @@ impl Repository {
         let compressor = writer.compressor();
 
         // Read, hash, split and compress in parallel; append to packs on this thread.
-        let mut new_entries: HashMap<MessageId, CatalogEntry> = HashMap::new();
+        let mut new_entries: IdMap<MessageId, CatalogEntry> = IdMap::default();
         let threads = match options.threads {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
@@ -223,7 +223,7 @@ impl Repository {
 
         // Catalogs: the new one, plus the previous ones still referenced; merged when too many.
         report.new_messages = new_entries.len() as u64;
-        let mut catalog_of: HashMap<MessageId, BlobId> = HashMap::new();
+        let mut catalog_of: IdMap<MessageId, BlobId> = IdMap::default();
         let mut new_catalog: Vec<CatalogEntry> = new_entries.into_values().collect();
         let mut referenced: BTreeSet<BlobId> = BTreeSet::new();
         for p in &placed {
@@ -314,6 +314,55 @@ impl Repository {
         Ok(report)
     }
 
+    /// Takes today's snapshot of many accounts, several at a time: `options.threads` accounts
+    /// at once (0: one per core), each read by one worker, so that one account's scan and
+    /// commit overlap another's reading. Content shared between accounts is stored once even
+    /// when they run at the same time. One result per account, in the order given; one
+    /// account's failure does not stop the others.
+    pub fn snapshot_many(
+        &self,
+        accounts: &[(AccountId, MaildirAccount)],
+        clock: &dyn Clock,
+        options: &SnapshotOptions,
+    ) -> Vec<Result<SnapshotReport>> {
+        let concurrency = match options.threads {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        };
+        let each = SnapshotOptions {
+            threads: 1,
+            progress: options.progress.clone(),
+        };
+        let next = AtomicUsize::new(0);
+        let mut results: Vec<Option<Result<SnapshotReport>>> = Vec::new();
+        results.resize_with(accounts.len(), || None);
+        let results = std::sync::Mutex::new(results);
+        std::thread::scope(|scope| {
+            for _ in 0..concurrency.min(accounts.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((account, source)) = accounts.get(i) else {
+                            break;
+                        };
+                        let result = self.snapshot(account, source, clock, &each);
+                        results
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(result);
+                    }
+                });
+            }
+        });
+        results
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .into_iter()
+            // Every position is filled by the worker that took it; a gap could only come
+            // from a worker that panicked, and the scope re-raises that panic before here.
+            .map(|r| r.unwrap_or_else(|| Err(Error::invalid("accounts", "not snapshotted"))))
+            .collect()
+    }
+
     /// The dictionary for header blobs: the repository's, or one trained now from a sample of
     /// the messages about to be read, if the repository wants one and has none yet.
     fn dictionary_for_writing(
@@ -324,6 +373,15 @@ impl Repository {
         if !self.inner.config.header_dictionary {
             return Ok(None);
         }
+        if let Some(current) = self.inner.store.current_dictionary()? {
+            return Ok(Some(current));
+        }
+        let _training = self
+            .inner
+            .dictionary_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Another snapshot of this process may have trained one while this one waited.
         if let Some(current) = self.inner.store.current_dictionary()? {
             return Ok(Some(current));
         }
@@ -397,7 +455,7 @@ struct Placed {
 #[derive(Default)]
 struct Previous {
     by_unique: HashMap<String, (u64, i64, MessageId)>,
-    catalog_of: HashMap<MessageId, BlobId>,
+    catalog_of: IdMap<MessageId, BlobId>,
 }
 
 impl Previous {
@@ -463,7 +521,7 @@ struct ReadMessage {
 fn process(
     source: &MaildirAccount,
     listed: &MessageFile,
-    known: &HashMap<MessageId, BlobId>,
+    known: &IdMap<MessageId, BlobId>,
     compressor: &crate::store::Compressor,
     encoder: &mut BlobEncoder<'_>,
 ) -> Result<Processed> {
@@ -518,7 +576,7 @@ fn process(
 
 fn build_manifest(
     messages: &[&Placed],
-    catalog_of: &HashMap<MessageId, BlobId>,
+    catalog_of: &IdMap<MessageId, BlobId>,
 ) -> Result<Manifest> {
     let catalogs: Vec<BlobId> = messages
         .iter()
@@ -526,7 +584,7 @@ fn build_manifest(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let position: HashMap<BlobId, u32> = catalogs
+    let position: IdMap<BlobId, u32> = catalogs
         .iter()
         .enumerate()
         .map(|(i, c)| (*c, u32::try_from(i).unwrap_or(u32::MAX)))

@@ -279,12 +279,12 @@ fn scan_folder(
     let mut renamed: BTreeMap<String, PathBuf> = BTreeMap::new();
     for pass in 0..2 {
         for (sub, in_new) in MESSAGE_DIRS {
-            for (file_name, path) in list_message_files(&folder.dir.join(sub), warnings) {
+            for (file_name, path, meta) in list_message_files(&folder.dir.join(sub), warnings) {
                 let key = unique_key_of(&file_name).to_owned();
                 if pass == 1 && (!renamed.contains_key(&key) || by_key.contains_key(&key)) {
                     continue;
                 }
-                let meta = match fs::metadata(&path) {
+                let meta = match meta {
                     Ok(meta) => meta,
                     Err(e) if e.kind() == io::ErrorKind::NotFound && pass == 0 => {
                         renamed.insert(key, path);
@@ -324,9 +324,13 @@ fn scan_folder(
     by_key.into_values().collect()
 }
 
-/// The regular files of `dir` that can be messages, as (name, path). A missing `dir` has none;
-/// an unreadable one, symlinks and other odd entries are reported in `warnings`.
-fn list_message_files(dir: &Path, warnings: &mut Vec<SourceWarning>) -> Vec<(String, PathBuf)> {
+/// The regular files of `dir` that can be messages, as (name, path, metadata). A missing `dir`
+/// has none; an unreadable one, symlinks and other odd entries are reported in `warnings`.
+/// The metadata is read relative to the open directory, which saves a path walk per file.
+fn list_message_files(
+    dir: &Path,
+    warnings: &mut Vec<SourceWarning>,
+) -> Vec<(String, PathBuf, io::Result<Metadata>)> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
@@ -353,7 +357,10 @@ fn list_message_files(dir: &Path, warnings: &mut Vec<SourceWarning>) -> Vec<(Str
             continue;
         }
         match entry.file_type() {
-            Ok(t) if t.is_file() => files.push((name, path)),
+            Ok(t) if t.is_file() => {
+                let meta = entry.metadata();
+                files.push((name, path, meta));
+            }
             Ok(t) if t.is_dir() => {}
             Ok(t) if t.is_symlink() => warnings.push(SourceWarning::new(path, "symlink skipped")),
             Ok(_) => warnings.push(SourceWarning::new(path, "skipped: not a regular file")),
@@ -490,8 +497,8 @@ fn find_in_folder(dir: &Path, key: &str) -> Option<PathBuf> {
     MESSAGE_DIRS.iter().find_map(|(sub, _)| {
         list_message_files(&dir.join(sub), &mut ignored)
             .into_iter()
-            .find(|(name, _)| unique_key_of(name) == key)
-            .map(|(_, path)| path)
+            .find(|(name, _, _)| unique_key_of(name) == key)
+            .map(|(_, path, _)| path)
     })
 }
 

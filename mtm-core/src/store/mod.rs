@@ -9,15 +9,16 @@
 pub(crate) mod codec;
 pub(crate) mod format;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, mpsc};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, mpsc};
 
 use codec::{Codec, Dictionary, Encoder};
 use format::{BlobKind, IndexFile, IndexedPack, PackRecord, PackTrailer};
 
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
-use crate::id::BlobId;
+use crate::id::{BlobId, IdMap, IdSet};
 
 pub(crate) use format::BlobKind as Kind;
 
@@ -44,8 +45,8 @@ struct Location {
 #[derive(Debug, Default)]
 struct IndexState {
     packs: Vec<IndexedPack>,
-    pack_numbers: HashMap<BlobId, u32>,
-    blobs: HashMap<BlobId, Location>,
+    pack_numbers: IdMap<BlobId, u32>,
+    blobs: IdMap<BlobId, Location>,
 }
 
 impl IndexState {
@@ -90,6 +91,11 @@ pub(crate) struct BlobStore {
     backend: Arc<dyn Backend>,
     index: RwLock<IndexState>,
     dictionaries: Mutex<HashMap<BlobId, Arc<Dictionary>>>,
+    /// Blobs that a writer of this process has taken on but not yet indexed: two snapshots
+    /// running at once store shared content once, and the one that borrows waits for it.
+    claims: Mutex<IdMap<BlobId, u64>>,
+    claims_released: Condvar,
+    next_writer: AtomicU64,
 }
 
 impl BlobStore {
@@ -108,6 +114,9 @@ impl BlobStore {
             backend,
             index: RwLock::new(state),
             dictionaries: Mutex::new(HashMap::new()),
+            claims: Mutex::new(IdMap::default()),
+            claims_released: Condvar::new(),
+            next_writer: AtomicU64::new(1),
         })
     }
 
@@ -221,7 +230,8 @@ impl BlobStore {
             compressor: Arc::new(Compressor {
                 store: Arc::clone(self),
                 dictionary,
-                pending: Mutex::new(HashSet::new()),
+                writer: self.next_writer.fetch_add(1, Ordering::Relaxed),
+                borrowed: Mutex::new(IdSet::default()),
             }),
             uploader: None,
             body: Vec::new(),
@@ -257,19 +267,69 @@ pub(crate) struct CompressedBlob {
 pub(crate) struct Compressor {
     store: Arc<BlobStore>,
     dictionary: Option<Arc<Dictionary>>,
-    pending: Mutex<HashSet<BlobId>>,
+    /// This session's number among the writers of the process.
+    writer: u64,
+    /// Blobs this session references that another session of the process is storing.
+    borrowed: Mutex<IdSet<BlobId>>,
 }
 
 impl Compressor {
-    /// Whether a blob is stored already or was added in this session: known bytes need no
-    /// compressing.
+    /// Whether a blob is stored already, or taken on by this or another running session:
+    /// known bytes need no compressing.
     pub(crate) fn is_known(&self, id: &BlobId) -> bool {
-        self.store.contains(id)
-            || self
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains(id)
+        self.store.contains(id) || self.claimed_already(*id, false)
+    }
+
+    /// Whether `id` is claimed by a session; with `claim`, claims it for this one if not.
+    /// A blob claimed by another session is remembered as borrowed.
+    fn claimed_already(&self, id: BlobId, claim: bool) -> bool {
+        let mut claims = lock(&self.store.claims);
+        match claims.get(&id) {
+            Some(owner) => {
+                if *owner != self.writer {
+                    lock(&self.borrowed).insert(id);
+                }
+                true
+            }
+            None => {
+                if claim {
+                    claims.insert(id, self.writer);
+                }
+                false
+            }
+        }
+    }
+
+    /// Gives up this session's claims (its blobs are indexed, or it failed) and wakes the
+    /// sessions waiting for them.
+    fn release(&self) {
+        lock(&self.store.claims).retain(|_, owner| *owner != self.writer);
+        self.store.claims_released.notify_all();
+    }
+
+    /// Waits until every borrowed blob is indexed by the session that claimed it. An error if
+    /// that session failed: this session's snapshot would reference missing bytes.
+    fn wait_for_borrowed(&self) -> Result<()> {
+        let borrowed = std::mem::take(&mut *lock(&self.borrowed));
+        let mut claims = lock(&self.store.claims);
+        while borrowed.iter().any(|id| claims.contains_key(id)) {
+            claims = self
+                .store
+                .claims_released
+                .wait(claims)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        drop(claims);
+        match borrowed.iter().find(|id| !self.store.contains(id)) {
+            None => Ok(()),
+            Some(id) => Err(Error::storage(
+                "packs",
+                std::io::Error::other(format!(
+                    "blob {id}, stored by a concurrent snapshot of this process that failed; \
+                     take this snapshot again"
+                )),
+            )),
+        }
     }
 
     /// Compression contexts for one worker thread, with the session's dictionary.
@@ -277,15 +337,14 @@ impl Compressor {
         Ok(BlobEncoder(Encoder::new(self.dictionary.as_deref())?))
     }
 
-    /// Marks a blob as added; false if it was known already.
+    /// Claims a blob for this session; false if it is stored or claimed already.
     fn claim(&self, id: BlobId) -> bool {
-        !self.store.contains(&id)
-            && self
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(id)
+        !self.store.contains(&id) && !self.claimed_already(id, true)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Writes finished packs on a thread of its own, so that reading, hashing and compressing go
@@ -476,7 +535,16 @@ impl PackWriter {
                 .unwrap_or_else(PoisonError::into_inner)
                 .merge(&self.index);
         }
+        self.compressor.release();
+        self.compressor.wait_for_borrowed()?;
         Ok(self.stats)
+    }
+}
+
+impl Drop for PackWriter {
+    /// A session that ends without `finish` (an error) must not keep others waiting.
+    fn drop(&mut self) {
+        self.compressor.release();
     }
 }
 
@@ -600,5 +668,34 @@ mod tests {
         w.finish().unwrap();
         let fresh = BlobStore::open(backend).unwrap();
         assert_eq!(fresh.read(&id, &|| "t".into()).unwrap(), samples[5]);
+    }
+
+    #[test]
+    fn a_blob_claimed_by_a_concurrent_session_is_stored_once_and_waited_for() {
+        let (_, store) = store();
+        let mut a = store.writer(None);
+        let mut b = store.writer(None);
+        a.add(Kind::Part, b"shared newsletter body").unwrap();
+        let shared = b.add(Kind::Part, b"shared newsletter body").unwrap();
+        b.add(Kind::Part, b"b's own trace headers").unwrap();
+        let b_done = std::thread::spawn(move || b.finish());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!b_done.is_finished(), "b committed before the blob it borrowed was indexed");
+        assert_eq!(a.finish().unwrap().blobs, 1);
+        assert_eq!(b_done.join().unwrap().unwrap().blobs, 1);
+        assert_eq!(store.read(&shared, &|| "t".into()).unwrap(), b"shared newsletter body");
+    }
+
+    #[test]
+    fn a_failed_session_fails_its_borrowers_instead_of_leaving_them_dangling() {
+        let (_, store) = store();
+        let mut a = store.writer(None);
+        let mut b = store.writer(None);
+        a.add(Kind::Part, b"shared").unwrap();
+        b.add(Kind::Part, b"shared").unwrap();
+        drop(a);
+        let err = b.finish().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+        assert!(err.to_string().contains("take this snapshot again"), "{err}");
     }
 }
