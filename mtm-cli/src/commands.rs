@@ -186,9 +186,11 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
     let bar = (!args.quiet && !cli.json).then(|| {
         let pb = ProgressBar::new(0);
         pb.set_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} messages {per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} messages {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         Arc::new(Bar(pb))
     });

@@ -114,15 +114,33 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 }
 
 fn from_hex(text: &str) -> Option<[u8; 32]> {
+    /// The value of each ASCII hex digit; 0xff for every other byte.
+    const VALUE: [u8; 256] = {
+        let mut table = [0xff; 256];
+        let mut i = 0;
+        while i < 10 {
+            table[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            table[b'a' as usize + i] = 10 + i as u8;
+            table[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        table
+    };
     let bytes = text.as_bytes();
     if bytes.len() != 64 {
         return None;
     }
     let mut out = [0u8; 32];
     for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        out[i] = u8::try_from(hi * 16 + lo).ok()?;
+        let (hi, lo) = (VALUE[usize::from(pair[0])], VALUE[usize::from(pair[1])]);
+        if hi == 0xff || lo == 0xff {
+            return None;
+        }
+        out[i] = hi << 4 | lo;
     }
     Some(out)
 }
@@ -138,6 +156,8 @@ mod tests {
         assert_eq!(BlobId::from_hex(&id.to_hex()).unwrap(), id);
         assert!(BlobId::from_hex("zz").is_err());
         assert!(BlobId::from_hex(&"g".repeat(64)).is_err());
+        assert_eq!(BlobId::from_hex(&id.to_hex().to_uppercase()).unwrap(), id);
+        assert!(BlobId::from_hex(&format!("{}é", &id.to_hex()[..62])).is_err());
         assert_eq!(
             id.to_hex(),
             "ea8f163db38682925e4491c5e58d4bb3506ef8c14eb78a86e908c5624a67200f"
@@ -173,6 +193,7 @@ impl std::hash::Hasher for IdHasher {
 }
 
 /// A hash map keyed by ids.
-pub(crate) type IdMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap<K, V> =
+    std::collections::HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 /// A hash set of ids.
 pub(crate) type IdSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<IdHasher>>;

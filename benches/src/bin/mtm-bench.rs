@@ -410,7 +410,12 @@ fn run(args: &Args) -> BoxResult<()> {
             incrementals: vec![],
             usage: None,
         };
-        let init = ["--repo".into(), plain_repo.display().to_string(), "init".into(), "--no-dictionary".into()];
+        let init = [
+            "--repo".into(),
+            plain_repo.display().to_string(),
+            "init".into(),
+            "--no-dictionary".into(),
+        ];
         plain.run(&init, None, &scratch)?;
         let m = plain.snapshot(&corpus, 0, &scratch)?;
         dictionary_effect = Some((dir_usage(&mtm.repo)?, dir_usage(&plain_repo)?, m.seconds));

@@ -109,6 +109,7 @@ impl Side {
 impl AccountView {
     /// Compares two snapshot days of this account.
     pub fn diff(&self, from: NaiveDate, to: NaiveDate) -> Result<SnapshotDiff> {
+        self.preload(&[from, to])?;
         let before = self.side_of_day(from)?;
         let after = self.side_of_day(to)?;
         Ok(compare(
@@ -162,7 +163,9 @@ impl AccountView {
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if no snapshot has it.
     pub fn history(&self, id: &MessageId) -> Result<Vec<Sighting>> {
         let mut seen = Vec::new();
-        for day in self.days()? {
+        let days = self.days()?;
+        self.preload(&days)?;
+        for day in days {
             for folder in &self.record(day)?.folders {
                 for e in self
                     .manifest(&folder.manifest)?

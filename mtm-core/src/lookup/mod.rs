@@ -409,6 +409,37 @@ impl AccountView {
         Ok(map)
     }
 
+    /// Loads the manifests and catalogs of `days` into this view's caches, one thread per
+    /// core: what search, diff and history read next is then decoded in parallel.
+    pub(crate) fn preload(&self, days: &[NaiveDate]) -> Result<()> {
+        let mut manifests = Vec::new();
+        for day in days {
+            manifests.extend(self.record(*day)?.folders.iter().map(|f| f.manifest));
+        }
+        manifests.sort_unstable();
+        manifests.dedup();
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(manifests.len()))
+                .map(|_| {
+                    scope.spawn(|| -> Result<()> {
+                        while let Some(id) =
+                            manifests.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                        {
+                            let manifest = self.manifest(id)?;
+                            self.catalogs_of(&manifest)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        })
+    }
+
     pub(crate) fn catalogs_of(&self, manifest: &Manifest) -> Result<Vec<Arc<CatalogMap>>> {
         manifest.catalogs.iter().map(|c| self.catalog(c)).collect()
     }

@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::{AccountView, Sighting, effective_date};
 use crate::error::{Error, Result};
 use crate::id::{BlobId, IdMap, MessageId};
-use crate::snapshot::model::ManifestEntry;
 use crate::message::Summary;
+use crate::snapshot::model::ManifestEntry;
 
 /// Which days a search looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -181,6 +181,7 @@ impl AccountView {
                 DayScope::Range(a, b) => a <= *d && *d <= b,
             })
             .collect();
+        self.preload(&days)?;
         // A message's verdict is computed once, and so is each distinct manifest's list of
         // matches: folders that did not change from one day to the next share a manifest.
         let mut verdicts: IdMap<MessageId, bool> = IdMap::default();
@@ -203,7 +204,9 @@ impl AccountView {
                             )
                         })
                 };
-                if !matches_of.contains_key(&folder.manifest) {
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    matches_of.entry(folder.manifest)
+                {
                     let mut matching = Vec::new();
                     for (i, entry) in manifest.messages.iter().enumerate() {
                         let summary = summary_of(entry)?;
@@ -214,20 +217,22 @@ impl AccountView {
                             matching.push(i);
                         }
                     }
-                    matches_of.insert(folder.manifest, matching);
+                    slot.insert(matching);
                 }
                 for &i in matches_of.get(&folder.manifest).into_iter().flatten() {
                     let entry = &manifest.messages[i];
                     let hit = match hits.entry(entry.id) {
                         std::collections::btree_map::Entry::Occupied(hit) => hit.into_mut(),
-                        std::collections::btree_map::Entry::Vacant(slot) => slot.insert(SearchHit {
-                            id: entry.id,
-                            size: entry.size,
-                            received: DateTime::from_timestamp(entry.received, 0)
-                                .unwrap_or_default(),
-                            summary: summary_of(entry)?.clone(),
-                            seen: Vec::new(),
-                        }),
+                        std::collections::btree_map::Entry::Vacant(slot) => {
+                            slot.insert(SearchHit {
+                                id: entry.id,
+                                size: entry.size,
+                                received: DateTime::from_timestamp(entry.received, 0)
+                                    .unwrap_or_default(),
+                                summary: summary_of(entry)?.clone(),
+                                seen: Vec::new(),
+                            })
+                        }
                     };
                     hit.seen.push(Sighting {
                         day,

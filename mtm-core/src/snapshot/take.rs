@@ -30,11 +30,11 @@ const DICTIONARY_SAMPLE_MESSAGES: usize = 600;
 /// How much of each sampled message is read: enough for its header block.
 const DICTIONARY_SAMPLE_BYTES: u64 = 16 * 1024;
 /// Batches in flight between workers and the writer.
-const CHANNEL_DEPTH: usize = 4;
+const CHANNEL_DEPTH: usize = 2;
 /// A worker hands over its results after this many messages …
 const BATCH_MESSAGES: usize = 32;
 /// … or this many bytes read, whichever comes first: memory stays bounded by a few batches.
-const BATCH_BYTES: u64 = 4 * 1024 * 1024;
+const BATCH_BYTES: u64 = 1024 * 1024;
 
 impl Repository {
     /// Takes today's snapshot of `account` from its Maildir.
@@ -71,7 +71,13 @@ impl Repository {
         let key = snapshot_key(account, day);
         ensure_absent(&self.inner, &key, account, day)?;
 
-        let scan = source.scan()?;
+        let previous = Previous::load(&self.inner, account, day)?;
+        let scan = source.scan_known(&|unique| {
+            previous
+                .by_unique
+                .get(unique)
+                .map(|(size, received, _)| (*size, *received))
+        })?;
         let mut report = SnapshotReport {
             account: account.clone(),
             day,
@@ -90,7 +96,6 @@ impl Repository {
                 .map(|w| format!("{}: {}", w.path.display(), w.message))
                 .collect(),
         };
-        let previous = Previous::load(&self.inner, account, day)?;
 
         // Plan: every listed file is either known (reuse) or to be read.
         let mut placed: Vec<Placed> = Vec::new();
@@ -574,10 +579,7 @@ fn process(
     })))
 }
 
-fn build_manifest(
-    messages: &[&Placed],
-    catalog_of: &IdMap<MessageId, BlobId>,
-) -> Result<Manifest> {
+fn build_manifest(messages: &[&Placed], catalog_of: &IdMap<MessageId, BlobId>) -> Result<Manifest> {
     let catalogs: Vec<BlobId> = messages
         .iter()
         .filter_map(|p| catalog_of.get(&p.id).copied())

@@ -1,7 +1,7 @@
 //! Walking a Maildir++ account (names and one stat per file) and reading one message.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::{self, File, Metadata};
+use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -63,12 +63,21 @@ impl MaildirAccount {
     /// Only a root that cannot be listed is an error; everything below it that cannot be read
     /// or understood is skipped and reported in [`ScannedAccount::warnings`].
     pub fn scan(&self) -> Result<ScannedAccount> {
+        self.scan_known(&|_| None)
+    }
+
+    /// [`scan`](Self::scan), for a caller that already knows some files: `known` gives, for a
+    /// unique key, the size and received date seen before. A known file whose name carries
+    /// its size (`,S=`, as Dovecot writes) is not stat'ed again: a Maildir file's content and
+    /// date never change under the same unique name, so a nightly scan of an unchanged
+    /// mailbox costs one directory listing per folder.
+    pub fn scan_known(&self, known: &dyn Fn(&str) -> Option<(u64, i64)>) -> Result<ScannedAccount> {
         let mut warnings = Vec::new();
         let subscriptions = Subscriptions::load(&self.root, &mut warnings);
         let mut folders = Vec::new();
         for folder in self.folder_dirs(&mut warnings)? {
             let keywords = Keywords::load(&folder.dir, &mut warnings);
-            let messages = scan_folder(&folder, &keywords, &mut warnings);
+            let messages = scan_folder(&folder, &keywords, known, &mut warnings);
             folders.push(ScannedFolder {
                 subscribed: subscriptions.contains(&folder.name),
                 name: folder.name,
@@ -273,19 +282,27 @@ fn is_message_name(name: &str) -> bool {
 fn scan_folder(
     folder: &FolderDir,
     keywords: &Keywords,
+    known: &dyn Fn(&str) -> Option<(u64, i64)>,
     warnings: &mut Vec<SourceWarning>,
 ) -> Vec<MessageFile> {
     let mut by_key: BTreeMap<String, MessageFile> = BTreeMap::new();
     let mut renamed: BTreeMap<String, PathBuf> = BTreeMap::new();
     for pass in 0..2 {
         for (sub, in_new) in MESSAGE_DIRS {
-            for (file_name, path, meta) in list_message_files(&folder.dir.join(sub), warnings) {
+            for (file_name, path, entry) in list_message_files(&folder.dir.join(sub), warnings) {
                 let key = unique_key_of(&file_name).to_owned();
                 if pass == 1 && (!renamed.contains_key(&key) || by_key.contains_key(&key)) {
                     continue;
                 }
-                let meta = match meta {
-                    Ok(meta) => meta,
+                let seen = known(&key).filter(|_| key.contains(",S="));
+                let stat = match seen {
+                    Some((size, received)) => Ok((size, received)),
+                    None => entry
+                        .metadata()
+                        .map(|meta| (meta.len(), meta.modified().map_or(0, unix_seconds))),
+                };
+                let (size, received) = match stat {
+                    Ok(stat) => stat,
                     Err(e) if e.kind() == io::ErrorKind::NotFound && pass == 0 => {
                         renamed.insert(key, path);
                         continue;
@@ -299,7 +316,7 @@ fn scan_folder(
                     &folder.name,
                     path,
                     file_name,
-                    &meta,
+                    (size, received),
                     in_new,
                     keywords,
                     warnings,
@@ -324,13 +341,14 @@ fn scan_folder(
     by_key.into_values().collect()
 }
 
-/// The regular files of `dir` that can be messages, as (name, path, metadata). A missing `dir`
-/// has none; an unreadable one, symlinks and other odd entries are reported in `warnings`.
-/// The metadata is read relative to the open directory, which saves a path walk per file.
+/// The regular files of `dir` that can be messages, as (name, path, entry); the entry's
+/// metadata is read relative to the open directory, which saves a path walk per file. A
+/// missing `dir` has none; an unreadable one, symlinks and other odd entries are reported in
+/// `warnings`.
 fn list_message_files(
     dir: &Path,
     warnings: &mut Vec<SourceWarning>,
-) -> Vec<(String, PathBuf, io::Result<Metadata>)> {
+) -> Vec<(String, PathBuf, fs::DirEntry)> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
@@ -357,10 +375,7 @@ fn list_message_files(
             continue;
         }
         match entry.file_type() {
-            Ok(t) if t.is_file() => {
-                let meta = entry.metadata();
-                files.push((name, path, meta));
-            }
+            Ok(t) if t.is_file() => files.push((name, path, entry)),
             Ok(t) if t.is_dir() => {}
             Ok(t) if t.is_symlink() => warnings.push(SourceWarning::new(path, "symlink skipped")),
             Ok(_) => warnings.push(SourceWarning::new(path, "skipped: not a regular file")),
@@ -386,7 +401,7 @@ fn message_file(
     folder: &FolderName,
     path: PathBuf,
     file_name: String,
-    meta: &Metadata,
+    (size, received): (u64, i64),
     in_new: bool,
     keywords: &Keywords,
     warnings: &mut Vec<SourceWarning>,
@@ -414,8 +429,8 @@ fn message_file(
         unique: unique_key_of(&file_name).to_owned(),
         flags: Flags::from_maildir_letters(letters),
         keywords: names,
-        size: meta.len(),
-        received: meta.modified().map_or(0, unix_seconds),
+        size,
+        received,
         in_new,
         path,
         file_name,
@@ -483,7 +498,7 @@ fn read_message(
         &folder.name,
         path.to_path_buf(),
         file_name,
-        &meta,
+        (meta.len(), meta.modified().map_or(0, unix_seconds)),
         in_new,
         &keywords,
         &mut ignored,
@@ -1014,5 +1029,26 @@ mod tests {
                 .messages
                 .is_sorted_by(|a, b| a.unique < b.unique)
         );
+    }
+
+    #[test]
+    fn known_files_with_their_size_in_the_name_are_not_stat_ed_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inbox = mkfolder(tmp.path(), "");
+        fs::write(inbox.join("cur/1700.M1P1.host,S=5,W=5:2,S"), "hello").unwrap();
+        fs::write(inbox.join("cur/1700.M2P1.host:2,S"), "hello").unwrap();
+        let account = MaildirAccount::open(tmp.path()).unwrap();
+        // The caller's knowledge is taken as is for the `,S=` name (a real stat would say
+        // 5 bytes and today's date), and ignored for the name without a size.
+        let known = |unique: &str| Some((if unique.contains(",S=") { 5 } else { 99 }, 42));
+        let scan = account.scan_known(&known).unwrap();
+        let got: Vec<(&str, u64, i64)> = scan.folders[0]
+            .messages
+            .iter()
+            .map(|m| (m.unique.as_str(), m.size, m.received))
+            .collect();
+        assert_eq!(got[0], ("1700.M1P1.host,S=5,W=5", 5, 42));
+        assert_eq!((got[1].0, got[1].1), ("1700.M2P1.host", 5));
+        assert_ne!(got[1].2, 42);
     }
 }

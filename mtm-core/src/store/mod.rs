@@ -37,9 +37,15 @@ pub(crate) fn dictionary_key(id: &BlobId) -> String {
 }
 
 #[derive(Debug, Clone, Copy)]
+/// Where a blob is: its pack (by number) and its place in it. The id is the map's key, so it
+/// is not repeated here (a large index stays small in memory).
 struct Location {
     pack: u32,
-    record: PackRecord,
+    kind: BlobKind,
+    codec: Codec,
+    offset: u32,
+    stored_len: u32,
+    raw_len: u32,
 }
 
 #[derive(Debug, Default)]
@@ -66,7 +72,11 @@ impl IndexState {
             let pack = numbers[*pack as usize];
             self.blobs.entry(record.id).or_insert(Location {
                 pack,
-                record: *record,
+                kind: record.kind,
+                codec: record.codec,
+                offset: record.offset,
+                stored_len: record.stored_len,
+                raw_len: record.raw_len,
             });
         }
     }
@@ -101,14 +111,22 @@ pub(crate) struct BlobStore {
 impl BlobStore {
     /// Loads every index file, checking each one's hash against its name.
     pub(crate) fn open(backend: Arc<dyn Backend>) -> Result<Self> {
-        let mut state = IndexState::default();
+        let mut files = Vec::new();
         for key in backend.list("index/")? {
             let data = backend.read(&key)?;
             let name = key.rsplit('/').next().unwrap_or_default();
             if BlobId::of(&data).to_hex() != name {
                 return Err(Error::integrity(&key, "index file does not match its hash"));
             }
-            state.merge(&format::decode_index(&data, &key)?);
+            files.push(format::decode_index(&data, &key)?);
+        }
+        // Sized once: growing the map entry by entry would rehash it many times over.
+        let mut state = IndexState::default();
+        state
+            .blobs
+            .reserve(files.iter().map(|f| f.entries.len()).sum());
+        for file in &files {
+            state.merge(file);
         }
         Ok(Self {
             backend,
@@ -131,7 +149,15 @@ impl BlobStore {
     fn locate(&self, id: &BlobId) -> Option<(IndexedPack, PackRecord)> {
         let state = self.index.read().unwrap_or_else(PoisonError::into_inner);
         let loc = state.blobs.get(id)?;
-        Some((state.packs[loc.pack as usize], loc.record))
+        let record = PackRecord {
+            id: *id,
+            kind: loc.kind,
+            codec: loc.codec,
+            offset: loc.offset,
+            stored_len: loc.stored_len,
+            raw_len: loc.raw_len,
+        };
+        Some((state.packs[loc.pack as usize], record))
     }
 
     /// Loads (and caches) a dictionary, checking its hash.
@@ -357,8 +383,8 @@ struct Uploader {
 
 impl Uploader {
     fn start(backend: Arc<dyn Backend>) -> Self {
-        // Two packs may wait: enough to cover a slow flush, little memory.
-        let (queue, packs) = mpsc::sync_channel::<(String, Vec<u8>)>(2);
+        // One pack may wait: enough to cover a slow flush, little memory.
+        let (queue, packs) = mpsc::sync_channel::<(String, Vec<u8>)>(1);
         let thread = std::thread::spawn(move || {
             for (key, pack) in packs {
                 match backend.write_new(&key, &pack) {
@@ -680,10 +706,16 @@ mod tests {
         b.add(Kind::Part, b"b's own trace headers").unwrap();
         let b_done = std::thread::spawn(move || b.finish());
         std::thread::sleep(std::time::Duration::from_millis(100));
-        assert!(!b_done.is_finished(), "b committed before the blob it borrowed was indexed");
+        assert!(
+            !b_done.is_finished(),
+            "b committed before the blob it borrowed was indexed"
+        );
         assert_eq!(a.finish().unwrap().blobs, 1);
         assert_eq!(b_done.join().unwrap().unwrap().blobs, 1);
-        assert_eq!(store.read(&shared, &|| "t".into()).unwrap(), b"shared newsletter body");
+        assert_eq!(
+            store.read(&shared, &|| "t".into()).unwrap(),
+            b"shared newsletter body"
+        );
     }
 
     #[test]
@@ -696,6 +728,9 @@ mod tests {
         drop(a);
         let err = b.finish().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Storage);
-        assert!(err.to_string().contains("take this snapshot again"), "{err}");
+        assert!(
+            err.to_string().contains("take this snapshot again"),
+            "{err}"
+        );
     }
 }

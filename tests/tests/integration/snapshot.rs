@@ -375,8 +375,20 @@ fn a_damaged_pack_gives_an_integrity_error_that_names_the_message() {
 fn accounts_snapshotted_side_by_side_store_shared_content_once() {
     let newsletters: Vec<Vec<u8>> = (0..20)
         .map(|i| {
-            let body: String = (0..800u64).map(|j| format!("{:08x}", (j + i * 1000).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32)).collect();
-            message("news@lists.example.org", "list@example.org", &format!("Issue {i}"), &body)
+            let body: String = (0..800u64)
+                .map(|j| {
+                    format!(
+                        "{:08x}",
+                        (j + i * 1000).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32
+                    )
+                })
+                .collect();
+            message(
+                "news@lists.example.org",
+                "list@example.org",
+                &format!("Issue {i}"),
+                &body,
+            )
         })
         .collect();
     let build = |t: &TestRepo| -> Vec<(AccountId, mtm_core::MaildirAccount)> {
@@ -385,7 +397,12 @@ fn accounts_snapshotted_side_by_side_store_shared_content_once() {
                 let account = format!("user{a}@example.com");
                 let mut m = Maildir::create(t.dir.path().join(&account));
                 for (i, n) in newsletters.iter().enumerate() {
-                    m.deliver("INBOX", &delivered(&account, &format!("{a}-{i}"), n), "", 1_790_000_000 + i as i64);
+                    m.deliver(
+                        "INBOX",
+                        &delivered(&account, &format!("{a}-{i}"), n),
+                        "",
+                        1_790_000_000 + i as i64,
+                    );
                 }
                 (AccountId::new(account).unwrap(), m.source())
             })
@@ -394,20 +411,40 @@ fn accounts_snapshotted_side_by_side_store_shared_content_once() {
     let clock = mtm_core::FixedClock::parse("2026-11-20T00:00:30Z").unwrap();
     let side_by_side = TestRepo::new();
     let accounts = build(&side_by_side);
-    let options = SnapshotOptions { threads: 3, progress: None };
+    let options = SnapshotOptions {
+        threads: 3,
+        progress: None,
+    };
     for result in side_by_side.repo.snapshot_many(&accounts, &clock, &options) {
         assert_eq!(result.unwrap().messages, 20);
     }
     let one_by_one = TestRepo::new();
     for (account, source) in build(&one_by_one) {
-        one_by_one.repo.snapshot(&account, &source, &clock, &SnapshotOptions::default()).unwrap();
+        one_by_one
+            .repo
+            .snapshot(&account, &source, &clock, &SnapshotOptions::default())
+            .unwrap();
     }
-    let (a, b) = (side_by_side.repo.stats().unwrap(), one_by_one.repo.stats().unwrap());
-    assert_eq!(a.blobs, b.blobs, "side by side stored {} blobs, one by one {}", a.blobs, b.blobs);
+    let (a, b) = (
+        side_by_side.repo.stats().unwrap(),
+        one_by_one.repo.stats().unwrap(),
+    );
+    assert_eq!(
+        a.blobs, b.blobs,
+        "side by side stored {} blobs, one by one {}",
+        a.blobs, b.blobs
+    );
     // Every copy reads back from the repository written side by side.
     for (account, _) in &accounts {
         let view = side_by_side.repo.account(account).unwrap();
-        let copy = delivered(account.as_str(), &format!("{}-3", &account.as_str()[4..5]), &newsletters[3]);
-        assert_eq!(view.raw(day("2026-11-20"), &MessageId::of(&copy)).unwrap(), copy);
+        let copy = delivered(
+            account.as_str(),
+            &format!("{}-3", &account.as_str()[4..5]),
+            &newsletters[3],
+        );
+        assert_eq!(
+            view.raw(day("2026-11-20"), &MessageId::of(&copy)).unwrap(),
+            copy
+        );
     }
 }
