@@ -4,22 +4,18 @@
 //! All three take arbitrary bytes and never panic: Maildir files may be empty, truncated,
 //! 8-bit, or not mail at all, and a snapshot must still store them byte-exact.
 
+mod mime;
 mod split;
 mod summary;
 mod view;
 
 pub use split::{Part, PartKind, split_message};
 
-/// Cuts `raw` into parts and summarizes it with one parse: what a snapshot needs of each new
-/// message. Equal to `(split_message(raw), summarize(raw))`.
+/// Cuts `raw` into parts and summarizes it, finding its MIME structure once: what a snapshot
+/// needs of each new message. Equal to `(split_message(raw), summarize(raw))`.
 pub(crate) fn analyze(raw: &[u8]) -> (Vec<Part>, Summary) {
-    match parse(raw) {
-        Some(message) => (
-            split::split_parsed(raw, Some(&message)),
-            summary::summary_of(&message, raw),
-        ),
-        None => (split_message(raw), Summary::default()),
-    }
+    let layout = split::Layout::of(raw);
+    (layout.parts(raw), summary::summarize_layout(raw, &layout))
 }
 pub use summary::{Summary, summarize};
 pub use view::{Attachment, Header, ParsedMessage, parse_view};

@@ -12,8 +12,6 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use mail_parser::{Message, PartType};
-
 /// A body at least this large (in bytes) is looked at for separately stored attachments.
 pub(crate) const LARGE_BODY: usize = 32 * 1024;
 /// A MIME leaf whose encoded body is at least this large is stored as its own part.
@@ -63,36 +61,99 @@ pub struct Part {
 /// assert_eq!(kinds, [PartKind::Trace, PartKind::Header, PartKind::Body]);
 /// ```
 pub fn split_message(raw: &[u8]) -> Vec<Part> {
-    split_parsed(raw, None)
+    Layout::of(raw).parts(raw)
 }
 
-/// [`split_message`], reusing a full parse of `raw` when the caller has one (parsing a large
-/// message with attachments is most of the cost of cutting it).
-pub(crate) fn split_parsed(raw: &[u8], parsed: Option<&Message<'_>>) -> Vec<Part> {
-    let mut parts = Vec::new();
-    if raw.is_empty() {
-        return parts;
+/// Messages up to this size are parsed whole for their summary; larger ones as a skeleton.
+const SKELETON_FROM: usize = 16 * 1024;
+/// How much of each body a skeleton keeps: its first line, at most this many bytes (a
+/// multiple of 4, so that a base64 body stays valid base64).
+const SKELETON_BODY: usize = 1024;
+
+/// Where a message's trace fields, header block and MIME leaf bodies are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layout {
+    trace_end: usize,
+    body_start: usize,
+    /// Whether the header block declares a multipart body.
+    multipart: bool,
+    /// The leaf bodies of a multipart message, if its structure is clean.
+    leaves: Option<Vec<Range<usize>>>,
+}
+
+impl Layout {
+    pub(crate) fn of(raw: &[u8]) -> Self {
+        let trace_end = trace_end(raw);
+        let body_start = header_end(raw, trace_end);
+        let multipart = body_start > 0 && super::mime::is_multipart(&raw[..body_start]);
+        let leaves = if multipart {
+            super::mime::leaves(raw, body_start)
+        } else {
+            None
+        };
+        Self {
+            trace_end,
+            body_start,
+            multipart,
+            leaves,
+        }
     }
-    let trace_end = trace_end(raw);
-    let body_start = header_end(raw, trace_end);
-    push(&mut parts, PartKind::Trace, 0..trace_end);
-    push(&mut parts, PartKind::Header, trace_end..body_start);
-    if body_start >= raw.len() {
-        return parts;
+
+    /// The cut: trace fields, header block, body, with large leaves as attachments.
+    pub(crate) fn parts(&self, raw: &[u8]) -> Vec<Part> {
+        let mut parts = Vec::new();
+        push(&mut parts, PartKind::Trace, 0..self.trace_end);
+        push(
+            &mut parts,
+            PartKind::Header,
+            self.trace_end..self.body_start,
+        );
+        if self.body_start >= raw.len() {
+            return parts;
+        }
+        let large = raw.len() - self.body_start >= LARGE_BODY;
+        let mut cursor = self.body_start;
+        for leaf in self
+            .leaves
+            .iter()
+            .flatten()
+            .filter(|l| large && l.len() >= LARGE_LEAF)
+        {
+            push(&mut parts, PartKind::Body, cursor..leaf.start);
+            push(&mut parts, PartKind::Attachment, leaf.clone());
+            cursor = leaf.end;
+        }
+        push(&mut parts, PartKind::Body, cursor..raw.len());
+        parts
     }
-    let attachments = if raw.len() - body_start >= LARGE_BODY {
-        large_leaves(raw, body_start, parsed).unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let mut cursor = body_start;
-    for range in attachments {
-        push(&mut parts, PartKind::Body, cursor..range.start);
-        cursor = range.end;
-        push(&mut parts, PartKind::Attachment, range);
+
+    /// The message with every body cut to its first line: the same headers and MIME
+    /// structure, for a fraction of the parsing. Small messages, and multipart ones whose
+    /// structure is not clean, are returned whole.
+    pub(crate) fn skeleton<'a>(&self, raw: &'a [u8]) -> Cow<'a, [u8]> {
+        if raw.len() < SKELETON_FROM || self.body_start >= raw.len() {
+            return Cow::Borrowed(raw);
+        }
+        let whole_body = self.body_start..raw.len();
+        let bodies: &[Range<usize>] = match (&self.leaves, self.multipart) {
+            (Some(leaves), true) => leaves,
+            (None, true) => return Cow::Borrowed(raw),
+            (_, false) => std::slice::from_ref(&whole_body),
+        };
+        let mut out = Vec::with_capacity(raw.len().min(64 * 1024));
+        let mut cursor = 0;
+        for body in bodies {
+            let first_line = raw[body.clone()]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(body.len(), |i| i + 1);
+            let keep = first_line.min(SKELETON_BODY);
+            out.extend_from_slice(&raw[cursor..body.start + keep]);
+            cursor = body.end;
+        }
+        out.extend_from_slice(&raw[cursor..]);
+        Cow::Owned(out)
     }
-    push(&mut parts, PartKind::Body, cursor..raw.len());
-    parts
 }
 
 fn push(parts: &mut Vec<Part>, kind: PartKind, range: Range<usize>) {
@@ -177,79 +238,6 @@ fn header_end(raw: &[u8], from: usize) -> usize {
         pos = end;
     }
     raw.len()
-}
-
-/// The encoded bodies of the large MIME leaf parts of a multipart message, in order, or `None`
-/// when the message is not multipart or mail-parser's offsets look wrong in any way.
-fn large_leaves(
-    raw: &[u8],
-    body_start: usize,
-    parsed: Option<&Message<'_>>,
-) -> Option<Vec<Range<usize>>> {
-    if let Some(message) = parsed {
-        return leaves_of(message, raw, body_start);
-    }
-    // Look at the headers first: a large single-part body need not be parsed at all.
-    let head = super::parse_headers(raw)?;
-    let multipart = head
-        .parts
-        .first()
-        .and_then(|p| mail_parser::MimeHeaders::content_type(p))
-        .is_some_and(|ct| ct.c_type.eq_ignore_ascii_case("multipart"));
-    if !multipart {
-        return None;
-    }
-    leaves_of(&super::parse(raw)?, raw, body_start)
-}
-
-fn leaves_of(message: &Message<'_>, raw: &[u8], body_start: usize) -> Option<Vec<Range<usize>>> {
-    if !message.parts.first().is_some_and(|p| p.is_multipart()) {
-        return None;
-    }
-    let mut leaves = Vec::new();
-    collect_leaves(message, raw, &mut leaves)?;
-    let mut prev_end = body_start;
-    for range in &leaves {
-        if range.start < prev_end || range.end > raw.len() || range.start >= range.end {
-            return None;
-        }
-        prev_end = range.end;
-    }
-    Some(leaves)
-}
-
-/// Appends the body ranges of the large leaf parts of `message` (recursing into nested
-/// messages that were parsed in place, whose offsets are offsets into `raw` too).
-fn collect_leaves(message: &Message<'_>, raw: &[u8], out: &mut Vec<Range<usize>>) -> Option<()> {
-    for part in &message.parts {
-        match &part.body {
-            PartType::Multipart(_) => continue,
-            PartType::Message(nested) if parsed_in_place(nested, raw) => {
-                collect_leaves(nested, raw, out)?;
-                continue;
-            }
-            _ => {}
-        }
-        let start = usize::try_from(part.offset_body).ok()?;
-        let end = usize::try_from(part.offset_end).ok()?;
-        if end < start {
-            return None;
-        }
-        if end - start >= LARGE_LEAF {
-            out.push(start..end);
-        }
-    }
-    Some(())
-}
-
-/// Whether a nested message's offsets refer to `raw` (it was not transfer-decoded first).
-fn parsed_in_place(nested: &Message<'_>, raw: &[u8]) -> bool {
-    match &nested.raw_message {
-        Cow::Borrowed(bytes) => {
-            std::ptr::eq(bytes.as_ptr(), raw.as_ptr()) && bytes.len() == raw.len()
-        }
-        Cow::Owned(_) => false,
-    }
 }
 
 #[cfg(test)]

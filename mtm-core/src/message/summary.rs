@@ -55,8 +55,16 @@ fn is_false(value: &bool) -> bool {
 /// assert!(s.parsed);
 /// ```
 pub fn summarize(raw: &[u8]) -> Summary {
-    match parse(raw) {
-        Some(message) => summary_of(&message, raw),
+    summarize_layout(raw, &super::split::Layout::of(raw))
+}
+
+/// A large message's bodies are cut to their first line before parsing: the summary needs
+/// its headers and its MIME structure, not its decoded attachments (decoding them cost more
+/// than all the rest of a snapshot's work on them).
+pub(crate) fn summarize_layout(raw: &[u8], layout: &super::split::Layout) -> Summary {
+    let skeleton = layout.skeleton(raw);
+    match parse(&skeleton) {
+        Some(message) => summary_of(&message, &skeleton),
         None => Summary::default(),
     }
 }
@@ -214,5 +222,52 @@ mod tests {
         let s = summarize(b"From: Jos\xe9 <j@example.com>\nSubject: Caf\xe9 \x80 5\n\nx");
         assert_eq!(s.subject, "Café € 5");
         assert_eq!(s.from, "José <j@example.com>");
+    }
+
+    /// A large message is summarized from its skeleton; the answer must be what parsing the
+    /// whole message gives.
+    #[test]
+    fn skeleton_summaries_equal_full_parse_summaries() {
+        let b64: String = (0..24000u32)
+            .map(|i| {
+                let c = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                    [(i.wrapping_mul(2654435761) >> 26) as usize] as char;
+                if i % 76 == 75 {
+                    format!("{c}\r\n")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        let text = "Grüße aus Köln, line after line of text.\r\n".repeat(800);
+        let head = "From: =?utf-8?q?J=C3=B6rg?= <j@example.de>\r\nTo: a@b.c, \"Doe, J\" <d@e.f>\r\nCc: c@d.e\r\nSubject: =?iso-8859-1?q?R=E9sum=E9?=\r\nDate: Tue, 17 Nov 2026 10:00:00 +0100\r\nMessage-ID: <big@example.de>\r\nMIME-Version: 1.0\r\n";
+        let messages = [
+            format!(
+                "{head}Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}"
+            ),
+            format!(
+                "{head}Content-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}"
+            ),
+            format!(
+                "{head}Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n{text}\r\n--b1\r\nContent-Type: image/png\r\nContent-Disposition: inline; filename=\"x.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b1--\r\n"
+            ),
+            format!(
+                "{head}Content-Type: multipart/alternative; boundary=\"b2\"\r\n\r\n--b2\r\nContent-Type: text/plain\r\n\r\n{text}\r\n--b2\r\nContent-Type: text/html\r\n\r\n<p>{text}</p>\r\n--b2--\r\n"
+            ),
+            format!(
+                "{head}Content-Type: multipart/mixed; boundary=\"b3\"\r\n\r\n--b3\r\nContent-Type: text/plain\r\n\r\nsee below\r\n--b3\r\nContent-Type: message/rfc822\r\n\r\nFrom: x@y.z\r\nSubject: inner\r\nContent-Type: multipart/mixed; boundary=\"b4\"\r\n\r\n--b4\r\nContent-Type: text/plain\r\n\r\n{text}\r\n--b4\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b4--\r\n\r\n--b3--\r\n"
+            ),
+        ];
+        for raw in &messages {
+            let raw = raw.as_bytes();
+            assert!(raw.len() > 16 * 1024);
+            let full = summary_of(&parse(raw).unwrap(), raw);
+            assert_eq!(
+                summarize(raw),
+                full,
+                "{}",
+                String::from_utf8_lossy(&raw[..200])
+            );
+        }
     }
 }
