@@ -18,7 +18,7 @@ use crate::id::{BlobId, IdMap, MessageId};
 use crate::message::{PartKind, analyze, split_message};
 use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository};
-use crate::source::{MaildirAccount, MessageFile, ReadOutcome};
+use crate::source::{MaildirAccount, MessageFile};
 use crate::store::codec::{Dictionary, train_dictionary};
 use crate::store::{BlobEncoder, CompressedBlob, Kind};
 
@@ -153,11 +153,13 @@ impl Repository {
                     // Results travel in batches: one hand-over per message costs more than
                     // hashing a small one.
                     let mut batch = Vec::with_capacity(BATCH_MESSAGES);
+                    let mut buffer = Vec::new();
                     let mut batch_bytes = 0;
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(file) = to_read.get(i) else { break };
-                        let result = process(source, file, known, compressor, &mut encoder);
+                        let result =
+                            process(source, file, known, compressor, &mut encoder, &mut buffer);
                         batch_bytes += file.size;
                         let failed = result.is_err();
                         batch.push(result);
@@ -529,10 +531,11 @@ fn process(
     known: &IdMap<MessageId, BlobId>,
     compressor: &crate::store::Compressor,
     encoder: &mut BlobEncoder<'_>,
+    bytes: &mut Vec<u8>,
 ) -> Result<Processed> {
-    let (bytes, file) = match source.read(listed) {
-        Ok(ReadOutcome::Read { bytes, file }) => (bytes, file),
-        Ok(ReadOutcome::Vanished) => {
+    let file = match source.read_into(listed, bytes) {
+        Ok(Some(file)) => file,
+        Ok(None) => {
             return Ok(Processed::Vanished {
                 path: listed.path.clone(),
             });
@@ -545,7 +548,8 @@ fn process(
         }
         Err(e) => return Err(e),
     };
-    let id = MessageId::of(&bytes);
+    let bytes = &bytes[..];
+    let id = MessageId::of(bytes);
     if known.contains_key(&id) {
         return Ok(Processed::Read(Box::new(ReadMessage {
             file,
@@ -556,7 +560,7 @@ fn process(
     }
     let mut parts = Vec::new();
     let mut blobs = Vec::new();
-    let (cuts, summary) = analyze(&bytes);
+    let (cuts, summary) = analyze(bytes);
     for part in cuts {
         let raw = &bytes[part.range];
         let part_id = BlobId::of(raw);

@@ -105,21 +105,32 @@ impl MaildirAccount {
     /// the others, and returned with its current metadata. If it is in no folder any more, the
     /// answer is [`ReadOutcome::Vanished`].
     pub fn read(&self, file: &MessageFile) -> Result<ReadOutcome> {
+        let mut bytes = Vec::new();
+        Ok(match self.read_into(file, &mut bytes)? {
+            Some(file) => ReadOutcome::Read { bytes, file },
+            None => ReadOutcome::Vanished,
+        })
+    }
+
+    /// [`read`](Self::read) into a buffer the caller keeps from message to message (a
+    /// snapshot reads thousands; one buffer per thread spares the allocator). Its old
+    /// content is replaced. `None` if the message vanished.
+    pub fn read_into(&self, file: &MessageFile, buf: &mut Vec<u8>) -> Result<Option<MessageFile>> {
         let home = FolderDir {
             name: file.folder.clone(),
             dir: folder_dir_of(&file.path)
                 .unwrap_or_else(|| self.root.join(encode_folder_dir(&file.folder))),
         };
         for _ in 0..READ_ATTEMPTS {
-            if let Some(outcome) = read_message(&home, &file.path, Some(file))? {
-                return Ok(outcome);
+            if let Some(found) = read_message(&home, &file.path, Some(file), buf)? {
+                return Ok(Some(found));
             }
             let Some((folder, path)) = self.locate(&home, file.unique_key())? else {
-                return Ok(ReadOutcome::Vanished);
+                return Ok(None);
             };
             // Found under its new name; it may move once more before we open it.
-            if let Some(outcome) = read_message(&folder, &path, None)? {
-                return Ok(outcome);
+            if let Some(found) = read_message(&folder, &path, None, buf)? {
+                return Ok(Some(found));
             }
         }
         Err(Error::source(
@@ -461,7 +472,8 @@ fn read_message(
     folder: &FolderDir,
     path: &Path,
     listed: Option<&MessageFile>,
-) -> Result<Option<ReadOutcome>> {
+    bytes: &mut Vec<u8>,
+) -> Result<Option<MessageFile>> {
     let fail =
         |what: &str, e: io::Error| Error::source(path, format!("cannot {what} message: {e}"));
     let mut handle = match File::open(path) {
@@ -474,9 +486,9 @@ fn read_message(
     if !meta.is_file() {
         return Err(Error::source(path, "not a regular file"));
     }
-    let mut bytes = Vec::new();
+    bytes.clear();
     handle
-        .read_to_end(&mut bytes)
+        .read_to_end(bytes)
         .map_err(|e| fail("read", e))?;
     if let Some(listed) = listed.filter(|l| l.path == path) {
         let file = MessageFile {
@@ -484,7 +496,7 @@ fn read_message(
             received: meta.modified().map_or(0, unix_seconds),
             ..listed.clone()
         };
-        return Ok(Some(ReadOutcome::Read { bytes, file }));
+        return Ok(Some(file));
     }
     let file_name = path
         .file_name()
@@ -503,7 +515,7 @@ fn read_message(
         &keywords,
         &mut ignored,
     );
-    Ok(Some(ReadOutcome::Read { bytes, file }))
+    Ok(Some(file))
 }
 
 /// The first message file of `dir` (a folder directory) whose unique key is `key`.
