@@ -103,8 +103,13 @@ pub(crate) struct CatalogEntry {
     pub summary: Summary,
 }
 
-pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| Error::invalid("stored structure", e.to_string()))
+/// Serializes a stored structure. `size_hint` is a guess of the encoded size: one allocation
+/// of about the right size instead of a doubling series of them.
+pub(crate) fn encode<T: Serialize>(value: &T, size_hint: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(size_hint);
+    serde_json::to_writer(&mut out, value)
+        .map_err(|e| Error::invalid("stored structure", e.to_string()))?;
+    Ok(out)
 }
 
 pub(crate) fn decode<T: for<'de> Deserialize<'de>>(data: &[u8], what: &str) -> Result<T> {

@@ -3,6 +3,7 @@
 //! order, so that a crash at any point leaves no reference to missing bytes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -14,7 +15,7 @@ use super::model::{
 use super::{SnapshotOptions, SnapshotReport};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
-use crate::id::{BlobId, IdMap, MessageId};
+use crate::id::{BlobId, IdMap, MessageId, NameHasher};
 use crate::message::{PartKind, analyze, split_message};
 use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository};
@@ -98,31 +99,28 @@ impl Repository {
         };
 
         // Plan: every listed file is either known (reuse) or to be read.
-        let mut placed: Vec<Placed> = Vec::new();
+        let listed_messages: u64 = scan.folders.iter().map(|f| f.messages.len() as u64).sum();
+        let listed_bytes: u64 = scan
+            .folders
+            .iter()
+            .flat_map(|f| &f.messages)
+            .map(|m| m.size)
+            .sum();
+        let mut placed: Vec<Placed> = Vec::with_capacity(listed_messages as usize);
         let mut to_read: Vec<MessageFile> = Vec::new();
         let mut folders: BTreeMap<FolderName, bool> = BTreeMap::new();
-        for folder in &scan.folders {
-            folders.insert(folder.name.clone(), folder.subscribed);
-            for file in &folder.messages {
-                match previous.unchanged(file) {
-                    Some(id) => placed.push(Placed {
-                        file: file.clone(),
-                        id,
-                    }),
-                    None => to_read.push(file.clone()),
+        for folder in scan.folders {
+            folders.insert(folder.name, folder.subscribed);
+            for file in folder.messages {
+                match previous.unchanged(&file) {
+                    Some(id) => placed.push(Placed { file, id }),
+                    None => to_read.push(file),
                 }
             }
         }
         report.files_unchanged = placed.len() as u64;
         if let Some(progress) = &options.progress {
-            let total: u64 = scan
-                .folders
-                .iter()
-                .flat_map(|f| &f.messages)
-                .map(|m| m.size)
-                .sum();
-            let count = scan.folders.iter().map(|f| f.messages.len() as u64).sum();
-            progress.started(account, count, total, to_read.len() as u64);
+            progress.started(account, listed_messages, listed_bytes, to_read.len() as u64);
         }
 
         let dictionary = self.dictionary_for_writing(source, &to_read)?;
@@ -260,14 +258,14 @@ impl Repository {
         }
         if !new_catalog.is_empty() {
             new_catalog.sort_by_key(|e| e.id);
-            let id = writer.add(
-                Kind::Catalog,
-                &encode(&Catalog {
-                    messages: new_catalog.clone(),
-                })?,
-            )?;
-            for entry in &new_catalog {
-                catalog_of.insert(entry.id, id);
+            let ids: Vec<MessageId> = new_catalog.iter().map(|e| e.id).collect();
+            let catalog = Catalog {
+                messages: new_catalog,
+            };
+            // About 600 bytes of JSON per message: summary, parts and id.
+            let id = writer.add(Kind::Catalog, &encode(&catalog, ids.len() * 640)?)?;
+            for message in ids {
+                catalog_of.insert(message, id);
             }
         }
 
@@ -282,7 +280,9 @@ impl Repository {
             messages.sort_by(|a, b| a.file.file_name.cmp(&b.file.file_name));
             let manifest = build_manifest(&messages, &catalog_of)?;
             let bytes: u64 = messages.iter().map(|p| p.file.size).sum();
-            let manifest_id = writer.add(Kind::Manifest, &encode(&manifest)?)?;
+            // About 200 bytes of JSON per message: file name, id, size, date, flags.
+            let json = encode(&manifest, manifest.messages.len() * 200 + 256)?;
+            let manifest_id = writer.add(Kind::Manifest, &json)?;
             report.messages += messages.len() as u64;
             report.bytes += bytes;
             folder_records.push(FolderRecord {
@@ -461,7 +461,7 @@ struct Placed {
 /// message contents already have a catalog entry.
 #[derive(Default)]
 struct Previous {
-    by_unique: HashMap<String, (u64, i64, MessageId)>,
+    by_unique: HashMap<String, (u64, i64, MessageId), BuildHasherDefault<NameHasher>>,
     catalog_of: IdMap<MessageId, BlobId>,
 }
 

@@ -487,9 +487,7 @@ fn read_message(
         return Err(Error::source(path, "not a regular file"));
     }
     bytes.clear();
-    handle
-        .read_to_end(bytes)
-        .map_err(|e| fail("read", e))?;
+    handle.read_to_end(bytes).map_err(|e| fail("read", e))?;
     if let Some(listed) = listed.filter(|l| l.path == path) {
         let file = MessageFile {
             size: meta.len(),

@@ -260,6 +260,7 @@ impl BlobStore {
                 borrowed: Mutex::new(IdSet::default()),
             }),
             uploader: None,
+            plain: None,
             body: Vec::new(),
             records: Vec::new(),
             index: IndexFile::default(),
@@ -419,6 +420,12 @@ impl Uploader {
 /// One thread's compressor: reuses its zstd contexts blob after blob.
 pub(crate) struct BlobEncoder<'d>(Encoder<'d>);
 
+impl std::fmt::Debug for BlobEncoder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlobEncoder")
+    }
+}
+
 impl BlobEncoder<'_> {
     /// Compresses a blob; header-like blobs (`use_dictionary`) use the session's dictionary.
     /// `id` is the blob's hash, which the caller has computed already.
@@ -447,6 +454,7 @@ impl BlobEncoder<'_> {
 #[derive(Debug)]
 pub(crate) struct PackWriter {
     compressor: Arc<Compressor>,
+    plain: Option<BlobEncoder<'static>>,
     uploader: Option<Uploader>,
     body: Vec<u8>,
     records: Vec<PackRecord>,
@@ -464,7 +472,13 @@ impl PackWriter {
     pub(crate) fn add(&mut self, kind: BlobKind, raw: &[u8]) -> Result<BlobId> {
         let id = BlobId::of(raw);
         if !self.compressor.is_known(&id) {
-            let blob = self.compressor.encoder()?.compress(id, kind, false, raw)?;
+            // Manifests and catalogs never use the header dictionary; one context serves
+            // them all (a new one per blob would allocate and zero megabytes each time).
+            let encoder = match &mut self.plain {
+                Some(encoder) => encoder,
+                None => self.plain.insert(BlobEncoder(Encoder::new(None)?)),
+            };
+            let blob = encoder.compress(id, kind, false, raw)?;
             self.push(blob)?;
         }
         Ok(id)
@@ -479,6 +493,8 @@ impl PackWriter {
             self.flush_pack()?;
         }
         if self.body.is_empty() {
+            // One allocation per pack rather than a doubling series of them.
+            self.body = Vec::with_capacity(PACK_TARGET.max(blob.stored.len() + 64 * 1024));
             self.body.extend_from_slice(format::PACK_MAGIC);
         }
         let too_big = || Error::invalid("pack", "blob does not fit in a pack");
