@@ -133,91 +133,109 @@ impl Repository {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
         };
-        let next = AtomicUsize::new(0);
         let known = &previous.catalog_of;
-        std::thread::scope(|scope| -> Result<()> {
-            let (tx, rx) = mpsc::sync_channel::<Vec<Result<Processed>>>(CHANNEL_DEPTH);
-            for _ in 0..threads.min(to_read.len()).max(1) {
-                let tx = tx.clone();
-                let (next, to_read, compressor) = (&next, &to_read, &compressor);
-                scope.spawn(move || {
-                    let mut encoder = match compressor.encoder() {
-                        Ok(encoder) => encoder,
-                        Err(e) => {
-                            let _ = tx.send(vec![Err(e)]);
-                            return;
-                        }
-                    };
-                    // Results travel in batches: one hand-over per message costs more than
-                    // hashing a small one.
-                    let mut batch = Vec::with_capacity(BATCH_MESSAGES);
-                    let mut buffer = Vec::new();
-                    let mut batch_bytes = 0;
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(file) = to_read.get(i) else { break };
-                        let result =
-                            process(source, file, known, compressor, &mut encoder, &mut buffer);
-                        batch_bytes += file.size;
-                        let failed = result.is_err();
-                        batch.push(result);
-                        if failed || batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES {
-                            batch_bytes = 0;
-                            if tx.send(std::mem::take(&mut batch)).is_err() || failed {
+        // Takes in one worker result: its blobs go into packs, its message into the plan.
+        let mut absorb = |result: Result<Processed>| -> Result<()> {
+            match result? {
+                Processed::Vanished { path } => {
+                    report.vanished += 1;
+                    report
+                        .warnings
+                        .push(format!("{}: vanished during the snapshot", path.display()));
+                }
+                Processed::Unreadable { path, reason } => {
+                    report
+                        .warnings
+                        .push(format!("{}: skipped, {reason}", path.display()));
+                }
+                Processed::Read(read) => {
+                    let ReadMessage {
+                        file,
+                        id,
+                        new,
+                        blobs,
+                    } = *read;
+                    report.files_read += 1;
+                    if let Some(progress) = &options.progress {
+                        progress.advanced(file.size);
+                    }
+                    for blob in blobs {
+                        writer.push(blob)?;
+                    }
+                    if let Some(entry) = new {
+                        new_entries.entry(id).or_insert(entry);
+                    }
+                    placed.push(Placed { file, id });
+                }
+            }
+            Ok(())
+        };
+        if threads <= 1 || to_read.len() <= 1 {
+            // One worker: this thread reads too (no hand-over, and one allocator arena).
+            let mut encoder = compressor.encoder()?;
+            let mut buffer = Vec::new();
+            for file in &to_read {
+                absorb(process(
+                    source,
+                    file,
+                    known,
+                    &compressor,
+                    &mut encoder,
+                    &mut buffer,
+                ))?;
+            }
+        } else {
+            let next = AtomicUsize::new(0);
+            std::thread::scope(|scope| -> Result<()> {
+                let (tx, rx) = mpsc::sync_channel::<Vec<Result<Processed>>>(CHANNEL_DEPTH);
+                for _ in 0..threads.min(to_read.len()) {
+                    let tx = tx.clone();
+                    let (next, to_read, compressor) = (&next, &to_read, &compressor);
+                    scope.spawn(move || {
+                        let mut encoder = match compressor.encoder() {
+                            Ok(encoder) => encoder,
+                            Err(e) => {
+                                let _ = tx.send(vec![Err(e)]);
                                 return;
                             }
+                        };
+                        // Results travel in batches: one hand-over per message costs more
+                        // than hashing a small one.
+                        let mut batch = Vec::with_capacity(BATCH_MESSAGES);
+                        let mut buffer = Vec::new();
+                        let mut batch_bytes = 0;
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(file) = to_read.get(i) else { break };
+                            let result =
+                                process(source, file, known, compressor, &mut encoder, &mut buffer);
+                            batch_bytes += file.size;
+                            let failed = result.is_err();
+                            batch.push(result);
+                            if failed || batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES
+                            {
+                                batch_bytes = 0;
+                                if tx.send(std::mem::take(&mut batch)).is_err() || failed {
+                                    return;
+                                }
+                            }
                         }
-                    }
-                    if !batch.is_empty() {
-                        let _ = tx.send(batch);
-                    }
-                });
-            }
-            drop(tx);
-            for result in rx.into_iter().flatten() {
-                let processed = match result {
-                    Ok(p) => p,
-                    Err(e) => {
+                        if !batch.is_empty() {
+                            let _ = tx.send(batch);
+                        }
+                    });
+                }
+                drop(tx);
+                for result in rx.into_iter().flatten() {
+                    if let Err(e) = absorb(result) {
                         // Stop the workers, then report the first error.
                         next.store(usize::MAX / 2, Ordering::Relaxed);
                         return Err(e);
                     }
-                };
-                match processed {
-                    Processed::Vanished { path } => {
-                        report.vanished += 1;
-                        report
-                            .warnings
-                            .push(format!("{}: vanished during the snapshot", path.display()));
-                    }
-                    Processed::Unreadable { path, reason } => {
-                        report
-                            .warnings
-                            .push(format!("{}: skipped, {reason}", path.display()));
-                    }
-                    Processed::Read(read) => {
-                        let ReadMessage {
-                            file,
-                            id,
-                            new,
-                            blobs,
-                        } = *read;
-                        report.files_read += 1;
-                        if let Some(progress) = &options.progress {
-                            progress.advanced(file.size);
-                        }
-                        for blob in blobs {
-                            writer.push(blob)?;
-                        }
-                        if let Some(entry) = new {
-                            new_entries.entry(id).or_insert(entry);
-                        }
-                        placed.push(Placed { file, id });
-                    }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            })?;
+        }
 
         // A file moved or renamed during the walk may have been listed twice: keep one.
         let mut seen_paths = HashSet::new();
