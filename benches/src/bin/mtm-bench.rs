@@ -159,8 +159,11 @@ impl Tool {
         Ok(())
     }
 
-    /// Snapshot of the whole corpus for snapshot day `day` (0 = first).
+    /// Snapshot of the whole corpus for snapshot day `day` (0 = first). Dirty pages left by
+    /// the generator or the previous tool are flushed first, so that no tool pays for another's
+    /// writes.
     fn snapshot(&self, corpus: &Path, day: u32, scratch: &Path) -> Result<Measured, RunError> {
+        flush_dirty_pages();
         let repo = self.repo.display().to_string();
         let corpus_arg = corpus.display().to_string();
         let args: Vec<String> = match self.kind {
@@ -193,6 +196,12 @@ impl Tool {
         };
         self.run(&args, None, scratch)
     }
+}
+
+/// `sync`: writes every dirty page out before a measured run. A failure only makes the
+/// figures noisier, so it is not an error.
+fn flush_dirty_pages() {
+    let _ = std::process::Command::new("sync").status();
 }
 
 /// The `--now` of snapshot day `day`: 30 s after midnight UTC (the same date in Europe/Rome).
