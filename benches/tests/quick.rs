@@ -102,6 +102,10 @@ fn quick_generator_only() {
 #[test]
 fn quick_with_peers() {
     if which("restic").is_none() || which("borg").is_none() {
+        assert!(
+            std::env::var_os("MTM_BENCH_REQUIRE_PEERS").is_none(),
+            "MTM_BENCH_REQUIRE_PEERS is set but restic or borg is not on PATH"
+        );
         eprintln!("skipped: restic or borg not on PATH");
         return;
     }
