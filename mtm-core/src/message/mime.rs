@@ -119,22 +119,35 @@ fn scan(
     if depth > MAX_DEPTH {
         return None;
     }
-    let mut pos = region.start;
+    let mut needle = Vec::with_capacity(boundary.len() + 2);
+    needle.extend_from_slice(b"--");
+    needle.extend_from_slice(boundary);
+    let finder = memchr::memmem::Finder::new(&needle);
     let mut part_start: Option<usize> = None;
     let mut closed = false;
-    while pos < region.end {
-        let line_end = next_line(raw, pos, region.end);
-        if let Some(close) = delimiter(raw, pos, line_end, boundary) {
-            if let Some(start) = part_start {
-                part(raw, start..before_line_break(raw, pos, start), depth, out)?;
-            }
-            if close {
-                closed = true;
-                break;
-            }
-            part_start = Some(line_end);
+    // Only candidates for delimiter lines are looked at: a fast search for `--boundary`, kept
+    // when it starts a line.
+    for found in finder.find_iter(&raw[region.clone()]) {
+        let pos = region.start + found;
+        if pos > region.start && raw[pos - 1] != b'\n' {
+            continue;
         }
-        pos = line_end;
+        if part_start.is_some_and(|start| pos < start) {
+            continue;
+        }
+        let line_end =
+            memchr::memchr(b'\n', &raw[pos..region.end]).map_or(region.end, |i| pos + i + 1);
+        let Some(close) = delimiter(raw, pos, line_end, boundary) else {
+            continue;
+        };
+        if let Some(start) = part_start {
+            part(raw, start..before_line_break(raw, pos, start), depth, out)?;
+        }
+        if close {
+            closed = true;
+            break;
+        }
+        part_start = Some(line_end);
     }
     match (part_start, closed) {
         // No delimiter at all: not a multipart body after all.

@@ -33,10 +33,24 @@ use mail_parser::{HeaderValue, Message, MessageParser};
 /// mail-parser promises not to panic; a panic is still caught here (the workspace builds with
 /// `panic = "unwind"`), because a bad message must never take a snapshot job down.
 fn parse(raw: &[u8]) -> Option<Message<'_>> {
+    parse_with(&MessageParser::new(), raw)
+}
+
+/// [`parse`] for summaries: only the fields a summary reads (and the MIME fields that give the
+/// structure) are parsed; the rest, `Received` chains above all, are kept raw.
+fn parse_for_summary(raw: &[u8]) -> Option<Message<'_>> {
+    use mail_parser::HeaderName;
+    let parser = MessageParser::new()
+        .with_minimal_headers()
+        .header_id(HeaderName::MessageId);
+    parse_with(&parser, raw)
+}
+
+fn parse_with<'x>(parser: &MessageParser, raw: &'x [u8]) -> Option<Message<'x>> {
     if raw.is_empty() {
         return None;
     }
-    catch_unwind(AssertUnwindSafe(|| MessageParser::new().parse(raw)))
+    catch_unwind(AssertUnwindSafe(|| parser.parse(raw)))
         .ok()
         .flatten()
         .filter(|m| {

@@ -3,7 +3,7 @@
 use mail_parser::parsers::MessageStream;
 use mail_parser::{Addr, Address, HeaderName, HeaderValue, Message};
 
-use super::{bytes_to_text, header_text, parse, raw_value};
+use super::{bytes_to_text, header_text, raw_value};
 
 /// The fields a message list or a search shows, stored for every message of a snapshot.
 ///
@@ -63,7 +63,7 @@ pub fn summarize(raw: &[u8]) -> Summary {
 /// than all the rest of a snapshot's work on them).
 pub(crate) fn summarize_layout(raw: &[u8], layout: &super::split::Layout) -> Summary {
     let skeleton = layout.skeleton(raw);
-    match parse(&skeleton) {
+    match super::parse_for_summary(&skeleton) {
         Some(message) => summary_of(&message, &skeleton),
         None => Summary::default(),
     }
@@ -261,7 +261,7 @@ mod tests {
         for raw in &messages {
             let raw = raw.as_bytes();
             assert!(raw.len() > 16 * 1024);
-            let full = summary_of(&parse(raw).unwrap(), raw);
+            let full = summary_of(&crate::message::parse(raw).unwrap(), raw);
             assert_eq!(
                 summarize(raw),
                 full,
