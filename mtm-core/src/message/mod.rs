@@ -63,12 +63,14 @@ fn parse_with<'x>(parser: &MessageParser, raw: &'x [u8]) -> Option<Message<'x>> 
         })
 }
 
-/// Parses only the header block of `raw` (cheap even for a 50 MB message).
+/// Parses only the MIME fields (`Content-Type`, `Content-Transfer-Encoding` …) of the header
+/// block of `raw`; every other field is kept raw. Cheap even for a 50 MB message.
 fn parse_headers(raw: &[u8]) -> Option<Message<'_>> {
     if raw.is_empty() {
         return None;
     }
-    catch_unwind(AssertUnwindSafe(|| MessageParser::new().parse_headers(raw)))
+    let parser = MessageParser::new().with_mime_headers();
+    catch_unwind(AssertUnwindSafe(|| parser.parse_headers(raw)))
         .ok()
         .flatten()
 }
