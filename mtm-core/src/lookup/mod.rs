@@ -338,7 +338,7 @@ impl AccountView {
         for folder in &record.folders {
             let manifest = self.manifest(&folder.manifest)?;
             if let Some(entry) = manifest.messages.iter().find(|e| e.id == *id) {
-                let catalog = self.catalog(manifest_catalog(&manifest, entry)?)?;
+                let catalog = self.catalog(manifest.catalog_of(entry)?)?;
                 return catalog.get(id).cloned().ok_or_else(|| {
                     Error::integrity(format!("message {id}"), "missing from its catalog")
                 });
@@ -445,7 +445,7 @@ impl AccountView {
     }
 
     pub(crate) fn summary_of(&self, manifest: &Manifest, entry: &ManifestEntry) -> Result<Summary> {
-        let catalog = self.catalog(manifest_catalog(manifest, entry)?)?;
+        let catalog = self.catalog(manifest.catalog_of(entry)?)?;
         catalog
             .get(&entry.id)
             .map(|c| c.summary.clone())
@@ -453,18 +453,6 @@ impl AccountView {
                 Error::integrity(format!("message {}", entry.id), "missing from its catalog")
             })
     }
-}
-
-fn manifest_catalog<'m>(manifest: &'m Manifest, entry: &ManifestEntry) -> Result<&'m BlobId> {
-    manifest
-        .catalogs
-        .get(entry.catalog as usize)
-        .ok_or_else(|| {
-            Error::integrity(
-                format!("message {}", entry.id),
-                "catalog index out of range",
-            )
-        })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -64,6 +64,18 @@ pub(crate) struct Manifest {
     pub messages: Vec<ManifestEntry>,
 }
 
+impl Manifest {
+    /// The catalog that describes `entry`; an integrity error if the manifest is damaged.
+    pub(crate) fn catalog_of(&self, entry: &ManifestEntry) -> Result<&BlobId> {
+        self.catalogs.get(entry.catalog as usize).ok_or_else(|| {
+            Error::integrity(
+                format!("message {}", entry.id),
+                "catalog index out of range",
+            )
+        })
+    }
+}
+
 /// One message file of a folder: what can change from day to day (name, flags) plus the
 /// content id and where its catalog entry is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

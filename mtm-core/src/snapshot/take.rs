@@ -493,15 +493,7 @@ impl Previous {
         for folder in &record.folders {
             let manifest: Manifest = load_blob(inner, &folder.manifest, "manifest")?;
             for entry in &manifest.messages {
-                let catalog = manifest
-                    .catalogs
-                    .get(entry.catalog as usize)
-                    .ok_or_else(|| {
-                        Error::integrity(
-                            format!("manifest {}", folder.manifest),
-                            "catalog index out of range",
-                        )
-                    })?;
+                let catalog = manifest.catalog_of(entry)?;
                 previous.catalog_of.insert(entry.id, *catalog);
                 previous.by_unique.insert(
                     unique_key(&entry.file).to_owned(),

@@ -51,48 +51,27 @@ fn folder_pages_are_sorted_and_paged() {
     let f = fixture();
     let v = view(&f);
     let d = day("2026-11-20");
-    let inbox = FolderName::inbox();
-    let page1 = v
-        .messages(
-            d,
-            &inbox,
-            &MessageQuery::default()
-                .sort(SortKey::Received, true)
-                .page(1, 10),
-        )
-        .unwrap();
+    let page = |sort: SortKey, descending: bool, number: usize, per_page: usize| {
+        let query = MessageQuery::default()
+            .sort(sort, descending)
+            .page(number, per_page);
+        v.messages(d, &FolderName::inbox(), &query).unwrap()
+    };
+    let page1 = page(SortKey::Received, true, 1, 10);
     assert_eq!(page1.total, 31);
     assert_eq!(page1.messages.len(), 10);
     assert_eq!(page1.messages[0].summary.subject, "Subject 29");
-    let page4 = v
-        .messages(
-            d,
-            &inbox,
-            &MessageQuery::default()
-                .sort(SortKey::Received, true)
-                .page(4, 10),
-        )
-        .unwrap();
+    let page4 = page(SortKey::Received, true, 4, 10);
     assert_eq!(page4.messages.len(), 1);
     assert_eq!(page4.messages[0].summary.subject, "Über Straße");
-    let by_size = v
-        .messages(
-            d,
-            &inbox,
-            &MessageQuery::default().sort(SortKey::Size, true).page(1, 1),
-        )
-        .unwrap();
-    assert_eq!(by_size.messages[0].summary.subject, "Subject 29");
-    let by_from = v
-        .messages(
-            d,
-            &inbox,
-            &MessageQuery::default()
-                .sort(SortKey::From, false)
-                .page(1, 2),
-        )
-        .unwrap();
-    assert_eq!(by_from.messages[0].summary.subject, "Subject 29");
+    assert_eq!(
+        page(SortKey::Size, true, 1, 1).messages[0].summary.subject,
+        "Subject 29"
+    );
+    assert_eq!(
+        page(SortKey::From, false, 1, 2).messages[0].summary.subject,
+        "Subject 29"
+    );
     let missing = v
         .messages(
             d,
