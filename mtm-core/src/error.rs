@@ -141,7 +141,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn source(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+    pub(crate) fn maildir(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Error::Source {
             path: path.into(),
             reason: reason.into(),

@@ -111,7 +111,7 @@ pub fn message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
     format!(
         "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Tue, 17 Nov 2026 10:00:00 +0000\r\n\
          Message-ID: <{}@test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
-        blake_tag(subject, body)
+        tag_of(subject, body)
     )
     .into_bytes()
 }
@@ -128,7 +128,7 @@ pub fn delivered(recipient: &str, lmtp_id: &str, raw: &[u8]) -> Vec<u8> {
     out
 }
 
-fn blake_tag(a: &str, b: &str) -> String {
+fn tag_of(a: &str, b: &str) -> String {
     let mut h = 0xcbf29ce484222325u64;
     for byte in a.bytes().chain(b.bytes()) {
         h = (h ^ u64::from(byte)).wrapping_mul(0x100000001b3);

@@ -43,13 +43,13 @@ impl MaildirAccount {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(Error::not_found("maildir", root.display().to_string()));
             }
-            Err(e) => return Err(Error::source(root, format!("cannot open: {e}"))),
+            Err(e) => return Err(Error::maildir(root, format!("cannot open: {e}"))),
         };
         if !meta.is_dir() {
-            return Err(Error::source(root, "not a directory"));
+            return Err(Error::maildir(root, "not a directory"));
         }
         if !is_maildir(&root) {
-            return Err(Error::source(
+            return Err(Error::maildir(
                 root,
                 "not a maildir: no cur/ or new/ directory",
             ));
@@ -94,7 +94,7 @@ impl MaildirAccount {
         match File::open(&file.path).and_then(|f| f.take(limit).read_to_end(&mut head)) {
             Ok(_) => Ok(Some(head)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::source(&file.path, e.to_string())),
+            Err(e) => Err(Error::maildir(&file.path, e.to_string())),
         }
     }
 
@@ -133,7 +133,7 @@ impl MaildirAccount {
                 return Ok(Some(found));
             }
         }
-        Err(Error::source(
+        Err(Error::maildir(
             &file.path,
             "the message kept moving while it was being read",
         ))
@@ -152,11 +152,11 @@ impl MaildirAccount {
             io::ErrorKind::NotFound => {
                 Error::not_found("accounts directory", root.display().to_string())
             }
-            _ => Error::source(root, format!("cannot list accounts: {e}")),
+            _ => Error::maildir(root, format!("cannot list accounts: {e}")),
         })?;
         let mut accounts = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| Error::source(root, format!("cannot list: {e}")))?;
+            let entry = entry.map_err(|e| Error::maildir(root, format!("cannot list: {e}")))?;
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
@@ -181,11 +181,11 @@ impl MaildirAccount {
     /// INBOX, then every `.<name>` folder directory sorted by folder name.
     fn folder_dirs(&self, warnings: &mut Vec<SourceWarning>) -> Result<Vec<FolderDir>> {
         let entries = fs::read_dir(&self.root)
-            .map_err(|e| Error::source(&self.root, format!("cannot list: {e}")))?;
+            .map_err(|e| Error::maildir(&self.root, format!("cannot list: {e}")))?;
         let mut candidates = Vec::new();
         for entry in entries {
             let entry =
-                entry.map_err(|e| Error::source(&self.root, format!("cannot list: {e}")))?;
+                entry.map_err(|e| Error::maildir(&self.root, format!("cannot list: {e}")))?;
             match entry.file_name().into_string() {
                 Ok(name) if name.starts_with('.') => candidates.push((name, entry)),
                 Ok(_) => {}
@@ -475,7 +475,7 @@ fn read_message(
     bytes: &mut Vec<u8>,
 ) -> Result<Option<MessageFile>> {
     let fail =
-        |what: &str, e: io::Error| Error::source(path, format!("cannot {what} message: {e}"));
+        |what: &str, e: io::Error| Error::maildir(path, format!("cannot {what} message: {e}"));
     let mut handle = match File::open(path) {
         Ok(handle) => handle,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -484,7 +484,7 @@ fn read_message(
     // Metadata of the open file: it describes exactly the bytes read, even if renamed meanwhile.
     let meta = handle.metadata().map_err(|e| fail("examine", e))?;
     if !meta.is_file() {
-        return Err(Error::source(path, "not a regular file"));
+        return Err(Error::maildir(path, "not a regular file"));
     }
     bytes.clear();
     handle.read_to_end(bytes).map_err(|e| fail("read", e))?;
@@ -499,7 +499,7 @@ fn read_message(
     let file_name = path
         .file_name()
         .and_then(|name| name.to_str())
-        .ok_or_else(|| Error::source(path, "file name is not UTF-8"))?
+        .ok_or_else(|| Error::maildir(path, "file name is not UTF-8"))?
         .to_owned();
     let in_new = path.parent().is_some_and(|sub| sub.ends_with("new"));
     let mut ignored = Vec::new();
