@@ -95,6 +95,13 @@ pub enum Command {
         /// The message id (64 hex digits).
         message: String,
     },
+    /// Check the whole repository: every hash, every reference. Exits 5 if anything is damaged.
+    Verify {
+        /// Share of packs (0 to 1) whose data is read and every blob hashed; manifests,
+        /// catalogs, indexes and records are always checked.
+        #[arg(long, default_value_t = 1.0)]
+        read_data: f64,
+    },
     /// Run a guided demonstration on a sample mailbox in a temporary directory.
     Demo {
         /// Keep the sample Maildir and repository in this directory instead of a temporary one.

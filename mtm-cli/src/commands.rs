@@ -21,6 +21,8 @@ pub enum CliError {
     Core(mtm_core::Error),
     Usage(String),
     Io(std::io::Error),
+    /// `verify` found damage (already printed).
+    Damaged(usize),
 }
 
 impl std::fmt::Display for CliError {
@@ -29,6 +31,7 @@ impl std::fmt::Display for CliError {
             CliError::Core(e) => write!(f, "{e}"),
             CliError::Usage(m) => write!(f, "{m}"),
             CliError::Io(e) => write!(f, "{e}"),
+            CliError::Damaged(n) => write!(f, "the repository has {n} problem(s)"),
         }
     }
 }
@@ -83,6 +86,7 @@ pub fn run(cli: &Cli) -> CliResult {
             live,
         } => diff(cli, account, from, to.as_deref(), live.as_deref()),
         Command::History { account, message } => history(cli, account, message),
+        Command::Verify { read_data } => verify(cli, *read_data),
         Command::Demo { keep } => crate::demo::run(keep.as_deref()),
     }
 }
@@ -576,4 +580,53 @@ fn history(cli: &Cli, account: &str, message: &str) -> CliResult {
         println!("{}", table(&["day", "folder", "flags"], rows));
     }
     Ok(())
+}
+
+fn verify(cli: &Cli, read_data: f64) -> CliResult {
+    if !(0.0..=1.0).contains(&read_data) {
+        return Err(CliError::Usage(
+            "--read-data is a share between 0 and 1".into(),
+        ));
+    }
+    let report = open(cli)?.verify(&mtm_core::VerifyOptions { read_data })?;
+    if cli.json {
+        json(&report)?;
+    } else {
+        println!(
+            "checked {} index files, {} packs ({} read, {} blobs hashed), {} snapshots, {} messages",
+            report.index_files,
+            report.packs,
+            report.packs_read,
+            report.blobs_checked,
+            report.snapshots,
+            report.messages
+        );
+        if report.unreferenced_packs > 0 {
+            println!(
+                "{} unreferenced pack(s): left by an interrupted snapshot, harmless",
+                report.unreferenced_packs
+            );
+        }
+        for p in &report.problems {
+            println!("DAMAGED {}: {}", p.location, p.reason);
+            for m in &p.messages {
+                println!(
+                    "  message {} of {} on {} in {} ({:?})",
+                    &m.id.to_hex()[..12],
+                    m.account,
+                    m.day,
+                    m.folder,
+                    m.subject
+                );
+            }
+        }
+        if report.is_ok() {
+            println!("no problems found");
+        }
+    }
+    if report.is_ok() {
+        Ok(())
+    } else {
+        Err(CliError::Damaged(report.problems.len()))
+    }
 }

@@ -46,6 +46,7 @@ fn code_for(err: &commands::CliError) -> u8 {
     match err {
         commands::CliError::Usage(_) => exit::USAGE,
         commands::CliError::Io(_) => exit::STORAGE,
+        commands::CliError::Damaged(_) => exit::INTEGRITY,
         commands::CliError::Core(e) => match e.kind() {
             ErrorKind::InvalidInput => exit::USAGE,
             ErrorKind::NotFound => exit::NOT_FOUND,

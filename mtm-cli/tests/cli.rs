@@ -271,3 +271,46 @@ fn help_documents_exit_codes() {
         "{text}"
     );
 }
+
+#[test]
+fn verify_exits_zero_when_clean_and_five_naming_the_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let md = dir.path().join("alice");
+    maildir(&md, &[("Payroll", "numbers"), ("Lunch", "noon")]);
+    ok(&mtm(&repo, &["init", "--no-dictionary"]));
+    ok(&mtm(
+        &repo,
+        &[
+            "snapshot",
+            "--maildir",
+            md.to_str().unwrap(),
+            "--account",
+            "alice@example.com",
+            "--now",
+            "2026-11-20T10:00:00Z",
+        ],
+    ));
+    let clean = ok(&mtm(&repo, &["verify"]));
+    assert!(clean.contains("no problems found"), "{clean}");
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&mtm(&repo, &["--json", "verify"]))).unwrap();
+    assert_eq!(report["problems"].as_array().unwrap().len(), 0);
+    for pack in walk(&repo.join("packs")) {
+        let mut data = std::fs::read(&pack).unwrap();
+        data[9] ^= 0x01;
+        std::fs::remove_file(&pack).unwrap();
+        std::fs::write(&pack, data).unwrap();
+    }
+    let out = mtm(&repo, &["verify"]);
+    assert_eq!(out.status.code(), Some(5));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("DAMAGED") && text.contains("alice@example.com"),
+        "{text}"
+    );
+    assert_eq!(
+        mtm(&repo, &["verify", "--read-data", "2"]).status.code(),
+        Some(2)
+    );
+}

@@ -40,6 +40,7 @@ mod repo;
 mod snapshot;
 pub mod source;
 mod store;
+mod verify;
 
 pub use backend::{Backend, LocalBackend, MemoryBackend};
 pub use chrono::{DateTime, NaiveDate, Utc};
@@ -63,3 +64,4 @@ pub use source::{
     MaildirAccount, MessageFile, ReadOutcome, ScannedAccount, ScannedFolder, SourceWarning,
     encode_folder_dir,
 };
+pub use verify::{DamagedMessage, Problem, VerifyOptions, VerifyReport};

@@ -6,4 +6,5 @@ mod integration {
     mod isolation;
     mod properties;
     mod snapshot;
+    mod verify;
 }

@@ -327,8 +327,7 @@ impl Repository {
             messages: report.messages,
             bytes: report.bytes,
         };
-        let data = serde_json::to_vec_pretty(&record)
-            .map_err(|e| Error::invalid("snapshot record", e.to_string()))?;
+        let data = record.encode()?;
         self.inner
             .backend
             .write_new(&key, &data)

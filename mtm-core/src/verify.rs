@@ -1,0 +1,389 @@
+//! `verify`: the repository checks itself. Every index file, pack, dictionary, snapshot
+//! record, manifest and catalog is read and its hash recomputed; every message part that a
+//! snapshot references must be indexed, and (for the packs whose data is read) must
+//! decompress to its hash. Damage is reported by what it hurts: the messages, by account,
+//! day, folder and subject.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::error::{ErrorKind, Result};
+use crate::id::{BlobId, IdMap, MessageId};
+use crate::names::{AccountId, FolderName};
+use crate::repo::{RepoInner, Repository};
+use crate::snapshot::model::{Catalog, CatalogEntry, Manifest};
+use crate::snapshot::take::load_blob;
+use crate::store::format::{IndexedPack, PackRecord};
+use crate::store::{dictionary_key, pack_key};
+
+/// How thorough a check is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VerifyOptions {
+    /// The share of packs (0.0 to 1.0) whose data is read whole and every blob decompressed
+    /// and hashed. Packs are picked by their id, so repeated runs with 0.1 check different
+    /// tenths only if the packs change; 1.0 (the default) checks everything. Manifests and
+    /// catalogs are always read and checked.
+    pub read_data: f64,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self { read_data: 1.0 }
+    }
+}
+
+/// A message that damage makes unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct DamagedMessage {
+    /// Its account.
+    pub account: AccountId,
+    /// The snapshot day.
+    pub day: NaiveDate,
+    /// The folder.
+    pub folder: FolderName,
+    /// Its subject, as the catalog has it ("" if the catalog is what is damaged).
+    pub subject: String,
+    /// Its content id.
+    pub id: MessageId,
+}
+
+/// One thing found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The damaged file or blob.
+    pub location: String,
+    /// What is wrong with it.
+    pub reason: String,
+    /// The messages it makes unreadable (empty when none, or when not known).
+    pub messages: Vec<DamagedMessage>,
+}
+
+/// What a check found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Index files read.
+    pub index_files: u64,
+    /// Pack files the index names.
+    pub packs: u64,
+    /// Packs whose data was read and every blob checked.
+    pub packs_read: u64,
+    /// Blobs decompressed and hashed.
+    pub blobs_checked: u64,
+    /// Snapshot records checked.
+    pub snapshots: u64,
+    /// Message entries checked across all snapshots.
+    pub messages: u64,
+    /// Pack files no index names: left by an interrupted writer, harmless, reclaimable.
+    pub unreferenced_packs: u64,
+    /// Everything wrong, in the order found.
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// Whether nothing is wrong.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Repository {
+    /// Checks the whole repository. Damage is reported, not returned as an error: the
+    /// answer lists every problem with the messages it affects. Only a failure to read the
+    /// storage at all is an error.
+    ///
+    /// ```
+    /// # use mtm_core::*;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let repo = Repository::init(dir.path().join("repo"), RepositoryOptions::default())?;
+    /// let report = repo.verify(&VerifyOptions::default())?;
+    /// assert!(report.is_ok());
+    /// # Ok::<(), mtm_core::Error>(())
+    /// ```
+    pub fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport> {
+        let inner = &self.inner;
+        let mut report = VerifyReport::default();
+        for (key, reason) in inner.store.damaged_indexes() {
+            report.problems.push(problem(key, reason));
+        }
+        report.index_files =
+            inner.backend.list("index/")?.len() as u64 - inner.store.damaged_indexes().len() as u64;
+
+        let damaged_blobs = check_packs(inner, options, &mut report)?;
+        check_dictionaries(inner, &mut report)?;
+        check_snapshots(inner, &damaged_blobs, &mut report)?;
+        Ok(report)
+    }
+}
+
+fn problem(location: impl Into<String>, reason: impl Into<String>) -> Problem {
+    Problem {
+        location: location.into(),
+        reason: reason.into(),
+        messages: Vec::new(),
+    }
+}
+
+/// Whether a pack's data is read under `fraction`: picked by the first bytes of its id.
+fn selected(pack: &BlobId, fraction: f64) -> bool {
+    if fraction >= 1.0 {
+        return true;
+    }
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&pack.as_bytes()[..8]);
+    (u64::from_le_bytes(first) as f64 / u64::MAX as f64) < fraction
+}
+
+/// Checks every indexed pack; returns the blobs found damaged, with why.
+fn check_packs(
+    inner: &RepoInner,
+    options: &VerifyOptions,
+    report: &mut VerifyReport,
+) -> Result<IdMap<BlobId, String>> {
+    let mut by_pack: BTreeMap<BlobId, (IndexedPack, Vec<PackRecord>)> = BTreeMap::new();
+    for (pack, record) in inner.store.indexed_blobs() {
+        by_pack
+            .entry(pack.id)
+            .or_insert_with(|| (pack, Vec::new()))
+            .1
+            .push(record);
+    }
+    report.packs = by_pack.len() as u64;
+    let on_disk: BTreeSet<String> = inner.backend.list("packs/")?.into_iter().collect();
+    report.unreferenced_packs = on_disk
+        .iter()
+        .filter(|key| !by_pack.keys().any(|id| pack_key(id) == **key))
+        .count() as u64;
+
+    let mut damaged: IdMap<BlobId, String> = IdMap::default();
+    for (id, (pack, records)) in &by_pack {
+        let key = pack_key(id);
+        let mut fail_all = |reason: String, report: &mut VerifyReport| {
+            report.problems.push(problem(&key, reason.clone()));
+            for r in records {
+                damaged.insert(r.id, format!("pack {key}: {reason}"));
+            }
+        };
+        if !on_disk.contains(&key) {
+            fail_all("indexed but missing".into(), report);
+            continue;
+        }
+        if !selected(id, options.read_data) {
+            // Without reading the data: every record must at least lie inside the file.
+            let size = inner.backend.size(&key)?;
+            let end = records
+                .iter()
+                .map(|r| u64::from(r.offset) + u64::from(r.stored_len))
+                .max();
+            if end.is_some_and(|end| end > size) {
+                fail_all(
+                    format!(
+                        "truncated: {size} bytes, records reach {}",
+                        end.unwrap_or(0)
+                    ),
+                    report,
+                );
+            }
+            continue;
+        }
+        let data = inner.backend.read(&key)?;
+        report.packs_read += 1;
+        if BlobId::of(&data) != *id {
+            // The pack is damaged; which blobs, and so which messages, the checks of each
+            // blob below tell.
+            report
+                .problems
+                .push(problem(&key, "content does not match its hash"));
+        }
+        for record in records {
+            let start = record.offset as usize;
+            let end = start + record.stored_len as usize;
+            report.blobs_checked += 1;
+            let result = match data.get(start..end) {
+                Some(stored) => inner.store.check_stored(pack, record, stored),
+                None => Err(crate::Error::integrity(
+                    &key,
+                    "blob beyond the end of the pack",
+                )),
+            };
+            match result {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Integrity => {
+                    damaged.insert(record.id, e.to_string());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(damaged)
+}
+
+fn check_dictionaries(inner: &RepoInner, report: &mut VerifyReport) -> Result<()> {
+    for key in inner.backend.list("dictionaries/")? {
+        let data = inner.backend.read(&key)?;
+        let named = key
+            .rsplit('/')
+            .next()
+            .and_then(|n| BlobId::from_hex(n).ok());
+        if named != Some(BlobId::of(&data)) || dictionary_key(&BlobId::of(&data)) != key {
+            report
+                .problems
+                .push(problem(&key, "dictionary does not match its hash"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks every snapshot down to its messages' parts, and names the messages that damage
+/// makes unreadable.
+fn check_snapshots(
+    inner: &RepoInner,
+    damaged_blobs: &IdMap<BlobId, String>,
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let mut accounts: BTreeSet<AccountId> = BTreeSet::new();
+    for key in inner.backend.list("snapshots/")? {
+        let account = key
+            .strip_prefix("snapshots/")
+            .and_then(|k| k.split_once('/'))
+            .map(|(a, _)| a);
+        match account.map(AccountId::new) {
+            Some(Ok(account)) => {
+                accounts.insert(account);
+            }
+            _ => report
+                .problems
+                .push(problem(&key, "not a snapshot record of a valid account")),
+        }
+    }
+    // Blob problems found while reading manifests and catalogs, by blob.
+    let mut unreadable: IdMap<BlobId, String> = IdMap::default();
+    let mut manifests: IdMap<BlobId, Option<Manifest>> = IdMap::default();
+    let mut catalogs: IdMap<BlobId, Option<IdMap<MessageId, CatalogEntry>>> = IdMap::default();
+    let mut hurt: BTreeMap<String, (String, BTreeSet<DamagedMessage>)> = BTreeMap::new();
+
+    for account in &accounts {
+        for day in inner.days(account)? {
+            let record = match inner.snapshot_record(account, day) {
+                Ok(record) => record,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Integrity | ErrorKind::UnsupportedFormat
+                    ) =>
+                {
+                    report.problems.push(problem(
+                        format!("snapshot of {account} on {day}"),
+                        e.to_string(),
+                    ));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            report.snapshots += 1;
+            let listed: u64 = record.folders.iter().map(|f| f.messages).sum();
+            let bytes: u64 = record.folders.iter().map(|f| f.bytes).sum();
+            if (listed, bytes) != (record.messages, record.bytes) {
+                report.problems.push(problem(
+                    format!("snapshot of {account} on {day}"),
+                    "its totals do not match its folders",
+                ));
+            }
+            for folder in &record.folders {
+                let manifest =
+                    manifests.entry(folder.manifest).or_insert_with(|| {
+                        match load_blob::<Manifest>(inner, &folder.manifest, "manifest") {
+                            Ok(m) => Some(m),
+                            Err(e) => {
+                                unreadable.insert(folder.manifest, e.to_string());
+                                None
+                            }
+                        }
+                    });
+                let Some(manifest) = manifest else {
+                    let reason = unreadable
+                        .get(&folder.manifest)
+                        .cloned()
+                        .unwrap_or_default();
+                    report.problems.push(problem(
+                        format!(
+                            "{account} on {day}, folder {} (manifest {})",
+                            folder.name, folder.manifest
+                        ),
+                        format!("its message list is unreadable: {reason}"),
+                    ));
+                    continue;
+                };
+                let size: u64 = manifest.messages.iter().map(|e| e.size).sum();
+                if (manifest.messages.len() as u64, size) != (folder.messages, folder.bytes) {
+                    report.problems.push(problem(
+                        format!("{account} on {day}, folder {}", folder.name),
+                        "the record's message count or size does not match the manifest",
+                    ));
+                }
+                for entry in &manifest.messages {
+                    report.messages += 1;
+                    let catalog_id = match manifest.catalog_of(entry) {
+                        Ok(id) => *id,
+                        Err(e) => {
+                            report.problems.push(problem(
+                                format!("manifest {}", folder.manifest),
+                                e.to_string(),
+                            ));
+                            continue;
+                        }
+                    };
+                    let catalog = catalogs.entry(catalog_id).or_insert_with(|| {
+                        match load_blob::<Catalog>(inner, &catalog_id, "catalog") {
+                            Ok(c) => Some(c.messages.into_iter().map(|e| (e.id, e)).collect()),
+                            Err(e) => {
+                                unreadable.insert(catalog_id, e.to_string());
+                                None
+                            }
+                        }
+                    });
+                    let message = |subject: &str| DamagedMessage {
+                        account: account.clone(),
+                        day,
+                        folder: folder.name.clone(),
+                        subject: subject.to_owned(),
+                        id: entry.id,
+                    };
+                    let Some(described) = catalog.as_ref().and_then(|c| c.get(&entry.id)) else {
+                        let location = format!("catalog {catalog_id}");
+                        let reason = unreadable.get(&catalog_id).cloned().unwrap_or_else(|| {
+                            "does not describe a message its manifest lists".into()
+                        });
+                        hurt.entry(location)
+                            .or_insert_with(|| (reason, BTreeSet::new()))
+                            .1
+                            .insert(message(""));
+                        continue;
+                    };
+                    for part in &described.parts {
+                        let reason = match damaged_blobs.get(part) {
+                            Some(reason) => reason.clone(),
+                            None if !inner.store.contains(part) => {
+                                "missing from the index".to_owned()
+                            }
+                            None => continue,
+                        };
+                        hurt.entry(format!("blob {part}"))
+                            .or_insert_with(|| (reason, BTreeSet::new()))
+                            .1
+                            .insert(message(&described.summary.subject));
+                    }
+                }
+            }
+        }
+    }
+    for (location, (reason, messages)) in hurt {
+        report.problems.push(Problem {
+            location,
+            reason,
+            messages: messages.into_iter().collect(),
+        });
+    }
+    Ok(())
+}
