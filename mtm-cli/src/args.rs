@@ -38,6 +38,9 @@ pub enum Command {
         /// Do not compress headers with a trained dictionary.
         #[arg(long)]
         no_dictionary: bool,
+        /// Days of snapshots to keep: today and the days before it.
+        #[arg(long, default_value_t = 15)]
+        retention_days: u32,
     },
     /// Take today's snapshot of one account, or of every account under a Maildir root.
     Snapshot(SnapshotArgs),
@@ -94,6 +97,18 @@ pub enum Command {
         account: String,
         /// The message id (64 hex digits).
         message: String,
+    },
+    /// Remove the snapshots older than the retention window (today and the days before it).
+    Prune {
+        /// Only this account's snapshots.
+        #[arg(long)]
+        account: Option<String>,
+        /// Show the plan (snapshots, messages, bytes) without removing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Plan as if the time were this RFC 3339 instant (default: now).
+        #[arg(long)]
+        now: Option<String>,
     },
     /// Check the whole repository: every hash, every reference. Exits 5 if anything is damaged.
     Verify {

@@ -61,7 +61,8 @@ pub fn run(cli: &Cli) -> CliResult {
         Command::Init {
             time_zone,
             no_dictionary,
-        } => init(cli, time_zone, !no_dictionary),
+            retention_days,
+        } => init(cli, time_zone, !no_dictionary, *retention_days),
         Command::Snapshot(args) => snapshot(cli, args),
         Command::Accounts => accounts(cli),
         Command::Days { account } => days(cli, account),
@@ -87,6 +88,11 @@ pub fn run(cli: &Cli) -> CliResult {
         } => diff(cli, account, from, to.as_deref(), live.as_deref()),
         Command::History { account, message } => history(cli, account, message),
         Command::Verify { read_data } => verify(cli, *read_data),
+        Command::Prune {
+            account,
+            dry_run,
+            now,
+        } => prune(cli, account.as_deref(), *dry_run, now.as_deref()),
         Command::Demo { keep } => crate::demo::run(keep.as_deref()),
     }
 }
@@ -124,13 +130,14 @@ fn parse_date(text: &str) -> CliResult<NaiveDate> {
         .map_err(|_| CliError::Usage(format!("{text:?} is not a day (YYYY-MM-DD)")))
 }
 
-fn init(cli: &Cli, time_zone: &str, dictionary: bool) -> CliResult {
+fn init(cli: &Cli, time_zone: &str, dictionary: bool, retention_days: u32) -> CliResult {
     let path = repo_path(cli)?;
     let repo = Repository::init(
         path,
         RepositoryOptions {
             time_zone: time_zone.to_owned(),
             header_dictionary: dictionary,
+            retention_days,
         },
     )?;
     if cli.json {
@@ -629,4 +636,51 @@ fn verify(cli: &Cli, read_data: f64) -> CliResult {
     } else {
         Err(CliError::Damaged(report.problems.len()))
     }
+}
+
+fn prune(cli: &Cli, account: Option<&str>, dry_run: bool, now: Option<&str>) -> CliResult {
+    let repo = open(cli)?;
+    let clock: Box<dyn Clock> = match now {
+        Some(now) => Box::new(FixedClock::parse(now)?),
+        None => Box::new(SystemClock),
+    };
+    let account = account.map(AccountId::new).transpose()?;
+    let plan = repo.prune_plan(clock.as_ref(), account.as_ref())?;
+    let removed = if dry_run {
+        None
+    } else {
+        Some(repo.prune(&plan)?)
+    };
+    if cli.json {
+        json(
+            &serde_json::json!({ "plan": plan, "dry_run": dry_run, "removed": removed.map(|r| r.removed) }),
+        )?;
+        return Ok(());
+    }
+    let rows = plan
+        .expired
+        .iter()
+        .map(|s| {
+            vec![
+                s.account.to_string(),
+                s.day.to_string(),
+                s.messages.to_string(),
+                bytes(s.bytes),
+            ]
+        })
+        .collect();
+    println!("{}", table(&["account", "day", ">messages", ">size"], rows));
+    println!(
+        "keeping {} snapshot(s) from {} on; {} to remove; {} in {} blob(s) become reclaimable by gc",
+        plan.kept,
+        plan.keep_from,
+        plan.expired.len(),
+        bytes(plan.reclaimable_bytes),
+        plan.reclaimable_blobs
+    );
+    match removed {
+        Some(r) => println!("removed {} snapshot(s)", r.removed),
+        None => println!("dry run: nothing removed"),
+    }
+    Ok(())
 }

@@ -314,3 +314,47 @@ fn verify_exits_zero_when_clean_and_five_naming_the_damage() {
         Some(2)
     );
 }
+
+#[test]
+fn prune_shows_its_plan_then_removes_expired_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let md = dir.path().join("alice");
+    maildir(&md, &[("Old", "1")]);
+    ok(&mtm(&repo, &["init", "--retention-days", "2"]));
+    for d in ["2026-11-18", "2026-11-19", "2026-11-20"] {
+        let now = format!("{d}T00:00:30Z");
+        ok(&mtm(
+            &repo,
+            &[
+                "snapshot",
+                "--maildir",
+                md.to_str().unwrap(),
+                "--account",
+                "alice@example.com",
+                "--now",
+                &now,
+            ],
+        ));
+    }
+    let dry = ok(&mtm(
+        &repo,
+        &["prune", "--dry-run", "--now", "2026-11-20T12:00:00Z"],
+    ));
+    assert!(
+        dry.contains("2026-11-18") && dry.contains("dry run"),
+        "{dry}"
+    );
+    let days: serde_json::Value =
+        serde_json::from_str(&ok(&mtm(&repo, &["--json", "days", "alice@example.com"]))).unwrap();
+    assert_eq!(days.as_array().unwrap().len(), 3);
+    let done: serde_json::Value = serde_json::from_str(&ok(&mtm(
+        &repo,
+        &["--json", "prune", "--now", "2026-11-20T12:00:00Z"],
+    )))
+    .unwrap();
+    assert_eq!(done["removed"], 1);
+    let days: serde_json::Value =
+        serde_json::from_str(&ok(&mtm(&repo, &["--json", "days", "alice@example.com"]))).unwrap();
+    assert_eq!(days[0]["day"], "2026-11-19");
+}

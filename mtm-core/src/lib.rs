@@ -37,6 +37,7 @@ mod lookup;
 mod message;
 mod names;
 mod repo;
+mod retention;
 mod snapshot;
 pub mod source;
 mod store;
@@ -58,7 +59,8 @@ pub use message::{
     summarize,
 };
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
-pub use repo::{Repository, RepositoryOptions, RepositoryStats};
+pub use repo::{DEFAULT_RETENTION_DAYS, Repository, RepositoryOptions, RepositoryStats};
+pub use retention::{ExpiredSnapshot, PrunePlan, PruneReport, retention_start};
 pub use snapshot::{SnapshotOptions, SnapshotProgress, SnapshotReport};
 pub use source::{
     MaildirAccount, MessageFile, ReadOutcome, ScannedAccount, ScannedFolder, SourceWarning,

@@ -26,15 +26,26 @@ pub struct RepositoryOptions {
     /// snapshot. Default on: headers are most of a small message, and a dictionary
     /// compresses them 2–3× better.
     pub header_dictionary: bool,
+    /// How many days of snapshots are kept: today and the days before it (default 15, as
+    /// the product promises). `prune` removes the rest.
+    pub retention_days: u32,
 }
+
+/// The retention window the product promises: today and the 14 days before it.
+pub const DEFAULT_RETENTION_DAYS: u32 = 15;
 
 impl Default for RepositoryOptions {
     fn default() -> Self {
         Self {
             time_zone: "UTC".to_owned(),
             header_dictionary: true,
+            retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
+}
+
+fn default_retention() -> u32 {
+    DEFAULT_RETENTION_DAYS
 }
 
 /// The `config` file of a repository.
@@ -44,6 +55,8 @@ pub(crate) struct RepoConfig {
     pub id: String,
     pub time_zone: String,
     pub header_dictionary: bool,
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
 }
 
 #[derive(Debug)]
@@ -149,11 +162,15 @@ impl Repository {
         options: RepositoryOptions,
     ) -> Result<Self> {
         let zone = ProviderZone::parse(&options.time_zone)?;
+        if options.retention_days == 0 {
+            return Err(Error::invalid("retention", "keep at least one day"));
+        }
         let config = RepoConfig {
             format: FORMAT_VERSION,
             id: random_id(),
             time_zone: zone.name().to_owned(),
             header_dictionary: options.header_dictionary,
+            retention_days: options.retention_days,
         };
         let data = serde_json::to_vec_pretty(&config)
             .map_err(|e| Error::invalid("repository config", e.to_string()))?;
@@ -199,6 +216,11 @@ impl Repository {
     /// The provider's time zone, as configured at creation.
     pub fn time_zone(&self) -> &str {
         &self.inner.config.time_zone
+    }
+
+    /// How many days of snapshots this repository keeps.
+    pub fn retention_days(&self) -> u32 {
+        self.inner.config.retention_days
     }
 
     /// The snapshot day that `instant` falls on, in the provider's time zone.

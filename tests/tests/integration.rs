@@ -5,6 +5,7 @@ mod integration {
     mod browse;
     mod isolation;
     mod properties;
+    mod retention;
     mod snapshot;
     mod verify;
 }

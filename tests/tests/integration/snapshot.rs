@@ -108,6 +108,7 @@ fn the_day_is_the_providers_local_date() {
     let t = TestRepo::with_options(mtm_core::RepositoryOptions {
         time_zone: "Europe/Rome".into(),
         header_dictionary: true,
+        ..Default::default()
     });
     let m = sample(&t.dir.path().join("alice"));
     // 23:00:30 UTC on the 20th is 00:00:30 on the 21st in Rome.
@@ -333,6 +334,7 @@ fn a_damaged_pack_gives_an_integrity_error_that_names_the_message() {
     let t = TestRepo::with_options(mtm_core::RepositoryOptions {
         time_zone: "UTC".into(),
         header_dictionary: false,
+        ..Default::default()
     });
     let mut m = Maildir::create(t.dir.path().join("alice"));
     let raw = message(

@@ -136,6 +136,7 @@ fn damage_names_the_messages_it_hurts() {
     let t = TestRepo::with_options(mtm_core::RepositoryOptions {
         time_zone: "UTC".into(),
         header_dictionary: false,
+        ..Default::default()
     });
     let mut m = Maildir::create(t.dir.path().join("alice"));
     m.deliver(

@@ -1,0 +1,266 @@
+//! Retention: keep the snapshots of the last N days (today and the N-1 days before it, in the
+//! provider's time zone) and remove the rest, planned first and then carried out.
+//!
+//! Pruning removes snapshot records only. The bytes that only expired snapshots referenced
+//! become unreferenced; the plan says how many, and garbage collection reclaims them.
+
+use std::collections::BTreeSet;
+
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::error::{ErrorKind, Result};
+use crate::id::{BlobId, IdSet};
+use crate::names::AccountId;
+use crate::repo::{RepoInner, Repository};
+use crate::snapshot::model::{Catalog, Manifest, snapshot_key};
+use crate::snapshot::take::load_blob;
+
+/// The first day a policy of `keep_days` keeps on `today`: `today` and the `keep_days - 1`
+/// days before it are kept. Days after `today` (a clock that moved backwards) are kept too.
+///
+/// ```
+/// use mtm_core::{NaiveDate, retention_start};
+/// let today = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+/// assert_eq!(retention_start(today, 15).to_string(), "2026-11-07");
+/// ```
+pub fn retention_start(today: NaiveDate, keep_days: u32) -> NaiveDate {
+    today
+        .checked_sub_days(Days::new(u64::from(keep_days.max(1) - 1)))
+        .unwrap_or(NaiveDate::MIN)
+}
+
+/// A snapshot that a prune would remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpiredSnapshot {
+    /// Its account.
+    pub account: AccountId,
+    /// Its day.
+    pub day: NaiveDate,
+    /// Messages in it.
+    pub messages: u64,
+    /// Their total size.
+    pub bytes: u64,
+}
+
+/// What a prune would do: shown first (`--dry-run`), then carried out as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrunePlan {
+    /// The provider-local day the plan was made on.
+    pub today: NaiveDate,
+    /// The oldest day kept.
+    pub keep_from: NaiveDate,
+    /// The snapshots to remove, oldest first.
+    pub expired: Vec<ExpiredSnapshot>,
+    /// Snapshots kept.
+    pub kept: u64,
+    /// Blobs that only the expired snapshots reference.
+    pub reclaimable_blobs: u64,
+    /// Their stored (compressed) size: what garbage collection gets back after the prune.
+    pub reclaimable_bytes: u64,
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PruneReport {
+    /// Snapshot records removed.
+    pub removed: u64,
+}
+
+impl Repository {
+    /// Plans a prune of every account, or of one, as of `clock.now()`: which snapshots are
+    /// older than the retention window, and how many stored bytes they alone hold.
+    pub fn prune_plan(&self, clock: &dyn Clock, account: Option<&AccountId>) -> Result<PrunePlan> {
+        let inner = &self.inner;
+        let today = inner.zone.day_of(clock.now());
+        let keep_from = retention_start(today, inner.config.retention_days);
+        let mut expired = Vec::new();
+        let mut retained_roots = Vec::new();
+        let mut expired_roots = Vec::new();
+        for candidate in self.accounts()? {
+            for day in inner.days(&candidate)? {
+                let record = inner.snapshot_record(&candidate, day)?;
+                let roots: Vec<BlobId> = record.folders.iter().map(|f| f.manifest).collect();
+                let goes = day < keep_from && account.is_none_or(|a| *a == candidate);
+                if goes {
+                    expired.push(ExpiredSnapshot {
+                        account: candidate.clone(),
+                        day,
+                        messages: record.messages,
+                        bytes: record.bytes,
+                    });
+                    expired_roots.extend(roots);
+                } else {
+                    retained_roots.extend(roots);
+                }
+            }
+        }
+        let retained = reachable(inner, &retained_roots)?;
+        let sizes: crate::id::IdMap<BlobId, u32> = inner
+            .store
+            .indexed_blobs()
+            .into_iter()
+            .map(|(_, r)| (r.id, r.stored_len))
+            .collect();
+        let only_expired: BTreeSet<BlobId> = reachable(inner, &expired_roots)?
+            .into_iter()
+            .filter(|b| !retained.contains(b))
+            .collect();
+        let kept = self
+            .accounts()?
+            .iter()
+            .map(|a| inner.days(a).map(|d| d.len() as u64))
+            .sum::<Result<u64>>()?
+            - expired.len() as u64;
+        expired.sort_by(|a, b| (a.day, &a.account).cmp(&(b.day, &b.account)));
+        Ok(PrunePlan {
+            today,
+            keep_from,
+            kept,
+            reclaimable_blobs: only_expired.len() as u64,
+            reclaimable_bytes: only_expired
+                .iter()
+                .map(|b| u64::from(sizes.get(b).copied().unwrap_or(0)))
+                .sum(),
+            expired,
+        })
+    }
+
+    /// Carries out a plan: removes its expired snapshot records. Removing a record that is
+    /// already gone (an earlier, interrupted prune) is not an error, so a prune can simply be
+    /// run again.
+    pub fn prune(&self, plan: &PrunePlan) -> Result<PruneReport> {
+        let mut report = PruneReport::default();
+        for snapshot in &plan.expired {
+            let key = snapshot_key(&snapshot.account, snapshot.day);
+            match self.inner.backend.size(&key) {
+                Ok(_) => {
+                    self.inner.backend.delete(&key)?;
+                    report.removed += 1;
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Every blob reachable from these manifests: the manifests, their catalogs, and the parts
+/// of every message they list.
+fn reachable(inner: &RepoInner, manifests: &[BlobId]) -> Result<IdSet<BlobId>> {
+    let mut seen = IdSet::default();
+    let mut catalogs_seen = IdSet::default();
+    for id in manifests {
+        if !seen.insert(*id) {
+            continue;
+        }
+        let manifest: Manifest = load_blob(inner, id, "manifest")?;
+        for catalog_id in &manifest.catalogs {
+            if !catalogs_seen.insert(*catalog_id) {
+                continue;
+            }
+            seen.insert(*catalog_id);
+            let catalog: Catalog = load_blob(inner, catalog_id, "catalog")?;
+            for entry in &catalog.messages {
+                seen.extend(entry.parts.iter().copied());
+            }
+        }
+    }
+    Ok(seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{FixedClock, ProviderZone};
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    /// Whether a snapshot of `snapshot_day` survives a prune at `now` in `zone`.
+    fn kept(snapshot_day: &str, now: &str, zone: &str, keep_days: u32) -> bool {
+        let today = ProviderZone::parse(zone)
+            .unwrap()
+            .day_of(FixedClock::parse(now).unwrap().now());
+        day(snapshot_day) >= retention_start(today, keep_days)
+    }
+
+    #[test]
+    fn the_window_is_today_and_the_fourteen_days_before_it() {
+        let cases = [
+            // (snapshot day, now, zone, keep_days, kept?)
+            ("2026-11-21", "2026-11-21T12:00:00Z", "UTC", 15, true),
+            ("2026-11-07", "2026-11-21T12:00:00Z", "UTC", 15, true), // the exact boundary
+            ("2026-11-06", "2026-11-21T12:00:00Z", "UTC", 15, false),
+            ("2026-11-06", "2026-11-20T23:59:59Z", "UTC", 15, true), // one second before midnight
+            ("2026-11-06", "2026-11-21T00:00:00Z", "UTC", 15, false), // at midnight
+            // Midnight in Rome (UTC+1) comes an hour before midnight UTC.
+            (
+                "2026-11-06",
+                "2026-11-20T22:59:59Z",
+                "Europe/Rome",
+                15,
+                true,
+            ),
+            (
+                "2026-11-06",
+                "2026-11-20T23:00:00Z",
+                "Europe/Rome",
+                15,
+                false,
+            ),
+            // Across the autumn DST change (25 Oct 2026 in Rome): still 15 calendar days.
+            (
+                "2026-10-18",
+                "2026-11-01T12:00:00Z",
+                "Europe/Rome",
+                15,
+                true,
+            ),
+            (
+                "2026-10-17",
+                "2026-11-01T12:00:00Z",
+                "Europe/Rome",
+                15,
+                false,
+            ),
+            // Across the spring change (29 Mar 2026).
+            (
+                "2026-03-22",
+                "2026-04-05T10:00:00Z",
+                "Europe/Rome",
+                15,
+                true,
+            ),
+            (
+                "2026-03-21",
+                "2026-04-05T10:00:00Z",
+                "Europe/Rome",
+                15,
+                false,
+            ),
+            // A clock that moved backwards: snapshots "from the future" are kept.
+            ("2026-11-25", "2026-11-21T12:00:00Z", "UTC", 15, true),
+            // Other windows.
+            ("2026-11-21", "2026-11-21T12:00:00Z", "UTC", 1, true),
+            ("2026-11-20", "2026-11-21T12:00:00Z", "UTC", 1, false),
+            ("2026-10-23", "2026-11-21T12:00:00Z", "UTC", 30, true),
+            ("2026-10-22", "2026-11-21T12:00:00Z", "UTC", 30, false),
+        ];
+        for (snapshot, now, zone, keep, expected) in cases {
+            assert_eq!(
+                kept(snapshot, now, zone, keep),
+                expected,
+                "{snapshot} at {now} in {zone}, keep {keep}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_zero_day_window_still_keeps_today() {
+        assert_eq!(retention_start(day("2026-11-21"), 0), day("2026-11-21"));
+    }
+}
