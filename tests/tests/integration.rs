@@ -3,6 +3,7 @@
 
 mod integration {
     mod browse;
+    mod crash;
     mod isolation;
     mod properties;
     mod retention;

@@ -4,12 +4,14 @@
 //! Keys are relative `/`-separated paths such as `packs/ab/ab12…`. Every write is atomic and
 //! create-only: a file is either absent or complete, and nothing is modified in place.
 
+mod faulty;
 mod local;
 mod memory;
 
 #[cfg(test)]
 pub(crate) mod conformance;
 
+pub use faulty::FaultInjectingBackend;
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
 
