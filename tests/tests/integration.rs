@@ -5,6 +5,7 @@ mod integration {
     mod browse;
     mod crash;
     mod isolation;
+    mod model;
     mod properties;
     mod retention;
     mod snapshot;
