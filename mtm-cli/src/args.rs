@@ -12,7 +12,8 @@ Exit codes:
   3  not found (repository, account, day, folder, message)
   4  already exists (a snapshot of that account and day, a repository)
   5  damaged data (integrity check failed) or unsupported format
-  6  the Maildir could not be read";
+  6  the Maildir could not be read
+  7  busy: another process holds a conflicting lock (gc while a snapshot runs)";
 
 /// Mail Time Machine: daily, deduplicated, read-only snapshots of Maildir mailboxes.
 #[derive(Debug, Parser)]
@@ -109,6 +110,12 @@ pub enum Command {
         /// Plan as if the time were this RFC 3339 instant (default: now).
         #[arg(long)]
         now: Option<String>,
+    },
+    /// Reclaim the bytes no snapshot references (after a prune). Refused while a snapshot runs.
+    Gc {
+        /// Rewrite packs whose live share is below this (0 to 1).
+        #[arg(long, default_value_t = 0.5)]
+        repack_below: f64,
     },
     /// Check the whole repository: every hash, every reference. Exits 5 if anything is damaged.
     Verify {

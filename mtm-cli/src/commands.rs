@@ -88,6 +88,7 @@ pub fn run(cli: &Cli) -> CliResult {
         } => diff(cli, account, from, to.as_deref(), live.as_deref()),
         Command::History { account, message } => history(cli, account, message),
         Command::Verify { read_data } => verify(cli, *read_data),
+        Command::Gc { repack_below } => gc(cli, *repack_below),
         Command::Prune {
             account,
             dry_run,
@@ -681,6 +682,28 @@ fn prune(cli: &Cli, account: Option<&str>, dry_run: bool, now: Option<&str>) -> 
     match removed {
         Some(r) => println!("removed {} snapshot(s)", r.removed),
         None => println!("dry run: nothing removed"),
+    }
+    Ok(())
+}
+
+fn gc(cli: &Cli, repack_below: f64) -> CliResult {
+    if !(0.0..=1.0).contains(&repack_below) {
+        return Err(CliError::Usage(
+            "--repack-below is a share between 0 and 1".into(),
+        ));
+    }
+    let report = open(cli)?.gc(&SystemClock, &mtm_core::GcOptions { repack_below })?;
+    if cli.json {
+        json(&report)?;
+    } else {
+        println!(
+            "removed {} unreferenced blob(s): {} pack(s) deleted, {} repacked; packs {} -> {}",
+            report.blobs_removed,
+            report.packs_deleted,
+            report.packs_repacked,
+            bytes(report.pack_bytes_before),
+            bytes(report.pack_bytes_after)
+        );
     }
     Ok(())
 }

@@ -29,6 +29,8 @@ pub(crate) mod exit {
     pub const INTEGRITY: u8 = 5;
     /// The Maildir could not be read.
     pub const SOURCE: u8 = 6;
+    /// Another process holds a conflicting lock (gc while snapshots run): try again later.
+    pub const BUSY: u8 = 7;
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn code_for(err: &commands::CliError) -> u8 {
             ErrorKind::AlreadyExists => exit::ALREADY_EXISTS,
             ErrorKind::Integrity | ErrorKind::UnsupportedFormat => exit::INTEGRITY,
             ErrorKind::Source => exit::SOURCE,
+            ErrorKind::Busy => exit::BUSY,
             _ => exit::STORAGE,
         },
     }

@@ -28,6 +28,9 @@ pub enum ErrorKind {
     Storage,
     /// The Maildir source could not be read.
     Source,
+    /// Another process holds a lock that this operation conflicts with (a garbage collection
+    /// while snapshots run, or the reverse). Try again later.
+    Busy,
 }
 
 /// An error of `mtm-core`: a [`kind`](Error::kind) to branch on and a message for people.
@@ -91,6 +94,12 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Another process holds a conflicting lock on the repository.
+    #[error("repository busy: {reason}")]
+    Busy {
+        /// Who holds the lock.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -110,6 +119,7 @@ impl Error {
             Error::UnsupportedFormat { .. } => ErrorKind::UnsupportedFormat,
             Error::Storage { .. } => ErrorKind::Storage,
             Error::Source { .. } => ErrorKind::Source,
+            Error::Busy { .. } => ErrorKind::Busy,
         }
     }
 

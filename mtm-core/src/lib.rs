@@ -32,7 +32,9 @@ mod backend;
 mod clock;
 mod error;
 mod flags;
+mod gc;
 mod id;
+mod lock;
 mod lookup;
 mod message;
 mod names;
@@ -48,6 +50,7 @@ pub use chrono::{DateTime, NaiveDate, Utc};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
 pub use flags::{Flag, Flags};
+pub use gc::{GcOptions, GcReport};
 pub use id::{BlobId, MessageId};
 pub use lookup::{
     AccountView, ChangeKind, DIFF_NOTE, DayScope, DiffEntry, DiffSide, FolderInfo, MessageInfo,

@@ -103,6 +103,8 @@ impl Repository {
     /// ```
     pub fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport> {
         let inner = &self.inner;
+        // Check the repository as it is now, not as this handle first saw it.
+        inner.store.reload()?;
         let mut report = VerifyReport::default();
         for (key, reason) in inner.store.damaged_indexes() {
             report.problems.push(problem(key, reason));

@@ -4,6 +4,7 @@
 mod integration {
     mod browse;
     mod crash;
+    mod gc;
     mod isolation;
     mod model;
     mod properties;

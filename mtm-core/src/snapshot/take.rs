@@ -71,6 +71,12 @@ impl Repository {
         let day = self.inner.zone.day_of(taken_at);
         let key = snapshot_key(account, day);
         ensure_absent(&self.inner, &key, account, day)?;
+        // Held until the record is written: no garbage collection runs meanwhile.
+        let _lock = crate::lock::acquire(
+            self.inner.backend.as_ref(),
+            crate::lock::LockKind::Snapshot,
+            taken_at,
+        )?;
 
         let previous = Previous::load(&self.inner, account, day)?;
         let scan = source.scan_known(&|unique| {

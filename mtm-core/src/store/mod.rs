@@ -50,6 +50,8 @@ struct Location {
 
 #[derive(Debug, Default)]
 struct IndexState {
+    /// Index files that could not be read, with why.
+    damaged: Vec<(String, String)>,
     packs: Vec<IndexedPack>,
     pack_numbers: IdMap<BlobId, u32>,
     blobs: IdMap<BlobId, Location>,
@@ -93,8 +95,10 @@ fn read_index_file(backend: &dyn Backend, key: &str) -> Result<IndexFile> {
 }
 
 /// Statistics of one writing session.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct WriteStats {
+    /// The index file that names the session's blobs (written now, or found identical).
+    pub index: Option<String>,
     /// New blobs stored.
     pub blobs: u64,
     /// Their uncompressed size.
@@ -116,45 +120,72 @@ pub(crate) struct BlobStore {
     claims: Mutex<IdMap<BlobId, u64>>,
     claims_released: Condvar,
     next_writer: AtomicU64,
-    damaged_indexes: Vec<(String, String)>,
+}
+
+/// Reads every index file into a fresh index, setting aside the damaged ones.
+fn load_index(backend: &dyn Backend) -> Result<IndexState> {
+    let mut files = Vec::new();
+    let mut damaged = Vec::new();
+    for key in backend.list("index/")? {
+        // A damaged index file must not make the whole repository unreadable: its blobs
+        // read as missing (an integrity error naming the message), and `verify` reports it.
+        match read_index_file(backend, &key) {
+            Ok(file) => files.push(file),
+            Err(e) if e.kind() == ErrorKind::Integrity => damaged.push((key, e.to_string())),
+            Err(e) => return Err(e),
+        }
+    }
+    // Sized once: growing the map entry by entry would rehash it many times over.
+    let mut state = IndexState::default();
+    state
+        .blobs
+        .reserve(files.iter().map(|f| f.entries.len()).sum());
+    for file in &files {
+        state.merge(file);
+    }
+    state.damaged = damaged;
+    Ok(state)
 }
 
 impl BlobStore {
     /// Loads every index file, checking each one's hash against its name.
     pub(crate) fn open(backend: Arc<dyn Backend>) -> Result<Self> {
-        let mut files = Vec::new();
-        let mut damaged = Vec::new();
-        for key in backend.list("index/")? {
-            // A damaged index file must not make the whole repository unreadable: its blobs
-            // read as missing (an integrity error naming the message), and `verify` reports it.
-            match read_index_file(backend.as_ref(), &key) {
-                Ok(file) => files.push(file),
-                Err(e) if e.kind() == ErrorKind::Integrity => damaged.push((key, e.to_string())),
-                Err(e) => return Err(e),
-            }
-        }
-        // Sized once: growing the map entry by entry would rehash it many times over.
-        let mut state = IndexState::default();
-        state
-            .blobs
-            .reserve(files.iter().map(|f| f.entries.len()).sum());
-        for file in &files {
-            state.merge(file);
-        }
-        Ok(Self {
+        let state = load_index(backend.as_ref())?;
+        Ok(Self::with_index(backend, state))
+    }
+
+    /// A store that knows no blob yet (garbage collection repacks through one, so that
+    /// every live blob it is given is written again).
+    pub(crate) fn with_empty_index(backend: Arc<dyn Backend>) -> Self {
+        Self::with_index(backend, IndexState::default())
+    }
+
+    fn with_index(backend: Arc<dyn Backend>, state: IndexState) -> Self {
+        Self {
             backend,
             index: RwLock::new(state),
             dictionaries: Mutex::new(HashMap::new()),
             claims: Mutex::new(IdMap::default()),
             claims_released: Condvar::new(),
             next_writer: AtomicU64::new(1),
-            damaged_indexes: damaged,
-        })
+        }
     }
 
-    /// The index files that could not be read when the repository was opened, with why.
-    pub(crate) fn damaged_indexes(&self) -> &[(String, String)] {
-        &self.damaged_indexes
+    /// Reads the index files again: after a garbage collection (of this process or
+    /// another) moved blobs to other packs.
+    pub(crate) fn reload(&self) -> Result<()> {
+        let state = load_index(self.backend.as_ref())?;
+        *self.index.write().unwrap_or_else(PoisonError::into_inner) = state;
+        Ok(())
+    }
+
+    /// The index files that could not be read, with why.
+    pub(crate) fn damaged_indexes(&self) -> Vec<(String, String)> {
+        self.index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .damaged
+            .clone()
     }
 
     /// Every indexed blob: its pack, the pack's dictionary, and its record.
@@ -284,6 +315,27 @@ impl BlobStore {
     /// Reads a blob and checks that its bytes hash to its id. `describe` names what the blob
     /// belongs to (a message, a manifest) for the error message.
     pub(crate) fn read(&self, id: &BlobId, describe: &dyn Fn() -> String) -> Result<Vec<u8>> {
+        match self.read_once(id, describe) {
+            // The pack may have been repacked by a garbage collection since this process
+            // read the index: read the index again, then the blob from where it is now.
+            Err(e) if e.kind() == ErrorKind::Integrity && self.pack_gone(id) => {
+                self.reload()?;
+                self.read_once(id, describe)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether the pack the index names for `id` no longer exists.
+    fn pack_gone(&self, id: &BlobId) -> bool {
+        self.locate(id).is_none_or(|(pack, _)| {
+            self.backend
+                .size(&pack_key(&pack.id))
+                .is_err_and(|e| e.kind() == ErrorKind::NotFound)
+        })
+    }
+
+    fn read_once(&self, id: &BlobId, describe: &dyn Fn() -> String) -> Result<Vec<u8>> {
         let (pack, record) = self.locate(id).ok_or_else(|| {
             Error::integrity(describe(), format!("blob {id} is missing from the index"))
         })?;
@@ -638,6 +690,7 @@ impl PackWriter {
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }
+            self.stats.index = Some(key);
             self.compressor
                 .store
                 .index
@@ -647,7 +700,7 @@ impl PackWriter {
         }
         self.compressor.release();
         self.compressor.wait_for_borrowed()?;
-        Ok(self.stats)
+        Ok(std::mem::take(&mut self.stats))
     }
 }
 

@@ -1,5 +1,5 @@
 //! A model-based property test: random sequences of mail arriving and leaving, snapshots,
-//! days passing and prunes, checked after every step against a plain model of what each
+//! days passing, prunes and garbage collections, checked after every step against a plain model of what each
 //! retained snapshot must contain.
 
 use std::collections::BTreeMap;
@@ -21,6 +21,8 @@ enum Step {
     NextDay,
     /// Snapshots older than the window (3 days) are pruned.
     Prune,
+    /// Garbage is collected (repacking eagerly, to exercise it).
+    Gc,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -30,6 +32,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => Just(Step::Snapshot),
         2 => Just(Step::NextDay),
         1 => Just(Step::Prune),
+        1 => Just(Step::Gc),
     ]
 }
 
@@ -84,6 +87,10 @@ proptest! {
                     }
                 }
                 Step::NextDay => today += 1,
+                Step::Gc => {
+                    let clock = FixedClock::parse(&format!("{}T12:00:00Z", date(today))).unwrap();
+                    t.repo.gc(&clock, &mtm_core::GcOptions { repack_below: 0.9 }).unwrap();
+                }
                 Step::Prune => {
                     let clock = FixedClock::parse(&format!("{}T12:00:00Z", date(today))).unwrap();
                     let plan = t.repo.prune_plan(&clock, None).unwrap();

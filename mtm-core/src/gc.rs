@@ -1,0 +1,203 @@
+//! Garbage collection: reclaims the bytes no snapshot references any more (after a prune).
+//!
+//! Safety under concurrent writers comes from a lock (see `lock.rs`): gc takes the
+//! repository's exclusive lock, so no snapshot is writing while it marks and deletes, and a
+//! snapshot waits for no gc (it fails `Busy` and is retried). Under the lock, gc:
+//!
+//! 1. reads the index afresh and marks every blob reachable from any snapshot record;
+//! 2. deletes packs with no live blob, and repacks packs whose live share is small into new
+//!    packs (with their own new index file);
+//! 3. writes one new index file for the live blobs of the packs it keeps;
+//! 4. only then deletes the old index files, then the old packs.
+//!
+//! A crash at any point leaves every live blob indexed (old and new index files may overlap,
+//! which readers allow) and at worst unreferenced packs, which the next gc deletes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::{BlobId, IdSet};
+use crate::lock::{LockKind, acquire};
+use crate::repo::Repository;
+use crate::snapshot::model::{Catalog, Manifest, decode};
+use crate::store::codec::Codec;
+use crate::store::format::{IndexFile, IndexedPack, PackRecord, encode_index};
+use crate::store::{BlobStore, pack_key};
+
+/// How aggressive a collection is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GcOptions {
+    /// A pack whose live bytes are below this share of its bytes is rewritten with only its
+    /// live blobs (default 0.5). Packs with no live blob are always deleted.
+    pub repack_below: f64,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        Self { repack_below: 0.5 }
+    }
+}
+
+/// What a collection did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct GcReport {
+    /// Blobs no snapshot referenced, now gone.
+    pub blobs_removed: u64,
+    /// Packs deleted whole (nothing live in them, or not indexed at all).
+    pub packs_deleted: u64,
+    /// Packs rewritten with only their live blobs.
+    pub packs_repacked: u64,
+    /// Bytes of pack files before, and after.
+    pub pack_bytes_before: u64,
+    /// Bytes of pack files after.
+    pub pack_bytes_after: u64,
+}
+
+impl Repository {
+    /// Reclaims unreferenced bytes. Fails with [`ErrorKind::Busy`](crate::ErrorKind::Busy)
+    /// while a snapshot is being written, and refuses to run on a repository with a damaged
+    /// index or snapshot record (run `verify`): it never deletes on partial knowledge.
+    pub fn gc(&self, clock: &dyn Clock, options: &GcOptions) -> Result<GcReport> {
+        let backend = Arc::clone(&self.inner.backend);
+        let _lock = acquire(backend.as_ref(), LockKind::Gc, clock.now())?;
+        let store = &self.inner.store;
+        store.reload()?;
+        if let Some((key, reason)) = store.damaged_indexes().first() {
+            return Err(Error::integrity(
+                key,
+                format!("gc will not run on a damaged index: {reason}"),
+            ));
+        }
+        let old_indexes = backend.list("index/")?;
+        let old_packs = backend.list("packs/")?;
+        let live = self.live_blobs()?;
+
+        let mut by_pack: BTreeMap<BlobId, (IndexedPack, Vec<PackRecord>)> = BTreeMap::new();
+        for (pack, record) in store.indexed_blobs() {
+            by_pack
+                .entry(pack.id)
+                .or_insert_with(|| (pack, Vec::new()))
+                .1
+                .push(record);
+        }
+        let mut report = GcReport::default();
+        let mut doomed: BTreeSet<String> = BTreeSet::new();
+        let mut kept = IndexFile::default();
+        // Live blobs of sparse packs are written again through a store that knows no blob,
+        // so that none is skipped as "already stored".
+        let repacker = Arc::new(BlobStore::with_empty_index(Arc::clone(&backend)));
+        let mut writer = repacker.writer(store.current_dictionary()?);
+        let compressor = writer.compressor();
+        let mut encoder = compressor.encoder()?;
+        for (id, (pack, records)) in &by_pack {
+            let total: u64 = records.iter().map(|r| u64::from(r.stored_len)).sum();
+            let (alive, dead): (Vec<&PackRecord>, Vec<&PackRecord>) =
+                records.iter().partition(|r| live.contains(&r.id));
+            let alive_bytes: u64 = alive.iter().map(|r| u64::from(r.stored_len)).sum();
+            report.blobs_removed += dead.len() as u64;
+            if alive.is_empty() {
+                doomed.insert(pack_key(id));
+                report.packs_deleted += 1;
+            } else if (alive_bytes as f64) < options.repack_below * total as f64 {
+                for r in alive {
+                    let raw = store.read(&r.id, &|| format!("blob {} being repacked", r.id))?;
+                    let use_dictionary = r.codec == Codec::ZstdDictionary;
+                    writer.push(encoder.compress(r.id, r.kind, use_dictionary, &raw)?)?;
+                }
+                doomed.insert(pack_key(id));
+                report.packs_repacked += 1;
+            } else {
+                let number = u32::try_from(kept.packs.len())
+                    .map_err(|_| Error::invalid("index", "too many packs"))?;
+                kept.packs.push(*pack);
+                kept.entries.extend(alive.into_iter().map(|r| (number, *r)));
+            }
+        }
+        drop(encoder);
+        let repacked = writer.finish()?;
+        // An index file this run wrote may carry the name of an old one (a crashed earlier
+        // gc wrote the same bytes): it must survive the deletion of the old files.
+        let mut new_indexes: BTreeSet<String> = repacked.index.into_iter().collect();
+        if !kept.entries.is_empty() {
+            let data = encode_index(&kept)?;
+            let key = format!("index/{}", BlobId::of(&data).to_hex());
+            match backend.write_new(&key, &data) {
+                Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+            new_indexes.insert(key);
+        }
+        // What the new index files name must survive, even a pack that a crashed earlier gc
+        // already wrote with the same bytes and that looked unreferenced.
+        let mut needed: BTreeSet<String> = kept.packs.iter().map(|p| pack_key(&p.id)).collect();
+        needed.extend(
+            repacker
+                .indexed_blobs()
+                .iter()
+                .map(|(p, _)| pack_key(&p.id)),
+        );
+        new_indexes.extend(
+            backend
+                .list("index/")?
+                .into_iter()
+                .filter(|k| !old_indexes.contains(k)),
+        );
+        // Old index files go first, then the packs nothing indexes any more.
+        for key in old_indexes.iter().filter(|k| !new_indexes.contains(*k)) {
+            backend.delete(key)?;
+        }
+        for key in &old_packs {
+            report.pack_bytes_before += backend.size(key)?;
+            if !by_pack.keys().any(|id| pack_key(id) == *key) {
+                doomed.insert(key.clone()); // left by an interrupted writer
+            }
+        }
+        for key in doomed.iter().filter(|k| !needed.contains(*k)) {
+            backend.delete(key)?;
+        }
+        for key in backend.list("tmp/")? {
+            backend.delete(&key)?;
+        }
+        for key in backend.list("packs/")? {
+            report.pack_bytes_after += backend.size(&key)?;
+        }
+        store.reload()?;
+        Ok(report)
+    }
+
+    /// Every blob reachable from any snapshot record: manifests, catalogs and parts.
+    fn live_blobs(&self) -> Result<IdSet<BlobId>> {
+        let store = &self.inner.store;
+        let load = |id: &BlobId, what: &str| -> Result<Vec<u8>> {
+            store.read(id, &|| format!("{what} {id}"))
+        };
+        let mut live = IdSet::default();
+        let mut catalogs = IdSet::default();
+        for account in self.accounts()? {
+            for day in self.inner.days(&account)? {
+                for folder in self.inner.snapshot_record(&account, day)?.folders {
+                    if !live.insert(folder.manifest) {
+                        continue;
+                    }
+                    let manifest: Manifest =
+                        decode(&load(&folder.manifest, "manifest")?, "manifest")?;
+                    for catalog_id in manifest.catalogs {
+                        if !catalogs.insert(catalog_id) {
+                            continue;
+                        }
+                        live.insert(catalog_id);
+                        let catalog: Catalog = decode(&load(&catalog_id, "catalog")?, "catalog")?;
+                        for entry in catalog.messages {
+                            live.extend(entry.parts);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(live)
+    }
+}
