@@ -209,6 +209,7 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
     let options = SnapshotOptions {
         threads: args.threads,
         progress: bar.clone().map(|b| b as Arc<dyn SnapshotProgress>),
+        ..SnapshotOptions::default()
     };
     let results = if accounts.len() == 1 {
         let (account, source) = &accounts[0];
@@ -692,7 +693,7 @@ fn gc(cli: &Cli, repack_below: f64) -> CliResult {
             "--repack-below is a share between 0 and 1".into(),
         ));
     }
-    let report = open(cli)?.gc(&SystemClock, &mtm_core::GcOptions { repack_below })?;
+    let report = open(cli)?.gc(&mtm_core::GcOptions { repack_below })?;
     if cli.json {
         json(&report)?;
     } else {

@@ -183,3 +183,79 @@ fn a_snapshot_killed_at_random_moments_leaves_a_repository_that_verifies() {
         }
     }
 }
+
+#[test]
+fn a_gc_beside_a_running_snapshot_and_a_killed_gc_leave_a_repository_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    run_ok(mtm(&repo).args(["init", "--retention-days", "1"]));
+    let root = dir.path().join("maildirs");
+    for seed in 0..3 {
+        maildir(&root.join(format!("user{seed}@example.com")), 300, seed);
+    }
+    for day in ["2026-11-18", "2026-11-19"] {
+        let now = format!("{day}T00:00:30Z");
+        run_ok(
+            mtm(&repo)
+                .args(["snapshot", "--quiet", "--now", &now, "--root"])
+                .arg(&root),
+        );
+        // New mail each day, and the oldest of user0 goes: the prune frees real bytes.
+        maildir(&root.join("user0@example.com"), 320, 0);
+    }
+    run_ok(mtm(&repo).args(["prune", "--now", "2026-11-20T12:00:00Z"]));
+    // A snapshot and a gc at once: the gc either runs before the snapshot's lock, after it,
+    // or is refused as busy (exit 7); the repository verifies in every case.
+    let mut snapshot = mtm(&repo)
+        .args([
+            "snapshot",
+            "--quiet",
+            "--now",
+            "2026-11-20T00:00:30Z",
+            "--root",
+        ])
+        .arg(&root)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let gc = mtm(&repo)
+        .args(["gc", "--repack-below", "0.9"])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(gc.status.code(), Some(0 | 7)),
+        "{}",
+        String::from_utf8_lossy(&gc.stderr)
+    );
+    assert!(snapshot.wait().unwrap().success());
+    verify_clean(&repo);
+    // A gc killed at random moments: whatever it had done, nothing retained is lost.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for attempt in 0..4 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let mut gc = mtm(&repo)
+            .args(["gc", "--repack-below", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(state % 60));
+        let _ = gc.kill();
+        let _ = gc.wait();
+        verify_clean(&repo);
+        let days: serde_json::Value = serde_json::from_str(&run_ok(mtm(&repo).args([
+            "--json",
+            "days",
+            "user1@example.com",
+        ])))
+        .unwrap();
+        // A one-day window pruned at 2026-11-20 left only that day's snapshot.
+        assert_eq!(days[0]["day"], "2026-11-20", "attempt {attempt}");
+        assert_eq!(days.as_array().unwrap().len(), 1, "attempt {attempt}");
+    }
+    // The killed gc's lock is stale (its process is gone): the next gc runs.
+    run_ok(mtm(&repo).arg("gc"));
+    verify_clean(&repo);
+}

@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{BlobId, IdSet};
 use crate::lock::{LockKind, acquire};
@@ -61,9 +60,9 @@ impl Repository {
     /// Reclaims unreferenced bytes. Fails with [`ErrorKind::Busy`](crate::ErrorKind::Busy)
     /// while a snapshot is being written, and refuses to run on a repository with a damaged
     /// index or snapshot record (run `verify`): it never deletes on partial knowledge.
-    pub fn gc(&self, clock: &dyn Clock, options: &GcOptions) -> Result<GcReport> {
+    pub fn gc(&self, options: &GcOptions) -> Result<GcReport> {
         let backend = Arc::clone(&self.inner.backend);
-        let _lock = acquire(backend.as_ref(), LockKind::Gc, clock.now())?;
+        let _lock = acquire(backend.as_ref(), LockKind::Gc)?;
         let store = &self.inner.store;
         store.reload()?;
         if let Some((key, reason)) = store.damaged_indexes().first() {

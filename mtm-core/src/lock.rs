@@ -6,10 +6,12 @@
 //! racing processes may both back off but never both proceed. A lock whose process is gone
 //! (same host, no such pid) or that is older than [`STALE_AFTER_SECS`] is stale and removed
 //! by whoever finds it: a crashed process never blocks the repository for good.
+//!
+//! Locks coordinate real processes, so they are dated by the system clock, not by the clock
+//! a snapshot is told to use (a snapshot taken "as of" last week is still running now).
 
 use std::hash::{BuildHasher, Hasher};
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
@@ -57,9 +59,15 @@ fn this_host() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
+fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Whether the process that took `lock` is certainly gone.
-fn is_stale(lock: &LockFile, host: &str, now: DateTime<Utc>) -> bool {
-    if now.timestamp() - lock.taken > STALE_AFTER_SECS {
+fn is_stale(lock: &LockFile, host: &str, now: i64) -> bool {
+    if now - lock.taken > STALE_AFTER_SECS {
         return true;
     }
     lock.host == host
@@ -70,11 +78,8 @@ fn is_stale(lock: &LockFile, host: &str, now: DateTime<Utc>) -> bool {
 }
 
 /// Takes a lock of `kind`, or fails with [`ErrorKind::Busy`] if a conflicting one is held.
-pub(crate) fn acquire(
-    backend: &dyn Backend,
-    kind: LockKind,
-    now: DateTime<Utc>,
-) -> Result<LockGuard<'_>> {
+pub(crate) fn acquire(backend: &dyn Backend, kind: LockKind) -> Result<LockGuard<'_>> {
+    let now = system_now();
     let host = this_host();
     let mut random = std::collections::hash_map::RandomState::new().build_hasher();
     random.write_u32(std::process::id());
@@ -87,7 +92,7 @@ pub(crate) fn acquire(
         kind,
         host: host.clone(),
         pid: std::process::id(),
-        taken: now.timestamp(),
+        taken: now,
     };
     let data = serde_json::to_vec(&file).map_err(|e| Error::invalid("lock", e.to_string()))?;
     backend.write_new(&key, &data)?;
@@ -104,7 +109,7 @@ pub(crate) fn acquire(
                     kind: LockKind::Gc,
                     host: String::new(),
                     pid: 0,
-                    taken: now.timestamp(),
+                    taken: now,
                 },
             },
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
@@ -128,27 +133,27 @@ mod tests {
     use super::*;
     use crate::backend::MemoryBackend;
 
-    fn now() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_790_000_000, 0).unwrap()
+    fn now() -> i64 {
+        system_now()
     }
 
     #[test]
     fn snapshots_share_and_gc_excludes() {
         let b = MemoryBackend::new();
-        let s1 = acquire(&b, LockKind::Snapshot, now()).unwrap();
-        let s2 = acquire(&b, LockKind::Snapshot, now()).unwrap();
+        let s1 = acquire(&b, LockKind::Snapshot).unwrap();
+        let s2 = acquire(&b, LockKind::Snapshot).unwrap();
         assert_eq!(
-            acquire(&b, LockKind::Gc, now()).unwrap_err().kind(),
+            acquire(&b, LockKind::Gc).unwrap_err().kind(),
             ErrorKind::Busy
         );
         drop((s1, s2));
-        let gc = acquire(&b, LockKind::Gc, now()).unwrap();
+        let gc = acquire(&b, LockKind::Gc).unwrap();
         assert_eq!(
-            acquire(&b, LockKind::Snapshot, now()).unwrap_err().kind(),
+            acquire(&b, LockKind::Snapshot).unwrap_err().kind(),
             ErrorKind::Busy
         );
         assert_eq!(
-            acquire(&b, LockKind::Gc, now()).unwrap_err().kind(),
+            acquire(&b, LockKind::Gc).unwrap_err().kind(),
             ErrorKind::Busy
         );
         drop(gc);
@@ -165,7 +170,7 @@ mod tests {
             kind: LockKind::Gc,
             host: this_host(),
             pid: u32::MAX - 7,
-            taken: now().timestamp(),
+            taken: now(),
         };
         b.write_new("locks/gc-dead.json", &serde_json::to_vec(&dead).unwrap())
             .unwrap();
@@ -173,18 +178,18 @@ mod tests {
             kind: LockKind::Gc,
             host: "elsewhere".into(),
             pid: 1,
-            taken: now().timestamp() - STALE_AFTER_SECS - 1,
+            taken: now() - STALE_AFTER_SECS - 1,
         };
         b.write_new("locks/gc-old.json", &serde_json::to_vec(&old).unwrap())
             .unwrap();
-        let live = acquire(&b, LockKind::Snapshot, now()).unwrap();
+        let live = acquire(&b, LockKind::Snapshot).unwrap();
         assert_eq!(b.list("locks/").unwrap(), std::slice::from_ref(&live.key));
         // A live lock of another host is respected until it is old.
         let other = LockFile {
             kind: LockKind::Snapshot,
             host: "elsewhere".into(),
             pid: 1,
-            taken: now().timestamp(),
+            taken: now(),
         };
         b.write_new(
             "locks/snapshot-other.json",
@@ -193,7 +198,7 @@ mod tests {
         .unwrap();
         drop(live);
         assert_eq!(
-            acquire(&b, LockKind::Gc, now()).unwrap_err().kind(),
+            acquire(&b, LockKind::Gc).unwrap_err().kind(),
             ErrorKind::Busy
         );
     }

@@ -22,12 +22,25 @@ pub trait SnapshotProgress: Send + Sync + Debug {
 }
 
 /// How to take a snapshot.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SnapshotOptions {
     /// Worker threads that read, hash and compress messages; 0 means one per core.
     pub threads: usize,
     /// Where to report progress.
     pub progress: Option<Arc<dyn SnapshotProgress>>,
+    /// How long to wait for a garbage collection that holds the repository's lock before
+    /// giving up with [`ErrorKind::Busy`](crate::ErrorKind::Busy). Default one minute.
+    pub lock_wait: std::time::Duration,
+}
+
+impl Default for SnapshotOptions {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            progress: None,
+            lock_wait: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 /// What a snapshot stored and what it saw.

@@ -71,12 +71,25 @@ impl Repository {
         let day = self.inner.zone.day_of(taken_at);
         let key = snapshot_key(account, day);
         ensure_absent(&self.inner, &key, account, day)?;
-        // Held until the record is written: no garbage collection runs meanwhile.
-        let _lock = crate::lock::acquire(
-            self.inner.backend.as_ref(),
-            crate::lock::LockKind::Snapshot,
-            taken_at,
-        )?;
+        // Held until the record is written: no garbage collection runs meanwhile. A running
+        // collection is waited for (it is short); only after `lock_wait` is this one given up.
+        let waited_since = std::time::Instant::now();
+        let _lock = loop {
+            match crate::lock::acquire(self.inner.backend.as_ref(), crate::lock::LockKind::Snapshot)
+            {
+                Err(e)
+                    if e.kind() == ErrorKind::Busy
+                        && waited_since.elapsed() < options.lock_wait =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other?,
+            }
+        };
+        // What this handle knows of the index may predate a garbage collection that ran
+        // while it waited: a blob it thinks stored may be gone. Under the lock no gc runs,
+        // so the index read now stays true until the record is written.
+        self.inner.store.reload()?;
 
         let previous = Previous::load(&self.inner, account, day)?;
         let scan = source.scan_known(&|unique| {
@@ -362,6 +375,7 @@ impl Repository {
         let each = SnapshotOptions {
             threads: 1,
             progress: options.progress.clone(),
+            lock_wait: options.lock_wait,
         };
         let next = AtomicUsize::new(0);
         let mut results: Vec<Option<Result<SnapshotReport>>> = Vec::new();

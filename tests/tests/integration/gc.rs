@@ -87,7 +87,7 @@ fn gc_after_prune_reclaims_bytes_and_keeps_everything_retained() {
     let plan = repo.prune_plan(&day10(), None).unwrap();
     assert_eq!(plan.expired.len(), 7);
     repo.prune(&plan).unwrap();
-    let report = repo.gc(&day10(), &GcOptions::default()).unwrap();
+    let report = repo.gc(&GcOptions::default()).unwrap();
     assert!(report.blobs_removed > 0, "{report:?}");
     assert!(
         report.pack_bytes_after < report.pack_bytes_before,
@@ -99,12 +99,7 @@ fn gc_after_prune_reclaims_bytes_and_keeps_everything_retained() {
     );
     assert_intact(&repo, &present);
     // A second collection finds nothing more, and a reopened repository reads the same.
-    assert_eq!(
-        repo.gc(&day10(), &GcOptions::default())
-            .unwrap()
-            .blobs_removed,
-        0
-    );
+    assert_eq!(repo.gc(&GcOptions::default()).unwrap().blobs_removed, 0);
     assert_intact(
         &Repository::open_with_backend(storage.clone()).unwrap(),
         &present,
@@ -119,7 +114,7 @@ fn a_reader_opened_before_a_gc_still_reads_after_it() {
     let reader = Repository::open_with_backend(storage.clone()).unwrap();
     repo.prune(&repo.prune_plan(&day10(), None).unwrap())
         .unwrap();
-    let report = repo.gc(&day10(), &GcOptions { repack_below: 1.0 }).unwrap();
+    let report = repo.gc(&GcOptions { repack_below: 1.0 }).unwrap();
     assert!(report.packs_repacked > 0, "{report:?}");
     // Its index names packs that are gone: it reads the index again and finds the blobs.
     assert_intact(&reader, &present);
@@ -160,6 +155,7 @@ fn gc_is_refused_while_a_snapshot_is_being_written() {
     let options = SnapshotOptions {
         threads: 1,
         progress: Some(Arc::new(Pause(Mutex::new(Some((paused_tx, resume_rx)))))),
+        ..SnapshotOptions::default()
     };
     let source = m.source();
     std::thread::scope(|scope| {
@@ -168,13 +164,13 @@ fn gc_is_refused_while_a_snapshot_is_being_written() {
             repo.snapshot(&alice(), &source, &clock, &options)
         });
         paused_rx.recv().unwrap();
-        let err = repo.gc(&day10(), &GcOptions::default()).unwrap_err();
+        let err = repo.gc(&GcOptions::default()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Busy, "{err}");
         resume_tx.send(()).unwrap();
         writer.join().unwrap().unwrap();
     });
     // Afterwards the lock is gone and a collection runs.
-    repo.gc(&day10(), &GcOptions::default()).unwrap();
+    repo.gc(&GcOptions::default()).unwrap();
     assert!(repo.verify(&VerifyOptions::default()).unwrap().is_ok());
 }
 
@@ -192,7 +188,7 @@ fn a_gc_that_dies_at_any_write_loses_nothing_and_can_run_again() {
     let counter = Arc::new(FaultInjectingBackend::new(storage, 0));
     Repository::open_with_backend(counter.clone())
         .unwrap()
-        .gc(&day10(), &GcOptions { repack_below: 1.0 })
+        .gc(&GcOptions { repack_below: 1.0 })
         .unwrap();
     let total = counter.operations();
     assert!(total >= 4, "{total}");
@@ -201,7 +197,7 @@ fn a_gc_that_dies_at_any_write_loses_nothing_and_can_run_again() {
         let faulty =
             Repository::open_with_backend(Arc::new(FaultInjectingBackend::new(storage.clone(), n)))
                 .unwrap();
-        let _ = faulty.gc(&day10(), &GcOptions { repack_below: 1.0 });
+        let _ = faulty.gc(&GcOptions { repack_below: 1.0 });
         let healthy = Repository::open_with_backend(storage.clone()).unwrap();
         let report = healthy.verify(&VerifyOptions::default()).unwrap();
         assert!(
@@ -213,9 +209,7 @@ fn a_gc_that_dies_at_any_write_loses_nothing_and_can_run_again() {
         for key in storage.list("locks/").unwrap() {
             storage.delete(&key).unwrap();
         }
-        healthy
-            .gc(&day10(), &GcOptions { repack_below: 1.0 })
-            .unwrap();
+        healthy.gc(&GcOptions { repack_below: 1.0 }).unwrap();
         assert_intact(&healthy, &present);
     }
 }

@@ -88,8 +88,7 @@ proptest! {
                 }
                 Step::NextDay => today += 1,
                 Step::Gc => {
-                    let clock = FixedClock::parse(&format!("{}T12:00:00Z", date(today))).unwrap();
-                    t.repo.gc(&clock, &mtm_core::GcOptions { repack_below: 0.9 }).unwrap();
+                    t.repo.gc(&mtm_core::GcOptions { repack_below: 0.9 }).unwrap();
                 }
                 Step::Prune => {
                     let clock = FixedClock::parse(&format!("{}T12:00:00Z", date(today))).unwrap();

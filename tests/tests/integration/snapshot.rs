@@ -292,6 +292,7 @@ fn mail_that_moves_during_the_snapshot_is_captured_once_and_vanished_mail_is_rep
     let options = SnapshotOptions {
         threads: 2,
         progress: Some(Arc::new(Meddler(Mutex::new(Some(Box::new(meddle)))))),
+        ..SnapshotOptions::default()
     };
     let report = t
         .try_snapshot("alice@example.com", &m, "2026-11-20", &options)
@@ -416,6 +417,7 @@ fn accounts_snapshotted_side_by_side_store_shared_content_once() {
     let options = SnapshotOptions {
         threads: 3,
         progress: None,
+        ..SnapshotOptions::default()
     };
     for result in side_by_side.repo.snapshot_many(&accounts, &clock, &options) {
         assert_eq!(result.unwrap().messages, 20);
