@@ -27,6 +27,11 @@ struct Args {
     /// Small preset: 2 accounts x 300 messages x 3 days (explicit options still win).
     #[arg(long)]
     quick: bool,
+    /// Keep only this many days: after each day's snapshot every tool prunes (mtm prune +
+    /// gc, restic forget --prune, borg prune + compact), and the report shows each day's
+    /// repository size (the steady-state curve) and the prune times.
+    #[arg(long)]
+    retain: Option<u32>,
     /// Number of accounts [default: 10].
     #[arg(long)]
     accounts: Option<usize>,
@@ -116,6 +121,10 @@ struct Tool {
     first: Option<Measured>,
     incrementals: Vec<Measured>,
     usage: Option<DirUsage>,
+    /// Seconds of each day's prune (and gc / compact), with `--retain`.
+    prunes: Vec<f64>,
+    /// Repository size after each day, with `--retain`.
+    sizes: Vec<u64>,
 }
 
 impl Tool {
@@ -136,16 +145,59 @@ impl Tool {
         measure::run_measured(&self.program, args, &self.envs, cwd, scratch)
     }
 
-    fn init(&self, scratch: &Path) -> BoxResult<()> {
+    /// Keeps the last `keep` daily snapshots: returns the seconds it took.
+    fn prune(&self, day: u32, keep: u32, scratch: &Path) -> Result<f64, RunError> {
+        flush_dirty_pages();
+        let repo = self.repo.display().to_string();
+        let keep = keep.to_string();
+        let runs: Vec<Vec<String>> = match self.kind {
+            Kind::Mtm => vec![
+                vec![
+                    "--repo".into(),
+                    repo.clone(),
+                    "prune".into(),
+                    "--now".into(),
+                    snapshot_now(day),
+                ],
+                vec!["--repo".into(), repo, "gc".into()],
+            ],
+            Kind::Restic => vec![vec![
+                "-r".into(),
+                repo,
+                "forget".into(),
+                "--quiet".into(),
+                "--keep-last".into(),
+                keep,
+                "--prune".into(),
+            ]],
+            Kind::Borg => vec![
+                vec!["prune".into(), "--keep-last".into(), keep, repo.clone()],
+                vec!["compact".into(), repo],
+            ],
+        };
+        let mut seconds = 0.0;
+        for args in runs {
+            seconds += self.run(&args, None, scratch)?.seconds;
+        }
+        Ok(seconds)
+    }
+
+    fn init(&self, scratch: &Path, retain: Option<u32>) -> BoxResult<()> {
         let repo = self.repo.display().to_string();
         let args: Vec<String> = match self.kind {
-            Kind::Mtm => vec![
-                "--repo".into(),
-                repo,
-                "init".into(),
-                "--time-zone".into(),
-                TIME_ZONE.into(),
-            ],
+            Kind::Mtm => {
+                let mut args = vec![
+                    "--repo".into(),
+                    repo,
+                    "init".into(),
+                    "--time-zone".into(),
+                    TIME_ZONE.into(),
+                ];
+                if let Some(keep) = retain {
+                    args.extend(["--retention-days".into(), keep.to_string()]);
+                }
+                args
+            }
             Kind::Restic => vec![
                 "-r".into(),
                 repo,
@@ -353,6 +405,8 @@ fn run(args: &Args) -> BoxResult<()> {
             first: None,
             incrementals: vec![],
             usage: None,
+            prunes: vec![],
+            sizes: vec![],
         });
     }
     if let Some(p) = restic {
@@ -370,6 +424,8 @@ fn run(args: &Args) -> BoxResult<()> {
             first: None,
             incrementals: vec![],
             usage: None,
+            prunes: vec![],
+            sizes: vec![],
         });
     } else if !args.skip_peers {
         eprintln!("restic not on PATH: skipped");
@@ -393,13 +449,15 @@ fn run(args: &Args) -> BoxResult<()> {
             first: None,
             incrementals: vec![],
             usage: None,
+            prunes: vec![],
+            sizes: vec![],
         });
     } else if !args.skip_peers {
         eprintln!("borg not on PATH: skipped");
     }
 
     for tool in &mut tools {
-        tool.init(&scratch)?;
+        tool.init(&scratch, args.retain)?;
         let m = tool.snapshot(&corpus, 0, &scratch)?;
         eprintln!("first snapshot: {} {:.2} s", tool.name(), m.seconds);
         tool.first = Some(m);
@@ -418,6 +476,8 @@ fn run(args: &Args) -> BoxResult<()> {
             first: None,
             incrementals: vec![],
             usage: None,
+            prunes: vec![],
+            sizes: vec![],
         };
         let init = [
             "--repo".into(),
@@ -444,6 +504,13 @@ fn run(args: &Args) -> BoxResult<()> {
             let m = tool.snapshot(&corpus, day, &scratch)?;
             let _ = write!(line, " {} {:.2} s", tool.name(), m.seconds);
             tool.incrementals.push(m);
+            if let Some(keep) = args.retain {
+                let seconds = tool.prune(day, keep, &scratch)?;
+                let size = dir_usage(&tool.repo)?.disk_bytes;
+                let _ = write!(line, " (prune {seconds:.2} s, {:.0} MB)", size as f64 / MB);
+                tool.prunes.push(seconds);
+                tool.sizes.push(size);
+            }
         }
         eprintln!("{line}");
     }
@@ -559,6 +626,42 @@ fn run(args: &Args) -> BoxResult<()> {
         );
     }
 
+    if let Some(keep) = args.retain {
+        let prune_metric = |t: &Tool| median(&t.prunes);
+        let vals: Vec<Option<f64>> = names
+            .iter()
+            .map(|k| get(*k).and_then(prune_metric))
+            .collect();
+        let _ = writeln!(
+            report,
+            "{:<32} {:>10} {:>10} {:>10} {:>11} {:>9}",
+            "median daily prune+gc (s)",
+            num_str(vals[0], 3),
+            num_str(vals[1], 3),
+            num_str(vals[2], 3),
+            ratio(vals[0], vals[1]),
+            ratio(vals[0], vals[2])
+        );
+        let _ = writeln!(
+            report,
+            "repository size by day with {keep}-day retention (MB):"
+        );
+        for day in 0..plan.days as usize {
+            let size = |k: Kind| {
+                get(k)
+                    .and_then(|t| t.sizes.get(day))
+                    .map_or("-".to_owned(), |b| format!("{:.1}", *b as f64 / MB))
+            };
+            let _ = writeln!(
+                report,
+                "  day {:2}: mtm {:>8}  restic {:>8}  borg {:>8}",
+                day + 1,
+                size(Kind::Mtm),
+                size(Kind::Restic),
+                size(Kind::Borg)
+            );
+        }
+    }
     if let Some((with, without, seconds)) = dictionary_effect {
         let _ = writeln!(
             report,
