@@ -591,13 +591,32 @@ fn history(cli: &Cli, account: &str, message: &str) -> CliResult {
     Ok(())
 }
 
+/// A spinner on stderr while a long call runs (hidden when stderr is not a terminal, and
+/// with --json).
+fn busy<T>(cli: &Cli, message: &str, work: impl FnOnce() -> T) -> T {
+    let spinner = (!cli.json).then(|| {
+        let s = ProgressBar::new_spinner();
+        s.set_message(message.to_owned());
+        s.enable_steady_tick(std::time::Duration::from_millis(120));
+        s
+    });
+    let result = work();
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    result
+}
+
 fn verify(cli: &Cli, read_data: f64) -> CliResult {
     if !(0.0..=1.0).contains(&read_data) {
         return Err(CliError::Usage(
             "--read-data is a share between 0 and 1".into(),
         ));
     }
-    let report = open(cli)?.verify(&mtm_core::VerifyOptions { read_data })?;
+    let repo = open(cli)?;
+    let report = busy(cli, "verifying every hash and reference", || {
+        repo.verify(&mtm_core::VerifyOptions { read_data })
+    })?;
     if cli.json {
         json(&report)?;
     } else {
@@ -647,7 +666,9 @@ fn prune(cli: &Cli, account: Option<&str>, dry_run: bool, now: Option<&str>) -> 
         None => Box::new(SystemClock),
     };
     let account = account.map(AccountId::new).transpose()?;
-    let plan = repo.prune_plan(clock.as_ref(), account.as_ref())?;
+    let plan = busy(cli, "planning the prune", || {
+        repo.prune_plan(clock.as_ref(), account.as_ref())
+    })?;
     let removed = if dry_run {
         None
     } else {
@@ -693,7 +714,10 @@ fn gc(cli: &Cli, repack_below: f64) -> CliResult {
             "--repack-below is a share between 0 and 1".into(),
         ));
     }
-    let report = open(cli)?.gc(&mtm_core::GcOptions { repack_below })?;
+    let repo = open(cli)?;
+    let report = busy(cli, "collecting garbage", || {
+        repo.gc(&mtm_core::GcOptions { repack_below })
+    })?;
     if cli.json {
         json(&report)?;
     } else {

@@ -14,7 +14,8 @@
 //! which readers allow) and at worst unreferenced packs, which the next gc deletes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 
@@ -168,35 +169,56 @@ impl Repository {
         Ok(report)
     }
 
-    /// Every blob reachable from any snapshot record: manifests, catalogs and parts.
+    /// Every blob reachable from any snapshot record: manifests, catalogs and parts. The
+    /// manifests and catalogs are read and decoded on every core.
     fn live_blobs(&self) -> Result<IdSet<BlobId>> {
-        let store = &self.inner.store;
-        let load = |id: &BlobId, what: &str| -> Result<Vec<u8>> {
-            store.read(id, &|| format!("{what} {id}"))
-        };
-        let mut live = IdSet::default();
-        let mut catalogs = IdSet::default();
+        let mut manifests = Vec::new();
         for account in self.accounts()? {
             for day in self.inner.days(&account)? {
-                for folder in self.inner.snapshot_record(&account, day)?.folders {
-                    if !live.insert(folder.manifest) {
-                        continue;
-                    }
-                    let manifest: Manifest =
-                        decode(&load(&folder.manifest, "manifest")?, "manifest")?;
-                    for catalog_id in manifest.catalogs {
-                        if !catalogs.insert(catalog_id) {
-                            continue;
-                        }
-                        live.insert(catalog_id);
-                        let catalog: Catalog = decode(&load(&catalog_id, "catalog")?, "catalog")?;
-                        for entry in catalog.messages {
-                            live.extend(entry.parts);
-                        }
-                    }
-                }
+                let record = self.inner.snapshot_record(&account, day)?;
+                manifests.extend(record.folders.into_iter().map(|f| f.manifest));
             }
         }
-        Ok(live)
+        manifests.sort_unstable();
+        manifests.dedup();
+        let catalogs: Mutex<IdSet<BlobId>> = Mutex::default();
+        let live: Mutex<IdSet<BlobId>> = Mutex::new(manifests.iter().copied().collect());
+        let next = AtomicUsize::new(0);
+        let store = &self.inner.store;
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        std::thread::scope(|scope| -> Result<()> {
+            let workers: Vec<_> = (0..threads.min(manifests.len()))
+                .map(|_| {
+                    scope.spawn(|| -> Result<()> {
+                        while let Some(id) = manifests.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            let data = store.read(id, &|| format!("manifest {id}"))?;
+                            let manifest: Manifest = decode(&data, "manifest")?;
+                            for catalog_id in manifest.catalogs {
+                                if !lock(&catalogs).insert(catalog_id) {
+                                    continue;
+                                }
+                                let data =
+                                    store.read(&catalog_id, &|| format!("catalog {catalog_id}"))?;
+                                let catalog: Catalog = decode(&data, "catalog")?;
+                                let mut live = lock(&live);
+                                live.insert(catalog_id);
+                                for entry in catalog.messages {
+                                    live.extend(entry.parts);
+                                }
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        })?;
+        Ok(live.into_inner().unwrap_or_else(PoisonError::into_inner))
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -96,6 +96,17 @@ impl Repository {
                 }
             }
         }
+        if expired.is_empty() {
+            // Nothing expires: nothing to weigh (and no need to read every manifest).
+            return Ok(PrunePlan {
+                today,
+                keep_from,
+                kept: snapshot_count(self)?,
+                reclaimable_blobs: 0,
+                reclaimable_bytes: 0,
+                expired,
+            });
+        }
         let retained = reachable(inner, &retained_roots)?;
         let sizes: crate::id::IdMap<BlobId, u32> = inner
             .store
@@ -107,12 +118,7 @@ impl Repository {
             .into_iter()
             .filter(|b| !retained.contains(b))
             .collect();
-        let kept = self
-            .accounts()?
-            .iter()
-            .map(|a| inner.days(a).map(|d| d.len() as u64))
-            .sum::<Result<u64>>()?
-            - expired.len() as u64;
+        let kept = snapshot_count(self)? - expired.len() as u64;
         expired.sort_by(|a, b| (a.day, &a.account).cmp(&(b.day, &b.account)));
         Ok(PrunePlan {
             today,
@@ -145,6 +151,14 @@ impl Repository {
         }
         Ok(report)
     }
+}
+
+/// How many snapshot records the repository holds.
+fn snapshot_count(repo: &Repository) -> Result<u64> {
+    repo.accounts()?
+        .iter()
+        .map(|a| repo.inner.days(a).map(|d| d.len() as u64))
+        .sum()
 }
 
 /// Every blob reachable from these manifests: the manifests, their catalogs, and the parts
