@@ -50,6 +50,8 @@ struct Location {
 
 #[derive(Debug, Default)]
 struct IndexState {
+    /// The index files this state was read from (sorted).
+    files: Vec<String>,
     /// Index files that could not be read, with why.
     damaged: Vec<(String, String)>,
     packs: Vec<IndexedPack>,
@@ -126,7 +128,8 @@ pub(crate) struct BlobStore {
 fn load_index(backend: &dyn Backend) -> Result<IndexState> {
     let mut files = Vec::new();
     let mut damaged = Vec::new();
-    for key in backend.list("index/")? {
+    let keys = backend.list("index/")?;
+    for key in keys.iter().cloned() {
         // A damaged index file must not make the whole repository unreadable: its blobs
         // read as missing (an integrity error naming the message), and `verify` reports it.
         match read_index_file(backend, &key) {
@@ -144,6 +147,7 @@ fn load_index(backend: &dyn Backend) -> Result<IndexState> {
         state.merge(file);
     }
     state.damaged = damaged;
+    state.files = keys;
     Ok(state)
 }
 
@@ -174,6 +178,17 @@ impl BlobStore {
     /// Reads the index files again: after a garbage collection (of this process or
     /// another) moved blobs to other packs.
     pub(crate) fn reload(&self) -> Result<()> {
+        // Nothing to do if the set of index files is the one already read (the common case:
+        // listing a directory costs far less than reading every index file again).
+        let keys = self.backend.list("index/")?;
+        let mut known: Vec<String> = {
+            let state = self.index.read().unwrap_or_else(PoisonError::into_inner);
+            state.files.clone()
+        };
+        known.sort();
+        if keys == known {
+            return Ok(());
+        }
         let state = load_index(self.backend.as_ref())?;
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = state;
         Ok(())
@@ -690,13 +705,18 @@ impl PackWriter {
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }
-            self.stats.index = Some(key);
-            self.compressor
+            let mut state = self
+                .compressor
                 .store
                 .index
                 .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .merge(&self.index);
+                .unwrap_or_else(PoisonError::into_inner);
+            state.merge(&self.index);
+            if let Err(at) = state.files.binary_search(&key) {
+                state.files.insert(at, key.clone());
+            }
+            drop(state);
+            self.stats.index = Some(key);
         }
         self.compressor.release();
         self.compressor.wait_for_borrowed()?;
