@@ -13,7 +13,9 @@ Exit codes:
   4  already exists (a snapshot of that account and day, a repository)
   5  damaged data (integrity check failed) or unsupported format
   6  the Maildir could not be read
-  7  busy: another process holds a conflicting lock (gc while a snapshot runs)";
+  7  busy: another process holds a conflicting lock (gc while a snapshot runs)
+  8  the restore request is not in a state that allows this (already decided, past its deadline)
+  9  permission denied (a user acting on another account, a user approving)";
 
 /// Mail Time Machine: daily, deduplicated, read-only snapshots of Maildir mailboxes.
 #[derive(Debug, Parser)]

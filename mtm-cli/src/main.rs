@@ -31,6 +31,10 @@ pub(crate) mod exit {
     pub const SOURCE: u8 = 6;
     /// Another process holds a conflicting lock (gc while snapshots run): try again later.
     pub const BUSY: u8 = 7;
+    /// A restore request cannot make this move from its state.
+    pub const INVALID_TRANSITION: u8 = 8;
+    /// The actor's role does not allow this.
+    pub const PERMISSION_DENIED: u8 = 9;
 }
 
 fn main() -> ExitCode {
@@ -56,6 +60,8 @@ fn code_for(err: &commands::CliError) -> u8 {
             ErrorKind::Integrity | ErrorKind::UnsupportedFormat => exit::INTEGRITY,
             ErrorKind::Source => exit::SOURCE,
             ErrorKind::Busy => exit::BUSY,
+            ErrorKind::InvalidTransition => exit::INVALID_TRANSITION,
+            ErrorKind::PermissionDenied => exit::PERMISSION_DENIED,
             _ => exit::STORAGE,
         },
     }

@@ -31,6 +31,12 @@ pub enum ErrorKind {
     /// Another process holds a lock that this operation conflicts with (a garbage collection
     /// while snapshots run, or the reverse). Try again later.
     Busy,
+    /// A restore request cannot make this move from the state it is in (approving a
+    /// rejected request, a second approval, acting after its deadline).
+    InvalidTransition,
+    /// The caller's role does not allow this (a user acting on another account's request,
+    /// a user approving).
+    PermissionDenied,
 }
 
 /// An error of `mtm-core`: a [`kind`](Error::kind) to branch on and a message for people.
@@ -100,6 +106,24 @@ pub enum Error {
         /// Who holds the lock.
         reason: String,
     },
+    /// A restore request cannot make the asked move from its current state.
+    #[error("restore request {request} is {state}: cannot {action}")]
+    InvalidTransition {
+        /// The request, `<account>/<number>`.
+        request: String,
+        /// The state it is in.
+        state: String,
+        /// What was asked (approve, reject, cancel …).
+        action: String,
+    },
+    /// The caller may not do this.
+    #[error("permission denied: {actor} may not {action}")]
+    PermissionDenied {
+        /// Who asked.
+        actor: String,
+        /// What they asked for.
+        action: String,
+    },
 }
 
 impl Error {
@@ -120,6 +144,8 @@ impl Error {
             Error::Storage { .. } => ErrorKind::Storage,
             Error::Source { .. } => ErrorKind::Source,
             Error::Busy { .. } => ErrorKind::Busy,
+            Error::InvalidTransition { .. } => ErrorKind::InvalidTransition,
+            Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
         }
     }
 

@@ -39,6 +39,7 @@ mod lookup;
 mod message;
 mod names;
 mod repo;
+mod restore;
 mod retention;
 mod snapshot;
 pub mod source;
@@ -63,6 +64,10 @@ pub use message::{
 };
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
 pub use repo::{DEFAULT_RETENTION_DAYS, Repository, RepositoryOptions, RepositoryStats};
+pub use restore::{
+    Action, Actor, FolderPlan, Notification, NotificationKind, Notifier, Recipient, RequestId,
+    RequestState, RestorePlan, RestoreRequest, RestoreResult, RestoreScope,
+};
 pub use retention::{ExpiredSnapshot, PrunePlan, PruneReport, retention_start};
 pub use snapshot::{SnapshotOptions, SnapshotProgress, SnapshotReport};
 pub use source::{

@@ -1,0 +1,641 @@
+//! A restore request and the moves it may make: a pure state machine, no I/O.
+//!
+//! ```text
+//!             approve            start             complete
+//! requested ─────────► approved ───────► running ─────────► completed
+//!     │ reject / cancel / expire                 └────────► failed
+//!     ▼                                            fail
+//! rejected · cancelled · expired
+//! ```
+//!
+//! Every move names who makes it ([`Actor`]) and when; [`RestoreRequest::apply`] checks the
+//! role, the state and the deadline, and returns the request as it is after the move, or a
+//! typed error ([`ErrorKind::InvalidTransition`](crate::ErrorKind::InvalidTransition),
+//! [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied)).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::id::MessageId;
+use crate::names::{AccountId, FolderName};
+
+/// A restore request's name: its account and its number within that account
+/// (`alice@example.com/3`). Numbers start at 1 and grow by one per request.
+///
+/// ```
+/// use mtm_core::RequestId;
+/// let id: RequestId = "alice@example.com/3".parse().unwrap();
+/// assert_eq!(id.account().as_str(), "alice@example.com");
+/// assert_eq!(id.number(), 3);
+/// assert_eq!(id.to_string(), "alice@example.com/3");
+/// assert!("alice@example.com/0".parse::<RequestId>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RequestId {
+    account: AccountId,
+    number: u32,
+}
+
+impl RequestId {
+    /// Request `number` (from 1) of `account`.
+    pub fn new(account: AccountId, number: u32) -> Result<Self> {
+        if number == 0 {
+            return Err(Error::invalid("restore request id", "numbers start at 1"));
+        }
+        Ok(Self { account, number })
+    }
+
+    /// The account the request is for.
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    /// Its number within the account.
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.account, self.number)
+    }
+}
+
+impl FromStr for RequestId {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid(
+                "restore request id",
+                format!("{text:?}: expected <account>/<number>"),
+            )
+        };
+        let (account, number) = text.rsplit_once('/').ok_or_else(bad)?;
+        let number: u32 = number.parse().map_err(|_| bad())?;
+        Self::new(AccountId::new(account)?, number)
+    }
+}
+
+/// What a restore brings back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RestoreScope {
+    /// Every folder of the snapshot.
+    Account,
+    /// These folders of the snapshot (each one alone: sub-folders are not implied).
+    Folders {
+        /// The folders, as the snapshot names them.
+        folders: Vec<FolderName>,
+    },
+    /// These messages of the snapshot, in whichever folders the snapshot had them.
+    Messages {
+        /// Their content ids.
+        messages: Vec<MessageId>,
+    },
+}
+
+impl RestoreScope {
+    /// Checks that a scope names something: an empty folder or message list is an error.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            RestoreScope::Folders { folders } if folders.is_empty() => {
+                Err(Error::invalid("restore scope", "no folder named"))
+            }
+            RestoreScope::Messages { messages } if messages.is_empty() => {
+                Err(Error::invalid("restore scope", "no message named"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for RestoreScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RestoreScope::Account => f.write_str("the whole account"),
+            RestoreScope::Folders { folders } => {
+                let names: Vec<&str> = folders.iter().map(FolderName::as_str).collect();
+                write!(f, "folders {}", names.join(", "))
+            }
+            RestoreScope::Messages { messages } if messages.len() == 1 => f.write_str("1 message"),
+            RestoreScope::Messages { messages } => write!(f, "{} messages", messages.len()),
+        }
+    }
+}
+
+/// Who makes a move.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "role", content = "name", rename_all = "snake_case")]
+pub enum Actor {
+    /// The owner of an account: may request and cancel for that account only.
+    User(AccountId),
+    /// A provider administrator (named for the audit trail): may do everything, and alone
+    /// approves and rejects.
+    Admin(String),
+    /// The library itself: expiry at the deadline.
+    System,
+}
+
+impl Actor {
+    /// An administrator; the name must not be empty.
+    pub fn admin(name: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        if name.trim().is_empty() || name.chars().any(char::is_control) {
+            return Err(Error::invalid("admin name", format!("{name:?}")));
+        }
+        Ok(Actor::Admin(name))
+    }
+
+    /// Whether this actor may see and act on requests of `account` at all.
+    pub fn may_access(&self, account: &AccountId) -> bool {
+        match self {
+            Actor::User(own) => own == account,
+            Actor::Admin(_) | Actor::System => true,
+        }
+    }
+
+    /// Whether this is an administrator.
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Actor::Admin(_))
+    }
+
+    pub(crate) fn denied(&self, action: &str) -> Error {
+        Error::PermissionDenied {
+            actor: self.to_string(),
+            action: action.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::User(account) => write!(f, "user {account}"),
+            Actor::Admin(name) => write!(f, "admin {name}"),
+            Actor::System => f.write_str("the system"),
+        }
+    }
+}
+
+/// Where a request is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// Waiting for an administrator.
+    Requested,
+    /// Confirmed; the restore starts at once.
+    Approved,
+    /// Being written into the live Maildir (or interrupted, to be resumed).
+    Running,
+    /// Done: the snapshot's missing messages are back.
+    Completed,
+    /// The restore stopped with an error.
+    Failed,
+    /// An administrator said no.
+    Rejected,
+    /// The user withdrew it.
+    Cancelled,
+    /// Nobody decided before its snapshot left retention.
+    Expired,
+}
+
+impl RequestState {
+    /// Requested, approved or running: the account can have one such request at a time,
+    /// and its snapshot is kept from pruning.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            RequestState::Requested | RequestState::Approved | RequestState::Running
+        )
+    }
+
+    /// The name used in files, errors and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Requested => "requested",
+            RequestState::Approved => "approved",
+            RequestState::Running => "running",
+            RequestState::Completed => "completed",
+            RequestState::Failed => "failed",
+            RequestState::Rejected => "rejected",
+            RequestState::Cancelled => "cancelled",
+            RequestState::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for RequestState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A move of the state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// An administrator confirms: requested → approved.
+    Approve,
+    /// An administrator refuses, saying why: requested → rejected.
+    Reject {
+        /// Shown to the user.
+        reason: String,
+    },
+    /// The user (or an administrator for them) withdraws it: requested → cancelled.
+    Cancel,
+    /// The deadline passed undecided: requested → expired (the system only).
+    Expire,
+    /// The restore begins writing: approved → running.
+    Start,
+    /// The restore finished: running → completed.
+    Complete,
+    /// The restore stopped with an error: running → failed.
+    Fail {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl Action {
+    /// The verb, for errors and the audit trail.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Approve => "approve",
+            Action::Reject { .. } => "reject",
+            Action::Cancel => "cancel",
+            Action::Expire => "expire",
+            Action::Start => "start",
+            Action::Complete => "complete",
+            Action::Fail { .. } => "fail",
+        }
+    }
+
+    /// The state this move leads to, and the state it must start from.
+    fn edge(&self) -> (RequestState, RequestState) {
+        use RequestState::*;
+        match self {
+            Action::Approve => (Requested, Approved),
+            Action::Reject { .. } => (Requested, Rejected),
+            Action::Cancel => (Requested, Cancelled),
+            Action::Expire => (Requested, Expired),
+            Action::Start => (Approved, Running),
+            Action::Complete => (Running, Completed),
+            Action::Fail { .. } => (Running, Failed),
+        }
+    }
+
+    /// Whether `actor` may make this move on a request of `account`.
+    fn allowed(&self, actor: &Actor, account: &AccountId) -> bool {
+        match self {
+            Action::Approve | Action::Reject { .. } | Action::Start => actor.is_admin(),
+            Action::Cancel => actor.is_admin() || *actor == Actor::User(account.clone()),
+            Action::Expire => *actor == Actor::System,
+            // The restore's own outcome is recorded for the admin who runs it.
+            Action::Complete | Action::Fail { .. } => actor.is_admin(),
+        }
+    }
+}
+
+/// A restore request: who asked for which snapshot, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreRequest {
+    /// Its name.
+    pub id: RequestId,
+    /// The snapshot day to restore from.
+    pub day: NaiveDate,
+    /// What to bring back.
+    pub scope: RestoreScope,
+    /// Who asked (the user, or an administrator on their behalf).
+    pub requested_by: Actor,
+    /// When.
+    pub requested_at: DateTime<Utc>,
+    /// When the snapshot leaves retention: undecided by then, the request expires.
+    pub deadline: DateTime<Utc>,
+    /// Where it stands.
+    pub state: RequestState,
+    /// Who made the last move, and when (the requester and request time until then).
+    pub updated_by: Actor,
+    /// When the last move was made.
+    pub updated_at: DateTime<Utc>,
+    /// The administrator who approved or rejected it.
+    pub decided_by: Option<String>,
+    /// The rejection reason, or the failure.
+    pub reason: Option<String>,
+}
+
+impl RestoreRequest {
+    /// A new request, checked: the actor may request for the account, the scope names
+    /// something, and the deadline is still ahead.
+    pub fn new(
+        id: RequestId,
+        day: NaiveDate,
+        scope: RestoreScope,
+        actor: Actor,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+    ) -> Result<Self> {
+        if !(actor.is_admin() || actor == Actor::User(id.account().clone())) {
+            return Err(actor.denied(&format!("request a restore of {}", id.account())));
+        }
+        scope.validate()?;
+        if now >= deadline {
+            return Err(Error::invalid(
+                "restore request",
+                format!("the snapshot of {day} leaves retention at {deadline}: too late"),
+            ));
+        }
+        Ok(Self {
+            id,
+            day,
+            scope,
+            requested_by: actor.clone(),
+            requested_at: now,
+            deadline,
+            state: RequestState::Requested,
+            updated_by: actor,
+            updated_at: now,
+            decided_by: None,
+            reason: None,
+        })
+    }
+
+    /// Whether the request waits for a decision that can no longer come: still requested
+    /// and `now` at or past the deadline.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.state == RequestState::Requested && now >= self.deadline
+    }
+
+    /// Whether this request keeps its snapshot from being pruned at `now`: undecided
+    /// before its deadline, or approved or running (what was confirmed is what runs).
+    pub fn pins_snapshot(&self, now: DateTime<Utc>) -> bool {
+        match self.state {
+            RequestState::Requested => now < self.deadline,
+            RequestState::Approved | RequestState::Running => true,
+            _ => false,
+        }
+    }
+
+    /// The request after `actor` makes `action` at `now`, or why that move is refused.
+    ///
+    /// A decision at or after the deadline is refused (the request is due to expire), and
+    /// only [`Action::Expire`] is accepted then, and only then.
+    pub fn apply(&self, action: &Action, actor: &Actor, now: DateTime<Utc>) -> Result<Self> {
+        if !actor.may_access(self.id.account()) || !action.allowed(actor, self.id.account()) {
+            return Err(actor.denied(&format!("{} restore request {}", action.verb(), self.id)));
+        }
+        let (from, to) = action.edge();
+        let refused = |state: String| Error::InvalidTransition {
+            request: self.id.to_string(),
+            state,
+            action: action.verb().to_owned(),
+        };
+        if self.state != from {
+            return Err(refused(self.state.to_string()));
+        }
+        if from == RequestState::Requested {
+            let overdue = now >= self.deadline;
+            if overdue && *action != Action::Expire {
+                return Err(refused(format!("past its deadline {}", self.deadline)));
+            }
+            if !overdue && *action == Action::Expire {
+                return Err(refused(format!("before its deadline {}", self.deadline)));
+            }
+        }
+        let mut next = self.clone();
+        next.state = to;
+        next.updated_by = actor.clone();
+        next.updated_at = now;
+        match action {
+            Action::Approve => next.decided_by = admin_name(actor),
+            Action::Reject { reason } => {
+                next.decided_by = admin_name(actor);
+                next.reason = Some(reason.clone());
+            }
+            Action::Fail { reason } => next.reason = Some(reason.clone()),
+            _ => {}
+        }
+        Ok(next)
+    }
+}
+
+fn admin_name(actor: &Actor) -> Option<String> {
+    match actor {
+        Actor::Admin(name) => Some(name.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RequestState::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    fn alice() -> AccountId {
+        AccountId::new("alice@example.com").unwrap()
+    }
+
+    fn request() -> RestoreRequest {
+        RestoreRequest::new(
+            RequestId::new(alice(), 1).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 10).unwrap(),
+            RestoreScope::Account,
+            Actor::User(alice()),
+            at("2026-11-20T10:00:00Z"),
+            at("2026-11-25T00:00:00Z"),
+        )
+        .unwrap()
+    }
+
+    fn admin() -> Actor {
+        Actor::admin("root").unwrap()
+    }
+
+    fn in_state(state: RequestState) -> RestoreRequest {
+        let mut r = request();
+        r.state = state;
+        r
+    }
+
+    fn every_action() -> Vec<Action> {
+        vec![
+            Action::Approve,
+            Action::Reject {
+                reason: "no".into(),
+            },
+            Action::Cancel,
+            Action::Expire,
+            Action::Start,
+            Action::Complete,
+            Action::Fail {
+                reason: "disk".into(),
+            },
+        ]
+    }
+
+    fn every_state() -> [RequestState; 8] {
+        [
+            Requested, Approved, Running, Completed, Failed, Rejected, Cancelled, Expired,
+        ]
+    }
+
+    /// The only allowed edges, with an actor allowed to make them and a moment that suits.
+    fn allowed_edges() -> Vec<(RequestState, Action, RequestState)> {
+        vec![
+            (Requested, Action::Approve, Approved),
+            (
+                Requested,
+                Action::Reject {
+                    reason: "no".into(),
+                },
+                Rejected,
+            ),
+            (Requested, Action::Cancel, Cancelled),
+            (Requested, Action::Expire, Expired),
+            (Approved, Action::Start, Running),
+            (Running, Action::Complete, Completed),
+            (
+                Running,
+                Action::Fail {
+                    reason: "disk".into(),
+                },
+                Failed,
+            ),
+        ]
+    }
+
+    fn suitable(action: &Action) -> (Actor, DateTime<Utc>) {
+        match action {
+            Action::Expire => (Actor::System, at("2026-11-25T00:00:00Z")),
+            _ => (admin(), at("2026-11-21T09:00:00Z")),
+        }
+    }
+
+    #[test]
+    fn every_allowed_transition_moves_to_its_state() {
+        for (from, action, to) in allowed_edges() {
+            let (actor, now) = suitable(&action);
+            let next = in_state(from).apply(&action, &actor, now).unwrap();
+            assert_eq!(next.state, to, "{from} --{}-->", action.verb());
+            assert_eq!(next.updated_at, now);
+            assert_eq!(next.updated_by, actor);
+        }
+    }
+
+    #[test]
+    fn every_other_transition_is_a_typed_error() {
+        let allowed = allowed_edges();
+        let mut refused = 0;
+        for from in every_state() {
+            for action in every_action() {
+                if allowed.iter().any(|(f, a, _)| *f == from && *a == action) {
+                    continue;
+                }
+                let (actor, now) = suitable(&action);
+                let err = in_state(from).apply(&action, &actor, now).unwrap_err();
+                assert_eq!(err.kind(), crate::ErrorKind::InvalidTransition, "{from} {err}");
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 8 * 7 - 7);
+    }
+
+    #[test]
+    fn only_admins_decide_and_only_the_owner_or_an_admin_cancels() {
+        let now = at("2026-11-21T09:00:00Z");
+        let user = Actor::User(alice());
+        let bob = Actor::User(AccountId::new("bob@example.com").unwrap());
+        for action in [
+            Action::Approve,
+            Action::Reject { reason: "x".into() },
+        ] {
+            let err = request().apply(&action, &user, now).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::PermissionDenied);
+        }
+        let err = request().apply(&Action::Cancel, &bob, now).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::PermissionDenied);
+        assert_eq!(request().apply(&Action::Cancel, &user, now).unwrap().state, Cancelled);
+        assert_eq!(request().apply(&Action::Cancel, &admin(), now).unwrap().state, Cancelled);
+        let err = request().apply(&Action::Expire, &admin(), at("2026-12-01T00:00:00Z"));
+        assert_eq!(err.unwrap_err().kind(), crate::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn a_user_cannot_request_for_another_account() {
+        let bob = Actor::User(AccountId::new("bob@example.com").unwrap());
+        let err = RestoreRequest::new(
+            RequestId::new(alice(), 1).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 10).unwrap(),
+            RestoreScope::Account,
+            bob,
+            at("2026-11-20T10:00:00Z"),
+            at("2026-11-25T00:00:00Z"),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn the_deadline_is_exact() {
+        let just_before = at("2026-11-24T23:59:59Z");
+        let deadline = at("2026-11-25T00:00:00Z");
+        assert!(request().apply(&Action::Approve, &admin(), just_before).is_ok());
+        let late = request().apply(&Action::Approve, &admin(), deadline).unwrap_err();
+        assert_eq!(late.kind(), crate::ErrorKind::InvalidTransition);
+        let early = request().apply(&Action::Expire, &Actor::System, just_before);
+        assert_eq!(early.unwrap_err().kind(), crate::ErrorKind::InvalidTransition);
+        let expired = request().apply(&Action::Expire, &Actor::System, deadline).unwrap();
+        assert_eq!(expired.state, Expired);
+        assert!(!request().is_overdue(just_before));
+        assert!(request().is_overdue(deadline));
+    }
+
+    #[test]
+    fn open_requests_pin_their_snapshot_until_decided_or_due() {
+        let before = at("2026-11-24T00:00:00Z");
+        let after = at("2026-11-26T00:00:00Z");
+        assert!(request().pins_snapshot(before));
+        assert!(!request().pins_snapshot(after));
+        assert!(in_state(Approved).pins_snapshot(after));
+        assert!(in_state(Running).pins_snapshot(after));
+        for state in [Completed, Failed, Rejected, Cancelled, Expired] {
+            assert!(!in_state(state).pins_snapshot(before), "{state}");
+            assert!(!state.is_open());
+        }
+    }
+
+    #[test]
+    fn rejection_keeps_the_reason_and_the_admin() {
+        let now = at("2026-11-21T09:00:00Z");
+        let reason = Action::Reject {
+            reason: "that day had no mail".into(),
+        };
+        let rejected = request().apply(&reason, &admin(), now).unwrap();
+        assert_eq!(rejected.reason.as_deref(), Some("that day had no mail"));
+        assert_eq!(rejected.decided_by.as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn empty_scopes_and_late_requests_are_refused() {
+        let empty = RestoreScope::Folders { folders: vec![] };
+        assert!(empty.validate().is_err());
+        let late = RestoreRequest::new(
+            RequestId::new(alice(), 1).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 10).unwrap(),
+            RestoreScope::Account,
+            Actor::User(alice()),
+            at("2026-11-25T00:00:00Z"),
+            at("2026-11-25T00:00:00Z"),
+        );
+        assert_eq!(late.unwrap_err().kind(), crate::ErrorKind::InvalidInput);
+    }
+}
