@@ -78,11 +78,40 @@ impl ProviderZone {
     pub(crate) fn day_of(&self, instant: DateTime<Utc>) -> NaiveDate {
         instant.with_timezone(&self.0).date_naive()
     }
+
+    /// The instant `day` begins in the provider's zone: local midnight, or the first local
+    /// time of the day where a DST change skips midnight.
+    pub(crate) fn start_of_day(&self, day: NaiveDate) -> DateTime<Utc> {
+        use chrono::{LocalResult, TimeZone};
+        let midnight = day.and_time(chrono::NaiveTime::MIN);
+        for minutes in (0..=180).step_by(15) {
+            let local = midnight + chrono::Duration::minutes(minutes);
+            match self.0.from_local_datetime(&local) {
+                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => return t.to_utc(),
+                LocalResult::None => continue,
+            }
+        }
+        // No zone skips more than three hours; fall back to midnight UTC.
+        midnight.and_utc()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_starts_at_local_midnight_even_across_dst() {
+        let rome = ProviderZone::parse("Europe/Rome").unwrap();
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(rome.start_of_day(day("2026-11-21")).to_rfc3339(), "2026-11-20T23:00:00+00:00");
+        assert_eq!(rome.start_of_day(day("2026-07-01")).to_rfc3339(), "2026-06-30T22:00:00+00:00");
+        // Santiago de Chile skips from 00:00 to 01:00 when summer time begins.
+        let santiago = ProviderZone::parse("America/Santiago").unwrap();
+        let start = santiago.start_of_day(day("2026-09-06"));
+        assert_eq!(santiago.day_of(start), day("2026-09-06"));
+        assert_eq!(santiago.day_of(start - chrono::Duration::seconds(1)), day("2026-09-05"));
+    }
 
     #[test]
     fn the_day_follows_the_providers_midnight() {

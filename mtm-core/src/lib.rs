@@ -41,6 +41,7 @@ mod names;
 mod repo;
 mod restore;
 mod retention;
+mod sealed;
 mod snapshot;
 pub mod source;
 mod store;

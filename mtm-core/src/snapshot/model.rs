@@ -32,36 +32,14 @@ pub(crate) struct SnapshotRecord {
     pub bytes: u64,
 }
 
-/// The file form of a snapshot record: the record, and the BLAKE3 of its exact bytes in the
-/// file, so that a flipped bit in a record is caught like one in a pack.
-#[derive(Deserialize)]
-struct SealedRecord<'a> {
-    blake3: String,
-    #[serde(borrow)]
-    record: &'a serde_json::value::RawValue,
-}
-
 impl SnapshotRecord {
-    /// The file content: `{"blake3": "<hash of the record's bytes>", "record": {…}}`.
+    /// The file content: the record, sealed with its hash (see `sealed.rs`).
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
-        let record = serde_json::to_string_pretty(self)
-            .map_err(|e| Error::invalid("snapshot record", e.to_string()))?;
-        let hash = BlobId::of(record.as_bytes());
-        Ok(format!("{{\n\"blake3\": \"{hash}\",\n\"record\": {record}\n}}\n").into_bytes())
+        crate::sealed::seal(self, "snapshot record")
     }
 
     pub(crate) fn decode(data: &[u8], key: &str) -> Result<Self> {
-        let sealed: SealedRecord<'_> = serde_json::from_slice(data)
-            .map_err(|e| Error::integrity(key, format!("snapshot record unreadable: {e}")))?;
-        let raw = sealed.record.get();
-        if BlobId::of(raw.as_bytes()).to_hex() != sealed.blake3 {
-            return Err(Error::integrity(
-                key,
-                "snapshot record does not match its hash",
-            ));
-        }
-        let record: SnapshotRecord = serde_json::from_str(raw)
-            .map_err(|e| Error::integrity(key, format!("snapshot record unreadable: {e}")))?;
+        let record: SnapshotRecord = crate::sealed::unseal(data, key, "snapshot record")?;
         if record.format != FORMAT_VERSION {
             return Err(Error::UnsupportedFormat {
                 found: record.format,
