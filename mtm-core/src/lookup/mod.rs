@@ -290,6 +290,36 @@ impl AccountView {
         Ok(raw)
     }
 
+    /// The raw bytes of one manifest entry of a day's folder, checked against its id: what
+    /// [`raw`](Self::raw) gives, without looking the message up again (a restore reads
+    /// every message of a folder it already holds the manifest of).
+    pub(crate) fn raw_entry(
+        &self,
+        day: NaiveDate,
+        folder: &FolderName,
+        manifest: &Manifest,
+        entry: &ManifestEntry,
+    ) -> Result<Vec<u8>> {
+        let catalog = self.catalog(manifest.catalog_of(entry)?)?;
+        let id = &entry.id;
+        let describe = || format!("message {id} of {} on {day} in {folder}", self.account);
+        let parts = &catalog
+            .get(id)
+            .ok_or_else(|| Error::integrity(describe(), "missing from its catalog"))?
+            .parts;
+        let mut raw = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
+        for part in parts {
+            raw.extend_from_slice(&self.inner.store.read(part, &describe)?);
+        }
+        if MessageId::of(&raw) != *id {
+            return Err(Error::integrity(
+                describe(),
+                "rebuilt bytes do not match the message id",
+            ));
+        }
+        Ok(raw)
+    }
+
     /// A message parsed for reading: headers, text and HTML bodies, attachments.
     pub fn parsed(&self, day: NaiveDate, id: &MessageId) -> Result<ParsedMessage> {
         Ok(parse_view(&self.raw(day, id)?))

@@ -4,7 +4,9 @@
 //! - [`request`]: the request and its state machine (pure, no I/O).
 //! - [`outcome`]: the dry-run plan and the result of a run.
 //! - [`notify`]: notifications and the [`Notifier`] trait.
+//! - [`merge`]: the additive merge of a snapshot into the live Maildir (plan, execute).
 
+pub(crate) mod merge;
 pub(crate) mod notify;
 pub(crate) mod outcome;
 pub(crate) mod request;

@@ -67,6 +67,58 @@ impl Keywords {
     }
 }
 
+/// How many keywords a folder can have: one per letter `a`–`z`.
+pub(crate) const MAX_KEYWORDS: usize = 26;
+
+impl Keywords {
+    /// The letter of `keyword` (compared without regard to ASCII case, as IMAP keywords are).
+    pub(crate) fn letter_of(&self, keyword: &str) -> Option<char> {
+        self.by_index
+            .iter()
+            .position(|k| {
+                k.as_deref()
+                    .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
+            })
+            .and_then(index_letter)
+    }
+
+    /// The writer: gives each of `wanted` that has no letter yet the lowest free one.
+    /// Returns the text of the file with the new lines appended to `existing` (kept as it is),
+    /// or `None` if nothing was added, and the keywords that found no free letter.
+    pub(crate) fn add(
+        &mut self,
+        existing: &str,
+        wanted: &[String],
+    ) -> (Option<String>, Vec<String>) {
+        let mut text = existing.to_owned();
+        let mut added = false;
+        let mut dropped = Vec::new();
+        for keyword in wanted {
+            if self.letter_of(keyword).is_some() {
+                continue;
+            }
+            let Some(index) = self.by_index.iter().position(Option::is_none) else {
+                dropped.push(keyword.clone());
+                continue;
+            };
+            self.by_index[index] = Some(keyword.clone());
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&format!("{index} {keyword}\n"));
+            added = true;
+        }
+        (added.then_some(text), dropped)
+    }
+}
+
+fn index_letter(index: usize) -> Option<char> {
+    u8::try_from(index)
+        .ok()
+        .filter(|i| usize::from(*i) < MAX_KEYWORDS)
+        .map(|i| char::from(b'a' + i))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +140,28 @@ mod tests {
         let k = Keywords::parse("garbage\n26 too-far\nx name\n1 \n-1 neg\n\n2 ok\r\n");
         assert_eq!(k, Keywords::parse("2 ok"));
         assert_eq!(k.get('c'), Some("ok"));
+    }
+
+    #[test]
+    fn the_writer_fills_free_letters_and_keeps_the_file() {
+        let existing = "0 $Label1\n2 Junk";
+        let mut k = Keywords::parse(existing);
+        let wanted = ["junk".to_owned(), "$Restored".to_owned(), "Work".to_owned()];
+        let (text, dropped) = k.add(existing, &wanted);
+        assert!(dropped.is_empty());
+        let text = text.unwrap();
+        assert_eq!(text, "0 $Label1\n2 Junk\n1 $Restored\n3 Work\n");
+        assert_eq!(Keywords::parse(&text), k);
+        assert_eq!(k.letter_of("JUNK"), Some('c'));
+        assert_eq!(k.letter_of("$Restored"), Some('b'));
+        assert_eq!(k.letter_of("Work"), Some('d'));
+        assert_eq!(k.add(&text, &wanted), (None, vec![]));
+
+        let full: String = (0..26).map(|i| format!("{i} k{i}\n")).collect();
+        let mut k = Keywords::parse(&full);
+        let (text, dropped) = k.add(&full, &["k25".to_owned(), "more".to_owned()]);
+        assert_eq!((text, dropped), (None, vec!["more".to_owned()]));
+        assert_eq!(k.letter_of("k25"), Some('z'));
     }
 
     #[test]

@@ -24,9 +24,9 @@
 //! another folder since the scan, by its unique name, and says [`ReadOutcome::Vanished`] if it
 //! is gone. Problems below the account root are warnings, never errors.
 
-mod keywords;
+pub(crate) mod keywords;
 mod maildir;
-mod subscriptions;
+pub(crate) mod subscriptions;
 pub(crate) mod utf7;
 
 use std::path::{Path, PathBuf};

@@ -105,6 +105,60 @@ impl Subscriptions {
     }
 }
 
+/// The kinds of subscription file this library reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubscriptionFormat {
+    /// Dovecot `subscriptions` with the `V<TAB>2` header: TAB between levels.
+    DovecotV2,
+    /// Dovecot `subscriptions` without a header: `.` between levels.
+    DovecotOld,
+    /// Courier `courierimapsubscribed`: `INBOX.` then `.` between levels.
+    Courier,
+}
+
+impl SubscriptionFormat {
+    /// The format of a Dovecot `subscriptions` file's text: with the `V` header (or empty,
+    /// which Dovecot would write with a header) the current one, else the older one.
+    pub(crate) fn of_dovecot_text(text: &str) -> SubscriptionFormat {
+        if text.trim().is_empty() || text.starts_with("V\t") {
+            SubscriptionFormat::DovecotV2
+        } else {
+            SubscriptionFormat::DovecotOld
+        }
+    }
+
+    /// One folder as a line of this format (without the line end).
+    pub(crate) fn line(self, folder: &FolderName) -> String {
+        let levels: Vec<String> = folder.levels().map(super::utf7::encode).collect();
+        match self {
+            SubscriptionFormat::DovecotV2 => levels.join("\t"),
+            SubscriptionFormat::DovecotOld => levels.join("."),
+            SubscriptionFormat::Courier if folder.is_inbox() => FolderName::INBOX.to_owned(),
+            SubscriptionFormat::Courier => format!("INBOX.{}", levels.join(".")),
+        }
+    }
+
+    /// The writer: the text of a subscriptions file of this format that lists `existing`'s
+    /// lines (kept as they are, in their order) and then `added`, one per line. With no
+    /// existing text, a new file (with the `V<TAB>2` header and blank line for
+    /// [`DovecotV2`](Self::DovecotV2)).
+    pub(crate) fn with_added(self, existing: Option<&str>, added: &[FolderName]) -> String {
+        let mut text = match existing {
+            Some(text) if !text.trim().is_empty() => text.to_owned(),
+            _ if self == SubscriptionFormat::DovecotV2 => "V\t2\n\n".to_owned(),
+            _ => String::new(),
+        };
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        for folder in added {
+            text.push_str(&self.line(folder));
+            text.push('\n');
+        }
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +198,42 @@ mod tests {
         let subs = Subscriptions::parse_dovecot("V\t2\n\nGood\nBad&Zm9v\nEmpty\t\t\nEntwürfe\n");
         assert_eq!(names(&subs), ["Good"]);
         assert_eq!(subs.bad_lines.len(), 3, "{:?}", subs.bad_lines);
+    }
+
+    #[test]
+    fn the_writer_keeps_each_format_and_reads_back() {
+        let added = [
+            FolderName::new("Archive/2024").unwrap(),
+            FolderName::new("Entwürfe").unwrap(),
+        ];
+        let v2 = SubscriptionFormat::DovecotV2.with_added(Some("V\t2\n\nSent"), &added);
+        assert_eq!(v2, "V\t2\n\nSent\nArchive\t2024\nEntw&APw-rfe\n");
+        let fresh = SubscriptionFormat::DovecotV2.with_added(None, &added[..1]);
+        assert_eq!(fresh, "V\t2\n\nArchive\t2024\n");
+        let old = SubscriptionFormat::DovecotOld.with_added(Some("Sent\n"), &added);
+        assert_eq!(old, "Sent\nArchive.2024\nEntw&APw-rfe\n");
+        let courier = SubscriptionFormat::Courier.with_added(Some("INBOX\n"), &added);
+        assert_eq!(courier, "INBOX\nINBOX.Archive.2024\nINBOX.Entw&APw-rfe\n");
+        for (text, parse) in [
+            (
+                &v2,
+                Subscriptions::parse_dovecot as fn(&str) -> Subscriptions,
+            ),
+            (&old, Subscriptions::parse_dovecot),
+            (&courier, Subscriptions::parse_courier),
+        ] {
+            let subs = parse(text);
+            assert!(added.iter().all(|f| subs.names.contains(f)), "{text:?}");
+            assert!(subs.bad_lines.is_empty());
+        }
+        assert_eq!(
+            SubscriptionFormat::of_dovecot_text("Sent\n"),
+            SubscriptionFormat::DovecotOld
+        );
+        assert_eq!(
+            SubscriptionFormat::of_dovecot_text(""),
+            SubscriptionFormat::DovecotV2
+        );
     }
 
     #[test]
