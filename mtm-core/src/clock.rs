@@ -104,13 +104,22 @@ mod tests {
     fn a_day_starts_at_local_midnight_even_across_dst() {
         let rome = ProviderZone::parse("Europe/Rome").unwrap();
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        assert_eq!(rome.start_of_day(day("2026-11-21")).to_rfc3339(), "2026-11-20T23:00:00+00:00");
-        assert_eq!(rome.start_of_day(day("2026-07-01")).to_rfc3339(), "2026-06-30T22:00:00+00:00");
+        assert_eq!(
+            rome.start_of_day(day("2026-11-21")).to_rfc3339(),
+            "2026-11-20T23:00:00+00:00"
+        );
+        assert_eq!(
+            rome.start_of_day(day("2026-07-01")).to_rfc3339(),
+            "2026-06-30T22:00:00+00:00"
+        );
         // Santiago de Chile skips from 00:00 to 01:00 when summer time begins.
         let santiago = ProviderZone::parse("America/Santiago").unwrap();
         let start = santiago.start_of_day(day("2026-09-06"));
         assert_eq!(santiago.day_of(start), day("2026-09-06"));
-        assert_eq!(santiago.day_of(start - chrono::Duration::seconds(1)), day("2026-09-05"));
+        assert_eq!(
+            santiago.day_of(start - chrono::Duration::seconds(1)),
+            day("2026-09-05")
+        );
     }
 
     #[test]

@@ -66,10 +66,12 @@ pub use message::{
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
 pub use repo::{DEFAULT_RETENTION_DAYS, Repository, RepositoryOptions, RepositoryStats};
 pub use restore::{
-    Action, Actor, FolderPlan, Notification, NotificationKind, Notifier, Recipient, RequestId,
-    RequestState, RestorePlan, RestoreRequest, RestoreResult, RestoreScope,
+    Action, Actor, AuditEntry, AuditEvent, BillingRecord, BillingSink, FolderPlan, LedgerBilling,
+    Mailboxes, MaildirRoot, Notification, NotificationKind, Notifier, Pricing, QueuedRequest,
+    Recipient, RequestId, RequestState, RestoreDesk, RestoreOutcome, RestorePlan, RestoreRequest,
+    RestoreResult, RestoreScope, RestoreSettings,
 };
-pub use retention::{ExpiredSnapshot, PrunePlan, PruneReport, retention_start};
+pub use retention::{ExpiredSnapshot, PinnedSnapshot, PrunePlan, PruneReport, retention_start};
 pub use snapshot::{SnapshotOptions, SnapshotProgress, SnapshotReport};
 pub use source::{
     MaildirAccount, MessageFile, ReadOutcome, ScannedAccount, ScannedFolder, SourceWarning,

@@ -14,6 +14,7 @@ use crate::error::{ErrorKind, Result};
 use crate::id::{BlobId, IdSet};
 use crate::names::AccountId;
 use crate::repo::{RepoInner, Repository};
+use crate::restore::RequestId;
 use crate::snapshot::model::{Catalog, Manifest, snapshot_key};
 use crate::snapshot::take::load_blob;
 
@@ -59,6 +60,20 @@ pub struct PrunePlan {
     pub reclaimable_blobs: u64,
     /// Their stored (compressed) size: what garbage collection gets back after the prune.
     pub reclaimable_bytes: u64,
+    /// Snapshots past the window that an open restore request keeps (until it is decided
+    /// or its deadline passes, so what an administrator approves is what runs).
+    pub pinned: Vec<PinnedSnapshot>,
+}
+
+/// A snapshot past the retention window that a restore request keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PinnedSnapshot {
+    /// Its account.
+    pub account: AccountId,
+    /// Its day.
+    pub day: NaiveDate,
+    /// The request that keeps it.
+    pub request: RequestId,
 }
 
 /// What a prune did.
@@ -75,6 +90,8 @@ impl Repository {
         let inner = &self.inner;
         let today = inner.zone.day_of(clock.now());
         let keep_from = retention_start(today, inner.config.retention_days);
+        let pins = crate::restore::desk::pinned_snapshots(inner, clock.now())?;
+        let mut pinned = Vec::new();
         let mut expired = Vec::new();
         let mut retained_roots = Vec::new();
         let mut expired_roots = Vec::new();
@@ -82,8 +99,16 @@ impl Repository {
             for day in inner.days(&candidate)? {
                 let record = inner.snapshot_record(&candidate, day)?;
                 let roots: Vec<BlobId> = record.folders.iter().map(|f| f.manifest).collect();
-                let goes = day < keep_from && account.is_none_or(|a| *a == candidate);
-                if goes {
+                let past = day < keep_from && account.is_none_or(|a| *a == candidate);
+                let pin = pins.get(&(candidate.clone(), day));
+                if let (true, Some(request)) = (past, pin) {
+                    pinned.push(PinnedSnapshot {
+                        account: candidate.clone(),
+                        day,
+                        request: request.clone(),
+                    });
+                }
+                if past && pin.is_none() {
                     expired.push(ExpiredSnapshot {
                         account: candidate.clone(),
                         day,
@@ -105,6 +130,7 @@ impl Repository {
                 reclaimable_blobs: 0,
                 reclaimable_bytes: 0,
                 expired,
+                pinned,
             });
         }
         let retained = reachable(inner, &retained_roots)?;
@@ -130,6 +156,7 @@ impl Repository {
                 .map(|b| u64::from(sizes.get(b).copied().unwrap_or(0)))
                 .sum(),
             expired,
+            pinned,
         })
     }
 

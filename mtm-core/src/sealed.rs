@@ -45,7 +45,10 @@ mod tests {
     #[test]
     fn a_sealed_record_reads_back_and_any_change_is_caught() {
         let data = seal(&vec![1, 2, 3], "numbers").unwrap();
-        assert_eq!(unseal::<Vec<i32>>(&data, "k", "numbers").unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            unseal::<Vec<i32>>(&data, "k", "numbers").unwrap(),
+            vec![1, 2, 3]
+        );
         let text = String::from_utf8(data).unwrap();
         let tampered = text.replacen('2', "7", 1);
         let err = unseal::<Vec<i32>>(tampered.as_bytes(), "k", "numbers").unwrap_err();

@@ -77,6 +77,10 @@ pub struct VerifyReport {
     pub messages: u64,
     /// Pack files no index names: left by an interrupted writer, harmless, reclaimable.
     pub unreferenced_packs: u64,
+    /// Restore requests whose journal was read and checked against the state machine.
+    pub restore_requests: u64,
+    /// Billing records checked.
+    pub bills: u64,
     /// Everything wrong, in the order found.
     pub problems: Vec<Problem>,
 }
@@ -115,8 +119,35 @@ impl Repository {
         let damaged_blobs = check_packs(inner, options, &mut report)?;
         check_dictionaries(inner, &mut report)?;
         check_snapshots(inner, &damaged_blobs, &mut report)?;
+        check_restores(inner, &mut report)?;
         Ok(report)
     }
+}
+
+/// Every restore journal folds under the state machine, and every bill is intact.
+fn check_restores(inner: &RepoInner, report: &mut VerifyReport) -> Result<()> {
+    let journal = crate::restore::journal::Journal::new(inner.backend.as_ref());
+    for account in journal.accounts()? {
+        for number in journal.numbers(&account)? {
+            let id = crate::restore::RequestId::new(account.clone(), number)?;
+            match journal.load(&id) {
+                Ok(_) => report.restore_requests += 1,
+                Err(e) if e.kind() == crate::ErrorKind::Integrity => report
+                    .problems
+                    .push(problem(format!("restore request {id}"), e.to_string())),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    for key in inner.backend.list("billing/")? {
+        let data = inner.backend.read(&key)?;
+        match crate::sealed::unseal::<crate::restore::BillingRecord>(&data, &key, "billing record")
+        {
+            Ok(_) => report.bills += 1,
+            Err(e) => report.problems.push(problem(key, e.to_string())),
+        }
+    }
+    Ok(())
 }
 
 fn problem(location: impl Into<String>, reason: impl Into<String>) -> Problem {

@@ -2,15 +2,25 @@
 //! rejects, the confirmed restore runs at once, is billed, and the user is told.
 //!
 //! - [`request`]: the request and its state machine (pure, no I/O).
-//! - [`outcome`]: the dry-run plan and the result of a run.
+//! - [`journal`]: requests stored as append-only journals (the audit trail).
+//! - [`merge`]: the plan and the additive merge into the live Maildir.
+//! - [`billing`]: prices, billing records, the ledger.
 //! - [`notify`]: notifications and the [`Notifier`] trait.
-//! - [`merge`]: the additive merge of a snapshot into the live Maildir (plan, execute).
+//! - [`desk`]: the workflow that ties them together ([`RestoreDesk`]).
 
+pub(crate) mod billing;
+pub(crate) mod desk;
+pub(crate) mod journal;
 pub(crate) mod merge;
 pub(crate) mod notify;
 pub(crate) mod outcome;
 pub(crate) mod request;
 
+pub use billing::{BillingRecord, BillingSink, LedgerBilling, Pricing};
+pub use desk::{
+    Mailboxes, MaildirRoot, QueuedRequest, RestoreDesk, RestoreOutcome, RestoreSettings,
+};
+pub use journal::{AuditEntry, AuditEvent};
 pub use notify::{Notification, NotificationKind, Notifier, Recipient};
 pub use outcome::{FolderPlan, RestorePlan, RestoreResult};
 pub use request::{Action, Actor, RequestId, RequestState, RestoreRequest, RestoreScope};

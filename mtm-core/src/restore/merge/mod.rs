@@ -147,9 +147,6 @@ pub(crate) fn plan(
 /// Restores: plans afresh against the live Maildir, then recreates folders, subscribes them,
 /// merges keywords and writes the missing messages. An error stops the run; what it wrote is
 /// complete and recognised by the next run, which does the rest.
-// Called by the restore orchestration (request persistence, billing, notifications), which
-// is written beside this module; until it lands only the tests call this.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn execute(
     view: &AccountView,
     day: NaiveDate,

@@ -1,0 +1,143 @@
+//! Billing: a restore is billed once, when an administrator approves it.
+//!
+//! The price comes from the provider's [`Pricing`]; the record goes to a [`BillingSink`]. The
+//! built-in sink, [`LedgerBilling`], keeps an append-only ledger in the repository
+//! (`billing/<account>/<n>.json`, one create-only sealed file per request), so a second
+//! attempt to bill the same request finds the first and bills nothing.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::names::AccountId;
+use crate::restore::request::{RequestId, RestoreScope};
+use crate::sealed::{seal, unseal};
+
+/// What a restore costs: a fixed fee plus a rate per started GiB restored, in the minor
+/// unit of the currency (cents), so no rounding of floating point ever reaches a bill.
+///
+/// ```
+/// use mtm_core::Pricing;
+/// let pricing = Pricing { currency: "EUR".into(), base: 500, per_gib: 200 };
+/// assert_eq!(pricing.price(0), 500);
+/// assert_eq!(pricing.price(1), 700); // a started GiB counts whole
+/// assert_eq!(pricing.price(3 << 30), 1100);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pricing {
+    /// ISO 4217 code, e.g. `EUR`.
+    pub currency: String,
+    /// The fee of every restore, in minor units.
+    pub base: u64,
+    /// The price of each started GiB restored, in minor units.
+    pub per_gib: u64,
+}
+
+impl Default for Pricing {
+    /// Free: a provider sets its own prices.
+    fn default() -> Self {
+        Self {
+            currency: "EUR".to_owned(),
+            base: 0,
+            per_gib: 0,
+        }
+    }
+}
+
+impl Pricing {
+    /// The price of restoring `bytes`, in minor units.
+    pub fn price(&self, bytes: u64) -> u64 {
+        let gib = bytes.div_ceil(1 << 30);
+        self.base.saturating_add(self.per_gib.saturating_mul(gib))
+    }
+}
+
+/// One bill: written when a request is approved, never for a rejected one, never twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingRecord {
+    /// The request billed: also the key a billing system can deduplicate on.
+    pub request: RequestId,
+    /// The account charged.
+    pub account: AccountId,
+    /// The snapshot day restored.
+    pub day: NaiveDate,
+    /// What is restored.
+    pub scope: RestoreScope,
+    /// Messages the approved plan restores.
+    pub messages: u64,
+    /// Their size in bytes.
+    pub bytes: u64,
+    /// The price, in minor units of `currency`.
+    pub price: u64,
+    /// The currency.
+    pub currency: String,
+    /// The administrator who approved.
+    pub approved_by: String,
+    /// When it was approved.
+    pub at: DateTime<Utc>,
+}
+
+/// Receives billing records. Implement it to send them to your own billing system.
+///
+/// The same record may be offered again after a crash between your sink accepting it and
+/// the journal noting that: deduplicate on [`BillingRecord::request`].
+pub trait BillingSink: Send + Sync + Debug {
+    /// Records one bill.
+    fn bill(&self, record: &BillingRecord) -> Result<()>;
+}
+
+/// The built-in billing sink: an append-only ledger inside the repository.
+#[derive(Debug, Clone)]
+pub struct LedgerBilling {
+    backend: Arc<dyn Backend>,
+}
+
+fn ledger_key(request: &RequestId) -> String {
+    format!("billing/{}/{:06}.json", request.account(), request.number())
+}
+
+impl LedgerBilling {
+    pub(crate) fn new(backend: Arc<dyn Backend>) -> Self {
+        Self { backend }
+    }
+
+    /// Every record of the ledger, by account and request number.
+    pub fn records(&self) -> Result<Vec<BillingRecord>> {
+        let mut records = Vec::new();
+        for key in self.backend.list("billing/")? {
+            records.push(unseal(&self.backend.read(&key)?, &key, "billing record")?);
+        }
+        Ok(records)
+    }
+}
+
+impl BillingSink for LedgerBilling {
+    /// Writes the record once; a record already in the ledger for the same request is
+    /// accepted if it is the same bill, and an integrity error if it differs.
+    fn bill(&self, record: &BillingRecord) -> Result<()> {
+        let key = ledger_key(&record.request);
+        match self
+            .backend
+            .write_new(&key, &seal(record, "billing record")?)
+        {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                let existing: BillingRecord =
+                    unseal(&self.backend.read(&key)?, &key, "billing record")?;
+                if existing == *record {
+                    Ok(())
+                } else {
+                    Err(Error::integrity(
+                        key,
+                        "a different bill exists for this request",
+                    ))
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,684 @@
+//! The restore desk: the whole workflow, from a user's request to the email that says the
+//! mail is back. It ties the state machine, the journal, the merge into the live Maildir,
+//! billing and notifications together; each of those lives in its own module.
+//!
+//! Every state change is made durable in the journal first. Side effects follow it: a
+//! billing sink or notifier that fails never undoes the change; the failure is written to
+//! the journal, reported in [`RestoreOutcome::problems`], and retried by
+//! [`RestoreDesk::deliver_pending`].
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::error::{Error, ErrorKind, Result};
+use crate::names::AccountId;
+use crate::repo::{RepoInner, Repository};
+use crate::restore::billing::{BillingRecord, BillingSink, LedgerBilling, Pricing};
+use crate::restore::journal::{AuditEntry, AuditEvent, Journal, RequestLog};
+use crate::restore::merge::{self, MergeOptions};
+use crate::restore::notify::{Notification, NotificationKind, Notifier};
+use crate::restore::outcome::{RestorePlan, RestoreResult};
+use crate::restore::request::{
+    Action, Actor, RequestId, RequestState, RestoreRequest, RestoreScope,
+};
+use crate::source::MaildirAccount;
+
+/// Finds the live Maildir of an account: where a restore writes.
+pub trait Mailboxes: Send + Sync + Debug {
+    /// The account's live Maildir.
+    fn maildir(&self, account: &AccountId) -> Result<MaildirAccount>;
+}
+
+/// Accounts as directories of one root, the layout `mtm snapshot --root` reads:
+/// `<root>/<account>/` or `<root>/<account>/Maildir/`.
+#[derive(Debug, Clone)]
+pub struct MaildirRoot {
+    root: PathBuf,
+}
+
+impl MaildirRoot {
+    /// Accounts under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+}
+
+impl Mailboxes for MaildirRoot {
+    fn maildir(&self, account: &AccountId) -> Result<MaildirAccount> {
+        let dir = self.root.join(account.as_str());
+        let nested = dir.join("Maildir");
+        if nested.join("cur").is_dir() || nested.join("new").is_dir() {
+            MaildirAccount::open(nested)
+        } else {
+            MaildirAccount::open(dir)
+        }
+    }
+}
+
+/// Choices a provider makes for every restore.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreSettings {
+    /// What a restore costs.
+    pub pricing: Pricing,
+    /// An IMAP keyword put on every restored message (for example `$Restored`), so users
+    /// can find what came back. None by default.
+    pub tag_keyword: Option<String>,
+}
+
+/// What a workflow call did: the request as it now stands, and what came with the move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestoreOutcome {
+    /// The request after the call.
+    pub request: RestoreRequest,
+    /// The plan made with the request or confirmed by its approval.
+    pub plan: Option<RestorePlan>,
+    /// What the restore did, once completed.
+    pub result: Option<RestoreResult>,
+    /// The bill, once billed.
+    pub billed: Option<BillingRecord>,
+    /// Side effects that failed (billing, notifications): recorded in the journal and
+    /// retried by [`RestoreDesk::deliver_pending`]. Empty when all went through.
+    pub problems: Vec<String>,
+}
+
+/// A pending request in an administrator's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueuedRequest {
+    /// The request.
+    pub request: RestoreRequest,
+    /// The plan made with it.
+    pub plan: Option<RestorePlan>,
+}
+
+/// The restore workflow of one repository.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use mtm_core::*;
+/// let repo = Repository::open("/srv/mtm")?;
+/// let desk = RestoreDesk::new(repo, MaildirRoot::new("/srv/mail"), RestoreSettings::default());
+/// let alice = AccountId::new("alice@example.com")?;
+/// let clock = SystemClock;
+/// let day = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+/// let asked = desk.request(&Actor::User(alice.clone()), &alice, day, RestoreScope::Account, &clock)?;
+/// let done = desk.approve(&Actor::admin("carol")?, &asked.request.id, &clock)?;
+/// println!("{} messages back", done.result.map_or(0, |r| r.messages_restored));
+/// # Ok::<(), mtm_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RestoreDesk {
+    repo: Repository,
+    mailboxes: Arc<dyn Mailboxes>,
+    billing: Arc<dyn BillingSink>,
+    notifier: Option<Arc<dyn Notifier>>,
+    settings: RestoreSettings,
+}
+
+impl RestoreDesk {
+    /// A desk that bills into the repository's ledger and sends no notifications (they stay
+    /// pending until a notifier is set and [`deliver_pending`](Self::deliver_pending) runs).
+    pub fn new(
+        repo: Repository,
+        mailboxes: impl Mailboxes + 'static,
+        settings: RestoreSettings,
+    ) -> Self {
+        let billing = Arc::new(LedgerBilling::new(Arc::clone(&repo.inner.backend)));
+        Self {
+            repo,
+            mailboxes: Arc::new(mailboxes),
+            billing,
+            notifier: None,
+            settings,
+        }
+    }
+
+    /// Sends notifications through `notifier`.
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// Sends billing records to `sink` instead of the repository's ledger.
+    pub fn with_billing(mut self, sink: Arc<dyn BillingSink>) -> Self {
+        self.billing = sink;
+        self
+    }
+
+    fn journal(&self) -> Journal<'_> {
+        Journal::new(self.repo.inner.backend.as_ref())
+    }
+
+    /// When the snapshot of `day` leaves retention: the start of the day `retention_days`
+    /// after it, in the provider's time zone.
+    pub fn deadline(&self, day: NaiveDate) -> DateTime<Utc> {
+        let inner = &self.repo.inner;
+        let leaves = day
+            .checked_add_days(Days::new(u64::from(inner.config.retention_days)))
+            .unwrap_or(NaiveDate::MAX);
+        inner.zone.start_of_day(leaves)
+    }
+
+    fn merge_options(&self, id: &RequestId) -> MergeOptions {
+        MergeOptions {
+            marker: format!("r{}", id.number()),
+            tag_keyword: self.settings.tag_keyword.clone(),
+        }
+    }
+
+    fn live_plan(
+        &self,
+        id: &RequestId,
+        day: NaiveDate,
+        scope: &RestoreScope,
+    ) -> Result<RestorePlan> {
+        let view = self.repo.account(id.account())?;
+        let live = self.mailboxes.maildir(id.account())?;
+        merge::plan(&view, day, scope, &live, &self.merge_options(id))
+    }
+
+    /// A user (for their own account) or an administrator (for anyone) asks for `account`
+    /// as it was on `day`. The plan against the live Maildir goes to the administrators
+    /// with the deadline. [`ErrorKind::AlreadyExists`] if the account has an open request.
+    pub fn request(
+        &self,
+        actor: &Actor,
+        account: &AccountId,
+        day: NaiveDate,
+        scope: RestoreScope,
+        clock: &dyn Clock,
+    ) -> Result<RestoreOutcome> {
+        if !(actor.is_admin() || *actor == Actor::User(account.clone())) {
+            return Err(actor.denied(&format!("request a restore of {account}")));
+        }
+        scope.validate()?;
+        let view = self.repo.account(account)?;
+        if !view.days()?.contains(&day) {
+            return Err(Error::not_found("snapshot", format!("{account} on {day}")));
+        }
+        let now = clock.now();
+        let deadline = self.deadline(day);
+        let log = self.journal().create(
+            account,
+            actor,
+            now,
+            |id| {
+                let request = RestoreRequest::new(
+                    id.clone(),
+                    day,
+                    scope.clone(),
+                    actor.clone(),
+                    now,
+                    deadline,
+                )?;
+                let plan = self.live_plan(&id, day, &scope)?;
+                Ok((request, Some(plan)))
+            },
+            |overdue| self.expire_log(overdue, now).map(|(log, _)| log),
+        )?;
+        let mut problems = Vec::new();
+        let log = self.deliver(log, now, &mut problems);
+        Ok(outcome(&log, problems))
+    }
+
+    /// Reads a request: its owner and administrators only.
+    pub fn get(&self, actor: &Actor, id: &RequestId) -> Result<RestoreOutcome> {
+        let log = self.load_for(actor, id, "see")?;
+        Ok(outcome(&log, Vec::new()))
+    }
+
+    /// A fresh dry run of a request against the live Maildir as it is now.
+    pub fn plan(&self, actor: &Actor, id: &RequestId) -> Result<RestorePlan> {
+        let log = self.load_for(actor, id, "plan")?;
+        self.live_plan(id, log.request.day, &log.request.scope)
+    }
+
+    /// The audit trail of a request, oldest first.
+    pub fn audit(&self, actor: &Actor, id: &RequestId) -> Result<Vec<AuditEntry>> {
+        Ok(self.load_for(actor, id, "see the audit trail of")?.entries)
+    }
+
+    fn load_for(&self, actor: &Actor, id: &RequestId, verb: &str) -> Result<RequestLog> {
+        if !actor.may_access(id.account()) {
+            return Err(actor.denied(&format!("{verb} restore request {id}")));
+        }
+        self.journal().load(id)
+    }
+
+    /// An administrator approves: the request is billed and the restore runs at once; the
+    /// user is told the result. Exactly one of two racing approvals wins; the other gets
+    /// [`ErrorKind::InvalidTransition`].
+    ///
+    /// If the repository fails while the restore writes (a storage error, a crash), the
+    /// request stays running and [`run`](Self::run) resumes it. Any other error fails the
+    /// request, and the user is told.
+    pub fn approve(
+        &self,
+        admin: &Actor,
+        id: &RequestId,
+        clock: &dyn Clock,
+    ) -> Result<RestoreOutcome> {
+        let now = clock.now();
+        let mut problems = Vec::new();
+        let log = self.load_for(admin, id, "approve")?;
+        let log = self.settle_overdue(log, now, &mut problems)?;
+        // Refuse early (wrong role, wrong state) before planning against the live Maildir.
+        log.request.apply(&Action::Approve, admin, now)?;
+        let plan = self.live_plan(id, log.request.day, &log.request.scope)?;
+        let log = self
+            .journal()
+            .transition(id, &Action::Approve, admin, now, || {
+                (Some(plan.clone()), None)
+            })?;
+        let log = self.settle_billing(log, now, &mut problems);
+        self.run_log(log, admin, now, problems)
+    }
+
+    /// Runs an approved restore, or resumes one that was interrupted (still running).
+    pub fn run(&self, admin: &Actor, id: &RequestId, clock: &dyn Clock) -> Result<RestoreOutcome> {
+        let now = clock.now();
+        let log = self.load_for(admin, id, "run")?;
+        if !admin.is_admin() {
+            return Err(admin.denied(&format!("run restore request {id}")));
+        }
+        let mut problems = Vec::new();
+        let log = self.settle_billing(log, now, &mut problems);
+        self.run_log(log, admin, now, problems)
+    }
+
+    fn run_log(
+        &self,
+        log: RequestLog,
+        admin: &Actor,
+        now: DateTime<Utc>,
+        mut problems: Vec<String>,
+    ) -> Result<RestoreOutcome> {
+        let id = log.request.id.clone();
+        let log = match log.request.state {
+            RequestState::Running => self
+                .journal()
+                .record(&id, admin, now, AuditEvent::Resumed)?,
+            _ => self
+                .journal()
+                .transition(&id, &Action::Start, admin, now, || (None, None))?,
+        };
+        let request = &log.request;
+        let ran = self.repo.account(id.account()).and_then(|view| {
+            let live = self.mailboxes.maildir(id.account())?;
+            merge::execute(
+                &view,
+                request.day,
+                &request.scope,
+                &live,
+                &self.merge_options(&id),
+            )
+        });
+        let log = match ran {
+            Ok(result) => self
+                .journal()
+                .transition(&id, &Action::Complete, admin, now, || {
+                    (None, Some(result.clone()))
+                })?,
+            Err(e) if matches!(e.kind(), ErrorKind::Storage | ErrorKind::Busy) => return Err(e),
+            Err(e) => {
+                let reason = e.to_string();
+                self.journal().transition(
+                    &id,
+                    &Action::Fail {
+                        reason: reason.clone(),
+                    },
+                    admin,
+                    now,
+                    || (None, None),
+                )?
+            }
+        };
+        let log = self.deliver(log, now, &mut problems);
+        Ok(outcome(&log, problems))
+    }
+
+    /// An administrator rejects, saying why; the user is told.
+    pub fn reject(
+        &self,
+        admin: &Actor,
+        id: &RequestId,
+        reason: &str,
+        clock: &dyn Clock,
+    ) -> Result<RestoreOutcome> {
+        if reason.trim().is_empty() {
+            return Err(Error::invalid("rejection", "say why: the user is told"));
+        }
+        self.decide(
+            admin,
+            id,
+            &Action::Reject {
+                reason: reason.to_owned(),
+            },
+            clock,
+        )
+    }
+
+    /// The user (or an administrator for them) withdraws a request nobody decided yet.
+    pub fn cancel(
+        &self,
+        actor: &Actor,
+        id: &RequestId,
+        clock: &dyn Clock,
+    ) -> Result<RestoreOutcome> {
+        self.decide(actor, id, &Action::Cancel, clock)
+    }
+
+    fn decide(
+        &self,
+        actor: &Actor,
+        id: &RequestId,
+        action: &Action,
+        clock: &dyn Clock,
+    ) -> Result<RestoreOutcome> {
+        let now = clock.now();
+        let mut problems = Vec::new();
+        let log = self.load_for(actor, id, action.verb())?;
+        self.settle_overdue(log, now, &mut problems)?;
+        let log = self
+            .journal()
+            .transition(id, action, actor, now, || (None, None))?;
+        let log = self.deliver(log, now, &mut problems);
+        Ok(outcome(&log, problems))
+    }
+
+    /// If the request waited past its deadline, expires it (and tells the user), so the
+    /// move the caller wanted is then refused by the state machine with the right reason.
+    fn settle_overdue(
+        &self,
+        log: RequestLog,
+        now: DateTime<Utc>,
+        problems: &mut Vec<String>,
+    ) -> Result<RequestLog> {
+        if !log.request.is_overdue(now) {
+            return Ok(log);
+        }
+        let (expired, mut more) = self.expire_log(&log, now)?;
+        problems.append(&mut more);
+        Ok(expired)
+    }
+
+    fn expire_log(
+        &self,
+        log: &RequestLog,
+        now: DateTime<Utc>,
+    ) -> Result<(RequestLog, Vec<String>)> {
+        let id = &log.request.id;
+        let expired =
+            match self
+                .journal()
+                .transition(id, &Action::Expire, &Actor::System, now, || (None, None))
+            {
+                Ok(expired) => expired,
+                // Someone else settled it meanwhile.
+                Err(e) if e.kind() == ErrorKind::InvalidTransition => self.journal().load(id)?,
+                Err(e) => return Err(e),
+            };
+        let mut problems = Vec::new();
+        let expired = self.deliver(expired, now, &mut problems);
+        Ok((expired, problems))
+    }
+
+    /// Expires every request still waiting at its deadline and tells each user.
+    pub fn expire_overdue(&self, clock: &dyn Clock) -> Result<Vec<RestoreOutcome>> {
+        let now = clock.now();
+        let mut expired = Vec::new();
+        for log in self.open_logs()? {
+            if log.request.is_overdue(now) {
+                let (log, problems) = self.expire_log(&log, now)?;
+                expired.push(outcome(&log, problems));
+            }
+        }
+        Ok(expired)
+    }
+
+    /// The last request of every account (only the last can be open).
+    fn open_logs(&self) -> Result<Vec<RequestLog>> {
+        open_logs(&self.journal())
+    }
+
+    /// Retries every bill and notification that failed or was never sent; returns what
+    /// still fails.
+    pub fn deliver_pending(&self, clock: &dyn Clock) -> Result<Vec<String>> {
+        let now = clock.now();
+        let journal = self.journal();
+        let mut problems = Vec::new();
+        for account in journal.accounts()? {
+            for number in journal.numbers(&account)? {
+                let log = journal.load(&RequestId::new(account.clone(), number)?)?;
+                let log = self.settle_billing(log, now, &mut problems);
+                self.deliver(log, now, &mut problems);
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Requests an actor may see: a user their own account's, an administrator everyone's
+    /// (or one account's), by account and number.
+    pub fn requests(
+        &self,
+        actor: &Actor,
+        account: Option<&AccountId>,
+    ) -> Result<Vec<RestoreRequest>> {
+        let journal = self.journal();
+        let accounts = match (actor, account) {
+            (Actor::User(own), None) => vec![own.clone()],
+            (_, Some(account)) if actor.may_access(account) => vec![account.clone()],
+            (_, Some(account)) => {
+                return Err(actor.denied(&format!("list the restore requests of {account}")));
+            }
+            (_, None) => journal.accounts()?,
+        };
+        let mut requests = Vec::new();
+        for account in accounts {
+            for number in journal.numbers(&account)? {
+                requests.push(
+                    journal
+                        .load(&RequestId::new(account.clone(), number)?)?
+                        .request,
+                );
+            }
+        }
+        Ok(requests)
+    }
+
+    /// An administrator's queue: the requests waiting for a decision, the nearest deadline
+    /// first.
+    pub fn queue(&self, admin: &Actor, clock: &dyn Clock) -> Result<Vec<QueuedRequest>> {
+        if !admin.is_admin() {
+            return Err(admin.denied("see the queue of restore requests"));
+        }
+        let now = clock.now();
+        let mut queue: Vec<QueuedRequest> = self
+            .open_logs()?
+            .into_iter()
+            .filter(|log| {
+                log.request.state == RequestState::Requested && !log.request.is_overdue(now)
+            })
+            .map(|log| QueuedRequest {
+                plan: log.plan().cloned(),
+                request: log.request,
+            })
+            .collect();
+        queue.sort_by(|a, b| {
+            (a.request.deadline, &a.request.id).cmp(&(b.request.deadline, &b.request.id))
+        });
+        Ok(queue)
+    }
+
+    /// Bills an approved request that has not been billed yet.
+    fn settle_billing(
+        &self,
+        log: RequestLog,
+        now: DateTime<Utc>,
+        problems: &mut Vec<String>,
+    ) -> RequestLog {
+        if !log.was_approved() || log.billed().is_some() {
+            return log;
+        }
+        let request = &log.request;
+        let plan = log.plan();
+        let bytes = plan.map_or(0, |p| p.bytes);
+        let approval = log.entries.iter().find(|e| {
+            matches!(
+                &e.event,
+                AuditEvent::Moved {
+                    action: Action::Approve,
+                    ..
+                }
+            )
+        });
+        let record = BillingRecord {
+            request: request.id.clone(),
+            account: request.id.account().clone(),
+            day: request.day,
+            scope: request.scope.clone(),
+            messages: plan.map_or(0, |p| p.messages),
+            bytes,
+            price: self.settings.pricing.price(bytes),
+            currency: self.settings.pricing.currency.clone(),
+            approved_by: request.decided_by.clone().unwrap_or_default(),
+            at: approval.map_or(now, |e| e.at),
+        };
+        let event = match self.billing.bill(&record) {
+            Ok(()) => AuditEvent::Billed { record },
+            Err(e) => {
+                problems.push(format!("billing of {} failed: {e}", request.id));
+                AuditEvent::BillingFailed {
+                    error: e.to_string(),
+                }
+            }
+        };
+        self.record(log, event, now, problems)
+    }
+
+    /// Sends every notification the request's moves call for that was not delivered yet.
+    fn deliver(
+        &self,
+        mut log: RequestLog,
+        now: DateTime<Utc>,
+        problems: &mut Vec<String>,
+    ) -> RequestLog {
+        for (kind, recipient) in log.undelivered() {
+            let Some(notifier) = &self.notifier else {
+                problems.push(format!(
+                    "{} notification of {} not sent: no notifier is configured",
+                    kind_name(kind),
+                    log.request.id
+                ));
+                continue;
+            };
+            let notification = Notification {
+                kind,
+                recipient: recipient.clone(),
+                request: log.request.clone(),
+                plan: log.plan().cloned(),
+                result: log.result().cloned(),
+            };
+            let event = match notifier.notify(&notification) {
+                Ok(()) => AuditEvent::Notified { kind, recipient },
+                Err(e) => {
+                    problems.push(format!(
+                        "{} notification of {} failed: {e}",
+                        kind_name(kind),
+                        log.request.id
+                    ));
+                    AuditEvent::NotificationFailed {
+                        kind,
+                        recipient,
+                        error: e.to_string(),
+                    }
+                }
+            };
+            log = self.record(log, event, now, problems);
+        }
+        log
+    }
+
+    /// Writes a side-effect record; if even that fails, says so and carries on with what
+    /// is known (the side effect is then retried later).
+    fn record(
+        &self,
+        log: RequestLog,
+        event: AuditEvent,
+        now: DateTime<Utc>,
+        problems: &mut Vec<String>,
+    ) -> RequestLog {
+        let actor = log.request.updated_by.clone();
+        match self.journal().record(&log.request.id, &actor, now, event) {
+            Ok(updated) => updated,
+            Err(e) => {
+                problems.push(format!(
+                    "could not record a side effect of {}: {e}",
+                    log.request.id
+                ));
+                log
+            }
+        }
+    }
+}
+
+fn kind_name(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::NewRequest => "new-request",
+        NotificationKind::Completed => "completed",
+        NotificationKind::Failed => "failed",
+        NotificationKind::Rejected => "rejected",
+        NotificationKind::Expired => "expired",
+    }
+}
+
+fn outcome(log: &RequestLog, problems: Vec<String>) -> RestoreOutcome {
+    RestoreOutcome {
+        request: log.request.clone(),
+        plan: log.plan().cloned(),
+        result: log.result().cloned(),
+        billed: log.billed().cloned(),
+        problems,
+    }
+}
+
+fn open_logs(journal: &Journal<'_>) -> Result<Vec<RequestLog>> {
+    let mut logs = Vec::new();
+    for account in journal.accounts()? {
+        if let Some(number) = journal.numbers(&account)?.last() {
+            let log = journal.load(&RequestId::new(account.clone(), *number)?)?;
+            if log.request.state.is_open() {
+                logs.push(log);
+            }
+        }
+    }
+    Ok(logs)
+}
+
+/// The snapshots that open requests keep from pruning at `now`, and the request that
+/// keeps each.
+pub(crate) fn pinned_snapshots(
+    inner: &RepoInner,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<(AccountId, NaiveDate), RequestId>> {
+    Ok(open_logs(&Journal::new(inner.backend.as_ref()))?
+        .into_iter()
+        .filter(|log| log.request.pins_snapshot(now))
+        .map(|log| {
+            let id = log.request.id;
+            ((id.account().clone(), log.request.day), id)
+        })
+        .collect())
+}
+
+impl Repository {
+    /// The billing ledger kept in this repository.
+    pub fn billing_ledger(&self) -> LedgerBilling {
+        LedgerBilling::new(Arc::clone(&self.inner.backend))
+    }
+}

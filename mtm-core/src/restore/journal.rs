@@ -1,0 +1,416 @@
+//! Where restore requests live: an append-only journal per request in the repository.
+//!
+//! Request `n` of an account is the directory `restores/<account>/<n>/` (n zero-padded to
+//! 6 digits); its entries are the sealed files `0001.json`, `0002.json` … (see FORMAT.md).
+//! Entry 1 creates the request; every later entry is a move of the state machine or the
+//! record of a side effect (billed, notified, a failed attempt). The request as it stands
+//! is the fold of its entries, so the journal is also the audit trail.
+//!
+//! Appending is a create-only write of the next number: two processes that append to the
+//! same request at once cannot both succeed, so exactly one of two racing approvals wins and
+//! the other reads the journal again and finds the request approved. Creating request
+//! `n + 1` requires request `n` to be closed, and two racing creations of `n + 1` have one
+//! winner the same way: an account has at most one open request.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::names::AccountId;
+use crate::restore::billing::BillingRecord;
+use crate::restore::notify::{NotificationKind, Recipient};
+use crate::restore::outcome::{RestorePlan, RestoreResult};
+use crate::restore::request::{Action, Actor, RequestId, RequestState, RestoreRequest};
+use crate::sealed::{seal, unseal};
+
+/// One entry of a request's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Its position in the journal, from 1.
+    pub seq: u32,
+    /// When it was written (the injected clock).
+    pub at: DateTime<Utc>,
+    /// Who caused it.
+    pub actor: Actor,
+    /// What happened.
+    pub event: AuditEvent,
+}
+
+/// What an [`AuditEntry`] records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AuditEvent {
+    /// The request was made, with the plan against the live Maildir at that moment.
+    Requested {
+        /// The request as made.
+        request: RestoreRequest,
+        /// The dry run the administrator sees, if it could be made.
+        plan: Option<RestorePlan>,
+    },
+    /// A move of the state machine.
+    Moved {
+        /// The move.
+        action: Action,
+        /// The state before.
+        from: RequestState,
+        /// The state after.
+        to: RequestState,
+        /// The plan an approval confirmed (what is billed and what runs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan: Option<RestorePlan>,
+        /// What a completed restore did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<RestoreResult>,
+    },
+    /// An interrupted restore was run again.
+    Resumed,
+    /// The billing record was accepted by the billing sink.
+    Billed {
+        /// The record.
+        record: BillingRecord,
+    },
+    /// The billing sink failed; billing is retried.
+    BillingFailed {
+        /// Why.
+        error: String,
+    },
+    /// A notification was delivered.
+    Notified {
+        /// Which one.
+        kind: NotificationKind,
+        /// To whom.
+        recipient: Recipient,
+    },
+    /// Delivering a notification failed; it is retried.
+    NotificationFailed {
+        /// Which one.
+        kind: NotificationKind,
+        /// To whom.
+        recipient: Recipient,
+        /// Why.
+        error: String,
+    },
+}
+
+/// A request's journal, read whole: its entries and what they add up to.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestLog {
+    pub entries: Vec<AuditEntry>,
+    pub request: RestoreRequest,
+}
+
+impl RequestLog {
+    /// Folds the entries, checking every move against the state machine: a journal that
+    /// makes a move the machine refuses is damaged.
+    pub(crate) fn fold(id: &RequestId, entries: Vec<AuditEntry>) -> Result<Self> {
+        let location = || format!("restore request {id}");
+        let Some(AuditEntry {
+            event: AuditEvent::Requested { request, .. },
+            ..
+        }) = entries.first()
+        else {
+            return Err(Error::integrity(
+                location(),
+                "the journal does not begin with the request",
+            ));
+        };
+        if request.id != *id {
+            return Err(Error::integrity(
+                location(),
+                "the journal names another request",
+            ));
+        }
+        let mut current = request.clone();
+        for entry in &entries[1..] {
+            if let AuditEvent::Moved { action, to, .. } = &entry.event {
+                current = current.apply(action, &entry.actor, entry.at).map_err(|e| {
+                    Error::integrity(location(), format!("entry {}: {e}", entry.seq))
+                })?;
+                if current.state != *to {
+                    return Err(Error::integrity(location(), "a move names the wrong state"));
+                }
+            }
+        }
+        Ok(Self {
+            entries,
+            request: current,
+        })
+    }
+
+    /// The number the next entry gets.
+    pub(crate) fn next_seq(&self) -> u32 {
+        self.entries.len() as u32 + 1
+    }
+
+    /// The plan made with the request, or confirmed by its approval (the later one).
+    pub(crate) fn plan(&self) -> Option<&RestorePlan> {
+        self.entries.iter().rev().find_map(|e| match &e.event {
+            AuditEvent::Moved {
+                plan: Some(plan), ..
+            }
+            | AuditEvent::Requested {
+                plan: Some(plan), ..
+            } => Some(plan),
+            _ => None,
+        })
+    }
+
+    /// What the completed restore did.
+    pub(crate) fn result(&self) -> Option<&RestoreResult> {
+        self.entries.iter().rev().find_map(|e| match &e.event {
+            AuditEvent::Moved {
+                result: Some(result),
+                ..
+            } => Some(result),
+            _ => None,
+        })
+    }
+
+    /// The billing record the sink accepted, if any.
+    pub(crate) fn billed(&self) -> Option<&BillingRecord> {
+        self.entries.iter().find_map(|e| match &e.event {
+            AuditEvent::Billed { record } => Some(record),
+            _ => None,
+        })
+    }
+
+    /// Whether an approval happened (so billing is owed).
+    pub(crate) fn was_approved(&self) -> bool {
+        self.entries.iter().any(|e| {
+            matches!(
+                &e.event,
+                AuditEvent::Moved {
+                    action: Action::Approve,
+                    ..
+                }
+            )
+        })
+    }
+
+    /// The notifications the request's moves call for and that were not delivered yet.
+    pub(crate) fn undelivered(&self) -> Vec<(NotificationKind, Recipient)> {
+        let user = Recipient::User(self.request.id.account().clone());
+        let mut due = Vec::new();
+        for entry in &self.entries {
+            let wanted = match &entry.event {
+                AuditEvent::Requested { .. } => {
+                    Some((NotificationKind::NewRequest, Recipient::Admins))
+                }
+                AuditEvent::Moved { to, .. } => match to {
+                    RequestState::Completed => Some((NotificationKind::Completed, user.clone())),
+                    RequestState::Failed => Some((NotificationKind::Failed, user.clone())),
+                    RequestState::Rejected => Some((NotificationKind::Rejected, user.clone())),
+                    RequestState::Expired => Some((NotificationKind::Expired, user.clone())),
+                    _ => None,
+                },
+                _ => None,
+            };
+            due.extend(wanted);
+        }
+        due.retain(|(kind, recipient)| {
+            !self.entries.iter().any(|e| {
+                matches!(&e.event, AuditEvent::Notified { kind: k, recipient: r } if k == kind && r == recipient)
+            })
+        });
+        due
+    }
+}
+
+fn account_prefix(account: &AccountId) -> String {
+    format!("restores/{account}/")
+}
+
+fn request_prefix(id: &RequestId) -> String {
+    format!("restores/{}/{:06}/", id.account(), id.number())
+}
+
+fn entry_key(id: &RequestId, seq: u32) -> String {
+    format!("{}{seq:04}.json", request_prefix(id))
+}
+
+/// The journals of every request, read from a backend.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Journal<'a> {
+    backend: &'a dyn Backend,
+}
+
+impl<'a> Journal<'a> {
+    pub(crate) fn new(backend: &'a dyn Backend) -> Self {
+        Self { backend }
+    }
+
+    /// The request numbers of `account`, ascending.
+    pub(crate) fn numbers(&self, account: &AccountId) -> Result<Vec<u32>> {
+        let prefix = account_prefix(account);
+        let mut numbers: Vec<u32> = self
+            .backend
+            .list(&prefix)?
+            .iter()
+            .filter_map(|key| key.strip_prefix(&prefix)?.split_once('/'))
+            .filter_map(|(number, _)| number.parse().ok())
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        Ok(numbers)
+    }
+
+    /// Every account with at least one request.
+    pub(crate) fn accounts(&self) -> Result<Vec<AccountId>> {
+        let mut accounts: Vec<AccountId> = self
+            .backend
+            .list("restores/")?
+            .iter()
+            .filter_map(|key| key.strip_prefix("restores/")?.split_once('/'))
+            .filter_map(|(account, _)| AccountId::new(account).ok())
+            .collect();
+        accounts.dedup();
+        Ok(accounts)
+    }
+
+    /// Reads a request's journal. [`ErrorKind::NotFound`] if there is no such request.
+    pub(crate) fn load(&self, id: &RequestId) -> Result<RequestLog> {
+        let prefix = request_prefix(id);
+        let keys = self.backend.list(&prefix)?;
+        if keys.is_empty() {
+            return Err(Error::not_found("restore request", id.to_string()));
+        }
+        let mut entries = Vec::with_capacity(keys.len());
+        for (position, key) in keys.iter().enumerate() {
+            let entry: AuditEntry = unseal(&self.backend.read(key)?, key, "restore journal entry")?;
+            if entry.seq as usize != position + 1 || *key != entry_key(id, entry.seq) {
+                return Err(Error::integrity(
+                    key.as_str(),
+                    "journal entries out of sequence",
+                ));
+            }
+            entries.push(entry);
+        }
+        RequestLog::fold(id, entries)
+    }
+
+    /// Appends an entry as number `entry.seq`. [`ErrorKind::AlreadyExists`] if another
+    /// writer appended that number first: read the journal again and decide anew.
+    pub(crate) fn append(&self, id: &RequestId, entry: &AuditEntry) -> Result<()> {
+        let data = seal(entry, "restore journal entry")?;
+        self.backend.write_new(&entry_key(id, entry.seq), &data)
+    }
+
+    /// Appends a side-effect record at the end of the journal, whatever else was appended
+    /// meanwhile (it changes no state, so its position does not matter).
+    pub(crate) fn record(
+        &self,
+        id: &RequestId,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        event: AuditEvent,
+    ) -> Result<RequestLog> {
+        for _ in 0..64 {
+            let log = self.load(id)?;
+            let entry = AuditEntry {
+                seq: log.next_seq(),
+                at,
+                actor: actor.clone(),
+                event: event.clone(),
+            };
+            match self.append(id, &entry) {
+                Ok(()) => {
+                    let mut entries = log.entries;
+                    entries.push(entry);
+                    return RequestLog::fold(id, entries);
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Busy {
+            reason: format!("restore request {id} is being changed by others"),
+        })
+    }
+
+    /// Makes a move: reads the journal, asks the state machine, appends. If another writer
+    /// appended first, reads again and asks again, so the loser of a race gets the state
+    /// machine's verdict on the new state (a second approval is an invalid transition).
+    pub(crate) fn transition(
+        &self,
+        id: &RequestId,
+        action: &Action,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        extra: impl Fn() -> (Option<RestorePlan>, Option<RestoreResult>),
+    ) -> Result<RequestLog> {
+        for _ in 0..64 {
+            let log = self.load(id)?;
+            let next = log.request.apply(action, actor, now)?;
+            let (plan, result) = extra();
+            let entry = AuditEntry {
+                seq: log.next_seq(),
+                at: now,
+                actor: actor.clone(),
+                event: AuditEvent::Moved {
+                    action: action.clone(),
+                    from: log.request.state,
+                    to: next.state,
+                    plan,
+                    result,
+                },
+            };
+            match self.append(id, &entry) {
+                Ok(()) => {
+                    let mut entries = log.entries;
+                    entries.push(entry);
+                    return RequestLog::fold(id, entries);
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Busy {
+            reason: format!("restore request {id} is being changed by others"),
+        })
+    }
+
+    /// Creates the request as the next number of its account, if the account has no open
+    /// request. `make` builds the request for the number it gets.
+    pub(crate) fn create(
+        &self,
+        account: &AccountId,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        make: impl Fn(RequestId) -> Result<(RestoreRequest, Option<RestorePlan>)>,
+        close_overdue: impl Fn(&RequestLog) -> Result<RequestLog>,
+    ) -> Result<RequestLog> {
+        for _ in 0..64 {
+            let last = self.numbers(account)?.last().copied();
+            if let Some(number) = last {
+                let id = RequestId::new(account.clone(), number)?;
+                let mut previous = self.load(&id)?;
+                if previous.request.is_overdue(now) {
+                    previous = close_overdue(&previous)?;
+                }
+                if previous.request.state.is_open() {
+                    return Err(Error::AlreadyExists {
+                        what: "open restore request",
+                        name: format!("{id} ({})", previous.request.state),
+                    });
+                }
+            }
+            let id = RequestId::new(account.clone(), last.unwrap_or(0) + 1)?;
+            let (request, plan) = make(id.clone())?;
+            let entry = AuditEntry {
+                seq: 1,
+                at: now,
+                actor: actor.clone(),
+                event: AuditEvent::Requested { request, plan },
+            };
+            match self.append(&id, &entry) {
+                Ok(()) => return RequestLog::fold(&id, vec![entry]),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Busy {
+            reason: format!("restore requests of {account} are being changed by others"),
+        })
+    }
+}
