@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust workspace (unit, integration, property, corpus,
-# CLI, benchmark and doc tests). Later bindings add their suites here.
+# CLI, benchmark and doc tests), then the Python binding's suite (scripts/test-python.sh).
 #
 # The benchmark's end-to-end test runs restic and Borg beside mtm; on a Debian machine where
 # we are root they are installed here when missing, and the test then must find them.
@@ -20,3 +20,5 @@ fi
 export MTM_BENCH_REQUIRE_MTM=1
 
 cargo test --workspace --locked
+
+bash scripts/test-python.sh
