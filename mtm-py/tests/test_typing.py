@@ -49,3 +49,11 @@ def test_the_stub_names_what_the_module_has() -> None:
         public = {name for name in dir(cls) if not name.startswith("_")}
         for name in public:
             assert f"def {name}(" in stub, f"{cls.__name__}.{name} missing from _mtm.pyi"
+
+
+def test_the_readme_shows_the_checked_ops_script() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    script = (HERE / "ops_example.py").read_text()
+    body = script.split('"""', 2)[2].lstrip("\n")
+    assert block == body
