@@ -1,0 +1,141 @@
+# Type stubs of the native module mtm._mtm (the Rust half of the package). The result types
+# and exceptions are ordinary Python in _types.py and _errors.py.
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Iterable, Iterator, Mapping, Optional, Tuple, Type, Union
+
+from ._types import (
+    AccountSnapshot,
+    FolderInfo,
+    GcReport,
+    MessageInfo,
+    MessagePage,
+    ParsedMessage,
+    PrunePlan,
+    PruneReport,
+    RepositoryStats,
+    SearchHit,
+    Sighting,
+    SnapshotDiff,
+    SnapshotInfo,
+    SnapshotReport,
+    SortKey,
+    VerifyReport,
+)
+
+_Path = Union[str, "os.PathLike[str]"]
+
+__version__: str
+
+class Repository:
+    @classmethod
+    def init(
+        cls,
+        path: _Path,
+        *,
+        time_zone: str = "UTC",
+        header_dictionary: bool = True,
+        retention_days: int = 15,
+    ) -> Repository: ...
+    @classmethod
+    def open(cls, path: _Path) -> Repository: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def time_zone(self) -> str: ...
+    @property
+    def retention_days(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Repository: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
+    def day_at(self, instant: datetime) -> date: ...
+    def accounts(self) -> list[str]: ...
+    def account(self, account: str) -> Account: ...
+    def snapshot(
+        self,
+        account: str,
+        maildir: _Path,
+        *,
+        now: Optional[datetime] = None,
+        threads: int = 0,
+    ) -> SnapshotReport: ...
+    def snapshot_many(
+        self,
+        accounts: Union[Iterable[Tuple[str, _Path]], Mapping[str, _Path]],
+        *,
+        now: Optional[datetime] = None,
+        threads: int = 0,
+    ) -> list[AccountSnapshot]: ...
+    def snapshot_root(
+        self, root: _Path, *, now: Optional[datetime] = None, threads: int = 0
+    ) -> list[AccountSnapshot]: ...
+    def stats(self) -> RepositoryStats: ...
+    def prune_plan(
+        self, *, now: Optional[datetime] = None, account: Optional[str] = None
+    ) -> PrunePlan: ...
+    def prune(self, plan: PrunePlan) -> PruneReport: ...
+    def gc(self, *, repack_below: float = 0.5) -> GcReport: ...
+    def verify(self, *, read_data: float = 1.0) -> VerifyReport: ...
+
+class Account:
+    @property
+    def name(self) -> str: ...
+    def days(self) -> list[date]: ...
+    def snapshot(self, day: date) -> SnapshotInfo: ...
+    def folders(self, day: date) -> list[FolderInfo]: ...
+    def messages(
+        self,
+        day: date,
+        folder: str = "INBOX",
+        *,
+        sort: Optional[SortKey] = None,
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> MessagePage: ...
+    def iter_messages(
+        self,
+        day: date,
+        folder: str = "INBOX",
+        *,
+        sort: Optional[SortKey] = None,
+        descending: bool = True,
+        page_size: int = 500,
+    ) -> MessageIterator: ...
+    def resolve_id(self, day: date, prefix: str) -> str: ...
+    def message(self, day: date, id: str) -> MessageInfo: ...
+    def raw(self, day: date, id: str) -> bytes: ...
+    def parsed(self, day: date, id: str) -> ParsedMessage: ...
+    def search(
+        self,
+        *,
+        day: Optional[date] = None,
+        days: Optional[Tuple[date, date]] = None,
+        from_: Optional[str] = None,
+        to: Optional[str] = None,
+        subject: Optional[str] = None,
+        message_id: Optional[str] = None,
+        since: Optional[date] = None,
+        until: Optional[date] = None,
+        has_attachment: Optional[bool] = None,
+    ) -> list[SearchHit]: ...
+    def diff(self, from_day: date, to_day: date) -> SnapshotDiff: ...
+    def diff_live(self, day: date, maildir: _Path) -> SnapshotDiff: ...
+    def history(self, id: str) -> list[Sighting]: ...
+
+class MessageIterator(Iterator[MessageInfo]):
+    def __iter__(self) -> MessageIterator: ...
+    def __next__(self) -> MessageInfo: ...
+
+def _panic_for_tests(message: str) -> None: ...

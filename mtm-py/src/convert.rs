@@ -1,0 +1,409 @@
+//! Core results as the frozen dataclasses and enums of `mtm/_types.py`, and Python
+//! arguments as core values. Conversion only: no logic.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use mtm_core::{
+    AccountId, ChangeKind, DamagedMessage, DiffEntry, DiffSide, ExpiredSnapshot, Flag, Flags,
+    FolderInfo, FolderName, GcReport, MessageId, MessageInfo, MessagePage, ParsedMessage, Problem,
+    PrunePlan, PruneReport, RepositoryStats, SearchHit, Sighting, SnapshotDiff, SnapshotInfo,
+    SnapshotReport, SortKey, Summary, VerifyReport,
+};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyFrozenSet, PyString, PyTuple, PyType};
+
+use crate::error::{invalid, to_py};
+
+/// Looks up a class of `mtm._types` once per call site.
+macro_rules! types_class {
+    ($py:expr, $name:literal) => {{
+        static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        CLASS.import($py, "mtm._types", $name)
+    }};
+}
+
+/// Builds an instance of a `mtm._types` dataclass from keyword arguments.
+macro_rules! build {
+    ($py:expr, $class:literal { $($field:ident : $value:expr),* $(,)? }) => {{
+        let py: Python<'_> = $py;
+        let kwargs = PyDict::new(py);
+        $( kwargs.set_item(stringify!($field), $value)?; )*
+        types_class!(py, $class)?.call((), Some(&kwargs))
+    }};
+}
+
+type Obj<'py> = PyResult<Bound<'py, PyAny>>;
+
+/// A tuple of converted items.
+fn tuple<'py, T>(
+    py: Python<'py>,
+    items: impl IntoIterator<Item = T>,
+    convert: impl Fn(Python<'py>, T) -> Obj<'py>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let items = items
+        .into_iter()
+        .map(|item| convert(py, item))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyTuple::new(py, items)
+}
+
+fn strings<'py>(py: Python<'py>, items: &[String]) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, items)
+}
+
+pub(crate) fn flag<'py>(py: Python<'py>, flag: Flag) -> Obj<'py> {
+    types_class!(py, "Flag")?.call1((flag.letter().to_string(),))
+}
+
+pub(crate) fn flags<'py>(py: Python<'py>, flags: Flags) -> Obj<'py> {
+    let members = flags
+        .iter()
+        .map(|f| flag(py, f))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(PyFrozenSet::new(py, &members)?.into_any())
+}
+
+fn change_kind<'py>(py: Python<'py>, kind: ChangeKind) -> Obj<'py> {
+    let value = match kind {
+        ChangeKind::Removed => "removed",
+        ChangeKind::Added => "added",
+        ChangeKind::Moved => "moved",
+        ChangeKind::FlagsChanged => "flags_changed",
+    };
+    types_class!(py, "ChangeKind")?.call1((value,))
+}
+
+fn day_side(side: DiffSide) -> Option<NaiveDate> {
+    match side {
+        DiffSide::Day(day) => Some(day),
+        DiffSide::Live => None,
+    }
+}
+
+fn instant(seconds: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(seconds, 0)
+}
+
+pub(crate) fn snapshot_report<'py>(py: Python<'py>, r: &SnapshotReport) -> Obj<'py> {
+    build!(py, "SnapshotReport" {
+        account: r.account.as_str(),
+        day: r.day,
+        folders: r.folders,
+        messages: r.messages,
+        bytes: r.bytes,
+        files_read: r.files_read,
+        files_unchanged: r.files_unchanged,
+        new_messages: r.new_messages,
+        stored_blobs: r.stored_blobs,
+        stored_bytes: r.stored_bytes,
+        vanished: r.vanished,
+        warnings: strings(py, &r.warnings)?,
+    })
+}
+
+pub(crate) fn account_snapshot<'py>(
+    py: Python<'py>,
+    account: &str,
+    maildir: &std::path::Path,
+    outcome: &mtm_core::Result<SnapshotReport>,
+) -> Obj<'py> {
+    let (report, error) = match outcome {
+        Ok(report) => (Some(snapshot_report(py, report)?), None),
+        Err(e) => (None, Some(to_py(py, e).into_value(py))),
+    };
+    build!(py, "AccountSnapshot" {
+        account: account,
+        maildir: maildir,
+        report: report,
+        error: error,
+    })
+}
+
+pub(crate) fn snapshot_info<'py>(py: Python<'py>, s: &SnapshotInfo) -> Obj<'py> {
+    build!(py, "SnapshotInfo" {
+        account: s.account.as_str(),
+        day: s.day,
+        taken_at: s.taken_at,
+        folders: s.folders,
+        messages: s.messages,
+        bytes: s.bytes,
+    })
+}
+
+pub(crate) fn folder_info<'py>(py: Python<'py>, f: &FolderInfo) -> Obj<'py> {
+    build!(py, "FolderInfo" {
+        name: f.name.as_str(),
+        subscribed: f.subscribed,
+        messages: f.messages,
+        bytes: f.bytes,
+    })
+}
+
+pub(crate) fn summary<'py>(py: Python<'py>, s: &Summary) -> Obj<'py> {
+    build!(py, "Summary" {
+        from_: s.from.as_str(),
+        to: s.to.as_str(),
+        cc: s.cc.as_str(),
+        subject: s.subject.as_str(),
+        date: s.date.and_then(instant),
+        message_id: s.message_id.as_str(),
+        has_attachments: s.has_attachments,
+        parsed: s.parsed,
+    })
+}
+
+pub(crate) fn message_info<'py>(py: Python<'py>, m: &MessageInfo) -> Obj<'py> {
+    build!(py, "MessageInfo" {
+        id: m.id.to_hex(),
+        folder: m.folder.as_str(),
+        file_name: m.file_name.as_str(),
+        size: m.size,
+        received: m.received,
+        flags: flags(py, m.flags)?,
+        keywords: strings(py, &m.keywords)?,
+        summary: summary(py, &m.summary)?,
+    })
+}
+
+pub(crate) fn message_page<'py>(py: Python<'py>, p: &MessagePage) -> Obj<'py> {
+    build!(py, "MessagePage" {
+        total: p.total,
+        offset: p.offset,
+        messages: tuple(py, &p.messages, message_info)?,
+    })
+}
+
+pub(crate) fn parsed_message<'py>(py: Python<'py>, m: &ParsedMessage) -> Obj<'py> {
+    let headers = tuple(
+        py,
+        &m.headers,
+        |py, h| build!(py, "Header" { name: h.name.as_str(), value: h.value.as_str() }),
+    )?;
+    let attachments = tuple(py, &m.attachments, |py, a| {
+        build!(py, "Attachment" {
+            name: a.name.as_deref(),
+            content_type: a.content_type.as_str(),
+            size: a.size,
+            data: PyBytes::new(py, &a.data),
+        })
+    })?;
+    build!(py, "ParsedMessage" {
+        summary: summary(py, &m.summary)?,
+        headers: headers,
+        text: m.text.as_deref(),
+        html: m.html.as_deref(),
+        attachments: attachments,
+    })
+}
+
+pub(crate) fn sighting<'py>(py: Python<'py>, s: &Sighting) -> Obj<'py> {
+    build!(py, "Sighting" {
+        day: s.day,
+        folder: s.folder.as_str(),
+        flags: flags(py, s.flags)?,
+    })
+}
+
+pub(crate) fn search_hit<'py>(py: Python<'py>, h: &SearchHit) -> Obj<'py> {
+    build!(py, "SearchHit" {
+        id: h.id.to_hex(),
+        size: h.size,
+        received: h.received,
+        summary: summary(py, &h.summary)?,
+        seen: tuple(py, &h.seen, sighting)?,
+    })
+}
+
+fn placement<'py>(py: Python<'py>, (folder, f): &(FolderName, Flags)) -> Obj<'py> {
+    build!(py, "Placement" { folder: folder.as_str(), flags: flags(py, *f)? })
+}
+
+fn diff_entry<'py>(py: Python<'py>, e: &DiffEntry) -> Obj<'py> {
+    build!(py, "DiffEntry" {
+        change: change_kind(py, e.change)?,
+        id: e.id.to_hex(),
+        summary: summary(py, &e.summary)?,
+        size: e.size,
+        before: tuple(py, &e.before, placement)?,
+        after: tuple(py, &e.after, placement)?,
+    })
+}
+
+pub(crate) fn snapshot_diff<'py>(py: Python<'py>, d: &SnapshotDiff) -> Obj<'py> {
+    build!(py, "SnapshotDiff" {
+        from_day: day_side(d.from),
+        to_day: day_side(d.to),
+        entries: tuple(py, &d.entries, diff_entry)?,
+        note: d.note,
+    })
+}
+
+fn expired_snapshot<'py>(py: Python<'py>, e: &ExpiredSnapshot) -> Obj<'py> {
+    build!(py, "ExpiredSnapshot" {
+        account: e.account.as_str(),
+        day: e.day,
+        messages: e.messages,
+        bytes: e.bytes,
+    })
+}
+
+pub(crate) fn prune_plan<'py>(py: Python<'py>, p: &PrunePlan) -> Obj<'py> {
+    build!(py, "PrunePlan" {
+        today: p.today,
+        keep_from: p.keep_from,
+        expired: tuple(py, &p.expired, expired_snapshot)?,
+        kept: p.kept,
+        reclaimable_blobs: p.reclaimable_blobs,
+        reclaimable_bytes: p.reclaimable_bytes,
+    })
+}
+
+/// A `PrunePlan` dataclass (as [`prune_plan`] made it) back into the core's plan.
+pub(crate) fn prune_plan_from(plan: &Bound<'_, PyAny>) -> PyResult<PrunePlan> {
+    let py = plan.py();
+    if !plan.is_instance(types_class!(py, "PrunePlan")?)? {
+        return Err(invalid(
+            py,
+            "prune takes the PrunePlan that prune_plan() returned",
+        ));
+    }
+    let mut expired = Vec::new();
+    for item in plan.getattr("expired")?.try_iter()? {
+        let item = item?;
+        let account: String = item.getattr("account")?.extract()?;
+        expired.push(ExpiredSnapshot {
+            account: account_id(py, &account)?,
+            day: item.getattr("day")?.extract()?,
+            messages: item.getattr("messages")?.extract()?,
+            bytes: item.getattr("bytes")?.extract()?,
+        });
+    }
+    Ok(PrunePlan {
+        today: plan.getattr("today")?.extract()?,
+        keep_from: plan.getattr("keep_from")?.extract()?,
+        expired,
+        kept: plan.getattr("kept")?.extract()?,
+        reclaimable_blobs: plan.getattr("reclaimable_blobs")?.extract()?,
+        reclaimable_bytes: plan.getattr("reclaimable_bytes")?.extract()?,
+    })
+}
+
+pub(crate) fn prune_report<'py>(py: Python<'py>, r: &PruneReport) -> Obj<'py> {
+    build!(py, "PruneReport" { removed: r.removed })
+}
+
+pub(crate) fn gc_report<'py>(py: Python<'py>, r: &GcReport) -> Obj<'py> {
+    build!(py, "GcReport" {
+        blobs_removed: r.blobs_removed,
+        packs_deleted: r.packs_deleted,
+        packs_repacked: r.packs_repacked,
+        pack_bytes_before: r.pack_bytes_before,
+        pack_bytes_after: r.pack_bytes_after,
+    })
+}
+
+fn damaged_message<'py>(py: Python<'py>, m: &DamagedMessage) -> Obj<'py> {
+    build!(py, "DamagedMessage" {
+        account: m.account.as_str(),
+        day: m.day,
+        folder: m.folder.as_str(),
+        subject: m.subject.as_str(),
+        id: m.id.to_hex(),
+    })
+}
+
+fn problem<'py>(py: Python<'py>, p: &Problem) -> Obj<'py> {
+    build!(py, "Problem" {
+        location: p.location.as_str(),
+        reason: p.reason.as_str(),
+        messages: tuple(py, &p.messages, damaged_message)?,
+    })
+}
+
+pub(crate) fn verify_report<'py>(py: Python<'py>, r: &VerifyReport) -> Obj<'py> {
+    build!(py, "VerifyReport" {
+        index_files: r.index_files,
+        packs: r.packs,
+        packs_read: r.packs_read,
+        blobs_checked: r.blobs_checked,
+        snapshots: r.snapshots,
+        messages: r.messages,
+        unreferenced_packs: r.unreferenced_packs,
+        problems: tuple(py, &r.problems, problem)?,
+    })
+}
+
+pub(crate) fn repository_stats<'py>(py: Python<'py>, s: &RepositoryStats) -> Obj<'py> {
+    build!(py, "RepositoryStats" {
+        files: s.files,
+        bytes: s.bytes,
+        packs: s.packs,
+        pack_bytes: s.pack_bytes,
+        snapshots: s.snapshots,
+        blobs: s.blobs,
+    })
+}
+
+// ---- arguments ----
+
+pub(crate) fn account_id(py: Python<'_>, name: &str) -> PyResult<AccountId> {
+    AccountId::new(name).map_err(|e| to_py(py, &e))
+}
+
+pub(crate) fn folder_name(py: Python<'_>, name: &str) -> PyResult<FolderName> {
+    FolderName::new(name).map_err(|e| to_py(py, &e))
+}
+
+pub(crate) fn message_id(py: Python<'_>, hex: &str) -> PyResult<MessageId> {
+    MessageId::from_hex(hex).map_err(|e| to_py(py, &e))
+}
+
+/// A `SortKey` member, or its value as a string (`"subject"`).
+pub(crate) fn sort_key(key: &Bound<'_, PyAny>) -> PyResult<SortKey> {
+    let py = key.py();
+    let value = if key.is_instance_of::<PyString>() {
+        key.clone()
+    } else if key.is_instance(types_class!(py, "SortKey")?)? {
+        key.getattr("value")?
+    } else {
+        return Err(invalid(py, "sort must be a mtm.SortKey"));
+    };
+    match value.extract::<String>()?.as_str() {
+        "date" => Ok(SortKey::Date),
+        "received" => Ok(SortKey::Received),
+        "from" => Ok(SortKey::From),
+        "subject" => Ok(SortKey::Subject),
+        "size" => Ok(SortKey::Size),
+        other => Err(invalid(
+            py,
+            format!("invalid sort key {other:?}: one of date, received, from, subject, size"),
+        )),
+    }
+}
+
+/// An aware `datetime.datetime` as a fixed clock; `None` is the system clock. A naive
+/// datetime (no time zone) is refused: it would silently mean the machine's zone.
+pub(crate) fn clock(now: Option<&Bound<'_, PyAny>>) -> PyResult<Box<dyn mtm_core::Clock>> {
+    let Some(now) = now else {
+        return Ok(Box::new(mtm_core::SystemClock));
+    };
+    let py = now.py();
+    if !now.is_instance_of::<pyo3::types::PyDateTime>() {
+        return Err(invalid(py, "now must be a datetime.datetime"));
+    }
+    if now.call_method0("utcoffset")?.is_none() {
+        return Err(invalid(
+            py,
+            format!("now must be time-zone aware, got the naive datetime {now}"),
+        ));
+    }
+    let text: String = now.call_method0("isoformat")?.extract()?;
+    mtm_core::FixedClock::parse(&text)
+        .map(|c| Box::new(c) as Box<dyn mtm_core::Clock>)
+        .map_err(|e| to_py(py, &e))
+}
+
+/// A non-negative count argument.
+pub(crate) fn count(py: Python<'_>, what: &str, value: i64) -> PyResult<usize> {
+    usize::try_from(value).map_err(|_| invalid(py, format!("{what} must be >= 0, got {value}")))
+}

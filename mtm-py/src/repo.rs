@@ -1,0 +1,334 @@
+//! `mtm.Repository`: open or create a repository, snapshot, and maintain it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use mtm_core::{
+    AccountId, GcOptions, MaildirAccount, Repository as CoreRepository, RepositoryOptions,
+    SnapshotOptions, VerifyOptions,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyDateTime, PyList, PyType};
+
+use crate::account::Account;
+use crate::convert;
+use crate::error::{invalid, raise, run};
+
+/// A repository of daily snapshots. Use it as a context manager; after `close()` (or the
+/// end of the `with` block) every call raises `mtm.ClosedError`. Safe to share between
+/// threads: long calls release the GIL.
+#[pyclass(module = "mtm", frozen)]
+pub(crate) struct Repository {
+    path: PathBuf,
+    inner: Mutex<Option<CoreRepository>>,
+}
+
+impl Repository {
+    fn new(path: PathBuf, repo: CoreRepository) -> Self {
+        Self {
+            path,
+            inner: Mutex::new(Some(repo)),
+        }
+    }
+
+    /// The open repository (a cheap clone sharing the same state), or `ClosedError`.
+    pub(crate) fn get(&self, py: Python<'_>) -> PyResult<CoreRepository> {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| raise(py, "ClosedError", "the repository is closed"))
+    }
+}
+
+fn snapshot_options(py: Python<'_>, threads: i64) -> PyResult<SnapshotOptions> {
+    Ok(SnapshotOptions {
+        threads: convert::count(py, "threads", threads)?,
+        ..SnapshotOptions::default()
+    })
+}
+
+#[pymethods]
+impl Repository {
+    /// Creates a repository in a local directory (created if missing; it must be empty).
+    #[classmethod]
+    #[pyo3(signature = (path, *, time_zone = "UTC".to_owned(), header_dictionary = true, retention_days = mtm_core::DEFAULT_RETENTION_DAYS))]
+    fn init(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        path: PathBuf,
+        time_zone: String,
+        header_dictionary: bool,
+        retention_days: u32,
+    ) -> PyResult<Self> {
+        let options = RepositoryOptions {
+            time_zone,
+            header_dictionary,
+            retention_days,
+        };
+        let at = path.clone();
+        let repo = run(py, move || CoreRepository::init(&at, options))?;
+        Ok(Self::new(path, repo))
+    }
+
+    /// Opens an existing repository.
+    #[classmethod]
+    fn open(_cls: &Bound<'_, PyType>, py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let at = path.clone();
+        let repo = run(py, move || CoreRepository::open(&at))?;
+        Ok(Self::new(path, repo))
+    }
+
+    /// The repository's directory.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
+    /// The provider's IANA time zone, which decides a snapshot's day.
+    #[getter]
+    fn time_zone(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.get(py)?.time_zone().to_owned())
+    }
+
+    /// How many days of snapshots prune keeps (today included).
+    #[getter]
+    fn retention_days(&self, py: Python<'_>) -> PyResult<u32> {
+        Ok(self.get(py)?.retention_days())
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
+
+    /// Closes the repository. Accounts already taken from it stay usable.
+    fn close(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        slf.get().get(slf.py())?;
+        Ok(slf)
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close();
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.closed() { " closed" } else { "" };
+        format!(
+            "<mtm.Repository {:?}{state}>",
+            self.path.display().to_string()
+        )
+    }
+
+    /// The provider-local day of an aware datetime.
+    fn day_at(&self, py: Python<'_>, instant: &Bound<'_, PyAny>) -> PyResult<chrono::NaiveDate> {
+        if !instant.is_instance_of::<PyDateTime>() {
+            return Err(invalid(py, "day_at takes a datetime.datetime"));
+        }
+        let clock = convert::clock(Some(instant))?;
+        Ok(self.get(py)?.day_at(clock.now()))
+    }
+
+    /// The accounts with at least one snapshot, sorted.
+    fn accounts(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let repo = self.get(py)?;
+        let accounts = run(py, move || repo.accounts())?;
+        Ok(accounts.iter().map(|a| a.as_str().to_owned()).collect())
+    }
+
+    /// A read-only view of one account's snapshots.
+    fn account(&self, py: Python<'_>, account: &str) -> PyResult<Account> {
+        let id = convert::account_id(py, account)?;
+        let repo = self.get(py)?;
+        let view = run(py, move || repo.account(&id))?;
+        Ok(Account::new(Arc::new(view)))
+    }
+
+    /// Snapshots one account's Maildir as of `now` (an aware datetime; default: the system
+    /// clock). `threads` = 0 uses one worker per core.
+    #[pyo3(signature = (account, maildir, *, now = None, threads = 0))]
+    fn snapshot<'py>(
+        &self,
+        py: Python<'py>,
+        account: &str,
+        maildir: PathBuf,
+        now: Option<&Bound<'py, PyAny>>,
+        threads: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = convert::account_id(py, account)?;
+        let clock = convert::clock(now)?;
+        let options = snapshot_options(py, threads)?;
+        let repo = self.get(py)?;
+        let report = run(py, move || {
+            let source = MaildirAccount::open(&maildir)?;
+            repo.snapshot(&id, &source, clock.as_ref(), &options)
+        })?;
+        convert::snapshot_report(py, &report)
+    }
+
+    /// Snapshots several accounts side by side, one per core (`threads` = 0) or `threads`
+    /// at a time. `accounts` is pairs of (account id, Maildir path), or a mapping of them.
+    /// One failing account does not stop the others: each gets an `AccountSnapshot` with
+    /// its report or its error.
+    #[pyo3(signature = (accounts, *, now = None, threads = 0))]
+    fn snapshot_many<'py>(
+        &self,
+        py: Python<'py>,
+        accounts: &Bound<'py, PyAny>,
+        now: Option<&Bound<'py, PyAny>>,
+        threads: i64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let pairs = if let Ok(mapping) = accounts.cast::<pyo3::types::PyMapping>() {
+            mapping.items()?.into_any()
+        } else {
+            accounts.clone()
+        };
+        let mut sources: Vec<(AccountId, PathBuf)> = Vec::new();
+        for pair in pairs.try_iter()? {
+            let (name, path): (String, PathBuf) = pair?.extract()?;
+            sources.push((convert::account_id(py, &name)?, path));
+        }
+        let clock = convert::clock(now)?;
+        let options = snapshot_options(py, threads)?;
+        let repo = self.get(py)?;
+        let (names, outcomes) = run(py, move || {
+            let opened = sources
+                .iter()
+                .map(|(id, path)| Ok((id.clone(), MaildirAccount::open(path)?)))
+                .collect::<mtm_core::Result<Vec<_>>>()?;
+            let outcomes = repo.snapshot_many(&opened, clock.as_ref(), &options);
+            Ok((sources, outcomes))
+        })?;
+        let results = names
+            .iter()
+            .zip(&outcomes)
+            .map(|((id, path), outcome)| convert::account_snapshot(py, id.as_str(), path, outcome))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, results)
+    }
+
+    /// Snapshots every account under a Maildir root (each subdirectory that is a Maildir or
+    /// holds `<name>/Maildir`; the directory name is the account id). A directory whose name
+    /// is not a valid account id is reported as that account's error, not snapshotted.
+    #[pyo3(signature = (root, *, now = None, threads = 0))]
+    fn snapshot_root<'py>(
+        &self,
+        py: Python<'py>,
+        root: PathBuf,
+        now: Option<&Bound<'py, PyAny>>,
+        threads: i64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let clock = convert::clock(now)?;
+        let options = snapshot_options(py, threads)?;
+        let repo = self.get(py)?;
+        let outcomes = run(py, move || {
+            let mut valid = Vec::new();
+            let mut all = Vec::new();
+            for (name, source) in MaildirAccount::discover(&root)? {
+                let path = source.root().to_path_buf();
+                match AccountId::new(name.as_str()) {
+                    Ok(id) => {
+                        all.push((name, path, None));
+                        valid.push((id, source));
+                    }
+                    Err(e) => all.push((name, path, Some(Err(e)))),
+                }
+            }
+            let mut reports = repo
+                .snapshot_many(&valid, clock.as_ref(), &options)
+                .into_iter();
+            for entry in &mut all {
+                if entry.2.is_none() {
+                    entry.2 = reports.next();
+                }
+            }
+            Ok(all)
+        })?;
+        let results = outcomes
+            .iter()
+            .filter_map(|(name, path, outcome)| {
+                outcome
+                    .as_ref()
+                    .map(|o| convert::account_snapshot(py, name, path, o))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, results)
+    }
+
+    /// The size of the repository: files, bytes, packs, snapshots, blobs.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let repo = self.get(py)?;
+        let stats = run(py, move || repo.stats())?;
+        convert::repository_stats(py, &stats)
+    }
+
+    /// Plans a prune as of `now` (default: the system clock), of every account or one:
+    /// which snapshots fall out of the retention window and what that frees.
+    #[pyo3(signature = (*, now = None, account = None))]
+    fn prune_plan<'py>(
+        &self,
+        py: Python<'py>,
+        now: Option<&Bound<'py, PyAny>>,
+        account: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let clock = convert::clock(now)?;
+        let account = account.map(|a| convert::account_id(py, a)).transpose()?;
+        let repo = self.get(py)?;
+        let plan = run(py, move || {
+            repo.prune_plan(clock.as_ref(), account.as_ref())
+        })?;
+        convert::prune_plan(py, &plan)
+    }
+
+    /// Carries out a plan from `prune_plan()`: removes its expired snapshots. Running it
+    /// again is harmless. Run `gc()` afterwards to reclaim the bytes.
+    fn prune<'py>(&self, py: Python<'py>, plan: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let plan = convert::prune_plan_from(plan)?;
+        let repo = self.get(py)?;
+        let report = run(py, move || repo.prune(&plan))?;
+        convert::prune_report(py, &report)
+    }
+
+    /// Reclaims stored bytes no snapshot references. Raises `BusyError` while a snapshot
+    /// is being written.
+    #[pyo3(signature = (*, repack_below = 0.5))]
+    fn gc<'py>(&self, py: Python<'py>, repack_below: f64) -> PyResult<Bound<'py, PyAny>> {
+        if !(0.0..=1.0).contains(&repack_below) {
+            return Err(invalid(
+                py,
+                format!("repack_below must be between 0 and 1, got {repack_below}"),
+            ));
+        }
+        let repo = self.get(py)?;
+        let report = run(py, move || repo.gc(&GcOptions { repack_below }))?;
+        convert::gc_report(py, &report)
+    }
+
+    /// Checks every hash and reference; `read_data` is the share of packs (0 to 1) whose
+    /// data is read and hashed. The report names the messages any damage hurts.
+    #[pyo3(signature = (*, read_data = 1.0))]
+    fn verify<'py>(&self, py: Python<'py>, read_data: f64) -> PyResult<Bound<'py, PyAny>> {
+        if !(0.0..=1.0).contains(&read_data) {
+            return Err(invalid(
+                py,
+                format!("read_data must be between 0 and 1, got {read_data}"),
+            ));
+        }
+        let repo = self.get(py)?;
+        let report = run(py, move || repo.verify(&VerifyOptions { read_data }))?;
+        convert::verify_report(py, &report)
+    }
+}
