@@ -65,8 +65,9 @@ pub use message::{
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
 pub use repo::{DEFAULT_RETENTION_DAYS, Repository, RepositoryOptions, RepositoryStats};
 pub use restore::{
-    Action, Actor, FolderPlan, Notification, NotificationKind, Notifier, Recipient, RequestId,
-    RequestState, RestorePlan, RestoreRequest, RestoreResult, RestoreScope,
+    Action, Actor, AddressLookup, DefaultTemplates, EmailNotifier, EmailSettings, EmailTemplates,
+    EmailTransport, FolderPlan, Notification, NotificationKind, Notifier, Recipient, RenderedEmail,
+    RequestId, RequestState, RestorePlan, RestoreRequest, RestoreResult, RestoreScope, UserAddress,
 };
 pub use retention::{ExpiredSnapshot, PrunePlan, PruneReport, retention_start};
 pub use snapshot::{SnapshotOptions, SnapshotProgress, SnapshotReport};
