@@ -542,7 +542,11 @@ mod tests {
                 }
                 let (actor, now) = suitable(&action);
                 let err = in_state(from).apply(&action, &actor, now).unwrap_err();
-                assert_eq!(err.kind(), crate::ErrorKind::InvalidTransition, "{from} {err}");
+                assert_eq!(
+                    err.kind(),
+                    crate::ErrorKind::InvalidTransition,
+                    "{from} {err}"
+                );
                 refused += 1;
             }
         }
@@ -554,17 +558,23 @@ mod tests {
         let now = at("2026-11-21T09:00:00Z");
         let user = Actor::User(alice());
         let bob = Actor::User(AccountId::new("bob@example.com").unwrap());
-        for action in [
-            Action::Approve,
-            Action::Reject { reason: "x".into() },
-        ] {
+        for action in [Action::Approve, Action::Reject { reason: "x".into() }] {
             let err = request().apply(&action, &user, now).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::PermissionDenied);
         }
         let err = request().apply(&Action::Cancel, &bob, now).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::PermissionDenied);
-        assert_eq!(request().apply(&Action::Cancel, &user, now).unwrap().state, Cancelled);
-        assert_eq!(request().apply(&Action::Cancel, &admin(), now).unwrap().state, Cancelled);
+        assert_eq!(
+            request().apply(&Action::Cancel, &user, now).unwrap().state,
+            Cancelled
+        );
+        assert_eq!(
+            request()
+                .apply(&Action::Cancel, &admin(), now)
+                .unwrap()
+                .state,
+            Cancelled
+        );
         let err = request().apply(&Action::Expire, &admin(), at("2026-12-01T00:00:00Z"));
         assert_eq!(err.unwrap_err().kind(), crate::ErrorKind::PermissionDenied);
     }
@@ -588,12 +598,23 @@ mod tests {
     fn the_deadline_is_exact() {
         let just_before = at("2026-11-24T23:59:59Z");
         let deadline = at("2026-11-25T00:00:00Z");
-        assert!(request().apply(&Action::Approve, &admin(), just_before).is_ok());
-        let late = request().apply(&Action::Approve, &admin(), deadline).unwrap_err();
+        assert!(
+            request()
+                .apply(&Action::Approve, &admin(), just_before)
+                .is_ok()
+        );
+        let late = request()
+            .apply(&Action::Approve, &admin(), deadline)
+            .unwrap_err();
         assert_eq!(late.kind(), crate::ErrorKind::InvalidTransition);
         let early = request().apply(&Action::Expire, &Actor::System, just_before);
-        assert_eq!(early.unwrap_err().kind(), crate::ErrorKind::InvalidTransition);
-        let expired = request().apply(&Action::Expire, &Actor::System, deadline).unwrap();
+        assert_eq!(
+            early.unwrap_err().kind(),
+            crate::ErrorKind::InvalidTransition
+        );
+        let expired = request()
+            .apply(&Action::Expire, &Actor::System, deadline)
+            .unwrap();
         assert_eq!(expired.state, Expired);
         assert!(!request().is_overdue(just_before));
         assert!(request().is_overdue(deadline));
