@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust workspace (unit, integration, property, corpus,
-# CLI, benchmark and doc tests), then the Python binding's suite (scripts/test-python.sh).
+# CLI, benchmark, email and doc tests), then the Python binding's suite (scripts/test-python.sh).
 #
 # The benchmark's end-to-end test runs restic and Borg beside mtm; on a Debian machine where
 # we are root they are installed here when missing, and the test then must find them.
@@ -18,6 +18,31 @@ if command -v restic >/dev/null && command -v borg >/dev/null; then
   export MTM_BENCH_REQUIRE_PEERS=1
 fi
 export MTM_BENCH_REQUIRE_MTM=1
+
+# The email notifier's SMTP test (mtm-core/tests/email.rs) sends to aiosmtpd (PyPI), run
+# from a venv of our own under the target directory; the test finds it through
+# MTM_TEST_PYTHON and must not skip. Debian ships `venv` separately (python3-venv).
+py_tools="${CARGO_TARGET_DIR:-target}/py-tools"
+case "$py_tools" in /*) ;; *) py_tools="$(pwd)/$py_tools" ;; esac
+if ! "$py_tools/bin/python" -c 'import aiosmtpd.handlers' 2>/dev/null; then
+  echo "installing aiosmtpd into $py_tools"
+  rm -rf "$py_tools"
+  if ! python3 -m venv "$py_tools"; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      rm -rf "$py_tools"
+      python3 -m venv "$py_tools"
+    else
+      echo "python3 -m venv failed: install python3-venv" >&2
+      exit 1
+    fi
+  fi
+  "$py_tools/bin/pip" install -q aiosmtpd
+fi
+export MTM_TEST_PYTHON="$py_tools/bin/python"
+export MTM_TEST_REQUIRE_SMTP=1
+
 
 # mtm-py has no Rust tests; it is built by maturin below (building it here too would only
 # rebuild pyo3 under other settings).

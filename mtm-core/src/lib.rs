@@ -66,10 +66,11 @@ pub use message::{
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
 pub use repo::{DEFAULT_RETENTION_DAYS, Repository, RepositoryOptions, RepositoryStats};
 pub use restore::{
-    Action, Actor, AuditEntry, AuditEvent, BillingRecord, BillingSink, FolderPlan, LedgerBilling,
-    Mailboxes, MaildirRoot, Notification, NotificationKind, Notifier, Pricing, QueuedRequest,
-    Recipient, RequestId, RequestState, RestoreDesk, RestoreOutcome, RestorePlan, RestoreRequest,
-    RestoreResult, RestoreScope, RestoreSettings,
+    Action, Actor, AddressLookup, AuditEntry, AuditEvent, BillingRecord, BillingSink,
+    DefaultTemplates, EmailNotifier, EmailSettings, EmailTemplates, EmailTransport, FolderPlan,
+    LedgerBilling, Mailboxes, MaildirRoot, Notification, NotificationKind, Notifier, Pricing,
+    QueuedRequest, Recipient, RenderedEmail, RequestId, RequestState, RestoreDesk, RestoreOutcome,
+    RestorePlan, RestoreRequest, RestoreResult, RestoreScope, RestoreSettings, UserAddress,
 };
 pub use retention::{ExpiredSnapshot, PinnedSnapshot, PrunePlan, PruneReport, retention_start};
 pub use snapshot::{SnapshotOptions, SnapshotProgress, SnapshotReport};

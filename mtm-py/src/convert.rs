@@ -285,6 +285,9 @@ pub(crate) fn prune_plan_from(plan: &Bound<'_, PyAny>) -> PyResult<PrunePlan> {
         kept: plan.getattr("kept")?.extract()?,
         reclaimable_blobs: plan.getattr("reclaimable_blobs")?.extract()?,
         reclaimable_bytes: plan.getattr("reclaimable_bytes")?.extract()?,
+        // Carrying out a plan removes only its expired snapshots; the pinned ones are shown
+        // for information and never removed.
+        pinned: Vec::new(),
     })
 }
 

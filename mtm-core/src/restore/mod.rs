@@ -6,10 +6,12 @@
 //! - [`merge`]: the plan and the additive merge into the live Maildir.
 //! - [`billing`]: prices, billing records, the ledger.
 //! - [`notify`]: notifications and the [`Notifier`] trait.
+//! - [`email`]: the built-in [`Notifier`] that sends email ([`EmailNotifier`]).
 //! - [`desk`]: the workflow that ties them together ([`RestoreDesk`]).
 
 pub(crate) mod billing;
 pub(crate) mod desk;
+pub(crate) mod email;
 pub(crate) mod journal;
 pub(crate) mod merge;
 pub(crate) mod notify;
@@ -21,6 +23,10 @@ pub use desk::{
     Mailboxes, MaildirRoot, QueuedRequest, RestoreDesk, RestoreOutcome, RestoreSettings,
 };
 pub use journal::{AuditEntry, AuditEvent};
+pub use email::{
+    AddressLookup, DefaultTemplates, EmailNotifier, EmailSettings, EmailTemplates, EmailTransport,
+    RenderedEmail, UserAddress,
+};
 pub use notify::{Notification, NotificationKind, Notifier, Recipient};
 pub use outcome::{FolderPlan, RestorePlan, RestoreResult};
 pub use request::{Action, Actor, RequestId, RequestState, RestoreRequest, RestoreScope};
