@@ -126,6 +126,8 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0)]
         read_data: f64,
     },
+    /// Restore requests: ask, plan, approve or reject, run, list.
+    Restore(crate::restore::RestoreArgs),
     /// Run a guided demonstration on a sample mailbox in a temporary directory.
     Demo {
         /// Keep the sample Maildir and repository in this directory instead of a temporary one.

@@ -95,6 +95,7 @@ pub fn run(cli: &Cli) -> CliResult {
             now,
         } => prune(cli, account.as_deref(), *dry_run, now.as_deref()),
         Command::Demo { keep } => crate::demo::run(keep.as_deref()),
+        Command::Restore(args) => crate::restore::run(cli, args),
     }
 }
 
@@ -104,7 +105,7 @@ fn repo_path(cli: &Cli) -> CliResult<&Path> {
         .ok_or_else(|| CliError::Usage("no repository: pass --repo PATH or set MTM_REPO".into()))
 }
 
-fn open(cli: &Cli) -> CliResult<Repository> {
+pub(crate) fn open(cli: &Cli) -> CliResult<Repository> {
     Ok(Repository::open(repo_path(cli)?)?)
 }
 
@@ -126,7 +127,7 @@ pub fn parse_day(view: &AccountView, text: &str) -> CliResult<NaiveDate> {
     parse_date(text)
 }
 
-fn parse_date(text: &str) -> CliResult<NaiveDate> {
+pub(crate) fn parse_date(text: &str) -> CliResult<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| CliError::Usage(format!("{text:?} is not a day (YYYY-MM-DD)")))
 }
@@ -593,7 +594,7 @@ fn history(cli: &Cli, account: &str, message: &str) -> CliResult {
 
 /// A spinner on stderr while a long call runs (hidden when stderr is not a terminal, and
 /// with --json).
-fn busy<T>(cli: &Cli, message: &str, work: impl FnOnce() -> T) -> T {
+pub(crate) fn busy<T>(cli: &Cli, message: &str, work: impl FnOnce() -> T) -> T {
     let spinner = (!cli.json).then(|| {
         let s = ProgressBar::new_spinner();
         s.set_message(message.to_owned());
@@ -701,6 +702,12 @@ fn prune(cli: &Cli, account: Option<&str>, dry_run: bool, now: Option<&str>) -> 
         bytes(plan.reclaimable_bytes),
         plan.reclaimable_blobs
     );
+    for pin in &plan.pinned {
+        println!(
+            "keeping {} on {} past the window: restore request {} is open",
+            pin.account, pin.day, pin.request
+        );
+    }
     match removed {
         Some(r) => println!("removed {} snapshot(s)", r.removed),
         None => println!("dry run: nothing removed"),

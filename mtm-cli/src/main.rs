@@ -6,7 +6,9 @@
 mod args;
 mod commands;
 mod demo;
+mod notify;
 mod output;
+mod restore;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,31 @@
+//! The notifier the restore commands use: the built-in email notifier, sending by SMTP
+//! (`--smtp HOST:PORT`) or writing into a Maildir (`--notify-maildir DIR`); none if neither
+//! is given (notifications then stay pending until `mtm restore deliver` runs with one).
+
+use std::sync::Arc;
+
+use mtm_core::{EmailNotifier, EmailSettings, EmailTransport, Notifier};
+
+use crate::commands::{CliError, CliResult};
+use crate::restore::Setup;
+
+pub fn notifier(setup: &Setup) -> CliResult<Option<Arc<dyn Notifier>>> {
+    let transport = match (&setup.smtp, &setup.notify_maildir) {
+        (Some(server), _) => {
+            let (host, port) = server
+                .rsplit_once(':')
+                .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
+                .ok_or_else(|| CliError::Usage(format!("--smtp {server:?}: expected HOST:PORT")))?;
+            EmailTransport::Smtp { host, port }
+        }
+        (None, Some(dir)) => EmailTransport::Maildir(dir.clone()),
+        (None, None) => return Ok(None),
+    };
+    if setup.admin_emails.is_empty() {
+        return Err(CliError::Usage(
+            "who are the administrators? pass --admin-email ADDRESS or set MTM_ADMIN_EMAIL".into(),
+        ));
+    }
+    let settings = EmailSettings::new(setup.mail_from.clone(), setup.admin_emails.clone());
+    Ok(Some(Arc::new(EmailNotifier::new(settings, transport)?)))
+}

@@ -1,0 +1,547 @@
+//! `mtm restore …`: the restore workflow from the command line.
+//!
+//! Who acts is said on every call: `--admin NAME` for an administrator, otherwise the user
+//! of the account concerned (`--user ACCOUNT` to say which user explicitly).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use mtm_core::{
+    AccountId, Actor, AuditEvent, Clock, FixedClock, FolderName, MaildirRoot, Pricing, RequestId,
+    RestoreDesk, RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings, SystemClock,
+};
+
+use crate::args::Cli;
+use crate::commands::{CliError, CliResult, busy, open, parse_date};
+use crate::output::{bytes, json, table};
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(subcommand)]
+    pub command: RestoreCommand,
+    #[command(flatten)]
+    pub who: Who,
+    #[command(flatten)]
+    pub setup: Setup,
+}
+
+/// Who makes the call.
+#[derive(Debug, Args)]
+pub struct Who {
+    /// Act as this administrator.
+    #[arg(long, global = true, env = "MTM_ADMIN", conflicts_with = "user")]
+    pub admin: Option<String>,
+    /// Act as the user of this account (default: the account the request is for).
+    #[arg(long, global = true)]
+    pub user: Option<String>,
+}
+
+/// How the provider runs restores.
+#[derive(Debug, Args)]
+pub struct Setup {
+    /// The live Maildirs: one directory per account, as `mtm snapshot --root` reads them.
+    #[arg(long, global = true, env = "MTM_MAILDIRS")]
+    pub maildirs: Option<PathBuf>,
+    /// Send notifications by SMTP to this HOST:PORT (no TLS: a local MTA or relay).
+    #[arg(
+        long,
+        global = true,
+        env = "MTM_SMTP",
+        conflicts_with = "notify_maildir"
+    )]
+    pub smtp: Option<String>,
+    /// Write notification emails into this Maildir instead of sending them.
+    #[arg(long, global = true, env = "MTM_NOTIFY_MAILDIR")]
+    pub notify_maildir: Option<PathBuf>,
+    /// The From address of notifications.
+    #[arg(
+        long,
+        global = true,
+        env = "MTM_MAIL_FROM",
+        default_value = "mail-time-machine@localhost"
+    )]
+    pub mail_from: String,
+    /// The administrators' address for new requests (repeatable).
+    #[arg(
+        long = "admin-email",
+        global = true,
+        env = "MTM_ADMIN_EMAIL",
+        value_delimiter = ','
+    )]
+    pub admin_emails: Vec<String>,
+    /// The fee of every restore, in cents (minor units).
+    #[arg(long, global = true, env = "MTM_PRICE_BASE", default_value_t = 0)]
+    pub price_base: u64,
+    /// The price of each started GiB restored, in cents.
+    #[arg(long, global = true, env = "MTM_PRICE_PER_GIB", default_value_t = 0)]
+    pub price_per_gib: u64,
+    /// The currency of the prices.
+    #[arg(long, global = true, env = "MTM_CURRENCY", default_value = "EUR")]
+    pub currency: String,
+    /// Tag every restored message with this IMAP keyword (e.g. `$Restored`).
+    #[arg(long, global = true, env = "MTM_RESTORE_KEYWORD")]
+    pub tag_keyword: Option<String>,
+    /// Act as if the time were this RFC 3339 instant (default: now).
+    #[arg(long, global = true)]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RestoreCommand {
+    /// Ask for an account as it was on a day (all of it, some folders, or some messages).
+    Request {
+        /// The account id.
+        account: String,
+        /// The snapshot day (YYYY-MM-DD).
+        day: String,
+        /// Only this folder (repeatable).
+        #[arg(long = "folder", conflicts_with = "messages")]
+        folders: Vec<String>,
+        /// Only this message id (64 hex digits; repeatable).
+        #[arg(long = "message")]
+        messages: Vec<String>,
+    },
+    /// A fresh dry run against the live Maildir: per folder, what would come back.
+    Plan {
+        /// The request (`<account>/<number>`).
+        id: String,
+    },
+    /// Approve (administrators): bills the request and runs the restore at once.
+    Approve {
+        /// The request.
+        id: String,
+    },
+    /// Reject (administrators), saying why: the user is told.
+    Reject {
+        /// The request.
+        id: String,
+        /// Why (shown to the user).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Withdraw a request nobody decided yet.
+    Cancel {
+        /// The request.
+        id: String,
+    },
+    /// Resume an approved restore that was interrupted.
+    Run {
+        /// The request.
+        id: String,
+    },
+    /// A user's requests, every request (administrators), or the pending queue.
+    List {
+        /// Only this account's requests.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only requests waiting for a decision, nearest deadline first (administrators).
+        #[arg(long)]
+        queue: bool,
+    },
+    /// One request with its plan, result, bill and audit trail.
+    Show {
+        /// The request.
+        id: String,
+    },
+    /// Expire every request that waited past its deadline, and tell the users.
+    Expire,
+    /// Retry the bills and notifications that failed or were never sent.
+    Deliver,
+    /// The billing ledger kept in the repository.
+    Ledger,
+}
+
+pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
+    let repo = open(cli)?;
+    let clock: Box<dyn Clock> = match &args.setup.now {
+        Some(now) => Box::new(FixedClock::parse(now)?),
+        None => Box::new(SystemClock),
+    };
+    let clock = clock.as_ref();
+    if let RestoreCommand::Ledger = args.command {
+        // The ledger needs no Maildirs and no notifier.
+        return ledger(cli, &repo);
+    }
+    let desk = desk(repo.clone(), &args.setup)?;
+    match &args.command {
+        RestoreCommand::Request {
+            account,
+            day,
+            folders,
+            messages,
+        } => {
+            let account = AccountId::new(account)?;
+            let actor = actor(&args.who, Some(&account))?;
+            let scope = scope(folders, messages)?;
+            let outcome = busy(cli, "planning against the live Maildir", || {
+                desk.request(&actor, &account, parse_date(day)?, scope, clock)
+                    .map_err(CliError::from)
+            })?;
+            print_outcome(cli, &outcome)
+        }
+        RestoreCommand::Plan { id } => {
+            let id = request_id(id)?;
+            let plan = desk.plan(&actor(&args.who, Some(id.account()))?, &id)?;
+            if cli.json {
+                json(&plan)?;
+            } else {
+                print_plan(&plan);
+            }
+            Ok(())
+        }
+        RestoreCommand::Approve { id } => {
+            let id = request_id(id)?;
+            let admin = actor(&args.who, Some(id.account()))?;
+            let outcome = busy(cli, "restoring", || desk.approve(&admin, &id, clock))?;
+            print_outcome(cli, &outcome)
+        }
+        RestoreCommand::Reject { id, reason } => {
+            let id = request_id(id)?;
+            let admin = actor(&args.who, Some(id.account()))?;
+            print_outcome(cli, &desk.reject(&admin, &id, reason, clock)?)
+        }
+        RestoreCommand::Cancel { id } => {
+            let id = request_id(id)?;
+            let who = actor(&args.who, Some(id.account()))?;
+            print_outcome(cli, &desk.cancel(&who, &id, clock)?)
+        }
+        RestoreCommand::Run { id } => {
+            let id = request_id(id)?;
+            let admin = actor(&args.who, Some(id.account()))?;
+            let outcome = busy(cli, "restoring", || desk.run(&admin, &id, clock))?;
+            print_outcome(cli, &outcome)
+        }
+        RestoreCommand::List { account, queue } => {
+            let account = account.as_deref().map(AccountId::new).transpose()?;
+            let who = actor(&args.who, account.as_ref())?;
+            list(cli, &desk, &who, account.as_ref(), *queue, clock)
+        }
+        RestoreCommand::Show { id } => {
+            let id = request_id(id)?;
+            let who = actor(&args.who, Some(id.account()))?;
+            let outcome = desk.get(&who, &id)?;
+            let audit = desk.audit(&who, &id)?;
+            if cli.json {
+                return Ok(json(
+                    &serde_json::json!({ "request": outcome, "audit": audit }),
+                )?);
+            }
+            print_outcome(cli, &outcome)?;
+            println!("audit trail:");
+            for entry in &audit {
+                println!(
+                    "  {:>3}  {}  {:<28}  {}",
+                    entry.seq,
+                    entry.at,
+                    entry.actor.to_string(),
+                    describe(&entry.event)
+                );
+            }
+            Ok(())
+        }
+        RestoreCommand::Expire => {
+            let expired = desk.expire_overdue(clock)?;
+            if cli.json {
+                return Ok(json(&expired)?);
+            }
+            for outcome in &expired {
+                println!(
+                    "expired {} (deadline {})",
+                    outcome.request.id, outcome.request.deadline
+                );
+                for problem in &outcome.problems {
+                    println!("  warning: {problem}");
+                }
+            }
+            println!("{} request(s) expired", expired.len());
+            Ok(())
+        }
+        RestoreCommand::Deliver => {
+            let problems = desk.deliver_pending(clock)?;
+            if cli.json {
+                return Ok(json(&serde_json::json!({ "problems": problems }))?);
+            }
+            for problem in &problems {
+                println!("still failing: {problem}");
+            }
+            if problems.is_empty() {
+                println!("every bill and notification is delivered");
+            }
+            Ok(())
+        }
+        RestoreCommand::Ledger => ledger(cli, &repo),
+    }
+}
+
+fn desk(repo: mtm_core::Repository, setup: &Setup) -> CliResult<RestoreDesk> {
+    let settings = RestoreSettings {
+        pricing: Pricing {
+            currency: setup.currency.clone(),
+            base: setup.price_base,
+            per_gib: setup.price_per_gib,
+        },
+        tag_keyword: setup.tag_keyword.clone(),
+    };
+    let maildirs = setup.maildirs.clone().ok_or_else(|| {
+        CliError::Usage(
+            "where are the live Maildirs? pass --maildirs ROOT or set MTM_MAILDIRS".into(),
+        )
+    })?;
+    let desk = RestoreDesk::new(repo, MaildirRoot::new(maildirs), settings);
+    Ok(match crate::notify::notifier(setup)? {
+        Some(notifier) => desk.with_notifier(notifier),
+        None => desk,
+    })
+}
+
+fn actor(who: &Who, account: Option<&AccountId>) -> CliResult<Actor> {
+    if let Some(admin) = &who.admin {
+        return Ok(Actor::admin(admin.clone())?);
+    }
+    match (&who.user, account) {
+        (Some(user), _) => Ok(Actor::User(AccountId::new(user)?)),
+        (None, Some(account)) => Ok(Actor::User(account.clone())),
+        (None, None) => Err(CliError::Usage(
+            "say who you are: --admin NAME or --user ACCOUNT".into(),
+        )),
+    }
+}
+
+fn request_id(text: &str) -> CliResult<RequestId> {
+    Ok(text.parse()?)
+}
+
+fn scope(folders: &[String], messages: &[String]) -> CliResult<RestoreScope> {
+    if !folders.is_empty() {
+        let folders = folders
+            .iter()
+            .map(FolderName::new)
+            .collect::<Result<_, _>>()?;
+        return Ok(RestoreScope::Folders { folders });
+    }
+    if !messages.is_empty() {
+        let messages = messages
+            .iter()
+            .map(|m| mtm_core::MessageId::from_hex(m))
+            .collect::<Result<_, _>>()?;
+        return Ok(RestoreScope::Messages { messages });
+    }
+    Ok(RestoreScope::Account)
+}
+
+fn list(
+    cli: &Cli,
+    desk: &RestoreDesk,
+    who: &Actor,
+    account: Option<&AccountId>,
+    queue: bool,
+    clock: &dyn Clock,
+) -> CliResult {
+    if queue {
+        let queue = desk.queue(who, clock)?;
+        if cli.json {
+            return Ok(json(&queue)?);
+        }
+        let rows = queue
+            .iter()
+            .map(|q| {
+                vec![
+                    q.request.id.to_string(),
+                    q.request.day.to_string(),
+                    q.request.scope.to_string(),
+                    q.plan
+                        .as_ref()
+                        .map_or("?".into(), |p| p.messages.to_string()),
+                    q.plan.as_ref().map_or("?".into(), |p| bytes(p.bytes)),
+                    q.request.deadline.to_string(),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            table(
+                &["request", "day", "scope", ">messages", ">size", "deadline"],
+                rows
+            )
+        );
+        return Ok(());
+    }
+    let requests = desk.requests(who, account)?;
+    if cli.json {
+        return Ok(json(&requests)?);
+    }
+    let rows = requests
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.day.to_string(),
+                r.scope.to_string(),
+                r.state.to_string(),
+                r.requested_at.to_string(),
+                r.deadline.to_string(),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        table(
+            &["request", "day", "scope", "state", "requested", "deadline"],
+            rows
+        )
+    );
+    Ok(())
+}
+
+fn ledger(cli: &Cli, repo: &mtm_core::Repository) -> CliResult {
+    let records = repo.billing_ledger().records()?;
+    if cli.json {
+        return Ok(json(&records)?);
+    }
+    let rows = records
+        .iter()
+        .map(|r| {
+            vec![
+                r.request.to_string(),
+                r.day.to_string(),
+                r.messages.to_string(),
+                bytes(r.bytes),
+                format!("{}.{:02} {}", r.price / 100, r.price % 100, r.currency),
+                r.approved_by.clone(),
+                r.at.to_string(),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        table(
+            &[
+                "request",
+                "day",
+                ">messages",
+                ">size",
+                ">price",
+                "approved by",
+                "at"
+            ],
+            rows
+        )
+    );
+    Ok(())
+}
+
+fn print_plan(plan: &RestorePlan) {
+    let rows = plan
+        .folders
+        .iter()
+        .map(|f| {
+            let mut notes = Vec::new();
+            if f.recreate {
+                notes.push("recreated");
+            }
+            if f.resubscribe {
+                notes.push("resubscribed");
+            }
+            vec![
+                f.folder.to_string(),
+                f.in_snapshot.to_string(),
+                f.to_restore.to_string(),
+                bytes(f.bytes_to_restore),
+                f.already_present.to_string(),
+                notes.join(", "),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        table(
+            &[
+                "folder",
+                ">in snapshot",
+                ">to restore",
+                ">size",
+                ">already there",
+                ""
+            ],
+            rows
+        )
+    );
+    println!(
+        "{} message(s), {} to restore; {} already in the live account",
+        plan.messages,
+        bytes(plan.bytes),
+        plan.already_present
+    );
+}
+
+fn print_outcome(cli: &Cli, outcome: &RestoreOutcome) -> CliResult {
+    if cli.json {
+        return Ok(json(outcome)?);
+    }
+    let r = &outcome.request;
+    println!("restore request {}: {}", r.id, r.state);
+    println!("  snapshot day  {} ({})", r.day, r.scope);
+    println!("  requested     {} by {}", r.requested_at, r.requested_by);
+    println!(
+        "  deadline      {} (when the snapshot leaves retention)",
+        r.deadline
+    );
+    if let Some(admin) = &r.decided_by {
+        println!("  decided by    {admin}");
+    }
+    if let Some(reason) = &r.reason {
+        println!("  reason        {reason}");
+    }
+    if let (Some(plan), None) = (&outcome.plan, &outcome.result) {
+        print_plan(plan);
+    }
+    if let Some(result) = &outcome.result {
+        println!(
+            "  restored      {} message(s), {}; {} already there",
+            result.messages_restored,
+            bytes(result.bytes_restored),
+            result.already_present
+        );
+        for folder in &result.folders_recreated {
+            println!("  recreated     {folder}");
+        }
+        for warning in &result.warnings {
+            println!("  warning       {warning}");
+        }
+    }
+    if let Some(bill) = &outcome.billed {
+        println!(
+            "  billed        {}.{:02} {}",
+            bill.price / 100,
+            bill.price % 100,
+            bill.currency
+        );
+    }
+    for problem in &outcome.problems {
+        println!("  not delivered {problem} (retry with `mtm restore deliver`)");
+    }
+    Ok(())
+}
+
+fn describe(event: &AuditEvent) -> String {
+    match event {
+        AuditEvent::Requested { request, .. } => {
+            format!("requested {} of {}", request.scope, request.day)
+        }
+        AuditEvent::Moved {
+            from, to, action, ..
+        } => format!("{} ({from} -> {to})", action.verb()),
+        AuditEvent::Resumed => "resumed an interrupted restore".into(),
+        AuditEvent::Billed { record } => format!(
+            "billed {}.{:02} {}",
+            record.price / 100,
+            record.price % 100,
+            record.currency
+        ),
+        AuditEvent::BillingFailed { error } => format!("billing failed: {error}"),
+        AuditEvent::Notified { kind, recipient } => format!("notified {recipient:?} ({kind:?})"),
+        AuditEvent::NotificationFailed { kind, error, .. } => {
+            format!("notification {kind:?} failed: {error}")
+        }
+    }
+}
