@@ -415,6 +415,8 @@ pub fn run(keep: Option<&Path>) -> CliResult {
     step("10. Read it");
     mtm(&repo, &["show", ACCOUNT, "2026-11-18", &id[..12]])?;
 
+    restore_tour(&repo, &base, &maildir_root, &mailbox, &original)?;
+
     println!("\nDone. Snapshots see the mailbox once a day: mail received and deleted between two");
     println!("snapshots is in none of them, and mail a POP3 client removed from the server is not");
     println!("recoverable.");
@@ -425,6 +427,107 @@ pub fn run(keep: Option<&Path>) -> CliResult {
         );
     }
     Ok(())
+}
+
+/// Steps 11 to 16: Alice asks for day 2 back, an administrator approves, the restore runs,
+/// and the mail (and the notification emails) are checked.
+fn restore_tour(
+    repo: &Path,
+    base: &Path,
+    maildir_root: &Path,
+    mailbox: &SampleMaildir,
+    original: &[u8],
+) -> CliResult {
+    let outbox = base.join("notifications");
+    let maildirs = maildir_root.display().to_string();
+    let outbox_arg = outbox.display().to_string();
+    let with_setup = |args: &[&str], now: &str| -> CliResult {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "--maildirs",
+            &maildirs,
+            "--notify-maildir",
+            &outbox_arg,
+            "--admin-email",
+            "Mail admins <ops@example.com>",
+            "--mail-from",
+            "Mail Time Machine <mtm@example.com>",
+            "--price-base",
+            "500",
+            "--price-per-gib",
+            "200",
+            "--tag-keyword",
+            "$Restored",
+            "--now",
+            now,
+        ]);
+        mtm(repo, &all)
+    };
+    step(
+        "11. Alice asks for her mailbox as it was on day 2; the admins get the plan and the deadline",
+    );
+    with_setup(
+        &["restore", "request", ACCOUNT, "2026-11-18"],
+        "2026-11-20T09:00:00Z",
+    )?;
+    step("12. The administrators' queue");
+    with_setup(
+        &["restore", "list", "--queue", "--admin", "carol"],
+        "2026-11-20T09:05:00Z",
+    )?;
+    step("13. Carol approves: the request is billed and the restore runs at once");
+    let id = format!("{ACCOUNT}/1");
+    with_setup(
+        &["restore", "approve", &id, "--admin", "carol"],
+        "2026-11-20T09:10:00Z",
+    )?;
+
+    step("14. The deleted messages are back in the live Maildir, with their flags");
+    let back = mailbox.find("Signed contract for Q4")?;
+    if fs::read(&back)? != original {
+        return Err(CliError::Usage(
+            "demo: the restored contract differs from the original".into(),
+        ));
+    }
+    println!(
+        "{} is back, byte for byte.",
+        back.strip_prefix(base).unwrap_or(&back).display()
+    );
+    mtm(
+        repo,
+        &[
+            "diff",
+            ACCOUNT,
+            "2026-11-18",
+            "--live",
+            &mailbox.root.display().to_string(),
+        ],
+    )?;
+    println!("(Lunch on Friday? was moved to Archive/2024, not lost: the restore left it there.)");
+
+    step("15. The emails that were sent");
+    let mut sent: Vec<PathBuf> = fs::read_dir(outbox.join("new"))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    sent.sort();
+    for mail in &sent {
+        let text = String::from_utf8_lossy(&fs::read(mail)?).into_owned();
+        for header in ["To: ", "Subject: "] {
+            if let Some(line) = text.lines().find(|l| l.starts_with(header)) {
+                println!("  {line}");
+            }
+        }
+        println!();
+    }
+    if sent.len() != 2 {
+        return Err(CliError::Usage(format!(
+            "demo: expected 2 emails (admins, then Alice), found {}",
+            sent.len()
+        )));
+    }
+    step("16. The audit trail and the bill");
+    mtm(repo, &["restore", "show", &id])?;
+    mtm(repo, &["restore", "ledger"])
 }
 
 #[cfg(test)]

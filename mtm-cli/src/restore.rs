@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use mtm_core::{
-    AccountId, Actor, AuditEvent, Clock, FixedClock, FolderName, MaildirRoot, Pricing, RequestId,
-    RestoreDesk, RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings, SystemClock,
+    AccountId, Actor, AuditEvent, Clock, FixedClock, FolderName, Mailboxes, MaildirRoot, Pricing,
+    RequestId, RestoreDesk, RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings,
+    SystemClock,
 };
 
 use crate::args::Cli;
@@ -282,16 +283,28 @@ fn desk(repo: mtm_core::Repository, setup: &Setup) -> CliResult<RestoreDesk> {
         },
         tag_keyword: setup.tag_keyword.clone(),
     };
-    let maildirs = setup.maildirs.clone().ok_or_else(|| {
-        CliError::Usage(
-            "where are the live Maildirs? pass --maildirs ROOT or set MTM_MAILDIRS".into(),
-        )
-    })?;
-    let desk = RestoreDesk::new(repo, MaildirRoot::new(maildirs), settings);
+    let desk = match setup.maildirs.clone() {
+        Some(root) => RestoreDesk::new(repo, MaildirRoot::new(root), settings),
+        None => RestoreDesk::new(repo, NoMaildirs, settings),
+    };
     Ok(match crate::notify::notifier(setup)? {
         Some(notifier) => desk.with_notifier(notifier),
         None => desk,
     })
+}
+
+/// Stands in when no `--maildirs` is given: reading requests works, planning and restoring
+/// say what is missing.
+#[derive(Debug)]
+struct NoMaildirs;
+
+impl Mailboxes for NoMaildirs {
+    fn maildir(&self, _account: &AccountId) -> mtm_core::Result<mtm_core::MaildirAccount> {
+        Err(mtm_core::Error::InvalidInput {
+            what: "live Maildirs",
+            reason: "where are they? pass --maildirs ROOT or set MTM_MAILDIRS".into(),
+        })
+    }
 }
 
 fn actor(who: &Who, account: Option<&AccountId>) -> CliResult<Actor> {
@@ -539,9 +552,9 @@ fn describe(event: &AuditEvent) -> String {
             record.currency
         ),
         AuditEvent::BillingFailed { error } => format!("billing failed: {error}"),
-        AuditEvent::Notified { kind, recipient } => format!("notified {recipient:?} ({kind:?})"),
+        AuditEvent::Notified { kind, recipient } => format!("notified {recipient} ({kind})"),
         AuditEvent::NotificationFailed { kind, error, .. } => {
-            format!("notification {kind:?} failed: {error}")
+            format!("{kind} notification failed: {error}")
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::repo::{RepoInner, Repository};
 use crate::restore::billing::{BillingRecord, BillingSink, LedgerBilling, Pricing};
 use crate::restore::journal::{AuditEntry, AuditEvent, Journal, RequestLog};
 use crate::restore::merge::{self, MergeOptions};
-use crate::restore::notify::{Notification, NotificationKind, Notifier};
+use crate::restore::notify::{Notification, Notifier};
 use crate::restore::outcome::{RestorePlan, RestoreResult};
 use crate::restore::request::{
     Action, Actor, RequestId, RequestState, RestoreRequest, RestoreScope,
@@ -572,8 +572,7 @@ impl RestoreDesk {
             let Some(notifier) = &self.notifier else {
                 problems.push(format!(
                     "{} notification of {} not sent: no notifier is configured",
-                    kind_name(kind),
-                    log.request.id
+                    kind, log.request.id
                 ));
                 continue;
             };
@@ -589,8 +588,7 @@ impl RestoreDesk {
                 Err(e) => {
                     problems.push(format!(
                         "{} notification of {} failed: {e}",
-                        kind_name(kind),
-                        log.request.id
+                        kind, log.request.id
                     ));
                     AuditEvent::NotificationFailed {
                         kind,
@@ -624,16 +622,6 @@ impl RestoreDesk {
                 log
             }
         }
-    }
-}
-
-fn kind_name(kind: NotificationKind) -> &'static str {
-    match kind {
-        NotificationKind::NewRequest => "new-request",
-        NotificationKind::Completed => "completed",
-        NotificationKind::Failed => "failed",
-        NotificationKind::Rejected => "rejected",
-        NotificationKind::Expired => "expired",
     }
 }
 

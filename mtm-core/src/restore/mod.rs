@@ -22,11 +22,11 @@ pub use billing::{BillingRecord, BillingSink, LedgerBilling, Pricing};
 pub use desk::{
     Mailboxes, MaildirRoot, QueuedRequest, RestoreDesk, RestoreOutcome, RestoreSettings,
 };
-pub use journal::{AuditEntry, AuditEvent};
 pub use email::{
     AddressLookup, DefaultTemplates, EmailNotifier, EmailSettings, EmailTemplates, EmailTransport,
     RenderedEmail, UserAddress,
 };
+pub use journal::{AuditEntry, AuditEvent};
 pub use notify::{Notification, NotificationKind, Notifier, Recipient};
 pub use outcome::{FolderPlan, RestorePlan, RestoreResult};
 pub use request::{Action, Actor, RequestId, RequestState, RestoreRequest, RestoreScope};

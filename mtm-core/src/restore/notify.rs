@@ -26,6 +26,18 @@ pub enum NotificationKind {
     Expired,
 }
 
+impl std::fmt::Display for NotificationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NotificationKind::NewRequest => "new request",
+            NotificationKind::Completed => "completed",
+            NotificationKind::Failed => "failed",
+            NotificationKind::Rejected => "rejected",
+            NotificationKind::Expired => "expired",
+        })
+    }
+}
+
 /// Who a notification is for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "to", content = "account", rename_all = "snake_case")]
@@ -34,6 +46,15 @@ pub enum Recipient {
     Admins,
     /// The owner of an account.
     User(AccountId),
+}
+
+impl std::fmt::Display for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Recipient::Admins => f.write_str("the administrators"),
+            Recipient::User(account) => write!(f, "user {account}"),
+        }
+    }
 }
 
 /// One notification: its kind, its recipient, and everything a template may show.
