@@ -4,9 +4,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use mtm_core::{
     AccountId, ChangeKind, DamagedMessage, DiffEntry, DiffSide, ExpiredSnapshot, Flag, Flags,
-    FolderInfo, FolderName, GcReport, MessageId, MessageInfo, MessagePage, ParsedMessage, Problem,
-    PrunePlan, PruneReport, RepositoryStats, SearchHit, Sighting, SnapshotDiff, SnapshotInfo,
-    SnapshotReport, SortKey, Summary, VerifyReport,
+    FolderInfo, FolderName, GcReport, MessageId, MessageInfo, MessagePage, ParsedMessage,
+    PinnedSnapshot, Problem, PrunePlan, PruneReport, RepositoryStats, SearchHit, Sighting,
+    SnapshotDiff, SnapshotInfo, SnapshotReport, SortKey, Summary, VerifyReport,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -247,6 +247,14 @@ fn expired_snapshot<'py>(py: Python<'py>, e: &ExpiredSnapshot) -> Obj<'py> {
     })
 }
 
+fn pinned_snapshot<'py>(py: Python<'py>, p: &PinnedSnapshot) -> Obj<'py> {
+    build!(py, "PinnedSnapshot" {
+        account: p.account.as_str(),
+        day: p.day,
+        request: p.request.to_string(),
+    })
+}
+
 pub(crate) fn prune_plan<'py>(py: Python<'py>, p: &PrunePlan) -> Obj<'py> {
     build!(py, "PrunePlan" {
         today: p.today,
@@ -255,6 +263,7 @@ pub(crate) fn prune_plan<'py>(py: Python<'py>, p: &PrunePlan) -> Obj<'py> {
         kept: p.kept,
         reclaimable_blobs: p.reclaimable_blobs,
         reclaimable_bytes: p.reclaimable_bytes,
+        pinned: tuple(py, &p.pinned, pinned_snapshot)?,
     })
 }
 
@@ -278,6 +287,17 @@ pub(crate) fn prune_plan_from(plan: &Bound<'_, PyAny>) -> PyResult<PrunePlan> {
             bytes: item.getattr("bytes")?.extract()?,
         });
     }
+    let mut pinned = Vec::new();
+    for item in plan.getattr("pinned")?.try_iter()? {
+        let item = item?;
+        let account: String = item.getattr("account")?.extract()?;
+        let request: String = item.getattr("request")?.extract()?;
+        pinned.push(PinnedSnapshot {
+            account: account_id(py, &account)?,
+            day: item.getattr("day")?.extract()?,
+            request: request.parse().map_err(|e| to_py(py, &e))?,
+        });
+    }
     Ok(PrunePlan {
         today: plan.getattr("today")?.extract()?,
         keep_from: plan.getattr("keep_from")?.extract()?,
@@ -285,6 +305,7 @@ pub(crate) fn prune_plan_from(plan: &Bound<'_, PyAny>) -> PyResult<PrunePlan> {
         kept: plan.getattr("kept")?.extract()?,
         reclaimable_blobs: plan.getattr("reclaimable_blobs")?.extract()?,
         reclaimable_bytes: plan.getattr("reclaimable_bytes")?.extract()?,
+        pinned,
     })
 }
 

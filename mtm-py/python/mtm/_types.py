@@ -36,6 +36,7 @@ __all__ = [
     "DiffEntry",
     "SnapshotDiff",
     "ExpiredSnapshot",
+    "PinnedSnapshot",
     "PrunePlan",
     "PruneReport",
     "GcReport",
@@ -265,8 +266,19 @@ class ExpiredSnapshot:
 
 
 @dataclass(frozen=True)
+class PinnedSnapshot:
+    """A snapshot past the retention window that an open restore request keeps (until the
+    request is decided or its deadline passes). ``request`` is ``<account>/<number>``."""
+
+    account: str
+    day: date
+    request: str
+
+
+@dataclass(frozen=True)
 class PrunePlan:
-    """What a prune would do; pass it to ``Repository.prune``."""
+    """What a prune would do; pass it to ``Repository.prune``. ``pinned`` lists the
+    snapshots past the window that open restore requests keep."""
 
     today: date
     keep_from: date
@@ -274,6 +286,7 @@ class PrunePlan:
     kept: int
     reclaimable_blobs: int
     reclaimable_bytes: int
+    pinned: Tuple[PinnedSnapshot, ...] = ()
 
 
 @dataclass(frozen=True)
