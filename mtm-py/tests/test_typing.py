@@ -45,7 +45,7 @@ def test_misuse_fails_mypy_strict() -> None:
 
 def test_the_stub_names_what_the_module_has() -> None:
     stub = (Path(mtm.__file__).parent / "_mtm.pyi").read_text()
-    for cls in (mtm.Repository, mtm.Account):
+    for cls in (mtm.Repository, mtm.Account, mtm.RestoreDesk):
         public = {name for name in dir(cls) if not name.startswith("_")}
         for name in public:
             assert f"def {name}(" in stub, f"{cls.__name__}.{name} missing from _mtm.pyi"
