@@ -34,6 +34,11 @@ def test_the_ops_script_passes_mypy_strict() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_restore_example_passes_mypy_strict() -> None:
+    result = mypy(HERE / "restore_example.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_misuse_fails_mypy_strict() -> None:
     result = mypy(HERE / "wrong.py")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -55,5 +60,13 @@ def test_the_readme_shows_the_checked_ops_script() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     block = readme.split("```python\n", 1)[1].split("```", 1)[0]
     script = (HERE / "ops_example.py").read_text()
+    body = script.split('"""', 2)[2].lstrip("\n")
+    assert block == body
+
+
+def test_the_readme_shows_the_checked_restore_example() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("```python\n", 2)[2].split("```", 1)[0]
+    script = (HERE / "restore_example.py").read_text()
     body = script.split('"""', 2)[2].lstrip("\n")
     assert block == body
