@@ -3,10 +3,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use mtm_core::{
-    AccountId, ChangeKind, DamagedMessage, DiffEntry, DiffSide, ExpiredSnapshot, Flag, Flags,
-    FolderInfo, FolderName, GcReport, MessageId, MessageInfo, MessagePage, ParsedMessage, Problem,
-    PrunePlan, PruneReport, RepositoryStats, SearchHit, Sighting, SnapshotDiff, SnapshotInfo,
-    SnapshotReport, SortKey, Summary, VerifyReport,
+    AccountId, Action, Actor, AuditEntry, AuditEvent, BillingRecord, ChangeKind, DamagedMessage,
+    DiffEntry, DiffSide, ExpiredSnapshot, Flag, Flags, FolderInfo, FolderName, FolderPlan,
+    GcReport, MessageId, MessageInfo, MessagePage, Notification, NotificationKind, ParsedMessage,
+    PinnedSnapshot, Pricing, Problem, PrunePlan, PruneReport, QueuedRequest, Recipient,
+    RepositoryStats, RequestId, RequestState, RestoreOutcome, RestorePlan, RestoreRequest,
+    RestoreResult, RestoreScope, SearchHit, Sighting, SnapshotDiff, SnapshotInfo, SnapshotReport,
+    SortKey, Summary, VerifyReport,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -247,6 +250,14 @@ fn expired_snapshot<'py>(py: Python<'py>, e: &ExpiredSnapshot) -> Obj<'py> {
     })
 }
 
+fn pinned_snapshot<'py>(py: Python<'py>, p: &PinnedSnapshot) -> Obj<'py> {
+    build!(py, "PinnedSnapshot" {
+        account: p.account.as_str(),
+        day: p.day,
+        request: p.request.to_string(),
+    })
+}
+
 pub(crate) fn prune_plan<'py>(py: Python<'py>, p: &PrunePlan) -> Obj<'py> {
     build!(py, "PrunePlan" {
         today: p.today,
@@ -255,6 +266,7 @@ pub(crate) fn prune_plan<'py>(py: Python<'py>, p: &PrunePlan) -> Obj<'py> {
         kept: p.kept,
         reclaimable_blobs: p.reclaimable_blobs,
         reclaimable_bytes: p.reclaimable_bytes,
+        pinned: tuple(py, &p.pinned, pinned_snapshot)?,
     })
 }
 
@@ -278,6 +290,17 @@ pub(crate) fn prune_plan_from(plan: &Bound<'_, PyAny>) -> PyResult<PrunePlan> {
             bytes: item.getattr("bytes")?.extract()?,
         });
     }
+    let mut pinned = Vec::new();
+    for item in plan.getattr("pinned")?.try_iter()? {
+        let item = item?;
+        let account: String = item.getattr("account")?.extract()?;
+        let request: String = item.getattr("request")?.extract()?;
+        pinned.push(PinnedSnapshot {
+            account: account_id(py, &account)?,
+            day: item.getattr("day")?.extract()?,
+            request: request.parse().map_err(|e| to_py(py, &e))?,
+        });
+    }
     Ok(PrunePlan {
         today: plan.getattr("today")?.extract()?,
         keep_from: plan.getattr("keep_from")?.extract()?,
@@ -285,9 +308,7 @@ pub(crate) fn prune_plan_from(plan: &Bound<'_, PyAny>) -> PyResult<PrunePlan> {
         kept: plan.getattr("kept")?.extract()?,
         reclaimable_blobs: plan.getattr("reclaimable_blobs")?.extract()?,
         reclaimable_bytes: plan.getattr("reclaimable_bytes")?.extract()?,
-        // Carrying out a plan removes only its expired snapshots; the pinned ones are shown
-        // for information and never removed.
-        pinned: Vec::new(),
+        pinned,
     })
 }
 
@@ -344,6 +365,220 @@ pub(crate) fn repository_stats<'py>(py: Python<'py>, s: &RepositoryStats) -> Obj
         pack_bytes: s.pack_bytes,
         snapshots: s.snapshots,
         blobs: s.blobs,
+    })
+}
+
+// ---- restore ----
+
+fn folder_names<'py>(py: Python<'py>, names: &[FolderName]) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, names.iter().map(FolderName::as_str))
+}
+
+pub(crate) fn actor<'py>(py: Python<'py>, a: &Actor) -> Obj<'py> {
+    let (role, name) = match a {
+        Actor::User(account) => ("user", account.as_str()),
+        Actor::Admin(name) => ("admin", name.as_str()),
+        Actor::System => ("system", ""),
+    };
+    types_class!(py, "Actor")?.call1((role, name))
+}
+
+fn request_id<'py>(py: Python<'py>, id: &RequestId) -> Obj<'py> {
+    types_class!(py, "RequestId")?.call1((id.account().as_str(), id.number()))
+}
+
+fn scope<'py>(py: Python<'py>, s: &RestoreScope) -> Obj<'py> {
+    let (kind, names): (&str, Vec<String>) = match s {
+        RestoreScope::Account => ("account", Vec::new()),
+        RestoreScope::Folders { folders } => (
+            "folders",
+            folders.iter().map(|f| f.as_str().to_owned()).collect(),
+        ),
+        RestoreScope::Messages { messages } => {
+            ("messages", messages.iter().map(MessageId::to_hex).collect())
+        }
+    };
+    types_class!(py, "Scope")?.call1((kind, strings(py, &names)?))
+}
+
+fn request_state<'py>(py: Python<'py>, state: RequestState) -> Obj<'py> {
+    types_class!(py, "RequestState")?.call1((state.as_str(),))
+}
+
+fn notification_kind<'py>(py: Python<'py>, kind: NotificationKind) -> Obj<'py> {
+    let value = match kind {
+        NotificationKind::NewRequest => "new_request",
+        NotificationKind::Completed => "completed",
+        NotificationKind::Failed => "failed",
+        NotificationKind::Rejected => "rejected",
+        NotificationKind::Expired => "expired",
+    };
+    types_class!(py, "NotificationKind")?.call1((value,))
+}
+
+/// The account told, or `None` for the administrators.
+fn recipient(r: &Recipient) -> Option<&str> {
+    match r {
+        Recipient::Admins => None,
+        Recipient::User(account) => Some(account.as_str()),
+    }
+}
+
+pub(crate) fn restore_request<'py>(py: Python<'py>, r: &RestoreRequest) -> Obj<'py> {
+    build!(py, "RestoreRequest" {
+        id: request_id(py, &r.id)?,
+        day: r.day,
+        scope: scope(py, &r.scope)?,
+        requested_by: actor(py, &r.requested_by)?,
+        requested_at: r.requested_at,
+        deadline: r.deadline,
+        state: request_state(py, r.state)?,
+        updated_by: actor(py, &r.updated_by)?,
+        updated_at: r.updated_at,
+        decided_by: r.decided_by.as_deref(),
+        reason: r.reason.as_deref(),
+    })
+}
+
+fn folder_plan<'py>(py: Python<'py>, f: &FolderPlan) -> Obj<'py> {
+    build!(py, "FolderPlan" {
+        folder: f.folder.as_str(),
+        in_snapshot: f.in_snapshot,
+        to_restore: f.to_restore,
+        bytes_to_restore: f.bytes_to_restore,
+        already_present: f.already_present,
+        recreate: f.recreate,
+        resubscribe: f.resubscribe,
+    })
+}
+
+pub(crate) fn restore_plan<'py>(py: Python<'py>, p: &RestorePlan) -> Obj<'py> {
+    build!(py, "RestorePlan" {
+        account: p.account.as_str(),
+        day: p.day,
+        scope: scope(py, &p.scope)?,
+        folders: tuple(py, &p.folders, folder_plan)?,
+        messages: p.messages,
+        bytes: p.bytes,
+        already_present: p.already_present,
+    })
+}
+
+fn restore_result<'py>(py: Python<'py>, r: &RestoreResult) -> Obj<'py> {
+    build!(py, "RestoreResult" {
+        messages_restored: r.messages_restored,
+        bytes_restored: r.bytes_restored,
+        already_present: r.already_present,
+        folders_recreated: folder_names(py, &r.folders_recreated)?,
+        folders_resubscribed: folder_names(py, &r.folders_resubscribed)?,
+        warnings: strings(py, &r.warnings)?,
+    })
+}
+
+pub(crate) fn billing_record<'py>(py: Python<'py>, b: &BillingRecord) -> Obj<'py> {
+    build!(py, "BillingRecord" {
+        request: request_id(py, &b.request)?,
+        account: b.account.as_str(),
+        day: b.day,
+        scope: scope(py, &b.scope)?,
+        messages: b.messages,
+        bytes: b.bytes,
+        price: b.price,
+        currency: b.currency.as_str(),
+        approved_by: b.approved_by.as_str(),
+        at: b.at,
+    })
+}
+
+fn optional<'py, T>(
+    py: Python<'py>,
+    value: Option<&T>,
+    convert: impl Fn(Python<'py>, &T) -> Obj<'py>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    value.map(|v| convert(py, v)).transpose()
+}
+
+pub(crate) fn restore_outcome<'py>(py: Python<'py>, o: &RestoreOutcome) -> Obj<'py> {
+    build!(py, "RestoreOutcome" {
+        request: restore_request(py, &o.request)?,
+        plan: optional(py, o.plan.as_ref(), restore_plan)?,
+        result: optional(py, o.result.as_ref(), restore_result)?,
+        billed: optional(py, o.billed.as_ref(), billing_record)?,
+        problems: strings(py, &o.problems)?,
+    })
+}
+
+pub(crate) fn queued_request<'py>(py: Python<'py>, q: &QueuedRequest) -> Obj<'py> {
+    build!(py, "QueuedRequest" {
+        request: restore_request(py, &q.request)?,
+        plan: optional(py, q.plan.as_ref(), restore_plan)?,
+    })
+}
+
+pub(crate) fn audit_entry<'py>(py: Python<'py>, e: &AuditEntry) -> Obj<'py> {
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("seq", e.seq)?;
+    kwargs.set_item("at", e.at)?;
+    kwargs.set_item("actor", actor(py, &e.actor)?)?;
+    let event = match &e.event {
+        AuditEvent::Requested { request, plan } => {
+            kwargs.set_item("to_state", request_state(py, request.state)?)?;
+            kwargs.set_item("plan", optional(py, plan.as_ref(), restore_plan)?)?;
+            "requested"
+        }
+        AuditEvent::Moved {
+            action,
+            from,
+            to,
+            plan,
+            result,
+        } => {
+            kwargs.set_item("action", action.verb())?;
+            if let Action::Reject { reason } | Action::Fail { reason } = action {
+                kwargs.set_item("reason", reason)?;
+            }
+            kwargs.set_item("from_state", request_state(py, *from)?)?;
+            kwargs.set_item("to_state", request_state(py, *to)?)?;
+            kwargs.set_item("plan", optional(py, plan.as_ref(), restore_plan)?)?;
+            kwargs.set_item("result", optional(py, result.as_ref(), restore_result)?)?;
+            "moved"
+        }
+        AuditEvent::Resumed => "resumed",
+        AuditEvent::Billed { record } => {
+            kwargs.set_item("bill", billing_record(py, record)?)?;
+            "billed"
+        }
+        AuditEvent::BillingFailed { error } => {
+            kwargs.set_item("error", error)?;
+            "billing_failed"
+        }
+        AuditEvent::Notified { kind, recipient: r } => {
+            kwargs.set_item("notification", notification_kind(py, *kind)?)?;
+            kwargs.set_item("recipient", recipient(r))?;
+            "notified"
+        }
+        AuditEvent::NotificationFailed {
+            kind,
+            recipient: r,
+            error,
+        } => {
+            kwargs.set_item("notification", notification_kind(py, *kind)?)?;
+            kwargs.set_item("recipient", recipient(r))?;
+            kwargs.set_item("error", error)?;
+            "notification_failed"
+        }
+    };
+    kwargs.set_item("event", event)?;
+    types_class!(py, "AuditEntry")?.call((), Some(&kwargs))
+}
+
+pub(crate) fn notification<'py>(py: Python<'py>, n: &Notification) -> Obj<'py> {
+    build!(py, "Notification" {
+        kind: notification_kind(py, n.kind)?,
+        recipient: recipient(&n.recipient),
+        request: restore_request(py, &n.request)?,
+        plan: optional(py, n.plan.as_ref(), restore_plan)?,
+        result: optional(py, n.result.as_ref(), restore_result)?,
     })
 }
 
@@ -409,4 +644,96 @@ pub(crate) fn clock(now: Option<&Bound<'_, PyAny>>) -> PyResult<Box<dyn mtm_core
 /// A non-negative count argument.
 pub(crate) fn count(py: Python<'_>, what: &str, value: i64) -> PyResult<usize> {
     usize::try_from(value).map_err(|_| invalid(py, format!("{what} must be >= 0, got {value}")))
+}
+
+/// An `mtm.Actor` as the core's actor (an admin's name is checked here).
+pub(crate) fn actor_from(value: &Bound<'_, PyAny>) -> PyResult<Actor> {
+    let py = value.py();
+    if !value.is_instance(types_class!(py, "Actor")?)? {
+        return Err(invalid(
+            py,
+            "an actor must be a mtm.Actor (Actor.user(account) or Actor.admin(name))",
+        ));
+    }
+    let role: String = value.getattr("role")?.extract()?;
+    let name: String = value.getattr("name")?.extract()?;
+    match role.as_str() {
+        "user" => Ok(Actor::User(account_id(py, &name)?)),
+        "admin" => Actor::admin(name).map_err(|e| to_py(py, &e)),
+        "system" => Ok(Actor::System),
+        other => Err(invalid(py, format!("invalid actor role {other:?}"))),
+    }
+}
+
+/// A request id: `"<account>/<number>"` or an `mtm.RequestId`.
+pub(crate) fn request_id_from(value: &Bound<'_, PyAny>) -> PyResult<RequestId> {
+    let py = value.py();
+    if value.is_instance_of::<PyString>() {
+        let text: String = value.extract()?;
+        return text.parse().map_err(|e| to_py(py, &e));
+    }
+    if !value.is_instance(types_class!(py, "RequestId")?)? {
+        return Err(invalid(
+            py,
+            "a request id must be a str \"<account>/<number>\" or a mtm.RequestId",
+        ));
+    }
+    let account: String = value.getattr("account")?.extract()?;
+    let number: i64 = value.getattr("number")?.extract()?;
+    let number = u32::try_from(number)
+        .map_err(|_| invalid(py, format!("invalid restore request number {number}")))?;
+    RequestId::new(account_id(py, &account)?, number).map_err(|e| to_py(py, &e))
+}
+
+/// An `mtm.Scope` as the core's scope; `None` is the whole account.
+pub(crate) fn scope_from(value: Option<&Bound<'_, PyAny>>) -> PyResult<RestoreScope> {
+    let Some(value) = value else {
+        return Ok(RestoreScope::Account);
+    };
+    let py = value.py();
+    if !value.is_instance(types_class!(py, "Scope")?)? {
+        return Err(invalid(
+            py,
+            "a scope must be a mtm.Scope (Scope.account(), Scope.folders([...]), Scope.messages([...]))",
+        ));
+    }
+    let kind: String = value.getattr("kind")?.extract()?;
+    let names: Vec<String> = value.getattr("names")?.extract()?;
+    match kind.as_str() {
+        "account" => Ok(RestoreScope::Account),
+        "folders" => Ok(RestoreScope::Folders {
+            folders: names
+                .iter()
+                .map(|n| folder_name(py, n))
+                .collect::<PyResult<_>>()?,
+        }),
+        "messages" => Ok(RestoreScope::Messages {
+            messages: names
+                .iter()
+                .map(|n| message_id(py, n))
+                .collect::<PyResult<_>>()?,
+        }),
+        other => Err(invalid(py, format!("invalid scope kind {other:?}"))),
+    }
+}
+
+/// An `mtm.Pricing` as the core's; `None` is the core's default (free).
+pub(crate) fn pricing_from(value: Option<&Bound<'_, PyAny>>) -> PyResult<Pricing> {
+    let Some(value) = value else {
+        return Ok(Pricing::default());
+    };
+    let py = value.py();
+    if !value.is_instance(types_class!(py, "Pricing")?)? {
+        return Err(invalid(py, "pricing must be a mtm.Pricing"));
+    }
+    let amount = |field: &str| -> PyResult<u64> {
+        let amount: i64 = value.getattr(field)?.extract()?;
+        u64::try_from(amount)
+            .map_err(|_| invalid(py, format!("pricing.{field} must be >= 0, got {amount}")))
+    };
+    Ok(Pricing {
+        currency: value.getattr("currency")?.extract()?,
+        base: amount("base")?,
+        per_gib: amount("per_gib")?,
+    })
 }

@@ -30,8 +30,8 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Storage => "StorageError",
         ErrorKind::Source => "SourceError",
         ErrorKind::Busy => "BusyError",
-        // When the core gains `ErrorKind::InvalidTransition` and `ErrorKind::PermissionDenied`
-        // (restore), they map to "InvalidTransitionError" and "PermissionDeniedError" here.
+        ErrorKind::InvalidTransition => "InvalidTransitionError",
+        ErrorKind::PermissionDenied => "PermissionDeniedError",
         // `ErrorKind` is non-exhaustive: a kind this binding does not know yet is still an
         // `MtmError` with the core's message.
         _ => "MtmError",

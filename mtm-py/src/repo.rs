@@ -317,6 +317,39 @@ impl Repository {
         convert::gc_report(py, &report)
     }
 
+    /// A dry run of restoring `account` as it was on `day` (`scope` None: all of it) into
+    /// the live Maildir at `maildir`: per folder, what would come back. Writes nothing.
+    #[pyo3(signature = (account, day, scope, maildir))]
+    fn restore_plan<'py>(
+        &self,
+        py: Python<'py>,
+        account: &str,
+        day: chrono::NaiveDate,
+        scope: Option<&Bound<'py, PyAny>>,
+        maildir: PathBuf,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = convert::account_id(py, account)?;
+        let scope = convert::scope_from(scope)?;
+        let repo = self.get(py)?;
+        let plan = run(py, move || {
+            let live = MaildirAccount::open(&maildir)?;
+            repo.restore_plan(&id, day, &scope, &live)
+        })?;
+        convert::restore_plan(py, &plan)
+    }
+
+    /// Every bill in the repository's own ledger (the default billing sink of a
+    /// `RestoreDesk`), by account and request number.
+    fn billing_ledger<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let repo = self.get(py)?;
+        let records = run(py, move || repo.billing_ledger().records())?;
+        let items = records
+            .iter()
+            .map(|r| convert::billing_record(py, r))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
     /// Checks every hash and reference; `read_data` is the share of packs (0 to 1) whose
     /// data is read and hashed. The report names the messages any damage hurts.
     #[pyo3(signature = (*, read_data = 1.0))]

@@ -34,6 +34,11 @@ def test_the_ops_script_passes_mypy_strict() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_restore_example_passes_mypy_strict() -> None:
+    result = mypy(HERE / "restore_example.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_misuse_fails_mypy_strict() -> None:
     result = mypy(HERE / "wrong.py")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -45,7 +50,7 @@ def test_misuse_fails_mypy_strict() -> None:
 
 def test_the_stub_names_what_the_module_has() -> None:
     stub = (Path(mtm.__file__).parent / "_mtm.pyi").read_text()
-    for cls in (mtm.Repository, mtm.Account):
+    for cls in (mtm.Repository, mtm.Account, mtm.RestoreDesk):
         public = {name for name in dir(cls) if not name.startswith("_")}
         for name in public:
             assert f"def {name}(" in stub, f"{cls.__name__}.{name} missing from _mtm.pyi"
@@ -55,5 +60,13 @@ def test_the_readme_shows_the_checked_ops_script() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     block = readme.split("```python\n", 1)[1].split("```", 1)[0]
     script = (HERE / "ops_example.py").read_text()
+    body = script.split('"""', 2)[2].lstrip("\n")
+    assert block == body
+
+
+def test_the_readme_shows_the_checked_restore_example() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("```python\n", 2)[2].split("```", 1)[0]
+    script = (HERE / "restore_example.py").read_text()
     body = script.split('"""', 2)[2].lstrip("\n")
     assert block == body

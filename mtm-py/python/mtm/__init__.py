@@ -7,6 +7,9 @@ and integrity checks.
 ...     for result in repo.snapshot_root("/var/mail/maildirs"):
 ...         print(result.account, result.report or result.error)
 
+Restores go through :class:`RestoreDesk`: a user requests, an administrator approves (the
+restore runs, is billed, and the user is told) or rejects; see its methods.
+
 Every call into the library releases the GIL, so a thread pool can snapshot several accounts
 at once. Every error is an :class:`MtmError` subclass carrying the library's message.
 """
@@ -28,9 +31,13 @@ from ._errors import (
     StorageError,
     UnsupportedFormatError,
 )
-from ._mtm import Account, MessageIterator, Repository, __version__
+from ._mtm import Account, MessageIterator, Repository, RestoreDesk, __version__
 from ._types import (
     AccountSnapshot,
+    Actor,
+    AuditEntry,
+    BillingRecord,
+    BillingSink,
     Attachment,
     ChangeKind,
     DamagedMessage,
@@ -38,16 +45,30 @@ from ._types import (
     ExpiredSnapshot,
     Flag,
     FolderInfo,
+    FolderPlan,
     GcReport,
     Header,
     MessageInfo,
     MessagePage,
+    Notification,
+    NotificationKind,
+    Notifier,
     ParsedMessage,
+    PinnedSnapshot,
     Placement,
+    Pricing,
     Problem,
     PrunePlan,
     PruneReport,
+    QueuedRequest,
     RepositoryStats,
+    RequestId,
+    RequestState,
+    RestoreOutcome,
+    RestorePlan,
+    RestoreRequest,
+    RestoreResult,
+    Scope,
     SearchHit,
     Sighting,
     SnapshotDiff,
@@ -63,6 +84,7 @@ __all__ = [
     "Repository",
     "Account",
     "MessageIterator",
+    "RestoreDesk",
     "MtmError",
     "InvalidInputError",
     "NotFoundError",
@@ -84,6 +106,8 @@ __all__ = [
     "DamagedMessage",
     "DiffEntry",
     "ExpiredSnapshot",
+    "PinnedSnapshot",
+    "PinnedSnapshot",
     "FolderInfo",
     "GcReport",
     "Header",
@@ -102,4 +126,21 @@ __all__ = [
     "SnapshotReport",
     "Summary",
     "VerifyReport",
+    "Actor",
+    "RequestId",
+    "Scope",
+    "RequestState",
+    "NotificationKind",
+    "Pricing",
+    "RestoreRequest",
+    "FolderPlan",
+    "RestorePlan",
+    "RestoreResult",
+    "BillingRecord",
+    "RestoreOutcome",
+    "QueuedRequest",
+    "AuditEntry",
+    "Notification",
+    "Notifier",
+    "BillingSink",
 ]

@@ -10,6 +10,18 @@ from typing import Iterable, Iterator, Mapping, Optional, Tuple, Type, Union
 
 from ._types import (
     AccountSnapshot,
+    Actor,
+    AuditEntry,
+    BillingRecord,
+    BillingSink,
+    Notifier,
+    Pricing,
+    QueuedRequest,
+    RequestId,
+    RestoreOutcome,
+    RestorePlan,
+    RestoreRequest,
+    Scope,
     FolderInfo,
     GcReport,
     MessageInfo,
@@ -87,6 +99,10 @@ class Repository:
     def prune(self, plan: PrunePlan) -> PruneReport: ...
     def gc(self, *, repack_below: float = 0.5) -> GcReport: ...
     def verify(self, *, read_data: float = 1.0) -> VerifyReport: ...
+    def restore_plan(
+        self, account: str, day: date, scope: Optional[Scope], maildir: _Path
+    ) -> RestorePlan: ...
+    def billing_ledger(self) -> list[BillingRecord]: ...
 
 class Account:
     @property
@@ -137,5 +153,55 @@ class Account:
 class MessageIterator(Iterator[MessageInfo]):
     def __iter__(self) -> MessageIterator: ...
     def __next__(self) -> MessageInfo: ...
+
+_RequestRef = Union[str, RequestId]
+
+class RestoreDesk:
+    def __init__(
+        self,
+        repo: Repository,
+        maildirs: _Path,
+        *,
+        pricing: Optional[Pricing] = None,
+        tag_keyword: Optional[str] = None,
+        notifier: Optional[Notifier] = None,
+        billing: Optional[BillingSink] = None,
+    ) -> None: ...
+    @property
+    def maildirs(self) -> Path: ...
+    def deadline(self, day: date) -> datetime: ...
+    def request(
+        self,
+        actor: Actor,
+        account: str,
+        day: date,
+        scope: Optional[Scope] = None,
+        *,
+        now: Optional[datetime] = None,
+    ) -> RestoreOutcome: ...
+    def get(self, actor: Actor, request: _RequestRef) -> RestoreOutcome: ...
+    def plan(self, actor: Actor, request: _RequestRef) -> RestorePlan: ...
+    def audit(self, actor: Actor, request: _RequestRef) -> list[AuditEntry]: ...
+    def approve(
+        self, actor: Actor, request: _RequestRef, *, now: Optional[datetime] = None
+    ) -> RestoreOutcome: ...
+    def run(
+        self, actor: Actor, request: _RequestRef, *, now: Optional[datetime] = None
+    ) -> RestoreOutcome: ...
+    def reject(
+        self,
+        actor: Actor,
+        request: _RequestRef,
+        reason: str,
+        *,
+        now: Optional[datetime] = None,
+    ) -> RestoreOutcome: ...
+    def cancel(
+        self, actor: Actor, request: _RequestRef, *, now: Optional[datetime] = None
+    ) -> RestoreOutcome: ...
+    def expire_overdue(self, *, now: Optional[datetime] = None) -> list[RestoreOutcome]: ...
+    def deliver_pending(self, *, now: Optional[datetime] = None) -> list[str]: ...
+    def requests(self, actor: Actor, account: Optional[str] = None) -> list[RestoreRequest]: ...
+    def queue(self, actor: Actor, *, now: Optional[datetime] = None) -> list[QueuedRequest]: ...
 
 def _panic_for_tests(message: str) -> None: ...

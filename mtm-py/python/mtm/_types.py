@@ -12,9 +12,9 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Iterable, Optional, Protocol, Tuple
 
-from ._errors import MtmError
+from ._errors import InvalidInputError, MtmError
 
 __all__ = [
     "Flag",
@@ -36,6 +36,7 @@ __all__ = [
     "DiffEntry",
     "SnapshotDiff",
     "ExpiredSnapshot",
+    "PinnedSnapshot",
     "PrunePlan",
     "PruneReport",
     "GcReport",
@@ -43,6 +44,23 @@ __all__ = [
     "Problem",
     "VerifyReport",
     "RepositoryStats",
+    "Actor",
+    "RequestId",
+    "Scope",
+    "RequestState",
+    "NotificationKind",
+    "Pricing",
+    "RestoreRequest",
+    "FolderPlan",
+    "RestorePlan",
+    "RestoreResult",
+    "BillingRecord",
+    "RestoreOutcome",
+    "QueuedRequest",
+    "AuditEntry",
+    "Notification",
+    "Notifier",
+    "BillingSink",
 ]
 
 
@@ -265,8 +283,19 @@ class ExpiredSnapshot:
 
 
 @dataclass(frozen=True)
+class PinnedSnapshot:
+    """A snapshot past the retention window that an open restore request keeps (until the
+    request is decided or its deadline passes). ``request`` is ``<account>/<number>``."""
+
+    account: str
+    day: date
+    request: str
+
+
+@dataclass(frozen=True)
 class PrunePlan:
-    """What a prune would do; pass it to ``Repository.prune``."""
+    """What a prune would do; pass it to ``Repository.prune``. ``pinned`` lists the
+    snapshots past the window that open restore requests keep."""
 
     today: date
     keep_from: date
@@ -274,6 +303,7 @@ class PrunePlan:
     kept: int
     reclaimable_blobs: int
     reclaimable_bytes: int
+    pinned: Tuple[PinnedSnapshot, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -343,3 +373,292 @@ class RepositoryStats:
     pack_bytes: int
     snapshots: int
     blobs: int
+
+
+# ---- restore ----
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a move in the restore workflow: ``Actor.user(account)`` (the owner of an
+    account), ``Actor.admin(name)`` (an administrator), or ``Actor.system()`` (the
+    library itself, which expires overdue requests). ``name`` is the account id of a user,
+    the name of an administrator, and empty for the system."""
+
+    role: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.role not in ("user", "admin", "system"):
+            raise InvalidInputError(f"invalid actor role {self.role!r}: one of user, admin, system")
+
+    @classmethod
+    def user(cls, account: str) -> Actor:
+        return cls("user", account)
+
+    @classmethod
+    def admin(cls, name: str) -> Actor:
+        return cls("admin", name)
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system")
+
+    def __str__(self) -> str:
+        return "the system" if self.role == "system" else f"{self.role} {self.name}"
+
+
+@dataclass(frozen=True)
+class RequestId:
+    """A restore request: the account's n-th. ``str()`` gives ``<account>/<number>``, the
+    form every method also accepts."""
+
+    account: str
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> RequestId:
+        account, sep, number = text.rpartition("/")
+        if not sep or not number.isdigit():
+            raise InvalidInputError(
+                f"invalid restore request id: {text!r}: expected <account>/<number>"
+            )
+        return cls(account, int(number))
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.number}"
+
+
+def _names(items: Iterable[str]) -> Tuple[str, ...]:
+    if isinstance(items, str):
+        raise InvalidInputError("scope names must be a list of strings, not one string")
+    return tuple(items)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a restore covers: ``Scope.account()`` (everything), ``Scope.folders([...])``
+    (folder names, ``/``-separated) or ``Scope.messages([...])`` (message ids in hex).
+    ``kind`` is ``"account"``, ``"folders"`` or ``"messages"``; ``names`` holds the folders
+    or message ids."""
+
+    kind: str
+    names: Tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("account", "folders", "messages"):
+            raise InvalidInputError(
+                f"invalid scope kind {self.kind!r}: one of account, folders, messages"
+            )
+        object.__setattr__(self, "names", _names(self.names))
+        if self.kind == "account" and self.names:
+            raise InvalidInputError("a whole-account scope names nothing")
+
+    @classmethod
+    def account(cls) -> Scope:
+        return cls("account")
+
+    @classmethod
+    def folders(cls, folders: Iterable[str]) -> Scope:
+        return cls("folders", _names(folders))
+
+    @classmethod
+    def messages(cls, messages: Iterable[str]) -> Scope:
+        return cls("messages", _names(messages))
+
+
+class RequestState(enum.Enum):
+    """Where a restore request stands. Requested, approved and running are open; the others
+    are final."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (RequestState.REQUESTED, RequestState.APPROVED, RequestState.RUNNING)
+
+
+class NotificationKind(enum.Enum):
+    """Why a notification is sent."""
+
+    NEW_REQUEST = "new_request"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What a restore costs, in minor units of ``currency`` (cents): ``base`` for every
+    restore plus ``per_gib`` for each started GiB restored."""
+
+    currency: str = "EUR"
+    base: int = 0
+    per_gib: int = 0
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    """A restore request as it stands. ``deadline`` is when the snapshot leaves retention:
+    a request still undecided then expires. ``decided_by`` names the administrator who
+    approved or rejected; ``reason`` is the rejection's or the failure's."""
+
+    id: RequestId
+    day: date
+    scope: Scope
+    requested_by: Actor
+    requested_at: datetime
+    deadline: datetime
+    state: RequestState
+    updated_by: Actor
+    updated_at: datetime
+    decided_by: Optional[str]
+    reason: Optional[str]
+
+
+@dataclass(frozen=True)
+class FolderPlan:
+    """One folder of a restore plan."""
+
+    folder: str
+    in_snapshot: int
+    to_restore: int
+    bytes_to_restore: int
+    already_present: int
+    recreate: bool
+    resubscribe: bool
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """A dry run of a restore against the live Maildir: per folder, what would come back."""
+
+    account: str
+    day: date
+    scope: Scope
+    folders: Tuple[FolderPlan, ...]
+    messages: int
+    bytes: int
+    already_present: int
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What a restore run did."""
+
+    messages_restored: int
+    bytes_restored: int
+    already_present: int
+    folders_recreated: Tuple[str, ...]
+    folders_resubscribed: Tuple[str, ...]
+    warnings: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BillingRecord:
+    """One bill, written when a request is approved (never for a rejected one, never twice).
+    ``price`` is in minor units of ``currency``; deduplicate on ``request``."""
+
+    request: RequestId
+    account: str
+    day: date
+    scope: Scope
+    messages: int
+    bytes: int
+    price: int
+    currency: str
+    approved_by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    """What a workflow call did: the request as it now stands and what came with the move.
+    ``problems`` lists side effects that failed (billing, notifications): the state change
+    stands, and ``RestoreDesk.deliver_pending`` retries them."""
+
+    request: RestoreRequest
+    plan: Optional[RestorePlan]
+    result: Optional[RestoreResult]
+    billed: Optional[BillingRecord]
+    problems: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QueuedRequest:
+    """A request waiting for an administrator's decision, with its plan."""
+
+    request: RestoreRequest
+    plan: Optional[RestorePlan]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One entry of a request's audit trail. ``event`` is one of ``requested``, ``moved``,
+    ``resumed``, ``billed``, ``billing_failed``, ``notified``, ``notification_failed``; the
+    fields after it are set where the event has them:
+
+    - ``requested``: ``to_state`` (requested), ``plan``;
+    - ``moved``: ``action`` (approve, reject, cancel, expire, start, complete, fail),
+      ``from_state``, ``to_state``, ``reason`` (reject, fail), ``plan``, ``result``;
+    - ``billed``: ``bill``; ``billing_failed``: ``error``;
+    - ``notified``: ``notification``, ``recipient``; ``notification_failed``: those and ``error``.
+
+    ``recipient`` is the account told, or ``None`` for the administrators."""
+
+    seq: int
+    at: datetime
+    actor: Actor
+    event: str
+    action: Optional[str] = None
+    from_state: Optional[RequestState] = None
+    to_state: Optional[RequestState] = None
+    reason: Optional[str] = None
+    plan: Optional[RestorePlan] = None
+    result: Optional[RestoreResult] = None
+    bill: Optional[BillingRecord] = None
+    notification: Optional[NotificationKind] = None
+    recipient: Optional[str] = None
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One notification handed to a notifier. ``recipient`` is the account to tell, or
+    ``None`` for the administrators. ``plan`` comes with a new request, ``result`` with a
+    completed restore."""
+
+    kind: NotificationKind
+    recipient: Optional[str]
+    request: RestoreRequest
+    plan: Optional[RestorePlan]
+    result: Optional[RestoreResult]
+
+    @property
+    def to_admins(self) -> bool:
+        return self.recipient is None
+
+
+class Notifier(Protocol):
+    """What ``RestoreDesk(notifier=...)`` calls to send a notification. An exception it
+    raises does not undo the move: it is recorded in the audit trail, reported in the
+    outcome's ``problems``, and retried by ``RestoreDesk.deliver_pending``."""
+
+    def notify(self, notification: Notification) -> None: ...
+
+
+class BillingSink(Protocol):
+    """What ``RestoreDesk(billing=...)`` calls to bill an approved restore (the default is the
+    repository's own ledger). An exception it raises is recorded and retried like a
+    notifier's. The same record may be offered again after a crash: deduplicate on
+    ``record.request``."""
+
+    def bill(self, record: BillingRecord) -> None: ...

@@ -1,0 +1,355 @@
+//! `mtm.RestoreDesk`: the restore workflow (request, plan, approve, reject, cancel, expire,
+//! audit), and the Python hooks that serve as the core's `Notifier` and `BillingSink`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mtm_core::{
+    BillingRecord, BillingSink, Error, MaildirRoot, Notification, Notifier,
+    RestoreDesk as CoreRestoreDesk, RestoreSettings,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::convert;
+use crate::error::{invalid, run};
+use crate::repo::Repository;
+
+/// A Python object called by the core (with the GIL re-acquired) through one method.
+#[derive(Debug)]
+struct Hook {
+    /// What it is, for error messages: "notifier" or "billing sink".
+    role: &'static str,
+    method: &'static str,
+    object: Py<PyAny>,
+}
+
+impl Hook {
+    /// Checks that `object` has a callable `method`.
+    fn new(object: &Bound<'_, PyAny>, role: &'static str, method: &'static str) -> PyResult<Self> {
+        let py = object.py();
+        let callable = object
+            .getattr(method)
+            .map(|m| m.is_callable())
+            .unwrap_or(false);
+        if !callable {
+            return Err(invalid(
+                py,
+                format!("the {role} must have a {method}() method, got {object}"),
+            ));
+        }
+        Ok(Self {
+            role,
+            method,
+            object: object.clone().unbind(),
+        })
+    }
+
+    /// Converts the value, calls the method, and turns a Python exception into a core error
+    /// (which the core records as a failed side effect and retries later).
+    fn call<T>(
+        &self,
+        value: &T,
+        convert: impl for<'py> Fn(Python<'py>, &T) -> PyResult<Bound<'py, PyAny>>,
+    ) -> mtm_core::Result<()> {
+        Python::attach(|py| {
+            convert(py, value)
+                .and_then(|arg| self.object.bind(py).call_method1(self.method, (arg,)))
+                .map(|_| ())
+                .map_err(|e| Error::Storage {
+                    path: PathBuf::from(format!("Python {}", self.role)),
+                    source: std::io::Error::other(e.to_string()),
+                })
+        })
+    }
+}
+
+/// A Python object with `notify(notification)`, as the core's notifier.
+#[derive(Debug)]
+struct PyNotifier(Hook);
+
+impl Notifier for PyNotifier {
+    fn notify(&self, notification: &Notification) -> mtm_core::Result<()> {
+        self.0.call(notification, convert::notification)
+    }
+}
+
+/// A Python object with `bill(record)`, as the core's billing sink.
+#[derive(Debug)]
+struct PyBillingSink(Hook);
+
+impl BillingSink for PyBillingSink {
+    fn bill(&self, record: &BillingRecord) -> mtm_core::Result<()> {
+        self.0.call(record, convert::billing_record)
+    }
+}
+
+/// The restore workflow of one repository, restoring into the accounts under a Maildir
+/// root (`<root>/<account>/` or `<root>/<account>/Maildir/`). Every method takes the
+/// acting `mtm.Actor`; request ids are `"<account>/<number>"` strings or `mtm.RequestId`s;
+/// `now` is an aware datetime (default: the system clock). Keeps working after the
+/// repository it was made from is closed.
+#[pyclass(module = "mtm", frozen)]
+pub(crate) struct RestoreDesk {
+    inner: CoreRestoreDesk,
+    maildirs: PathBuf,
+}
+
+#[pymethods]
+impl RestoreDesk {
+    #[new]
+    #[pyo3(signature = (repo, maildirs, *, pricing = None, tag_keyword = None, notifier = None, billing = None))]
+    fn new(
+        py: Python<'_>,
+        repo: &Bound<'_, Repository>,
+        maildirs: PathBuf,
+        pricing: Option<&Bound<'_, PyAny>>,
+        tag_keyword: Option<String>,
+        notifier: Option<&Bound<'_, PyAny>>,
+        billing: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let settings = RestoreSettings {
+            pricing: convert::pricing_from(pricing)?,
+            tag_keyword,
+        };
+        let mut desk = CoreRestoreDesk::new(
+            repo.get().get(py)?,
+            MaildirRoot::new(maildirs.clone()),
+            settings,
+        );
+        if let Some(notifier) = notifier {
+            desk = desk.with_notifier(Arc::new(PyNotifier(Hook::new(
+                notifier, "notifier", "notify",
+            )?)));
+        }
+        if let Some(billing) = billing {
+            desk = desk.with_billing(Arc::new(PyBillingSink(Hook::new(
+                billing,
+                "billing sink",
+                "bill",
+            )?)));
+        }
+        Ok(Self {
+            inner: desk,
+            maildirs,
+        })
+    }
+
+    /// The Maildir root restores write into.
+    #[getter]
+    fn maildirs(&self) -> PathBuf {
+        self.maildirs.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<mtm.RestoreDesk {:?}>",
+            self.maildirs.display().to_string()
+        )
+    }
+
+    /// When the snapshot of `day` leaves retention: a request for it must be decided before.
+    fn deadline(&self, day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+        self.inner.deadline(day)
+    }
+
+    /// A user (for their own account) or an administrator asks for `account` as it was on
+    /// `day`, all of it (`scope` None) or part. The administrators are told, with the plan.
+    /// `AlreadyExistsError` if the account has an open request.
+    #[pyo3(signature = (actor, account, day, scope = None, *, now = None))]
+    fn request<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        account: &str,
+        day: chrono::NaiveDate,
+        scope: Option<&Bound<'py, PyAny>>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = convert::actor_from(actor)?;
+        let account = convert::account_id(py, account)?;
+        let scope = convert::scope_from(scope)?;
+        let clock = convert::clock(now)?;
+        let outcome = run(py, || {
+            self.inner
+                .request(&actor, &account, day, scope, clock.as_ref())
+        })?;
+        convert::restore_outcome(py, &outcome)
+    }
+
+    /// A request as it stands, with its plan, result and bill (its owner and admins only).
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = convert::actor_from(actor)?;
+        let id = convert::request_id_from(request)?;
+        let outcome = run(py, || self.inner.get(&actor, &id))?;
+        convert::restore_outcome(py, &outcome)
+    }
+
+    /// A fresh dry run of a request against the live Maildir as it is now.
+    fn plan<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = convert::actor_from(actor)?;
+        let id = convert::request_id_from(request)?;
+        let plan = run(py, || self.inner.plan(&actor, &id))?;
+        convert::restore_plan(py, &plan)
+    }
+
+    /// The audit trail of a request, oldest first.
+    fn audit<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let actor = convert::actor_from(actor)?;
+        let id = convert::request_id_from(request)?;
+        let entries = run(py, || self.inner.audit(&actor, &id))?;
+        let items = entries
+            .iter()
+            .map(|e| convert::audit_entry(py, e))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
+    /// An administrator approves: the request is billed, the restore runs at once, and the
+    /// user is told. `InvalidTransitionError` if it is not waiting for a decision.
+    #[pyo3(signature = (actor, request, *, now = None))]
+    fn approve<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        request: &Bound<'py, PyAny>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = convert::actor_from(actor)?;
+        let id = convert::request_id_from(request)?;
+        let clock = convert::clock(now)?;
+        let outcome = run(py, || self.inner.approve(&actor, &id, clock.as_ref()))?;
+        convert::restore_outcome(py, &outcome)
+    }
+
+    /// An administrator runs an approved restore, or resumes an interrupted one.
+    #[pyo3(signature = (actor, request, *, now = None))]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        request: &Bound<'py, PyAny>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = convert::actor_from(actor)?;
+        let id = convert::request_id_from(request)?;
+        let clock = convert::clock(now)?;
+        let outcome = run(py, || self.inner.run(&actor, &id, clock.as_ref()))?;
+        convert::restore_outcome(py, &outcome)
+    }
+
+    /// An administrator rejects, saying why (the user is told the reason). Nothing is billed.
+    #[pyo3(signature = (actor, request, reason, *, now = None))]
+    fn reject<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        request: &Bound<'py, PyAny>,
+        reason: &str,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = convert::actor_from(actor)?;
+        let id = convert::request_id_from(request)?;
+        let clock = convert::clock(now)?;
+        let outcome = run(py, || {
+            self.inner.reject(&actor, &id, reason, clock.as_ref())
+        })?;
+        convert::restore_outcome(py, &outcome)
+    }
+
+    /// The user (or an administrator for them) withdraws a request nobody decided yet.
+    #[pyo3(signature = (actor, request, *, now = None))]
+    fn cancel<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        request: &Bound<'py, PyAny>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = convert::actor_from(actor)?;
+        let id = convert::request_id_from(request)?;
+        let clock = convert::clock(now)?;
+        let outcome = run(py, || self.inner.cancel(&actor, &id, clock.as_ref()))?;
+        convert::restore_outcome(py, &outcome)
+    }
+
+    /// Expires every request still undecided at its deadline and tells each user.
+    #[pyo3(signature = (*, now = None))]
+    fn expire_overdue<'py>(
+        &self,
+        py: Python<'py>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let clock = convert::clock(now)?;
+        let outcomes = run(py, || self.inner.expire_overdue(clock.as_ref()))?;
+        let items = outcomes
+            .iter()
+            .map(|o| convert::restore_outcome(py, o))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
+    /// Retries every bill and notification that failed or was never sent; returns what
+    /// still fails (empty when everything went through).
+    #[pyo3(signature = (*, now = None))]
+    fn deliver_pending(
+        &self,
+        py: Python<'_>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<String>> {
+        let clock = convert::clock(now)?;
+        run(py, || self.inner.deliver_pending(clock.as_ref()))
+    }
+
+    /// The requests an actor may see: a user their own account's, an administrator
+    /// everyone's (or one `account`'s), by account and number.
+    #[pyo3(signature = (actor, account = None))]
+    fn requests<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        account: Option<&str>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let actor = convert::actor_from(actor)?;
+        let account = account.map(|a| convert::account_id(py, a)).transpose()?;
+        let requests = run(py, || self.inner.requests(&actor, account.as_ref()))?;
+        let items = requests
+            .iter()
+            .map(|r| convert::restore_request(py, r))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
+    /// An administrator's queue: requests waiting for a decision, nearest deadline first.
+    #[pyo3(signature = (actor, *, now = None))]
+    fn queue<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let actor = convert::actor_from(actor)?;
+        let clock = convert::clock(now)?;
+        let queue = run(py, || self.inner.queue(&actor, clock.as_ref()))?;
+        let items = queue
+            .iter()
+            .map(|q| convert::queued_request(py, q))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+}
