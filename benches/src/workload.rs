@@ -205,6 +205,8 @@ pub struct DayStats {
     pub added: GenStats,
     /// Files deleted (expunged).
     pub deleted: u64,
+    /// Their bytes (sum of file sizes).
+    pub deleted_bytes: u64,
     /// Files renamed with new flags (or moved from new/ to cur/ when read).
     pub flag_changes: u64,
     /// Files moved to another folder.
@@ -417,11 +419,38 @@ pub fn canonical_flags(letters: &str) -> String {
     "DFPRST".chars().filter(|c| letters.contains(*c)).collect()
 }
 
+/// How a day step chooses what to delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DayMode {
+    /// 0.5% of the files are deleted while 1–2% are added: the corpus grows by about 1% a
+    /// day, as a mailbox that is never cleaned up.
+    #[default]
+    Growing,
+    /// Old files are deleted until their bytes match the bytes of the day's new mail (within
+    /// half of the last file deleted): the corpus keeps its size, as a mailbox whose owner
+    /// (or an expiry policy) removes as much as arrives. Flag changes and moves are as in
+    /// [`DayMode::Growing`].
+    Balanced,
+}
+
 /// Simulates one day of mail (day >= 1): 1–2% new message files (with new multi-account
 /// deliveries), 0.5% deleted, 1% flag changes (renaming the `:2,` suffix, or moving a read
 /// message from `new/` to `cur/`), and a few moves between folders. New mail is received
-/// during the UTC day before snapshot day `day`.
+/// during the UTC day before snapshot day `day`. The same as
+/// [`day_step_with`]`(root, cfg, day, DayMode::Growing)`.
 pub fn day_step(root: &Path, cfg: &WorkloadConfig, day: u32) -> io::Result<DayStats> {
+    day_step_with(root, cfg, day, DayMode::Growing)
+}
+
+/// One simulated day (day >= 1) in the given [`DayMode`]. Deterministic given the seed, the
+/// day, the mode and the tree it starts from; [`DayMode::Growing`] makes exactly the
+/// changes [`day_step`] always made.
+pub fn day_step_with(
+    root: &Path,
+    cfg: &WorkloadConfig,
+    day: u32,
+    mode: DayMode,
+) -> io::Result<DayStats> {
     cfg.validate()?;
     if day == 0 {
         return Err(invalid(
@@ -437,7 +466,11 @@ pub fn day_step(root: &Path, cfg: &WorkloadConfig, day: u32) -> io::Result<DaySt
         ..DayStats::default()
     };
 
-    let deletes = (n as f64 * 0.005).round() as usize;
+    let deletes = match mode {
+        DayMode::Growing => (n as f64 * 0.005).round() as usize,
+        // Chosen by bytes once the day's new mail is written (below).
+        DayMode::Balanced => 0,
+    };
     let flag_changes = (n as f64 * 0.01).round() as usize;
     let moves = ((n as f64 * 0.001).round() as usize).max(1).min(n);
     let picked = rng.sample_indices(n, deletes + flag_changes + moves);
@@ -446,7 +479,9 @@ pub fn day_step(root: &Path, cfg: &WorkloadConfig, day: u32) -> io::Result<DaySt
 
     for &i in to_delete {
         if let Some(file) = files.get(i) {
-            fs::remove_file(file.path(root))?;
+            let path = file.path(root);
+            stats.deleted_bytes += fs::metadata(&path)?.len();
+            fs::remove_file(path)?;
             stats.deleted += 1;
         }
     }
@@ -523,7 +558,54 @@ pub fn day_step(root: &Path, cfg: &WorkloadConfig, day: u32) -> io::Result<DaySt
     );
     generator.run(&mut quotas)?;
     stats.added = generator.stats;
+    if mode == DayMode::Balanced {
+        let untouched: Vec<&MessageFile> = {
+            let mut touched = vec![false; n];
+            for &i in &picked {
+                if let Some(t) = touched.get_mut(i) {
+                    *t = true;
+                }
+            }
+            files
+                .iter()
+                .zip(touched)
+                .filter_map(|(f, t)| (!t).then_some(f))
+                .collect()
+        };
+        let mut rng = Rng::new(derive_seed(cfg.seed, 2_000_000 + u64::from(day)));
+        delete_bytes(root, &untouched, stats.added.bytes, &mut rng, &mut stats)?;
+    }
     Ok(stats)
+}
+
+/// Deletes files of `candidates` in random order until `target` bytes are gone: a file is
+/// deleted only if that brings the deleted bytes closer to `target` (a file that would
+/// overshoot by more than half of its size is passed over), so the result is within half a
+/// file of the target unless the candidates run out.
+fn delete_bytes(
+    root: &Path,
+    candidates: &[&MessageFile],
+    target: u64,
+    rng: &mut Rng,
+    stats: &mut DayStats,
+) -> io::Result<()> {
+    for i in rng.sample_indices(candidates.len(), candidates.len()) {
+        if stats.deleted_bytes >= target {
+            break;
+        }
+        let Some(file) = candidates.get(i) else {
+            continue;
+        };
+        let path = file.path(root);
+        let size = fs::metadata(&path)?.len();
+        // Closer to the target after deleting: |target - (d + size)| < target - d.
+        if 2 * (stats.deleted_bytes + size) < 2 * target + size {
+            fs::remove_file(path)?;
+            stats.deleted += 1;
+            stats.deleted_bytes += size;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -112,6 +112,11 @@ pub enum Command {
         /// Plan as if the time were this RFC 3339 instant (default: now).
         #[arg(long)]
         now: Option<String>,
+        /// Then collect the garbage too (like `gc` with its defaults), in the same process
+        /// and under gc's lock: the walk that plans the prune is gc's mark, so it costs about
+        /// half of `prune` followed by `gc`. Refused while a snapshot runs.
+        #[arg(long, conflicts_with = "dry_run")]
+        gc: bool,
     },
     /// Reclaim the bytes no snapshot references (after a prune). Refused while a snapshot runs.
     Gc {

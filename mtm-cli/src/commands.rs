@@ -93,7 +93,14 @@ pub fn run(cli: &Cli) -> CliResult {
             account,
             dry_run,
             now,
+            gc: false,
         } => prune(cli, account.as_deref(), *dry_run, now.as_deref()),
+        Command::Prune {
+            account,
+            now,
+            gc: true,
+            ..
+        } => prune_and_gc(cli, account.as_deref(), now.as_deref()),
         Command::Demo { keep } => crate::demo::run(keep.as_deref()),
         Command::Restore(args) => crate::restore::run(cli, args),
     }
@@ -681,6 +688,15 @@ fn prune(cli: &Cli, account: Option<&str>, dry_run: bool, now: Option<&str>) -> 
         )?;
         return Ok(());
     }
+    print_plan(&plan);
+    match removed {
+        Some(r) => println!("removed {} snapshot(s)", r.removed),
+        None => println!("dry run: nothing removed"),
+    }
+    Ok(())
+}
+
+fn print_plan(plan: &mtm_core::PrunePlan) {
     let rows = plan
         .expired
         .iter()
@@ -708,10 +724,29 @@ fn prune(cli: &Cli, account: Option<&str>, dry_run: bool, now: Option<&str>) -> 
             pin.account, pin.day, pin.request
         );
     }
-    match removed {
-        Some(r) => println!("removed {} snapshot(s)", r.removed),
-        None => println!("dry run: nothing removed"),
+}
+
+fn prune_and_gc(cli: &Cli, account: Option<&str>, now: Option<&str>) -> CliResult {
+    let repo = open(cli)?;
+    let clock: Box<dyn Clock> = match now {
+        Some(now) => Box::new(FixedClock::parse(now)?),
+        None => Box::new(SystemClock),
+    };
+    let account = account.map(AccountId::new).transpose()?;
+    let (plan, removed, collected) = busy(cli, "pruning and collecting garbage", || {
+        repo.prune_and_gc(
+            clock.as_ref(),
+            account.as_ref(),
+            &mtm_core::GcOptions::default(),
+        )
+    })?;
+    if cli.json {
+        json(&serde_json::json!({ "plan": plan, "removed": removed.removed, "gc": collected }))?;
+        return Ok(());
     }
+    print_plan(&plan);
+    println!("removed {} snapshot(s)", removed.removed);
+    print_gc(&collected);
     Ok(())
 }
 
@@ -728,14 +763,18 @@ fn gc(cli: &Cli, repack_below: f64) -> CliResult {
     if cli.json {
         json(&report)?;
     } else {
-        println!(
-            "removed {} unreferenced blob(s): {} pack(s) deleted, {} repacked; packs {} -> {}",
-            report.blobs_removed,
-            report.packs_deleted,
-            report.packs_repacked,
-            bytes(report.pack_bytes_before),
-            bytes(report.pack_bytes_after)
-        );
+        print_gc(&report);
     }
     Ok(())
+}
+
+fn print_gc(report: &mtm_core::GcReport) {
+    println!(
+        "removed {} unreferenced blob(s): {} pack(s) deleted, {} repacked; packs {} -> {}",
+        report.blobs_removed,
+        report.packs_deleted,
+        report.packs_repacked,
+        bytes(report.pack_bytes_before),
+        bytes(report.pack_bytes_after)
+    );
 }

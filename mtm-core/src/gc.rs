@@ -14,16 +14,18 @@
 //! which readers allow) and at worst unreferenced packs, which the next gc deletes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{BlobId, IdSet};
 use crate::lock::{LockKind, acquire};
+use crate::names::AccountId;
+use crate::reach::reachable;
 use crate::repo::Repository;
-use crate::snapshot::model::{Catalog, Manifest, decode};
+use crate::retention::{PrunePlan, PruneReport};
 use crate::store::codec::Codec;
 use crate::store::format::{IndexFile, IndexedPack, PackRecord, encode_index};
 use crate::store::{BlobStore, pack_key};
@@ -64,6 +66,37 @@ impl Repository {
     pub fn gc(&self, options: &GcOptions) -> Result<GcReport> {
         let backend = Arc::clone(&self.inner.backend);
         let _lock = acquire(backend.as_ref(), LockKind::Gc)?;
+        let (old_indexes, old_packs) = self.gc_start()?;
+        let live = self.live_blobs()?;
+        self.sweep(options, &old_indexes, &old_packs, &live)
+    }
+
+    /// Prunes as of `clock.now()` and collects the garbage in one go, under the gc lock: the
+    /// walk that plans the prune (what the kept snapshots reach) is the mark of the
+    /// collection, so every manifest and catalog is read once instead of twice. The plan is
+    /// made under the lock, so no snapshot can be written between the mark and the sweep.
+    /// Same refusals as [`Repository::gc`].
+    pub fn prune_and_gc(
+        &self,
+        clock: &dyn Clock,
+        account: Option<&AccountId>,
+        options: &GcOptions,
+    ) -> Result<(PrunePlan, PruneReport, GcReport)> {
+        let backend = Arc::clone(&self.inner.backend);
+        let _lock = acquire(backend.as_ref(), LockKind::Gc)?;
+        let (old_indexes, old_packs) = self.gc_start()?;
+        let (plan, kept) = self.plan_and_reach(clock, account, true)?;
+        let live =
+            kept.ok_or_else(|| Error::invalid("prune", "the kept snapshots were not walked"))?;
+        let pruned = self.prune(&plan)?;
+        let collected = self.sweep(options, &old_indexes, &old_packs, &live)?;
+        Ok((plan, pruned, collected))
+    }
+
+    /// Under the gc lock: reads the index afresh, refuses a damaged one, and lists the index
+    /// files and packs that exist before the mark.
+    fn gc_start(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let backend = &self.inner.backend;
         let store = &self.inner.store;
         store.reload()?;
         if let Some((key, reason)) = store.damaged_indexes().first() {
@@ -72,10 +105,20 @@ impl Repository {
                 format!("gc will not run on a damaged index: {reason}"),
             ));
         }
-        let old_indexes = backend.list("index/")?;
-        let old_packs = backend.list("packs/")?;
-        let live = self.live_blobs()?;
+        Ok((backend.list("index/")?, backend.list("packs/")?))
+    }
 
+    /// Deletes and repacks what `live` does not name (under the gc lock; `old_indexes` and
+    /// `old_packs` listed before `live` was marked).
+    fn sweep(
+        &self,
+        options: &GcOptions,
+        old_indexes: &[String],
+        old_packs: &[String],
+        live: &IdSet<BlobId>,
+    ) -> Result<GcReport> {
+        let backend = Arc::clone(&self.inner.backend);
+        let store = &self.inner.store;
         let mut by_pack: BTreeMap<BlobId, (IndexedPack, Vec<PackRecord>)> = BTreeMap::new();
         for (pack, record) in store.indexed_blobs() {
             by_pack
@@ -118,6 +161,22 @@ impl Repository {
             }
         }
         drop(encoder);
+        let indexed_packs: BTreeSet<String> = by_pack.keys().map(pack_key).collect();
+        for key in old_packs {
+            report.pack_bytes_before += backend.size(key)?;
+            if !indexed_packs.contains(key) {
+                doomed.insert(key.clone()); // left by an interrupted writer
+            }
+        }
+        if doomed.is_empty() && report.blobs_removed == 0 && old_indexes.len() <= 1 {
+            // Nothing to reclaim and nothing to merge: writing the same index again and
+            // reading it back would only cost time.
+            for key in backend.list("tmp/")? {
+                backend.delete(&key)?;
+            }
+            report.pack_bytes_after = report.pack_bytes_before;
+            return Ok(report);
+        }
         let repacked = writer.finish()?;
         // An index file this run wrote may carry the name of an old one (a crashed earlier
         // gc wrote the same bytes): it must survive the deletion of the old files.
@@ -150,12 +209,6 @@ impl Repository {
         for key in old_indexes.iter().filter(|k| !new_indexes.contains(*k)) {
             backend.delete(key)?;
         }
-        for key in &old_packs {
-            report.pack_bytes_before += backend.size(key)?;
-            if !by_pack.keys().any(|id| pack_key(id) == *key) {
-                doomed.insert(key.clone()); // left by an interrupted writer
-            }
-        }
         for key in doomed.iter().filter(|k| !needed.contains(*k)) {
             backend.delete(key)?;
         }
@@ -169,8 +222,7 @@ impl Repository {
         Ok(report)
     }
 
-    /// Every blob reachable from any snapshot record: manifests, catalogs and parts. The
-    /// manifests and catalogs are read and decoded on every core.
+    /// Every blob reachable from any snapshot record: manifests, catalogs and parts.
     fn live_blobs(&self) -> Result<IdSet<BlobId>> {
         let mut manifests = Vec::new();
         for account in self.accounts()? {
@@ -179,46 +231,6 @@ impl Repository {
                 manifests.extend(record.folders.into_iter().map(|f| f.manifest));
             }
         }
-        manifests.sort_unstable();
-        manifests.dedup();
-        let catalogs: Mutex<IdSet<BlobId>> = Mutex::default();
-        let live: Mutex<IdSet<BlobId>> = Mutex::new(manifests.iter().copied().collect());
-        let next = AtomicUsize::new(0);
-        let store = &self.inner.store;
-        let threads = std::thread::available_parallelism().map_or(2, usize::from);
-        std::thread::scope(|scope| -> Result<()> {
-            let workers: Vec<_> = (0..threads.min(manifests.len()))
-                .map(|_| {
-                    scope.spawn(|| -> Result<()> {
-                        while let Some(id) = manifests.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            let data = store.read(id, &|| format!("manifest {id}"))?;
-                            let manifest: Manifest = decode(&data, "manifest")?;
-                            for catalog_id in manifest.catalogs {
-                                if !lock(&catalogs).insert(catalog_id) {
-                                    continue;
-                                }
-                                let data =
-                                    store.read(&catalog_id, &|| format!("catalog {catalog_id}"))?;
-                                let catalog: Catalog = decode(&data, "catalog")?;
-                                let mut live = lock(&live);
-                                live.insert(catalog_id);
-                                for entry in catalog.messages {
-                                    live.extend(entry.parts);
-                                }
-                            }
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .try_for_each(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-        })?;
-        Ok(live.into_inner().unwrap_or_else(PoisonError::into_inner))
+        reachable(&self.inner.store, &manifests, &IdSet::default())
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -69,10 +69,7 @@ macro_rules! hash_id {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                from_hex(&text)
-                    .map(Self)
-                    .ok_or_else(|| serde::de::Error::custom(concat!("invalid ", $what)))
+                d.deserialize_str(HexVisitor($what)).map(Self)
             }
         }
     };
@@ -111,6 +108,22 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
         out.push(DIGITS[usize::from(b & 0x0f)] as char);
     }
     out
+}
+
+/// Reads the hexadecimal form of an id from whatever string the decoder has (borrowed from
+/// the input or not) without copying it: decoding a manifest reads many of them.
+struct HexVisitor(&'static str);
+
+impl serde::de::Visitor<'_> for HexVisitor {
+    type Value = [u8; 32];
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {} (64 hexadecimal digits)", self.0)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<[u8; 32], E> {
+        from_hex(text).ok_or_else(|| E::custom(format_args!("invalid {}", self.0)))
+    }
 }
 
 fn from_hex(text: &str) -> Option<[u8; 32]> {

@@ -4,8 +4,6 @@
 //! Pruning removes snapshot records only. The bytes that only expired snapshots referenced
 //! become unreferenced; the plan says how many, and garbage collection reclaims them.
 
-use std::collections::BTreeSet;
-
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
@@ -13,10 +11,10 @@ use crate::clock::Clock;
 use crate::error::{ErrorKind, Result};
 use crate::id::{BlobId, IdSet};
 use crate::names::AccountId;
-use crate::repo::{RepoInner, Repository};
+use crate::reach::reachable;
+use crate::repo::Repository;
 use crate::restore::RequestId;
-use crate::snapshot::model::{Catalog, Manifest, snapshot_key};
-use crate::snapshot::take::load_blob;
+use crate::snapshot::model::snapshot_key;
 
 /// The first day a policy of `keep_days` keeps on `today`: `today` and the `keep_days - 1`
 /// days before it are kept. Days after `today` (a clock that moved backwards) are kept too.
@@ -87,6 +85,18 @@ impl Repository {
     /// Plans a prune of every account, or of one, as of `clock.now()`: which snapshots are
     /// older than the retention window, and how many stored bytes they alone hold.
     pub fn prune_plan(&self, clock: &dyn Clock, account: Option<&AccountId>) -> Result<PrunePlan> {
+        self.plan_and_reach(clock, account, false)
+            .map(|(plan, _)| plan)
+    }
+
+    /// The plan, and with `reach_kept` (or whenever the plan is weighed) every blob the kept
+    /// snapshots reach: after the prune, exactly what garbage collection must keep.
+    pub(crate) fn plan_and_reach(
+        &self,
+        clock: &dyn Clock,
+        account: Option<&AccountId>,
+        reach_kept: bool,
+    ) -> Result<(PrunePlan, Option<IdSet<BlobId>>)> {
         let inner = &self.inner;
         let today = inner.zone.day_of(clock.now());
         let keep_from = retention_start(today, inner.config.retention_days);
@@ -122,8 +132,14 @@ impl Repository {
             }
         }
         if expired.is_empty() {
-            // Nothing expires: nothing to weigh (and no need to read every manifest).
-            return Ok(PrunePlan {
+            // Nothing expires: nothing to weigh (and no need to read every manifest unless
+            // the caller wants what is kept).
+            let retained = if reach_kept {
+                Some(reachable(&inner.store, &retained_roots, &IdSet::default())?)
+            } else {
+                None
+            };
+            let plan = PrunePlan {
                 today,
                 keep_from,
                 kept: snapshot_count(self)?,
@@ -131,22 +147,23 @@ impl Repository {
                 reclaimable_bytes: 0,
                 expired,
                 pinned,
-            });
+            };
+            return Ok((plan, retained));
         }
-        let retained = reachable(inner, &retained_roots)?;
+        // One walk of what is kept; then only what the expired snapshots reach beyond it (a
+        // manifest or catalog they share with a kept snapshot is not read again).
+        let retained = reachable(&inner.store, &retained_roots, &IdSet::default())?;
+        let only_expired = reachable(&inner.store, &expired_roots, &retained)?;
         let sizes: crate::id::IdMap<BlobId, u32> = inner
             .store
             .indexed_blobs()
             .into_iter()
+            .filter(|(_, r)| only_expired.contains(&r.id))
             .map(|(_, r)| (r.id, r.stored_len))
-            .collect();
-        let only_expired: BTreeSet<BlobId> = reachable(inner, &expired_roots)?
-            .into_iter()
-            .filter(|b| !retained.contains(b))
             .collect();
         let kept = snapshot_count(self)? - expired.len() as u64;
         expired.sort_by(|a, b| (a.day, &a.account).cmp(&(b.day, &b.account)));
-        Ok(PrunePlan {
+        let plan = PrunePlan {
             today,
             keep_from,
             kept,
@@ -157,7 +174,8 @@ impl Repository {
                 .sum(),
             expired,
             pinned,
-        })
+        };
+        Ok((plan, Some(retained)))
     }
 
     /// Carries out a plan: removes its expired snapshot records. Removing a record that is
@@ -186,30 +204,6 @@ fn snapshot_count(repo: &Repository) -> Result<u64> {
         .iter()
         .map(|a| repo.inner.days(a).map(|d| d.len() as u64))
         .sum()
-}
-
-/// Every blob reachable from these manifests: the manifests, their catalogs, and the parts
-/// of every message they list.
-fn reachable(inner: &RepoInner, manifests: &[BlobId]) -> Result<IdSet<BlobId>> {
-    let mut seen = IdSet::default();
-    let mut catalogs_seen = IdSet::default();
-    for id in manifests {
-        if !seen.insert(*id) {
-            continue;
-        }
-        let manifest: Manifest = load_blob(inner, id, "manifest")?;
-        for catalog_id in &manifest.catalogs {
-            if !catalogs_seen.insert(*catalog_id) {
-                continue;
-            }
-            seen.insert(*catalog_id);
-            let catalog: Catalog = load_blob(inner, catalog_id, "catalog")?;
-            for entry in &catalog.messages {
-                seen.extend(entry.parts.iter().copied());
-            }
-        }
-    }
-    Ok(seen)
 }
 
 #[cfg(test)]

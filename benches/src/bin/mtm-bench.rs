@@ -11,7 +11,7 @@ use std::time::Instant;
 use clap::Parser;
 use mtm_benches::measure::{self, DirUsage, Measured, RunError, dir_usage, median, which};
 use mtm_benches::workload::{
-    self, CopyMode, FOLDERS, MessageFile, WorkloadConfig, day_start_secs, iso_date,
+    self, CopyMode, DayMode, FOLDERS, MessageFile, WorkloadConfig, day_start_secs, iso_date,
 };
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
@@ -32,6 +32,11 @@ struct Args {
     /// repository size (the steady-state curve) and the prune times.
     #[arg(long)]
     retain: Option<u32>,
+    /// Balanced days: each day deletes as many bytes of old mail as it delivers, so the live
+    /// corpus keeps its size and, with --retain, the repositories should stop growing once
+    /// the window is full (the report gives each tool's growth after that day).
+    #[arg(long)]
+    balanced: bool,
     /// Number of accounts [default: 10].
     #[arg(long)]
     accounts: Option<usize>,
@@ -145,22 +150,22 @@ impl Tool {
         measure::run_measured(&self.program, args, &self.envs, cwd, scratch)
     }
 
-    /// Keeps the last `keep` daily snapshots: returns the seconds it took.
+    /// Keeps the last `keep` daily snapshots and reclaims what that frees: returns the
+    /// seconds it took. mtm does both in one `prune --gc` (one walk of the snapshots, like
+    /// restic's `forget --prune`).
     fn prune(&self, day: u32, keep: u32, scratch: &Path) -> Result<f64, RunError> {
         flush_dirty_pages();
         let repo = self.repo.display().to_string();
         let keep = keep.to_string();
         let runs: Vec<Vec<String>> = match self.kind {
-            Kind::Mtm => vec![
-                vec![
-                    "--repo".into(),
-                    repo.clone(),
-                    "prune".into(),
-                    "--now".into(),
-                    snapshot_now(day),
-                ],
-                vec!["--repo".into(), repo, "gc".into()],
-            ],
+            Kind::Mtm => vec![vec![
+                "--repo".into(),
+                repo,
+                "prune".into(),
+                "--now".into(),
+                snapshot_now(day),
+                "--gc".into(),
+            ]],
             Kind::Restic => vec![vec![
                 "-r".into(),
                 repo,
@@ -372,9 +377,14 @@ fn run(args: &Args) -> BoxResult<()> {
     let corpus = out.join("corpus");
     let scratch = out.join("scratch");
     fs::create_dir_all(&scratch)?;
-    let mode = match cfg.copies {
+    let copies = match cfg.copies {
         CopyMode::PerRecipientHeaders => "per-recipient delivery headers",
         CopyMode::Identical => "identical copies",
+    };
+    let mode = if args.balanced {
+        format!("{copies}, balanced days")
+    } else {
+        copies.to_owned()
     };
     eprintln!(
         "mtm-bench: {} accounts x {} messages, {} days, seed {}, {mode}; working dir {}",
@@ -491,10 +501,17 @@ fn run(args: &Args) -> BoxResult<()> {
         fs::remove_dir_all(&plain_repo)?;
     }
 
+    let day_mode = if args.balanced {
+        DayMode::Balanced
+    } else {
+        DayMode::Growing
+    };
     let mut step_secs = Vec::new();
+    // Raw corpus bytes after each day (measured on disk).
+    let mut corpus_sizes = Vec::new();
     for day in 1..=plan.days {
         let t = Instant::now();
-        let s = workload::day_step(&corpus, cfg, day)?;
+        let s = workload::day_step_with(&corpus, cfg, day, day_mode)?;
         step_secs.push(t.elapsed().as_secs_f64());
         let mut line = format!(
             "day {day:2}: +{} files, -{} deleted, {} flag changes, {} moved;",
@@ -513,6 +530,7 @@ fn run(args: &Args) -> BoxResult<()> {
             }
         }
         eprintln!("{line}");
+        corpus_sizes.push(message_usage(&corpus, cfg)?.apparent_bytes);
     }
     let raw_end = message_usage(&corpus, cfg)?;
     for tool in &mut tools {
@@ -644,7 +662,7 @@ fn run(args: &Args) -> BoxResult<()> {
         );
         let _ = writeln!(
             report,
-            "repository size by day with {keep}-day retention (MB):"
+            "repository size by day with {keep}-day retention (MB), and the raw corpus:"
         );
         for day in 0..plan.days as usize {
             let size = |k: Kind| {
@@ -654,13 +672,20 @@ fn run(args: &Args) -> BoxResult<()> {
             };
             let _ = writeln!(
                 report,
-                "  day {:2}: mtm {:>8}  restic {:>8}  borg {:>8}",
+                "  day {:2}: mtm {:>8}  restic {:>8}  borg {:>8}  corpus {:>8.1}",
                 day + 1,
                 size(Kind::Mtm),
                 size(Kind::Restic),
-                size(Kind::Borg)
+                size(Kind::Borg),
+                corpus_sizes.get(day).map_or(0.0, |b| *b as f64 / MB)
             );
         }
+        let _ = writeln!(
+            report,
+            "{}",
+            steady_state(keep, plan.days, &corpus_sizes, |k| get(k)
+                .map(|t| t.sizes.as_slice()))
+        );
     }
     if let Some((with, without, seconds)) = dictionary_effect {
         let _ = writeln!(
@@ -810,6 +835,38 @@ fn run(args: &Args) -> BoxResult<()> {
     );
     print!("{report}");
     Ok(())
+}
+
+/// Growth from the first day after the retention window filled (day `keep + 1`) to the last
+/// day, for each tool's repository and for the raw corpus: the steady-state figure.
+fn steady_state<'a>(
+    keep: u32,
+    days: u32,
+    corpus: &[u64],
+    sizes: impl Fn(Kind) -> Option<&'a [u64]>,
+) -> String {
+    let (from, to) = (keep as usize + 1, days as usize);
+    if to <= from {
+        return format!(
+            "steady state: needs --days above --retain + 1 (day {from} to a later day)"
+        );
+    }
+    let growth = |series: Option<&[u64]>| match series {
+        Some(s) => match (s.get(from - 1), s.get(to - 1)) {
+            (Some(&a), Some(&b)) if a > 0 => {
+                format!("{:+.1}%", 100.0 * (b as f64 / a as f64 - 1.0))
+            }
+            _ => "-".to_owned(),
+        },
+        None => "-".to_owned(),
+    };
+    format!(
+        "steady state, growth day {from} -> day {to}: mtm {}  restic {}  borg {}  raw corpus {}",
+        growth(sizes(Kind::Mtm)),
+        growth(sizes(Kind::Restic)),
+        growth(sizes(Kind::Borg)),
+        growth(Some(corpus))
+    )
 }
 
 /// Median seconds, max peak RSS and the last stdout of `repeat` runs.

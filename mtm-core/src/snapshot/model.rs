@@ -3,6 +3,7 @@
 //! so an unchanged folder or catalog costs no new bytes.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -117,6 +118,30 @@ pub(crate) struct CatalogEntry {
     /// Concatenated in order, these blobs give back the message byte for byte.
     pub parts: Vec<BlobId>,
     pub summary: Summary,
+}
+
+/// A manifest as reachability reads it (garbage collection, retention): only the catalogs it
+/// names. The message entries are checked to be well-formed JSON and otherwise skipped.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ManifestRefs {
+    pub catalogs: Vec<BlobId>,
+    #[serde(rename = "messages")]
+    _messages: IgnoredAny,
+}
+
+/// A catalog as reachability reads it: only each message's parts; the summaries (most of a
+/// catalog's bytes) are checked to be well-formed JSON and otherwise skipped.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CatalogRefs {
+    pub messages: Vec<CatalogEntryRefs>,
+}
+
+/// The parts of one catalog entry.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CatalogEntryRefs {
+    pub parts: Vec<BlobId>,
+    #[serde(rename = "summary")]
+    _summary: IgnoredAny,
 }
 
 /// Serializes a stored structure. `size_hint` is a guess of the encoded size: one allocation
