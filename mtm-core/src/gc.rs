@@ -171,9 +171,7 @@ impl Repository {
         if doomed.is_empty() && report.blobs_removed == 0 && old_indexes.len() <= 1 {
             // Nothing to reclaim and nothing to merge: writing the same index again and
             // reading it back would only cost time.
-            for key in backend.list("tmp/")? {
-                backend.delete(&key)?;
-            }
+            remove_leftover_temps(backend.as_ref())?;
             report.pack_bytes_after = report.pack_bytes_before;
             return Ok(report);
         }
@@ -212,9 +210,7 @@ impl Repository {
         for key in doomed.iter().filter(|k| !needed.contains(*k)) {
             backend.delete(key)?;
         }
-        for key in backend.list("tmp/")? {
-            backend.delete(&key)?;
-        }
+        remove_leftover_temps(backend.as_ref())?;
         for key in backend.list("packs/")? {
             report.pack_bytes_after += backend.size(&key)?;
         }
@@ -233,4 +229,25 @@ impl Repository {
         }
         reachable(&self.inner.store, &manifests, &IdSet::default())
     }
+}
+
+/// Deletes the files under `tmp/` that no live writer owns. A writer (a snapshot starting
+/// beside this gc, even to write its lock) names its temp file `<pid>-…`: the file of a
+/// process that still runs on this host may be published any moment, so it stays.
+fn remove_leftover_temps(backend: &dyn crate::backend::Backend) -> Result<()> {
+    let proc_visible = std::path::Path::new("/proc/self").exists();
+    for key in backend.list("tmp/")? {
+        let name = key.rsplit('/').next().unwrap_or(&key);
+        let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let live = match pid {
+            Some(pid) => {
+                !proc_visible || std::path::Path::new("/proc").join(pid.to_string()).exists()
+            }
+            None => false,
+        };
+        if !live {
+            backend.delete(&key)?;
+        }
+    }
+    Ok(())
 }

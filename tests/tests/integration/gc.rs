@@ -213,3 +213,23 @@ fn a_gc_that_dies_at_any_write_loses_nothing_and_can_run_again() {
         assert_intact(&healthy, &present);
     }
 }
+
+#[test]
+fn gc_leaves_the_temp_files_of_running_writers_and_removes_those_of_dead_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path().join("repo"), RepositoryOptions::default()).unwrap();
+    let tmp = dir.path().join("repo/tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // A writer that is still running (this process) is about to publish this file.
+    let running = tmp.join(format!("{}-7-123.tmp", std::process::id()));
+    // A writer that died (no such pid) left this one, and something else left junk.
+    let dead = tmp.join("4294967290-1-1.tmp");
+    let junk = tmp.join("leftover.tmp");
+    for path in [&running, &dead, &junk] {
+        std::fs::write(path, b"partial").unwrap();
+    }
+    repo.gc(&GcOptions::default()).unwrap();
+    assert!(running.exists(), "a live writer's temp file must survive gc");
+    assert!(!dead.exists());
+    assert!(!junk.exists());
+}
