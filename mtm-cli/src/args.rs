@@ -123,6 +123,10 @@ pub enum Command {
         /// Rewrite packs whose live share is below this (0 to 1).
         #[arg(long, default_value_t = 0.5)]
         repack_below: f64,
+        /// Also rewrite the packs with the most garbage until at most this share of all
+        /// pack bytes is unreferenced (0 to 1).
+        #[arg(long, default_value_t = 0.1)]
+        max_unused: f64,
     },
     /// Check the whole repository: every hash, every reference. Exits 5 if anything is damaged.
     Verify {

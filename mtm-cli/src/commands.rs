@@ -88,7 +88,10 @@ pub fn run(cli: &Cli) -> CliResult {
         } => diff(cli, account, from, to.as_deref(), live.as_deref()),
         Command::History { account, message } => history(cli, account, message),
         Command::Verify { read_data } => verify(cli, *read_data),
-        Command::Gc { repack_below } => gc(cli, *repack_below),
+        Command::Gc {
+            repack_below,
+            max_unused,
+        } => gc(cli, *repack_below, *max_unused),
         Command::Prune {
             account,
             dry_run,
@@ -750,15 +753,13 @@ fn prune_and_gc(cli: &Cli, account: Option<&str>, now: Option<&str>) -> CliResul
     Ok(())
 }
 
-fn gc(cli: &Cli, repack_below: f64) -> CliResult {
-    if !(0.0..=1.0).contains(&repack_below) {
-        return Err(CliError::Usage(
-            "--repack-below is a share between 0 and 1".into(),
-        ));
-    }
+fn gc(cli: &Cli, repack_below: f64, max_unused: f64) -> CliResult {
     let repo = open(cli)?;
     let report = busy(cli, "collecting garbage", || {
-        repo.gc(&mtm_core::GcOptions { repack_below })
+        repo.gc(&mtm_core::GcOptions {
+            repack_below,
+            max_unused,
+        })
     })?;
     if cli.json {
         json(&report)?;

@@ -36,12 +36,95 @@ pub struct GcOptions {
     /// A pack whose live bytes are below this share of its bytes is rewritten with only its
     /// live blobs (default 0.5). Packs with no live blob are always deleted.
     pub repack_below: f64,
+    /// The largest share of all pack bytes that may stay unreferenced after a collection
+    /// (default 0.1). Deleted mail is spread thinly over old packs, so few of them ever fall
+    /// under `repack_below`; when the garbage left in the kept packs adds up to more than
+    /// this share, the packs with the most garbage are rewritten too, until it does not.
+    pub max_unused: f64,
 }
 
 impl Default for GcOptions {
     fn default() -> Self {
-        Self { repack_below: 0.5 }
+        Self {
+            repack_below: 0.5,
+            max_unused: 0.1,
+        }
     }
+}
+
+impl GcOptions {
+    /// Checks that both shares are between 0 and 1.
+    pub fn validate(&self) -> Result<()> {
+        for (name, share) in [
+            ("repack_below", self.repack_below),
+            ("max_unused", self.max_unused),
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(Error::invalid(
+                    "gc options",
+                    format!("{name} is a share between 0 and 1, not {share}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a collection does with one pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PackFate {
+    Keep,
+    Repack,
+    Delete,
+}
+
+/// Decides each pack's fate from its (total, live) stored bytes: packs with nothing live go,
+/// packs under `repack_below` are rewritten, and then the packs with the largest dead share
+/// are rewritten until the dead bytes left are at most `max_unused` of all pack bytes.
+fn decide(sizes: &[(u64, u64)], options: &GcOptions) -> Vec<PackFate> {
+    let mut fates: Vec<PackFate> = sizes
+        .iter()
+        .map(|&(total, live)| {
+            if live == 0 {
+                PackFate::Delete
+            } else if (live as f64) < options.repack_below * total as f64 {
+                PackFate::Repack
+            } else {
+                PackFate::Keep
+            }
+        })
+        .collect();
+    let after = |fates: &[PackFate]| -> (u64, u64) {
+        sizes
+            .iter()
+            .zip(fates)
+            .fold((0, 0), |(all, dead), (&(total, live), fate)| match fate {
+                PackFate::Keep => (all + total, dead + (total - live)),
+                PackFate::Repack => (all + live, dead),
+                PackFate::Delete => (all, dead),
+            })
+    };
+    let (mut all, mut dead) = after(&fates);
+    let mut candidates: Vec<usize> = (0..sizes.len())
+        .filter(|&i| fates[i] == PackFate::Keep && sizes[i].1 < sizes[i].0)
+        .collect();
+    // Most garbage (by share) first; ties by the larger amount.
+    candidates.sort_by(|&a, &b| {
+        let share = |i: usize| sizes[i].1 as f64 / sizes[i].0.max(1) as f64;
+        share(a)
+            .total_cmp(&share(b))
+            .then((sizes[b].0 - sizes[b].1).cmp(&(sizes[a].0 - sizes[a].1)))
+    });
+    for i in candidates {
+        if (dead as f64) <= options.max_unused * all as f64 {
+            break;
+        }
+        let garbage = sizes[i].0 - sizes[i].1;
+        fates[i] = PackFate::Repack;
+        dead -= garbage;
+        all -= garbage;
+    }
+    fates
 }
 
 /// What a collection did.
@@ -64,6 +147,7 @@ impl Repository {
     /// while a snapshot is being written, and refuses to run on a repository with a damaged
     /// index or snapshot record (run `verify`): it never deletes on partial knowledge.
     pub fn gc(&self, options: &GcOptions) -> Result<GcReport> {
+        options.validate()?;
         let backend = Arc::clone(&self.inner.backend);
         let _lock = acquire(backend.as_ref(), LockKind::Gc)?;
         let (old_indexes, old_packs) = self.gc_start()?;
@@ -82,6 +166,7 @@ impl Repository {
         account: Option<&AccountId>,
         options: &GcOptions,
     ) -> Result<(PrunePlan, PruneReport, GcReport)> {
+        options.validate()?;
         let backend = Arc::clone(&self.inner.backend);
         let _lock = acquire(backend.as_ref(), LockKind::Gc)?;
         let (old_indexes, old_packs) = self.gc_start()?;
@@ -136,28 +221,43 @@ impl Repository {
         let mut writer = repacker.writer(store.current_dictionary()?);
         let compressor = writer.compressor();
         let mut encoder = compressor.encoder()?;
-        for (id, (pack, records)) in &by_pack {
-            let total: u64 = records.iter().map(|r| u64::from(r.stored_len)).sum();
+        let sizes: Vec<(u64, u64)> = by_pack
+            .values()
+            .map(|(_, records)| {
+                let total = records.iter().map(|r| u64::from(r.stored_len)).sum();
+                let alive = records
+                    .iter()
+                    .filter(|r| live.contains(&r.id))
+                    .map(|r| u64::from(r.stored_len))
+                    .sum();
+                (total, alive)
+            })
+            .collect();
+        let fates = decide(&sizes, options);
+        for ((id, (pack, records)), fate) in by_pack.iter().zip(fates) {
             let (alive, dead): (Vec<&PackRecord>, Vec<&PackRecord>) =
                 records.iter().partition(|r| live.contains(&r.id));
-            let alive_bytes: u64 = alive.iter().map(|r| u64::from(r.stored_len)).sum();
             report.blobs_removed += dead.len() as u64;
-            if alive.is_empty() {
-                doomed.insert(pack_key(id));
-                report.packs_deleted += 1;
-            } else if (alive_bytes as f64) < options.repack_below * total as f64 {
-                for r in alive {
-                    let raw = store.read(&r.id, &|| format!("blob {} being repacked", r.id))?;
-                    let use_dictionary = r.codec == Codec::ZstdDictionary;
-                    writer.push(encoder.compress(r.id, r.kind, use_dictionary, &raw)?)?;
+            match fate {
+                PackFate::Delete => {
+                    doomed.insert(pack_key(id));
+                    report.packs_deleted += 1;
                 }
-                doomed.insert(pack_key(id));
-                report.packs_repacked += 1;
-            } else {
-                let number = u32::try_from(kept.packs.len())
-                    .map_err(|_| Error::invalid("index", "too many packs"))?;
-                kept.packs.push(*pack);
-                kept.entries.extend(alive.into_iter().map(|r| (number, *r)));
+                PackFate::Repack => {
+                    for r in alive {
+                        let raw = store.read(&r.id, &|| format!("blob {} being repacked", r.id))?;
+                        let use_dictionary = r.codec == Codec::ZstdDictionary;
+                        writer.push(encoder.compress(r.id, r.kind, use_dictionary, &raw)?)?;
+                    }
+                    doomed.insert(pack_key(id));
+                    report.packs_repacked += 1;
+                }
+                PackFate::Keep => {
+                    let number = u32::try_from(kept.packs.len())
+                        .map_err(|_| Error::invalid("index", "too many packs"))?;
+                    kept.packs.push(*pack);
+                    kept.entries.extend(alive.into_iter().map(|r| (number, *r)));
+                }
             }
         }
         drop(encoder);
@@ -250,4 +350,44 @@ fn remove_leftover_temps(backend: &dyn crate::backend::Backend) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PackFate::*;
+
+    fn options(repack_below: f64, max_unused: f64) -> GcOptions {
+        GcOptions {
+            repack_below,
+            max_unused,
+        }
+    }
+
+    #[test]
+    fn empty_packs_go_and_sparse_packs_are_rewritten() {
+        let sizes = [(100, 0), (100, 40), (100, 90)];
+        assert_eq!(decide(&sizes, &options(0.5, 1.0)), [Delete, Repack, Keep]);
+    }
+
+    #[test]
+    fn thin_garbage_everywhere_is_rewritten_until_under_the_limit() {
+        // Ten packs each 20% dead: none is sparse, but 20% of all bytes is garbage.
+        let sizes = [(100, 80); 10];
+        let fates = decide(&sizes, &options(0.5, 0.1));
+        let repacked = fates.iter().filter(|f| **f == Repack).count();
+        // Rewriting k packs leaves 20(10-k) dead of 1000-20k bytes: k = 6 is the first
+        // that reaches 10% (80 / 880).
+        assert_eq!(repacked, 6);
+        assert_eq!(decide(&sizes, &options(0.5, 0.25)), [Keep; 10]);
+    }
+
+    #[test]
+    fn the_packs_with_the_most_garbage_go_first() {
+        let sizes = [(100, 95), (100, 60), (100, 99), (100, 70)];
+        assert_eq!(
+            decide(&sizes, &options(0.5, 0.05)),
+            [Keep, Repack, Keep, Repack]
+        );
+    }
 }

@@ -304,16 +304,19 @@ impl Repository {
 
     /// Reclaims stored bytes no snapshot references. Raises `BusyError` while a snapshot
     /// is being written.
-    #[pyo3(signature = (*, repack_below = 0.5))]
-    fn gc<'py>(&self, py: Python<'py>, repack_below: f64) -> PyResult<Bound<'py, PyAny>> {
-        if !(0.0..=1.0).contains(&repack_below) {
-            return Err(invalid(
-                py,
-                format!("repack_below must be between 0 and 1, got {repack_below}"),
-            ));
-        }
+    #[pyo3(signature = (*, repack_below = 0.5, max_unused = 0.1))]
+    fn gc<'py>(
+        &self,
+        py: Python<'py>,
+        repack_below: f64,
+        max_unused: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let repo = self.get(py)?;
-        let report = run(py, move || repo.gc(&GcOptions { repack_below }))?;
+        let options = GcOptions {
+            repack_below,
+            max_unused,
+        };
+        let report = run(py, move || repo.gc(&options))?;
         convert::gc_report(py, &report)
     }
 

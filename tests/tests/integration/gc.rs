@@ -114,7 +114,12 @@ fn a_reader_opened_before_a_gc_still_reads_after_it() {
     let reader = Repository::open_with_backend(storage.clone()).unwrap();
     repo.prune(&repo.prune_plan(&day10(), None).unwrap())
         .unwrap();
-    let report = repo.gc(&GcOptions { repack_below: 1.0 }).unwrap();
+    let report = repo
+        .gc(&GcOptions {
+            repack_below: 1.0,
+            ..GcOptions::default()
+        })
+        .unwrap();
     assert!(report.packs_repacked > 0, "{report:?}");
     // Its index names packs that are gone: it reads the index again and finds the blobs.
     assert_intact(&reader, &present);
@@ -188,7 +193,10 @@ fn a_gc_that_dies_at_any_write_loses_nothing_and_can_run_again() {
     let counter = Arc::new(FaultInjectingBackend::new(storage, 0));
     Repository::open_with_backend(counter.clone())
         .unwrap()
-        .gc(&GcOptions { repack_below: 1.0 })
+        .gc(&GcOptions {
+            repack_below: 1.0,
+            ..GcOptions::default()
+        })
         .unwrap();
     let total = counter.operations();
     assert!(total >= 4, "{total}");
@@ -197,7 +205,10 @@ fn a_gc_that_dies_at_any_write_loses_nothing_and_can_run_again() {
         let faulty =
             Repository::open_with_backend(Arc::new(FaultInjectingBackend::new(storage.clone(), n)))
                 .unwrap();
-        let _ = faulty.gc(&GcOptions { repack_below: 1.0 });
+        let _ = faulty.gc(&GcOptions {
+            repack_below: 1.0,
+            ..GcOptions::default()
+        });
         let healthy = Repository::open_with_backend(storage.clone()).unwrap();
         let report = healthy.verify(&VerifyOptions::default()).unwrap();
         assert!(
@@ -209,7 +220,12 @@ fn a_gc_that_dies_at_any_write_loses_nothing_and_can_run_again() {
         for key in storage.list("locks/").unwrap() {
             storage.delete(&key).unwrap();
         }
-        healthy.gc(&GcOptions { repack_below: 1.0 }).unwrap();
+        healthy
+            .gc(&GcOptions {
+                repack_below: 1.0,
+                ..GcOptions::default()
+            })
+            .unwrap();
         assert_intact(&healthy, &present);
     }
 }
@@ -229,7 +245,10 @@ fn gc_leaves_the_temp_files_of_running_writers_and_removes_those_of_dead_ones() 
         std::fs::write(path, b"partial").unwrap();
     }
     repo.gc(&GcOptions::default()).unwrap();
-    assert!(running.exists(), "a live writer's temp file must survive gc");
+    assert!(
+        running.exists(),
+        "a live writer's temp file must survive gc"
+    );
     assert!(!dead.exists());
     assert!(!junk.exists());
 }

@@ -88,7 +88,7 @@ proptest! {
                 }
                 Step::NextDay => today += 1,
                 Step::Gc => {
-                    t.repo.gc(&mtm_core::GcOptions { repack_below: 0.9 }).unwrap();
+                    t.repo.gc(&mtm_core::GcOptions { repack_below: 0.9, ..Default::default() }).unwrap();
                 }
                 Step::Prune => {
                     let clock = FixedClock::parse(&format!("{}T12:00:00Z", date(today))).unwrap();
