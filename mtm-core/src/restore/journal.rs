@@ -296,23 +296,16 @@ impl<'a> Journal<'a> {
         self.backend.write_new(&entry_key(id, entry.seq), &data)
     }
 
-    /// Appends a side-effect record at the end of the journal, whatever else was appended
-    /// meanwhile (it changes no state, so its position does not matter).
-    pub(crate) fn record(
+    /// Appends the entry `make` builds from the journal as it is now; if another writer
+    /// appended first, reads the journal again and asks `make` again.
+    fn append_next(
         &self,
         id: &RequestId,
-        actor: &Actor,
-        at: DateTime<Utc>,
-        event: AuditEvent,
+        make: impl Fn(&RequestLog) -> Result<AuditEntry>,
     ) -> Result<RequestLog> {
         for _ in 0..64 {
             let log = self.load(id)?;
-            let entry = AuditEntry {
-                seq: log.next_seq(),
-                at,
-                actor: actor.clone(),
-                event: event.clone(),
-            };
+            let entry = make(&log)?;
             match self.append(id, &entry) {
                 Ok(()) => {
                     let mut entries = log.entries;
@@ -328,6 +321,25 @@ impl<'a> Journal<'a> {
         })
     }
 
+    /// Appends a side-effect record at the end of the journal, whatever else was appended
+    /// meanwhile (it changes no state, so its position does not matter).
+    pub(crate) fn record(
+        &self,
+        id: &RequestId,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        event: AuditEvent,
+    ) -> Result<RequestLog> {
+        self.append_next(id, |log| {
+            Ok(AuditEntry {
+                seq: log.next_seq(),
+                at,
+                actor: actor.clone(),
+                event: event.clone(),
+            })
+        })
+    }
+
     /// Makes a move: reads the journal, asks the state machine, appends. If another writer
     /// appended first, reads again and asks again, so the loser of a race gets the state
     /// machine's verdict on the new state (a second approval is an invalid transition).
@@ -339,11 +351,10 @@ impl<'a> Journal<'a> {
         now: DateTime<Utc>,
         extra: impl Fn() -> (Option<RestorePlan>, Option<RestoreResult>),
     ) -> Result<RequestLog> {
-        for _ in 0..64 {
-            let log = self.load(id)?;
+        self.append_next(id, |log| {
             let next = log.request.apply(action, actor, now)?;
             let (plan, result) = extra();
-            let entry = AuditEntry {
+            Ok(AuditEntry {
                 seq: log.next_seq(),
                 at: now,
                 actor: actor.clone(),
@@ -354,19 +365,7 @@ impl<'a> Journal<'a> {
                     plan,
                     result,
                 },
-            };
-            match self.append(id, &entry) {
-                Ok(()) => {
-                    let mut entries = log.entries;
-                    entries.push(entry);
-                    return RequestLog::fold(id, entries);
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::Busy {
-            reason: format!("restore request {id} is being changed by others"),
+            })
         })
     }
 

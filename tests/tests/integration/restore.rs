@@ -154,6 +154,18 @@ impl World {
     }
 }
 
+/// Alice asks for her whole account as it was on the 10th, on the 12th.
+fn ask(desk: &RestoreDesk) -> mtm_core::RestoreOutcome {
+    desk.request(
+        &Actor::User(alice()),
+        &alice(),
+        day("2026-11-10"),
+        RestoreScope::Account,
+        &at("2026-11-12T09:00:00Z"),
+    )
+    .unwrap()
+}
+
 fn expected_after_restore() -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = [
         ("INBOX", "Arrived later"),
@@ -173,15 +185,7 @@ fn expected_after_restore() -> Vec<(String, String)> {
 fn a_request_approved_runs_at_once_is_billed_once_and_the_user_is_told() {
     let world = World::new();
     let desk = world.desk();
-    let asked = desk
-        .request(
-            &Actor::User(alice()),
-            &alice(),
-            day("2026-11-10"),
-            RestoreScope::Account,
-            &at("2026-11-12T09:00:00Z"),
-        )
-        .unwrap();
+    let asked = ask(&desk);
     assert_eq!(asked.request.state, RequestState::Requested);
     assert_eq!(asked.request.id.to_string(), "alice@example.com/1");
     // The snapshot of the 10th leaves a 15-day window at the start of the 25th (UTC).
@@ -248,17 +252,7 @@ fn a_request_approved_runs_at_once_is_billed_once_and_the_user_is_told() {
 fn the_audit_trail_says_who_did_what_when_and_from_which_state() {
     let world = World::new();
     let desk = world.desk();
-    let id = desk
-        .request(
-            &Actor::User(alice()),
-            &alice(),
-            day("2026-11-10"),
-            RestoreScope::Account,
-            &at("2026-11-12T09:00:00Z"),
-        )
-        .unwrap()
-        .request
-        .id;
+    let id = ask(&desk).request.id;
     desk.approve(&admin("carol"), &id, &at("2026-11-12T10:00:00Z"))
         .unwrap();
     let audit = desk.audit(&admin("dan"), &id).unwrap();
@@ -307,17 +301,7 @@ fn the_audit_trail_says_who_did_what_when_and_from_which_state() {
 fn a_rejected_request_is_never_billed_and_the_user_hears_why() {
     let world = World::new();
     let desk = world.desk();
-    let id = desk
-        .request(
-            &Actor::User(alice()),
-            &alice(),
-            day("2026-11-10"),
-            RestoreScope::Account,
-            &at("2026-11-12T09:00:00Z"),
-        )
-        .unwrap()
-        .request
-        .id;
+    let id = ask(&desk).request.id;
     let rejected = desk
         .reject(
             &admin("carol"),
@@ -465,18 +449,7 @@ fn an_account_has_one_open_request_at_a_time() {
 fn of_two_admins_approving_at_once_exactly_one_wins() {
     for round in 0..5 {
         let world = World::new();
-        let id = world
-            .desk()
-            .request(
-                &Actor::User(alice()),
-                &alice(),
-                day("2026-11-10"),
-                RestoreScope::Account,
-                &at("2026-11-12T09:00:00Z"),
-            )
-            .unwrap()
-            .request
-            .id;
+        let id = ask(&world.desk()).request.id;
         let barrier = Arc::new(std::sync::Barrier::new(2));
         let outcomes: Vec<mtm_core::Result<_>> = std::thread::scope(|s| {
             let handles: Vec<_> = ["carol", "dan"]
@@ -507,17 +480,7 @@ fn of_two_admins_approving_at_once_exactly_one_wins() {
 fn an_undecided_request_expires_at_its_deadline_exactly() {
     let world = World::new();
     let desk = world.desk();
-    let id = desk
-        .request(
-            &Actor::User(alice()),
-            &alice(),
-            day("2026-11-10"),
-            RestoreScope::Account,
-            &at("2026-11-12T09:00:00Z"),
-        )
-        .unwrap()
-        .request
-        .id;
+    let id = ask(&desk).request.id;
     assert!(
         desk.expire_overdue(&at("2026-11-24T23:59:59Z"))
             .unwrap()
@@ -554,14 +517,7 @@ fn an_undecided_request_expires_at_its_deadline_exactly() {
 fn the_sweep_expires_overdue_requests_and_a_new_request_is_then_allowed() {
     let world = World::new();
     let desk = world.desk();
-    desk.request(
-        &Actor::User(alice()),
-        &alice(),
-        day("2026-11-10"),
-        RestoreScope::Account,
-        &at("2026-11-12T09:00:00Z"),
-    )
-    .unwrap();
+    ask(&desk);
     let expired = desk.expire_overdue(&at("2026-11-25T00:00:00Z")).unwrap();
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].request.state, RequestState::Expired);
@@ -584,15 +540,7 @@ fn a_failing_notifier_or_billing_sink_loses_no_state_change_and_is_retried() {
     let desk = world.desk().with_billing(billing.clone());
     *world.notifier.failing.lock().unwrap() = true;
     *billing.failing.lock().unwrap() = true;
-    let asked = desk
-        .request(
-            &Actor::User(alice()),
-            &alice(),
-            day("2026-11-10"),
-            RestoreScope::Account,
-            &at("2026-11-12T09:00:00Z"),
-        )
-        .unwrap();
+    let asked = ask(&desk);
     assert_eq!(asked.request.state, RequestState::Requested);
     assert_eq!(asked.problems.len(), 1, "{:?}", asked.problems);
     let done = desk
@@ -684,18 +632,7 @@ fn a_scope_of_folders_or_messages_restores_only_that() {
 fn an_approved_restore_keeps_its_snapshot_from_pruning_until_it_completes() {
     let world = World::new();
     let repo = &world.repo.repo;
-    let id = world
-        .desk()
-        .request(
-            &Actor::User(alice()),
-            &alice(),
-            day("2026-11-10"),
-            RestoreScope::Account,
-            &at("2026-11-12T09:00:00Z"),
-        )
-        .unwrap()
-        .request
-        .id;
+    let id = ask(&world.desk()).request.id;
     // The restore is approved, billed and started, and writes the mail back; then the
     // repository fails (a storage error, as in a crash) before it records completion: the
     // request stays running, to be resumed.
@@ -740,18 +677,7 @@ fn a_restore_that_crashes_at_any_read_is_finished_by_run_without_duplicates_or_g
     // Count the reads of a whole approval first, then crash at every one of them in turn.
     let total = {
         let world = World::new();
-        let id = world
-            .desk()
-            .request(
-                &Actor::User(alice()),
-                &alice(),
-                day("2026-11-10"),
-                RestoreScope::Account,
-                &at("2026-11-12T09:00:00Z"),
-            )
-            .unwrap()
-            .request
-            .id;
+        let id = ask(&world.desk()).request.id;
         let counting = Arc::new(mtm_core::FaultInjectingBackend::new(
             Arc::new(mtm_core::LocalBackend::new(world.repo.path()).unwrap()),
             0,
@@ -766,18 +692,7 @@ fn a_restore_that_crashes_at_any_read_is_finished_by_run_without_duplicates_or_g
     let mut interrupted_while_running = 0;
     for crash_at in 1..=total {
         let world = World::new();
-        let id = world
-            .desk()
-            .request(
-                &Actor::User(alice()),
-                &alice(),
-                day("2026-11-10"),
-                RestoreScope::Account,
-                &at("2026-11-12T09:00:00Z"),
-            )
-            .unwrap()
-            .request
-            .id;
+        let id = ask(&world.desk()).request.id;
         let faulty = Arc::new(mtm_core::FaultInjectingBackend::new(
             Arc::new(mtm_core::LocalBackend::new(world.repo.path()).unwrap()),
             0,
