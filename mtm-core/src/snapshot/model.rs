@@ -120,13 +120,20 @@ pub(crate) struct CatalogEntry {
     pub summary: Summary,
 }
 
-/// A manifest as reachability reads it (garbage collection, retention): only the catalogs it
-/// names. The message entries are checked to be well-formed JSON and otherwise skipped.
+/// A manifest as reachability reads it (garbage collection, retention): the catalogs it
+/// names, and for each message only its content id and which catalog describes it (file
+/// names, flags and the rest are skipped).
 #[derive(Debug, Deserialize)]
 pub(crate) struct ManifestRefs {
     pub catalogs: Vec<BlobId>,
-    #[serde(rename = "messages")]
-    _messages: IgnoredAny,
+    pub messages: Vec<ManifestEntryRefs>,
+}
+
+/// One message of a [`ManifestRefs`].
+#[derive(Debug, Deserialize)]
+pub(crate) struct ManifestEntryRefs {
+    pub id: MessageId,
+    pub catalog: u32,
 }
 
 /// A catalog as reachability reads it: only each message's parts; the summaries (most of a
@@ -139,6 +146,7 @@ pub(crate) struct CatalogRefs {
 /// The parts of one catalog entry.
 #[derive(Debug, Deserialize)]
 pub(crate) struct CatalogEntryRefs {
+    pub id: MessageId,
     pub parts: Vec<BlobId>,
     #[serde(rename = "summary")]
     _summary: IgnoredAny,

@@ -252,3 +252,70 @@ fn gc_leaves_the_temp_files_of_running_writers_and_removes_those_of_dead_ones() 
     assert!(!dead.exists());
     assert!(!junk.exists());
 }
+
+/// Pseudo-random hex (xorshift): compresses only to about half, so stored bytes show.
+fn noise(seed: u64, len: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x >> 60) as u32, 16).unwrap_or('0')
+        })
+        .collect()
+}
+
+#[test]
+fn a_deleted_message_is_reclaimed_even_while_a_message_of_its_day_lives_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = RepositoryOptions {
+        retention_days: 3,
+        header_dictionary: false,
+        ..RepositoryOptions::default()
+    };
+    let repo = Repository::init(dir.path().join("repo"), options).unwrap();
+    let alice = AccountId::new("alice@example.com").unwrap();
+    let mut m = Maildir::create(dir.path().join("alice"));
+    // Both arrive on the same day, so one catalog describes both.
+    let doomed = m.deliver(
+        "INBOX",
+        &message("a@x.org", "alice@example.com", "Doomed", &noise(1, 60_000)),
+        "S",
+        1_763_000_000,
+    );
+    let survivor = message(
+        "b@x.org",
+        "alice@example.com",
+        "Survivor",
+        &noise(2, 60_000),
+    );
+    m.deliver("INBOX", &survivor, "S", 1_763_000_100);
+    let snap = |day: u32| {
+        let clock = FixedClock::parse(&format!("2026-11-{day:02}T00:00:30Z")).unwrap();
+        repo.snapshot(&alice, &m.source(), &clock, &SnapshotOptions::default())
+            .unwrap();
+    };
+    snap(1);
+    std::fs::remove_file(doomed).unwrap();
+    for day in 2..=5 {
+        snap(day);
+    }
+    let now = FixedClock::parse("2026-11-05T12:00:00Z").unwrap();
+    let plan = repo.prune_plan(&now, None).unwrap();
+    assert_eq!(plan.expired.len(), 2);
+    assert!(plan.reclaimable_bytes > 20_000, "{plan:?}");
+    repo.prune(&plan).unwrap();
+    let report = repo
+        .gc(&GcOptions {
+            repack_below: 0.9,
+            ..GcOptions::default()
+        })
+        .unwrap();
+    let freed = report.pack_bytes_before - report.pack_bytes_after;
+    assert!(freed > 20_000, "only {freed} bytes freed: {report:?}");
+    let view = repo.account(&alice).unwrap();
+    let day = *view.days().unwrap().last().unwrap();
+    assert_eq!(view.raw(day, &MessageId::of(&survivor)).unwrap(), survivor);
+    assert!(repo.verify(&VerifyOptions::default()).unwrap().is_ok());
+}
