@@ -318,7 +318,8 @@ impl Repository {
         Ok(report)
     }
 
-    /// Every blob reachable from any snapshot record: manifests, catalogs and parts.
+    /// Every blob reachable from any snapshot record: manifests, catalogs, and the parts of
+    /// the messages the manifests list.
     fn live_blobs(&self) -> Result<IdSet<BlobId>> {
         let mut manifests = Vec::new();
         for account in self.accounts()? {
