@@ -125,7 +125,7 @@ pub enum Command {
         repack_below: f64,
         /// Also rewrite the packs with the most garbage until at most this share of all
         /// pack bytes is unreferenced (0 to 1).
-        #[arg(long, default_value_t = 0.1)]
+        #[arg(long, default_value_t = 0.05)]
         max_unused: f64,
     },
     /// Check the whole repository: every hash, every reference. Exits 5 if anything is damaged.

@@ -37,7 +37,7 @@ pub struct GcOptions {
     /// live blobs (default 0.5). Packs with no live blob are always deleted.
     pub repack_below: f64,
     /// The largest share of all pack bytes that may stay unreferenced after a collection
-    /// (default 0.1). Deleted mail is spread thinly over old packs, so few of them ever fall
+    /// (default 0.05). Deleted mail is spread thinly over old packs, so few of them ever fall
     /// under `repack_below`; when the garbage left in the kept packs adds up to more than
     /// this share, the packs with the most garbage are rewritten too, until it does not.
     pub max_unused: f64,
@@ -47,7 +47,7 @@ impl Default for GcOptions {
     fn default() -> Self {
         Self {
             repack_below: 0.5,
-            max_unused: 0.1,
+            max_unused: 0.05,
         }
     }
 }
@@ -221,18 +221,18 @@ impl Repository {
         let mut writer = repacker.writer(store.current_dictionary()?);
         let compressor = writer.compressor();
         let mut encoder = compressor.encoder()?;
-        let sizes: Vec<(u64, u64)> = by_pack
-            .values()
-            .map(|(_, records)| {
-                let total = records.iter().map(|r| u64::from(r.stored_len)).sum();
-                let alive = records
-                    .iter()
-                    .filter(|r| live.contains(&r.id))
-                    .map(|r| u64::from(r.stored_len))
-                    .sum();
-                (total, alive)
-            })
-            .collect();
+        // A pack's size is its file's, not the sum of its indexed blobs: blobs an earlier
+        // collection dropped from the index are still in the file, and are garbage too.
+        let mut sizes: Vec<(u64, u64)> = Vec::with_capacity(by_pack.len());
+        for (id, (_, records)) in &by_pack {
+            let alive: u64 = records
+                .iter()
+                .filter(|r| live.contains(&r.id))
+                .map(|r| u64::from(r.stored_len))
+                .sum();
+            let file = backend.size(&pack_key(id))?;
+            sizes.push((file.max(alive), alive));
+        }
         let fates = decide(&sizes, options);
         for ((id, (pack, records)), fate) in by_pack.iter().zip(fates) {
             let (alive, dead): (Vec<&PackRecord>, Vec<&PackRecord>) =

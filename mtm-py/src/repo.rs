@@ -304,7 +304,7 @@ impl Repository {
 
     /// Reclaims stored bytes no snapshot references. Raises `BusyError` while a snapshot
     /// is being written.
-    #[pyo3(signature = (*, repack_below = 0.5, max_unused = 0.1))]
+    #[pyo3(signature = (*, repack_below = 0.5, max_unused = 0.05))]
     fn gc<'py>(
         &self,
         py: Python<'py>,

@@ -319,3 +319,59 @@ fn a_deleted_message_is_reclaimed_even_while_a_message_of_its_day_lives_on() {
     assert_eq!(view.raw(day, &MessageId::of(&survivor)).unwrap(), survivor);
     assert!(repo.verify(&VerifyOptions::default()).unwrap().is_ok());
 }
+
+#[test]
+fn bytes_an_earlier_gc_left_in_a_kept_pack_are_still_reclaimed_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = RepositoryOptions {
+        retention_days: 2,
+        header_dictionary: false,
+        ..RepositoryOptions::default()
+    };
+    let repo = Repository::init(dir.path().join("repo"), options).unwrap();
+    let alice = AccountId::new("alice@example.com").unwrap();
+    let mut m = Maildir::create(dir.path().join("alice"));
+    let mut doomed = Vec::new();
+    for i in 0..6u64 {
+        let raw = message(
+            "a@x.org",
+            "alice@example.com",
+            &format!("M{i}"),
+            &noise(i + 10, 40_000),
+        );
+        let path = m.deliver("INBOX", &raw, "S", 1_763_000_000 + i as i64);
+        if i % 2 == 0 {
+            doomed.push(path);
+        }
+    }
+    let snap = |day: u32| {
+        let clock = FixedClock::parse(&format!("2026-11-{day:02}T00:00:30Z")).unwrap();
+        repo.snapshot(&alice, &m.source(), &clock, &SnapshotOptions::default())
+            .unwrap();
+    };
+    snap(1);
+    for path in doomed {
+        std::fs::remove_file(path).unwrap();
+    }
+    snap(2);
+    snap(3);
+    let now = FixedClock::parse("2026-11-03T12:00:00Z").unwrap();
+    repo.prune(&repo.prune_plan(&now, None).unwrap()).unwrap();
+    // A lenient collection keeps the half-dead pack and only drops the dead blobs from the
+    // index: their bytes stay in the pack file.
+    let lenient = GcOptions {
+        repack_below: 0.0,
+        max_unused: 1.0,
+    };
+    let first = repo.gc(&lenient).unwrap();
+    assert!(first.blobs_removed > 0, "{first:?}");
+    assert_eq!(first.pack_bytes_after, first.pack_bytes_before, "{first:?}");
+    // A later, stricter collection must still see those bytes as garbage.
+    let second = repo.gc(&GcOptions::default()).unwrap();
+    assert!(second.packs_repacked > 0, "{second:?}");
+    assert!(
+        second.pack_bytes_after * 10 < second.pack_bytes_before * 7,
+        "{second:?}"
+    );
+    assert!(repo.verify(&VerifyOptions::default()).unwrap().is_ok());
+}
