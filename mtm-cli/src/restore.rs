@@ -419,7 +419,7 @@ fn ledger(cli: &Cli, repo: &mtm_core::Repository) -> CliResult {
                 r.day.to_string(),
                 r.messages.to_string(),
                 bytes(r.bytes),
-                format!("{}.{:02} {}", r.price / 100, r.price % 100, r.currency),
+                r.price_text(),
                 r.approved_by.clone(),
                 r.at.to_string(),
             ]
@@ -523,12 +523,7 @@ fn print_outcome(cli: &Cli, outcome: &RestoreOutcome) -> CliResult {
         }
     }
     if let Some(bill) = &outcome.billed {
-        println!(
-            "  billed        {}.{:02} {}",
-            bill.price / 100,
-            bill.price % 100,
-            bill.currency
-        );
+        println!("  billed        {}", bill.price_text());
     }
     for problem in &outcome.problems {
         println!("  not delivered {problem} (retry with `mtm restore deliver`)");
@@ -545,12 +540,7 @@ fn describe(event: &AuditEvent) -> String {
             from, to, action, ..
         } => format!("{} ({from} -> {to})", action.verb()),
         AuditEvent::Resumed => "resumed an interrupted restore".into(),
-        AuditEvent::Billed { record } => format!(
-            "billed {}.{:02} {}",
-            record.price / 100,
-            record.price % 100,
-            record.currency
-        ),
+        AuditEvent::Billed { record } => format!("billed {}", record.price_text()),
         AuditEvent::BillingFailed { error } => format!("billing failed: {error}"),
         AuditEvent::Notified { kind, recipient } => format!("notified {recipient} ({kind})"),
         AuditEvent::NotificationFailed { kind, error, .. } => {

@@ -81,6 +81,18 @@ pub struct BillingRecord {
     pub at: DateTime<Utc>,
 }
 
+impl BillingRecord {
+    /// The price for people: `7.00 EUR` (two decimals of the minor unit).
+    pub fn price_text(&self) -> String {
+        format!(
+            "{}.{:02} {}",
+            self.price / 100,
+            self.price % 100,
+            self.currency
+        )
+    }
+}
+
 /// Receives billing records. Implement it to send them to your own billing system.
 ///
 /// The same record may be offered again after a crash between your sink accepting it and

@@ -193,7 +193,7 @@ impl RestoreDesk {
         scope: RestoreScope,
         clock: &dyn Clock,
     ) -> Result<RestoreOutcome> {
-        if !(actor.is_admin() || *actor == Actor::User(account.clone())) {
+        if !actor.may_act_for(account) {
             return Err(actor.denied(&format!("request a restore of {account}")));
         }
         scope.validate()?;

@@ -160,6 +160,16 @@ impl Actor {
         }
     }
 
+    /// Whether this actor may ask for or withdraw a restore of `account`: its owner, or an
+    /// administrator on their behalf.
+    pub fn may_act_for(&self, account: &AccountId) -> bool {
+        match self {
+            Actor::User(own) => own == account,
+            Actor::Admin(_) => true,
+            Actor::System => false,
+        }
+    }
+
     /// Whether this is an administrator.
     pub fn is_admin(&self) -> bool {
         matches!(self, Actor::Admin(_))
@@ -294,7 +304,7 @@ impl Action {
     fn allowed(&self, actor: &Actor, account: &AccountId) -> bool {
         match self {
             Action::Approve | Action::Reject { .. } | Action::Start => actor.is_admin(),
-            Action::Cancel => actor.is_admin() || *actor == Actor::User(account.clone()),
+            Action::Cancel => actor.may_act_for(account),
             Action::Expire => *actor == Actor::System,
             // The restore's own outcome is recorded for the admin who runs it.
             Action::Complete | Action::Fail { .. } => actor.is_admin(),
@@ -340,7 +350,7 @@ impl RestoreRequest {
         now: DateTime<Utc>,
         deadline: DateTime<Utc>,
     ) -> Result<Self> {
-        if !(actor.is_admin() || actor == Actor::User(id.account().clone())) {
+        if !actor.may_act_for(id.account()) {
             return Err(actor.denied(&format!("request a restore of {}", id.account())));
         }
         scope.validate()?;
