@@ -19,6 +19,16 @@ if command -v restic >/dev/null && command -v borg >/dev/null; then
 fi
 export MTM_BENCH_REQUIRE_MTM=1
 
+# The hostile-input suite (tests/tests/hostile) runs as the real deployment does: mtm as root
+# over Maildirs owned by an unprivileged mail user, created here when missing.
+if [ "$(id -u)" = 0 ]; then
+  if ! id mtm-mail >/dev/null 2>&1; then
+    echo "creating the unprivileged mail user mtm-mail for the hostile-input suite"
+    useradd --system --no-create-home --shell /usr/sbin/nologin mtm-mail
+  fi
+  export MTM_TEST_REQUIRE_MAIL_USER=1
+fi
+
 # The email notifier's SMTP test (mtm-core/tests/email.rs) sends to aiosmtpd (PyPI), run
 # from a venv of our own under the target directory; the test finds it through
 # MTM_TEST_PYTHON and must not skip. Debian ships `venv` separately (python3-venv).

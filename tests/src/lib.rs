@@ -2,6 +2,8 @@
 //! and a repository in a temporary directory.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+pub mod hostile;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
