@@ -9,6 +9,16 @@
 //!
 //! Locks coordinate real processes, so they are dated by the system clock, not by the clock
 //! a snapshot is told to use (a snapshot taken "as of" last week is still running now).
+//!
+//! A lock file that cannot be read (empty, truncated, not a lock: a damaged disk, a hand
+//! edit) names no process to ask. Writes are create-only and atomic, so no live process's
+//! lock ever reads that way; it is still honoured for [`UNREADABLE_GRACE_SECS`] after the
+//! storage last wrote it (its modification time, compared with this host's system clock:
+//! the grace absorbs skew between the two, and the injected clock of a snapshot "as of"
+//! another day has nothing to do with when a file was written), then it is stale like any
+//! other. Meanwhile it counts as the kind its name says (`snapshot-…` is shared, anything
+//! else exclusive), and the refusal names the file and when it is safe to delete it. On a
+//! backend that cannot date its files an unreadable lock is stale at once.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -19,6 +29,9 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// A lock older than this (seconds) is stale whoever holds it: no snapshot or gc runs a day.
 pub(crate) const STALE_AFTER_SECS: i64 = 24 * 3600;
+
+/// A lock file that cannot be read is stale this long (seconds) after it was last written.
+pub(crate) const UNREADABLE_GRACE_SECS: i64 = 3600;
 
 /// What a lock protects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +48,7 @@ struct LockFile {
     kind: LockKind,
     host: String,
     pid: u32,
-    /// When it was taken, Unix seconds (from the caller's clock).
+    /// When it was taken, Unix seconds (from the system clock).
     taken: i64,
 }
 
@@ -101,31 +114,87 @@ pub(crate) fn acquire(backend: &dyn Backend, kind: LockKind) -> Result<LockGuard
         if other == guard.key {
             continue;
         }
-        let held: LockFile = match backend.read(&other) {
-            Ok(data) => match serde_json::from_slice(&data) {
-                Ok(held) => held,
-                // A lock file being written right now, or garbage: treat it as held.
-                Err(_) => LockFile {
-                    kind: LockKind::Gc,
-                    host: String::new(),
-                    pid: 0,
-                    taken: now,
-                },
-            },
+        let data = match backend.read(&other) {
+            Ok(data) => data,
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        if is_stale(&held, &host, now) {
+        let (held_kind, stale, holder) = match serde_json::from_slice::<LockFile>(&data) {
+            Ok(held) => (
+                held.kind,
+                is_stale(&held, &host, now),
+                format!(
+                    "{other} is held by process {} on {:?} since {} (Unix time); if that \
+                     process is gone, the lock is stale {} hours after that, or delete the \
+                     file",
+                    held.pid,
+                    held.host,
+                    held.taken,
+                    STALE_AFTER_SECS / 3600
+                ),
+            ),
+            Err(why) => {
+                let written = match backend.modified(&other) {
+                    Ok(written) => written.map(unix_seconds),
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                (
+                    kind_by_name(&other),
+                    unreadable_is_stale(written, now),
+                    unreadable_holder(&other, &why.to_string(), written),
+                )
+            }
+        };
+        if stale {
             backend.delete(&other)?;
             continue;
         }
-        if kind == LockKind::Gc || held.kind == LockKind::Gc {
-            return Err(Error::Busy {
-                reason: format!("{other} is held by process {} on {:?}", held.pid, held.host),
-            });
+        if kind == LockKind::Gc || held_kind == LockKind::Gc {
+            return Err(Error::Busy { reason: holder });
         }
     }
     Ok(guard)
+}
+
+fn unix_seconds(time: std::time::SystemTime) -> i64 {
+    match time.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The kind a lock file's name claims (`locks/snapshot-…` shared, anything else exclusive),
+/// for a lock whose content cannot be read.
+fn kind_by_name(key: &str) -> LockKind {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    if name.starts_with("snapshot-") {
+        LockKind::Snapshot
+    } else {
+        LockKind::Gc
+    }
+}
+
+/// Whether an unreadable lock file that the storage last wrote at `written` (Unix seconds;
+/// `None` if the backend cannot tell) is stale at `now`.
+fn unreadable_is_stale(written: Option<i64>, now: i64) -> bool {
+    written.is_none_or(|written| now.saturating_sub(written) > UNREADABLE_GRACE_SECS)
+}
+
+/// Why an unreadable lock refuses, and how to clear it.
+fn unreadable_holder(key: &str, why: &str, written: Option<i64>) -> String {
+    let until = written.map_or_else(String::new, |w| {
+        format!(
+            " until {} (Unix time)",
+            w.saturating_add(UNREADABLE_GRACE_SECS)
+        )
+    });
+    format!(
+        "the lock file {key} cannot be read ({why}); it counts as held{until}, {} minutes after \
+         it was last written, and is then removed as stale. If no mtm snapshot or gc is running \
+         on this repository from any host, it is safe to delete that file now",
+        UNREADABLE_GRACE_SECS / 60
+    )
 }
 
 #[cfg(test)]
@@ -161,6 +230,34 @@ mod tests {
             b.list("locks/").unwrap().is_empty(),
             "refused and released locks are removed"
         );
+    }
+
+    #[test]
+    fn an_unreadable_lock_is_honoured_for_its_grace_period_then_stale() {
+        let now = 1_800_000_000;
+        let cases = [
+            // (last written, stale?)
+            (Some(now), false),
+            (Some(now - UNREADABLE_GRACE_SECS), false),
+            (Some(now - UNREADABLE_GRACE_SECS - 1), true),
+            (Some(now + 600), false), // the storage's clock runs ahead of ours
+            (Some(i64::MIN), true),
+            (None, true), // a backend that cannot date its files gives no grace
+        ];
+        for (written, stale) in cases {
+            assert_eq!(unreadable_is_stale(written, now), stale, "{written:?}");
+        }
+        assert_eq!(kind_by_name("locks/snapshot-00ff.json"), LockKind::Snapshot);
+        assert_eq!(kind_by_name("locks/gc-00ff.json"), LockKind::Gc);
+        assert_eq!(kind_by_name("locks/whatever"), LockKind::Gc);
+    }
+
+    #[test]
+    fn a_garbage_lock_on_a_backend_without_dates_does_not_block() {
+        let b = MemoryBackend::new();
+        b.write_new("locks/gc-garbage.json", b"").unwrap();
+        let gc = acquire(&b, LockKind::Gc).unwrap();
+        assert_eq!(b.list("locks/").unwrap(), std::slice::from_ref(&gc.key));
     }
 
     #[test]
