@@ -173,7 +173,7 @@ impl Repository {
         let (plan, kept) = self.plan_and_reach(clock, account, true)?;
         let live =
             kept.ok_or_else(|| Error::invalid("prune", "the kept snapshots were not walked"))?;
-        let pruned = self.prune(&plan)?;
+        let pruned = self.prune_checked(&plan, clock.now())?;
         let collected = self.sweep(options, &old_indexes, &old_packs, &live)?;
         Ok((plan, pruned, collected))
     }
