@@ -376,3 +376,27 @@ fn bytes_an_earlier_gc_left_in_a_kept_pack_are_still_reclaimed_later() {
     );
     assert!(repo.verify(&VerifyOptions::default()).unwrap().is_ok());
 }
+
+#[test]
+fn gc_refuses_while_the_index_has_lost_track_of_live_blobs_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(MemoryBackend::new());
+    let (_repo, _m, _present) = repository(&storage, dir.path());
+    let indexes = storage.list("index/").unwrap();
+    // Whichever day's index file is lost, its live blobs are in no index file any more.
+    for lost in [0, indexes.len() / 2, indexes.len() - 1] {
+        let copy = Arc::new(MemoryBackend::new());
+        for key in storage.list("").unwrap() {
+            if key != indexes[lost] {
+                copy.write_new(&key, &storage.read(&key).unwrap()).unwrap();
+            }
+        }
+        let packs = copy.list("packs/").unwrap();
+        let repo = Repository::open_with_backend(copy.clone()).unwrap();
+        let err = repo.gc(&GcOptions::default()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+        assert!(err.to_string().contains("mtm repair index"), "{err}");
+        assert_eq!(copy.list("packs/").unwrap(), packs, "nothing deleted");
+        assert_eq!(copy.list("index/").unwrap().len(), indexes.len() - 1);
+    }
+}
