@@ -10,8 +10,8 @@
 //! Locks coordinate real processes, so they are dated by the system clock, not by the clock
 //! a snapshot is told to use (a snapshot taken "as of" last week is still running now).
 //!
-//! A lock file that cannot be read (empty, truncated, not a lock: a damaged disk, a hand
-//! edit) names no process to ask. Writes are create-only and atomic, so no live process's
+//! A lock file that cannot be read (empty, truncated, not a lock, dated further in the
+//! future than any clock skew: a damaged disk, a hand edit) names no process to ask. Writes are create-only and atomic, so no live process's
 //! lock ever reads that way; it is still honoured for [`UNREADABLE_GRACE_SECS`] after the
 //! storage last wrote it (its modification time, compared with this host's system clock:
 //! the grace absorbs skew between the two, and the injected clock of a snapshot "as of"
@@ -119,31 +119,32 @@ pub(crate) fn acquire(backend: &dyn Backend, kind: LockKind) -> Result<LockGuard
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        let (held_kind, stale, holder) = match serde_json::from_slice::<LockFile>(&data) {
-            Ok(held) => (
-                held.kind,
-                is_stale(&held, &host, now),
-                format!(
-                    "{other} is held by process {} on {:?} since {} (Unix time); if that \
-                     process is gone, the lock is stale {} hours after that, or delete the \
-                     file",
-                    held.pid,
-                    held.host,
-                    held.taken,
-                    STALE_AFTER_SECS / 3600
-                ),
-            ),
-            Err(why) => {
-                let written = match backend.modified(&other) {
-                    Ok(written) => written.map(unix_seconds),
-                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                };
-                (
-                    kind_by_name(&other),
-                    unreadable_is_stale(written, now),
-                    unreadable_holder(&other, &why.to_string(), written),
-                )
+        // A lock dated further ahead than any clock skew tells no believable time either.
+        let held = match serde_json::from_slice::<LockFile>(&data) {
+            Ok(held) if held.taken <= now.saturating_add(UNREADABLE_GRACE_SECS) => {
+                Ok(Held::Lock(held))
+            }
+            Ok(held) => Err(format!(
+                "taken at {} (Unix time), in the future",
+                held.taken
+            )),
+            Err(why) => Err(why.to_string()),
+        };
+        let held = match held {
+            Ok(held) => held,
+            Err(why) => match backend.modified(&other) {
+                Ok(written) => Held::Unreadable {
+                    why,
+                    written: written.map(unix_seconds),
+                },
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            },
+        };
+        let (held_kind, stale) = match &held {
+            Held::Lock(lock) => (lock.kind, is_stale(lock, &host, now)),
+            Held::Unreadable { written, .. } => {
+                (kind_by_name(&other), unreadable_is_stale(*written, now))
             }
         };
         if stale {
@@ -151,7 +152,9 @@ pub(crate) fn acquire(backend: &dyn Backend, kind: LockKind) -> Result<LockGuard
             continue;
         }
         if kind == LockKind::Gc || held_kind == LockKind::Gc {
-            return Err(Error::Busy { reason: holder });
+            return Err(Error::Busy {
+                reason: held.describe(&other),
+            });
         }
     }
     Ok(guard)
@@ -175,26 +178,52 @@ fn kind_by_name(key: &str) -> LockKind {
     }
 }
 
+/// What a lock file holds: a lock, or content that is none.
+enum Held {
+    Lock(LockFile),
+    Unreadable {
+        why: String,
+        /// When the storage last wrote the file, Unix seconds, if it can tell.
+        written: Option<i64>,
+    },
+}
+
+impl Held {
+    /// Who holds the lock file `key`, and how the lock goes away: for a refusal.
+    fn describe(&self, key: &str) -> String {
+        match self {
+            Held::Lock(held) => format!(
+                "{key} is held by process {} on {:?} since {} (Unix time); it is stale once \
+                 that process is gone (on this host) or {} hours after it was taken, and \
+                 deleting the file is safe once that process is gone",
+                held.pid,
+                held.host,
+                held.taken,
+                STALE_AFTER_SECS / 3600
+            ),
+            Held::Unreadable { why, written } => {
+                let until = written.map_or_else(String::new, |w| {
+                    format!(
+                        " until {} (Unix time)",
+                        w.saturating_add(UNREADABLE_GRACE_SECS)
+                    )
+                });
+                format!(
+                    "the lock file {key} cannot be read ({why}); it counts as held{until}, {} \
+                     minutes after it was last written, and is then removed as stale. If no mtm \
+                     snapshot or gc is running on this repository from any host, it is safe to \
+                     delete that file now",
+                    UNREADABLE_GRACE_SECS / 60
+                )
+            }
+        }
+    }
+}
+
 /// Whether an unreadable lock file that the storage last wrote at `written` (Unix seconds;
 /// `None` if the backend cannot tell) is stale at `now`.
 fn unreadable_is_stale(written: Option<i64>, now: i64) -> bool {
     written.is_none_or(|written| now.saturating_sub(written) > UNREADABLE_GRACE_SECS)
-}
-
-/// Why an unreadable lock refuses, and how to clear it.
-fn unreadable_holder(key: &str, why: &str, written: Option<i64>) -> String {
-    let until = written.map_or_else(String::new, |w| {
-        format!(
-            " until {} (Unix time)",
-            w.saturating_add(UNREADABLE_GRACE_SECS)
-        )
-    });
-    format!(
-        "the lock file {key} cannot be read ({why}); it counts as held{until}, {} minutes after \
-         it was last written, and is then removed as stale. If no mtm snapshot or gc is running \
-         on this repository from any host, it is safe to delete that file now",
-        UNREADABLE_GRACE_SECS / 60
-    )
 }
 
 #[cfg(test)]
@@ -256,6 +285,17 @@ mod tests {
     fn a_garbage_lock_on_a_backend_without_dates_does_not_block() {
         let b = MemoryBackend::new();
         b.write_new("locks/gc-garbage.json", b"").unwrap();
+        let future = LockFile {
+            kind: LockKind::Gc,
+            host: "elsewhere".into(),
+            pid: 1,
+            taken: i64::MAX,
+        };
+        b.write_new(
+            "locks/gc-future.json",
+            &serde_json::to_vec(&future).unwrap(),
+        )
+        .unwrap();
         let gc = acquire(&b, LockKind::Gc).unwrap();
         assert_eq!(b.list("locks/").unwrap(), std::slice::from_ref(&gc.key));
     }
