@@ -197,7 +197,10 @@ impl Repository {
         if let Some((key, reason)) = store.damaged_indexes().first() {
             return Err(Error::integrity(
                 key,
-                format!("gc will not run on a damaged index: {reason}"),
+                format!(
+                    "gc will not run on a damaged index: {reason}; gc deleted nothing: \
+                     `mtm repair index` rebuilds the index from the pack trailers"
+                ),
             ));
         }
         Ok((backend.list("index/")?, backend.list("packs/")?))
