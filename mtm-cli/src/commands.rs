@@ -683,7 +683,7 @@ fn prune(cli: &Cli, account: Option<&str>, dry_run: bool, now: Option<&str>) -> 
     let removed = if dry_run {
         None
     } else {
-        Some(repo.prune(&plan)?)
+        Some(repo.prune(&plan, clock.as_ref())?)
     };
     if cli.json {
         json(

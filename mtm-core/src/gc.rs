@@ -4,7 +4,11 @@
 //! repository's exclusive lock, so no snapshot is writing while it marks and deletes, and a
 //! snapshot waits for no gc (it fails `Busy` and is retried). Under the lock, gc:
 //!
-//! 1. reads the index afresh and marks every blob reachable from any snapshot record;
+//! 1. reads the index afresh and marks every blob reachable from any snapshot record, and
+//!    refuses (an integrity error that names `mtm repair index`) if any live blob is in no
+//!    index file: the sweep decides by the index, and would otherwise delete, as
+//!    unreferenced, a pack whose index file was lost while it holds the only copy of live
+//!    mail;
 //! 2. deletes packs with no live blob, and repacks packs whose live share is small into new
 //!    packs (with their own new index file);
 //! 3. writes one new index file for the live blobs of the packs it keeps;
@@ -29,6 +33,7 @@ use crate::retention::{PrunePlan, PruneReport};
 use crate::store::codec::Codec;
 use crate::store::format::{IndexFile, IndexedPack, PackRecord, encode_index};
 use crate::store::{BlobStore, pack_key};
+use crate::verify::unindexed_packs;
 
 /// How aggressive a collection is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -145,13 +150,15 @@ pub struct GcReport {
 impl Repository {
     /// Reclaims unreferenced bytes. Fails with [`ErrorKind::Busy`](crate::ErrorKind::Busy)
     /// while a snapshot is being written, and refuses to run on a repository with a damaged
-    /// index or snapshot record (run `verify`): it never deletes on partial knowledge.
+    /// index or snapshot record (run `verify`), or whose index has lost track of a blob a
+    /// snapshot references (run `mtm repair index`): it never deletes on partial knowledge.
     pub fn gc(&self, options: &GcOptions) -> Result<GcReport> {
         options.validate()?;
         let backend = Arc::clone(&self.inner.backend);
         let _lock = acquire(backend.as_ref(), LockKind::Gc)?;
         let (old_indexes, old_packs) = self.gc_start()?;
-        let live = self.live_blobs()?;
+        let live = self.live_blobs().map_err(mark_failed)?;
+        self.refuse_unindexed(&live)?;
         self.sweep(options, &old_indexes, &old_packs, &live)
     }
 
@@ -170,10 +177,13 @@ impl Repository {
         let backend = Arc::clone(&self.inner.backend);
         let _lock = acquire(backend.as_ref(), LockKind::Gc)?;
         let (old_indexes, old_packs) = self.gc_start()?;
-        let (plan, kept) = self.plan_and_reach(clock, account, true)?;
+        let (plan, kept) = self
+            .plan_and_reach(clock, account, true)
+            .map_err(mark_failed)?;
         let live =
             kept.ok_or_else(|| Error::invalid("prune", "the kept snapshots were not walked"))?;
-        let pruned = self.prune(&plan)?;
+        self.refuse_unindexed(&live)?;
+        let pruned = self.prune_checked(&plan, clock.now())?;
         let collected = self.sweep(options, &old_indexes, &old_packs, &live)?;
         Ok((plan, pruned, collected))
     }
@@ -187,7 +197,10 @@ impl Repository {
         if let Some((key, reason)) = store.damaged_indexes().first() {
             return Err(Error::integrity(
                 key,
-                format!("gc will not run on a damaged index: {reason}"),
+                format!(
+                    "gc will not run on a damaged index: {reason}; gc deleted nothing: \
+                     `mtm repair index` rebuilds the index from the pack trailers"
+                ),
             ));
         }
         Ok((backend.list("index/")?, backend.list("packs/")?))
@@ -265,7 +278,9 @@ impl Repository {
         for key in old_packs {
             report.pack_bytes_before += backend.size(key)?;
             if !indexed_packs.contains(key) {
-                doomed.insert(key.clone()); // left by an interrupted writer
+                // Left by an interrupted writer: every live blob is indexed (checked after
+                // the mark), so nothing here is the only copy of anything live.
+                doomed.insert(key.clone());
             }
         }
         if doomed.is_empty() && report.blobs_removed == 0 && old_indexes.len() <= 1 {
@@ -318,6 +333,66 @@ impl Repository {
         Ok(report)
     }
 
+    /// Refuses to collect while a live blob is in no index file. The sweep decides by the
+    /// index which packs hold live blobs; a live blob the index does not know (a lost or
+    /// damaged index file) may sit in a pack the sweep would delete as unreferenced, or be
+    /// left out of a repacked one. Costs one lookup per live blob when all is well; only on
+    /// refusal are the packs that no index names read, to say where the blobs are.
+    fn refuse_unindexed(&self, live: &IdSet<BlobId>) -> Result<()> {
+        let store = &self.inner.store;
+        let mut missing: Vec<BlobId> = live
+            .iter()
+            .filter(|b| !store.contains(b))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        let indexed: BTreeSet<String> = store
+            .indexed_blobs()
+            .iter()
+            .map(|(pack, _)| pack_key(&pack.id))
+            .collect();
+        let candidates: Vec<String> = self
+            .inner
+            .backend
+            .list("packs/")?
+            .into_iter()
+            .filter(|key| !indexed.contains(key))
+            .collect();
+        let found = unindexed_packs(&self.inner, candidates)?;
+        let mut holders: BTreeMap<&str, u64> = BTreeMap::new();
+        for blob in &missing {
+            if let Some(pack) = found.blobs.get(blob) {
+                *holders.entry(pack.as_str()).or_default() += 1;
+            }
+        }
+        let located: u64 = holders.values().sum();
+        let mut whereabouts: Vec<String> = holders
+            .iter()
+            .map(|(pack, n)| format!("{pack} holds {n} of them (its trailer lists them)"))
+            .collect();
+        let lost = missing.len() as u64 - located;
+        if lost > 0 {
+            whereabouts.push(format!(
+                "{lost} are in no pack that the index omits (`mtm verify` names the messages \
+                 that need them)"
+            ));
+        }
+        Err(Error::integrity(
+            "the repository index",
+            format!(
+                "{} blob(s) that snapshots reference are in no index file (the first is blob \
+                 {}): {}. gc deleted nothing; run `mtm repair index` to rebuild the index from \
+                 the pack trailers, then `mtm verify`",
+                missing.len(),
+                missing[0],
+                whereabouts.join("; ")
+            ),
+        ))
+    }
+
     /// Every blob reachable from any snapshot record: manifests, catalogs, and the parts of
     /// the messages the manifests list.
     fn live_blobs(&self) -> Result<IdSet<BlobId>> {
@@ -329,6 +404,21 @@ impl Repository {
             }
         }
         reachable(&self.inner.store, &manifests, &IdSet::default())
+    }
+}
+
+/// A mark that could not read what a snapshot references refuses the collection: says so,
+/// and what to run.
+fn mark_failed(error: Error) -> Error {
+    match error {
+        Error::Integrity { location, reason } => Error::integrity(
+            location,
+            format!(
+                "{reason}; gc deleted nothing: run `mtm verify` (if it reports blobs missing \
+                 from the index, `mtm repair index` rebuilds the index from the pack trailers)"
+            ),
+        ),
+        other => other,
     }
 }
 

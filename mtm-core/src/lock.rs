@@ -9,6 +9,16 @@
 //!
 //! Locks coordinate real processes, so they are dated by the system clock, not by the clock
 //! a snapshot is told to use (a snapshot taken "as of" last week is still running now).
+//!
+//! A lock file that cannot be read (empty, truncated, not a lock, dated further in the
+//! future than any clock skew: a damaged disk, a hand edit) names no process to ask. Writes are create-only and atomic, so no live process's
+//! lock ever reads that way; it is still honoured for [`UNREADABLE_GRACE_SECS`] after the
+//! storage last wrote it (its modification time, compared with this host's system clock:
+//! the grace absorbs skew between the two, and the injected clock of a snapshot "as of"
+//! another day has nothing to do with when a file was written), then it is stale like any
+//! other. Meanwhile it counts as the kind its name says (`snapshot-…` is shared, anything
+//! else exclusive), and the refusal names the file and when it is safe to delete it. On a
+//! backend that cannot date its files an unreadable lock is stale at once.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -19,6 +29,9 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// A lock older than this (seconds) is stale whoever holds it: no snapshot or gc runs a day.
 pub(crate) const STALE_AFTER_SECS: i64 = 24 * 3600;
+
+/// A lock file that cannot be read is stale this long (seconds) after it was last written.
+pub(crate) const UNREADABLE_GRACE_SECS: i64 = 3600;
 
 /// What a lock protects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +48,7 @@ struct LockFile {
     kind: LockKind,
     host: String,
     pid: u32,
-    /// When it was taken, Unix seconds (from the caller's clock).
+    /// When it was taken, Unix seconds (from the system clock).
     taken: i64,
 }
 
@@ -101,31 +114,116 @@ pub(crate) fn acquire(backend: &dyn Backend, kind: LockKind) -> Result<LockGuard
         if other == guard.key {
             continue;
         }
-        let held: LockFile = match backend.read(&other) {
-            Ok(data) => match serde_json::from_slice(&data) {
-                Ok(held) => held,
-                // A lock file being written right now, or garbage: treat it as held.
-                Err(_) => LockFile {
-                    kind: LockKind::Gc,
-                    host: String::new(),
-                    pid: 0,
-                    taken: now,
-                },
-            },
+        let data = match backend.read(&other) {
+            Ok(data) => data,
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        if is_stale(&held, &host, now) {
+        // A lock dated further ahead than any clock skew tells no believable time either.
+        let held = match serde_json::from_slice::<LockFile>(&data) {
+            Ok(held) if held.taken <= now.saturating_add(UNREADABLE_GRACE_SECS) => {
+                Ok(Held::Lock(held))
+            }
+            Ok(held) => Err(format!(
+                "taken at {} (Unix time), in the future",
+                held.taken
+            )),
+            Err(why) => Err(why.to_string()),
+        };
+        let held = match held {
+            Ok(held) => held,
+            Err(why) => match backend.modified(&other) {
+                Ok(written) => Held::Unreadable {
+                    why,
+                    written: written.map(unix_seconds),
+                },
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            },
+        };
+        let (held_kind, stale) = match &held {
+            Held::Lock(lock) => (lock.kind, is_stale(lock, &host, now)),
+            Held::Unreadable { written, .. } => {
+                (kind_by_name(&other), unreadable_is_stale(*written, now))
+            }
+        };
+        if stale {
             backend.delete(&other)?;
             continue;
         }
-        if kind == LockKind::Gc || held.kind == LockKind::Gc {
+        if kind == LockKind::Gc || held_kind == LockKind::Gc {
             return Err(Error::Busy {
-                reason: format!("{other} is held by process {} on {:?}", held.pid, held.host),
+                reason: held.describe(&other),
             });
         }
     }
     Ok(guard)
+}
+
+fn unix_seconds(time: std::time::SystemTime) -> i64 {
+    match time.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The kind a lock file's name claims (`locks/snapshot-…` shared, anything else exclusive),
+/// for a lock whose content cannot be read.
+fn kind_by_name(key: &str) -> LockKind {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    if name.starts_with("snapshot-") {
+        LockKind::Snapshot
+    } else {
+        LockKind::Gc
+    }
+}
+
+/// What a lock file holds: a lock, or content that is none.
+enum Held {
+    Lock(LockFile),
+    Unreadable {
+        why: String,
+        /// When the storage last wrote the file, Unix seconds, if it can tell.
+        written: Option<i64>,
+    },
+}
+
+impl Held {
+    /// Who holds the lock file `key`, and how the lock goes away: for a refusal.
+    fn describe(&self, key: &str) -> String {
+        match self {
+            Held::Lock(held) => format!(
+                "{key} is held by process {} on {:?} since {} (Unix time); it is stale once \
+                 that process is gone (on this host) or {} hours after it was taken, and \
+                 deleting the file is safe once that process is gone",
+                held.pid,
+                held.host,
+                held.taken,
+                STALE_AFTER_SECS / 3600
+            ),
+            Held::Unreadable { why, written } => {
+                let until = written.map_or_else(String::new, |w| {
+                    format!(
+                        " until {} (Unix time)",
+                        w.saturating_add(UNREADABLE_GRACE_SECS)
+                    )
+                });
+                format!(
+                    "the lock file {key} cannot be read ({why}); it counts as held{until}, {} \
+                     minutes after it was last written, and is then removed as stale. If no mtm \
+                     snapshot or gc is running on this repository from any host, it is safe to \
+                     delete that file now",
+                    UNREADABLE_GRACE_SECS / 60
+                )
+            }
+        }
+    }
+}
+
+/// Whether an unreadable lock file that the storage last wrote at `written` (Unix seconds;
+/// `None` if the backend cannot tell) is stale at `now`.
+fn unreadable_is_stale(written: Option<i64>, now: i64) -> bool {
+    written.is_none_or(|written| now.saturating_sub(written) > UNREADABLE_GRACE_SECS)
 }
 
 #[cfg(test)]
@@ -161,6 +259,45 @@ mod tests {
             b.list("locks/").unwrap().is_empty(),
             "refused and released locks are removed"
         );
+    }
+
+    #[test]
+    fn an_unreadable_lock_is_honoured_for_its_grace_period_then_stale() {
+        let now = 1_800_000_000;
+        let cases = [
+            // (last written, stale?)
+            (Some(now), false),
+            (Some(now - UNREADABLE_GRACE_SECS), false),
+            (Some(now - UNREADABLE_GRACE_SECS - 1), true),
+            (Some(now + 600), false), // the storage's clock runs ahead of ours
+            (Some(i64::MIN), true),
+            (None, true), // a backend that cannot date its files gives no grace
+        ];
+        for (written, stale) in cases {
+            assert_eq!(unreadable_is_stale(written, now), stale, "{written:?}");
+        }
+        assert_eq!(kind_by_name("locks/snapshot-00ff.json"), LockKind::Snapshot);
+        assert_eq!(kind_by_name("locks/gc-00ff.json"), LockKind::Gc);
+        assert_eq!(kind_by_name("locks/whatever"), LockKind::Gc);
+    }
+
+    #[test]
+    fn a_garbage_lock_on_a_backend_without_dates_does_not_block() {
+        let b = MemoryBackend::new();
+        b.write_new("locks/gc-garbage.json", b"").unwrap();
+        let future = LockFile {
+            kind: LockKind::Gc,
+            host: "elsewhere".into(),
+            pid: 1,
+            taken: i64::MAX,
+        };
+        b.write_new(
+            "locks/gc-future.json",
+            &serde_json::to_vec(&future).unwrap(),
+        )
+        .unwrap();
+        let gc = acquire(&b, LockKind::Gc).unwrap();
+        assert_eq!(b.list("locks/").unwrap(), std::slice::from_ref(&gc.key));
     }
 
     #[test]

@@ -16,6 +16,15 @@ use crate::store::BlobStore;
 
 const CONFIG_KEY: &str = "config";
 
+/// The version of the `config` file this library writes: 2, sealed like the other records.
+const CONFIG_FORMAT: u32 = 2;
+
+/// Version 1 configs are plain JSON, without a seal; they still open (validated the same).
+const UNSEALED_CONFIG_FORMAT: u32 = FORMAT_VERSION;
+
+/// The longest retention window a repository may have: a century.
+pub(crate) const MAX_RETENTION_DAYS: u32 = 36_525;
+
 /// Choices made once, when a repository is created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepositoryOptions {
@@ -27,7 +36,7 @@ pub struct RepositoryOptions {
     /// compresses them 2–3× better.
     pub header_dictionary: bool,
     /// How many days of snapshots are kept: today and the days before it (default 15, as
-    /// the product promises). `prune` removes the rest.
+    /// the product promises; 1 to 36,525). `prune` removes the rest.
     pub retention_days: u32,
 }
 
@@ -57,6 +66,74 @@ pub(crate) struct RepoConfig {
     pub header_dictionary: bool,
     #[serde(default = "default_retention")]
     pub retention_days: u32,
+}
+
+/// Checks the settings a repository is created with and the config it is opened with: one
+/// rule for both, so that no value `init` refuses can come back through a config file.
+/// Returns the time zone.
+fn validate_settings(time_zone: &str, retention_days: u32) -> Result<ProviderZone> {
+    let zone = ProviderZone::parse(time_zone)?;
+    if retention_days == 0 {
+        return Err(Error::invalid("retention", "keep at least one day"));
+    }
+    if retention_days > MAX_RETENTION_DAYS {
+        return Err(Error::invalid(
+            "retention",
+            format!("{retention_days} days is more than {MAX_RETENTION_DAYS} (a century)"),
+        ));
+    }
+    Ok(zone)
+}
+
+impl RepoConfig {
+    /// Checks every field (as `init` checks its options) and returns the time zone; a bad
+    /// value is an integrity error naming the file.
+    fn validate(&self) -> Result<ProviderZone> {
+        let damaged = |reason: String| Error::integrity(CONFIG_KEY, reason);
+        if self.id.len() != 16 || !self.id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(damaged(format!(
+                "repository id {:?} is not 16 hex digits",
+                self.id
+            )));
+        }
+        validate_settings(&self.time_zone, self.retention_days)
+            .map_err(|e| damaged(format!("config refused: {e}")))
+    }
+
+    /// Reads a config file: sealed (version 2) or plain (version 1, before configs were
+    /// sealed). Damage is an integrity error naming the file.
+    fn decode(data: &[u8]) -> Result<Self> {
+        let unreadable = |e: serde_json::Error| {
+            Error::integrity(CONFIG_KEY, format!("repository config unreadable: {e}"))
+        };
+        let value: serde_json::Value = serde_json::from_slice(data).map_err(unreadable)?;
+        let sealed = value.get("blake3").is_some() || value.get("record").is_some();
+        let (config, expected): (Self, u32) = if sealed {
+            let config = crate::sealed::unseal(data, CONFIG_KEY, "repository config")?;
+            (config, CONFIG_FORMAT)
+        } else {
+            // The format number first: a config of another version may have other fields.
+            if let Some(found) = value.get("format").and_then(serde_json::Value::as_u64)
+                && found != u64::from(UNSEALED_CONFIG_FORMAT)
+            {
+                return Err(Error::UnsupportedFormat {
+                    found: u32::try_from(found).unwrap_or(u32::MAX),
+                    supported: CONFIG_FORMAT,
+                });
+            }
+            (
+                serde_json::from_value(value).map_err(unreadable)?,
+                UNSEALED_CONFIG_FORMAT,
+            )
+        };
+        if config.format != expected {
+            return Err(Error::UnsupportedFormat {
+                found: config.format,
+                supported: CONFIG_FORMAT,
+            });
+        }
+        Ok(config)
+    }
 }
 
 #[derive(Debug)]
@@ -161,19 +238,15 @@ impl Repository {
         backend: Arc<dyn Backend>,
         options: RepositoryOptions,
     ) -> Result<Self> {
-        let zone = ProviderZone::parse(&options.time_zone)?;
-        if options.retention_days == 0 {
-            return Err(Error::invalid("retention", "keep at least one day"));
-        }
+        let zone = validate_settings(&options.time_zone, options.retention_days)?;
         let config = RepoConfig {
-            format: FORMAT_VERSION,
+            format: CONFIG_FORMAT,
             id: random_id(),
             time_zone: zone.name().to_owned(),
             header_dictionary: options.header_dictionary,
             retention_days: options.retention_days,
         };
-        let data = serde_json::to_vec_pretty(&config)
-            .map_err(|e| Error::invalid("repository config", e.to_string()))?;
+        let data = crate::sealed::seal(&config, "repository config")?;
         backend
             .write_new(CONFIG_KEY, &data)
             .map_err(|e| match e.kind() {
@@ -192,15 +265,8 @@ impl Repository {
             ErrorKind::NotFound => Error::not_found("repository", format!("{backend:?}")),
             _ => e,
         })?;
-        let config: RepoConfig = serde_json::from_slice(&data)
-            .map_err(|e| Error::integrity(CONFIG_KEY, format!("unreadable config: {e}")))?;
-        if config.format != FORMAT_VERSION {
-            return Err(Error::UnsupportedFormat {
-                found: config.format,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let zone = ProviderZone::parse(&config.time_zone)?;
+        let config = RepoConfig::decode(&data)?;
+        let zone = config.validate()?;
         let store = Arc::new(BlobStore::open(Arc::clone(&backend))?);
         Ok(Self {
             inner: Arc::new(RepoInner {
@@ -285,4 +351,84 @@ pub struct RepositoryStats {
     pub snapshots: u64,
     /// Distinct blobs in the index.
     pub blobs: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+
+    fn open_with_config(text: &[u8]) -> Result<Repository> {
+        let backend = Arc::new(MemoryBackend::new());
+        backend.write_new(CONFIG_KEY, text)?;
+        Repository::open_with_backend(backend)
+    }
+
+    #[test]
+    fn init_and_open_refuse_the_same_settings() {
+        for (zone, days) in [
+            ("UTC", 0),
+            ("Nowhere/Atlantis", 15),
+            ("UTC", MAX_RETENTION_DAYS + 1),
+        ] {
+            let options = RepositoryOptions {
+                time_zone: zone.into(),
+                retention_days: days,
+                ..RepositoryOptions::default()
+            };
+            let err =
+                Repository::init_with_backend(Arc::new(MemoryBackend::new()), options).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{zone} {days}: {err}");
+            let config = RepoConfig {
+                format: CONFIG_FORMAT,
+                id: "0123456789abcdef".into(),
+                time_zone: zone.into(),
+                header_dictionary: true,
+                retention_days: days,
+            };
+            let sealed = crate::sealed::seal(&config, "repository config").unwrap();
+            let err = open_with_config(&sealed).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Integrity, "{zone} {days}: {err}");
+            assert!(err.to_string().contains("in config"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_new_config_is_sealed_and_every_flipped_bit_is_caught() {
+        let backend = Arc::new(MemoryBackend::new());
+        Repository::init_with_backend(backend.clone(), RepositoryOptions::default()).unwrap();
+        let data = backend.read(CONFIG_KEY).unwrap();
+        assert!(data.starts_with(b"{\n\"blake3\""));
+        for at in 0..data.len() {
+            for bit in 0..8 {
+                let mut damaged = data.clone();
+                damaged[at] ^= 1 << bit;
+                if let Ok(repo) = open_with_config(&damaged) {
+                    // Only whitespace outside the sealed record may change harmlessly.
+                    assert!(data[at].is_ascii_whitespace(), "byte {at} bit {bit}");
+                    assert_eq!(repo.retention_days(), DEFAULT_RETENTION_DAYS);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_old_unsealed_config_still_opens_and_other_versions_are_refused() {
+        let old = |format: u32| {
+            format!(
+                r#"{{"format": {format}, "id": "0123456789abcdef", "time_zone": "Europe/Rome", "header_dictionary": false}}"#
+            )
+        };
+        let repo = open_with_config(old(1).as_bytes()).unwrap();
+        assert_eq!(
+            (repo.time_zone(), repo.retention_days()),
+            ("Europe/Rome", DEFAULT_RETENTION_DAYS)
+        );
+        for format in [2, 999] {
+            let err = open_with_config(old(format).as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UnsupportedFormat, "{err}");
+        }
+        let err = open_with_config(b"").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    }
 }

@@ -4,11 +4,11 @@
 //! Pruning removes snapshot records only. The bytes that only expired snapshots referenced
 //! become unreferenced; the plan says how many, and garbage collection reclaims them.
 
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::id::{BlobId, IdSet};
 use crate::names::AccountId;
 use crate::reach::reachable;
@@ -43,7 +43,8 @@ pub struct ExpiredSnapshot {
     pub bytes: u64,
 }
 
-/// What a prune would do: shown first (`--dry-run`), then carried out as is.
+/// What a prune would do: shown first (`--dry-run`), then carried out by
+/// [`Repository::prune`], which checks every snapshot it names again before removing any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PrunePlan {
     /// The provider-local day the plan was made on.
@@ -178,10 +179,66 @@ impl Repository {
         Ok((plan, Some(retained)))
     }
 
-    /// Carries out a plan: removes its expired snapshot records. Removing a record that is
-    /// already gone (an earlier, interrupted prune) is not an error, so a prune can simply be
-    /// run again.
-    pub fn prune(&self, plan: &PrunePlan) -> Result<PruneReport> {
+    /// Carries out a plan as of `clock.now()`: removes its expired snapshot records.
+    /// Removing a record that is already gone (an earlier, interrupted prune) is not an
+    /// error, so a prune can simply be run again.
+    ///
+    /// The plan is not trusted: it is plain data (a binding can build one, and a plan made
+    /// yesterday may be stale). Right before deleting, every snapshot it names is checked
+    /// again at `clock.now()`: it must be older than the retention window and not kept by an
+    /// open restore request (read afresh). If any is not, the whole prune is refused with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming them, and nothing
+    /// is removed: make a new plan. The check costs one read of the open restore requests,
+    /// not a walk of the repository.
+    ///
+    /// A prune takes no repository lock: removing a record never endangers stored bytes (gc
+    /// marks from the records that exist). [`Repository::prune_and_gc`] prunes under gc's
+    /// lock, with the same check.
+    pub fn prune(&self, plan: &PrunePlan, clock: &dyn Clock) -> Result<PruneReport> {
+        self.prune_checked(plan, clock.now())
+    }
+
+    /// [`Repository::prune`] at `now`.
+    pub(crate) fn prune_checked(
+        &self,
+        plan: &PrunePlan,
+        now: DateTime<Utc>,
+    ) -> Result<PruneReport> {
+        let inner = &self.inner;
+        let keep_from = retention_start(inner.zone.day_of(now), inner.config.retention_days);
+        let pins = crate::restore::desk::pinned_snapshots(inner, now)?;
+        let refused: Vec<String> = plan
+            .expired
+            .iter()
+            .filter_map(|s| {
+                if s.day >= keep_from {
+                    Some(format!(
+                        "{} on {} is inside the retention window (kept from {keep_from})",
+                        s.account, s.day
+                    ))
+                } else {
+                    pins.get(&(s.account.clone(), s.day)).map(|request| {
+                        format!(
+                            "{} on {} is kept by restore request {request}",
+                            s.account, s.day
+                        )
+                    })
+                }
+            })
+            .collect();
+        if let Some(first) = refused.first() {
+            let more = match refused.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            return Err(Error::invalid(
+                "prune plan",
+                format!(
+                    "at {now} {first}{more}: the plan is stale or was not made by prune_plan; \
+                     nothing was removed, make a new plan"
+                ),
+            ));
+        }
         let mut report = PruneReport::default();
         for snapshot in &plan.expired {
             let key = snapshot_key(&snapshot.account, snapshot.day);

@@ -3,6 +3,11 @@
 //! snapshot references must be indexed, and (for the packs whose data is read) must
 //! decompress to its hash. Damage is reported by what it hurts: the messages, by account,
 //! day, folder and subject.
+//!
+//! A pack that no index file names is harmless only if it holds nothing a snapshot needs:
+//! its trailer (which lists every blob of the pack) is read, and a pack holding a referenced
+//! blob that no index names (a lost or damaged index file) is reported as damage, with the
+//! fix, `mtm repair index`, which rebuilds the index from the pack trailers.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,12 +15,12 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::error::{ErrorKind, Result};
-use crate::id::{BlobId, IdMap, MessageId};
+use crate::id::{BlobId, IdMap, IdSet, MessageId};
 use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository};
 use crate::snapshot::model::{Catalog, CatalogEntry, Manifest};
 use crate::snapshot::take::load_blob;
-use crate::store::format::{IndexedPack, PackRecord};
+use crate::store::format::{IndexedPack, PackRecord, read_pack_trailer};
 use crate::store::{dictionary_key, pack_key};
 
 /// How thorough a check is.
@@ -75,7 +80,10 @@ pub struct VerifyReport {
     pub snapshots: u64,
     /// Message entries checked across all snapshots.
     pub messages: u64,
-    /// Pack files no index names: left by an interrupted writer, harmless, reclaimable.
+    /// Pack files no index names and that hold no blob a snapshot needs: left by an
+    /// interrupted writer, harmless, reclaimable by `gc`. A pack no index names that holds a
+    /// blob a snapshot needs (a lost or damaged index file) is not counted here: it is a
+    /// [`Problem`], and `mtm repair index` (`Repository::repair_index`) fixes it.
     pub unreferenced_packs: u64,
     /// Restore requests whose journal was read and checked against the state machine.
     pub restore_requests: u64,
@@ -116,9 +124,11 @@ impl Repository {
         report.index_files =
             inner.backend.list("index/")?.len() as u64 - inner.store.damaged_indexes().len() as u64;
 
-        let damaged_blobs = check_packs(inner, options, &mut report)?;
+        let (damaged_blobs, unindexed) = check_packs(inner, options, &mut report)?;
+        let unindexed = unindexed_packs(inner, unindexed)?;
         check_dictionaries(inner, &mut report)?;
-        check_snapshots(inner, &damaged_blobs, &mut report)?;
+        let needed = check_snapshots(inner, &damaged_blobs, &unindexed, &mut report)?;
+        check_unindexed_packs(&unindexed, &needed, &mut report);
         check_restores(inner, &mut report)?;
         Ok(report)
     }
@@ -168,12 +178,118 @@ fn selected(pack: &BlobId, fraction: f64) -> bool {
     (u64::from_le_bytes(first) as f64 / u64::MAX as f64) < fraction
 }
 
-/// Checks every indexed pack; returns the blobs found damaged, with why.
+/// What the packs that no index file names hold, by their trailers (which list every blob
+/// of a pack): after a lost or damaged index file, the only record of where those blobs are.
+#[derive(Debug, Default)]
+pub(crate) struct UnindexedPacks {
+    /// Every such pack, in key order.
+    pub packs: Vec<String>,
+    /// Each blob such a pack's trailer lists and no index file names, with the pack.
+    pub blobs: IdMap<BlobId, String>,
+    /// Such packs whose trailer cannot be read, with why.
+    pub unreadable: Vec<(String, String)>,
+}
+
+impl UnindexedPacks {
+    /// Where `blob` is, for a message that says it is missing from the index.
+    pub(crate) fn whereabouts(&self, blob: &BlobId) -> String {
+        match self.blobs.get(blob) {
+            Some(pack) => format!(
+                "pack {pack} holds it (its trailer lists it) but no index file names that \
+                 pack: run `mtm repair index`"
+            ),
+            None if self.unreadable.is_empty() => {
+                "no pack that the index omits holds it either".to_owned()
+            }
+            None => format!(
+                "it may be in {}, whose trailer is unreadable",
+                self.unreadable
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+/// What the trailers of `packs` (pack files no index file names) list. Only those packs are
+/// read: after a clean run there are none, and an interrupted writer leaves a few.
+pub(crate) fn unindexed_packs(inner: &RepoInner, packs: Vec<String>) -> Result<UnindexedPacks> {
+    let mut found = UnindexedPacks::default();
+    for key in packs {
+        let data = match inner.backend.read(&key) {
+            Ok(data) => data,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        match read_pack_trailer(&data, &key) {
+            Ok(trailer) => {
+                for record in trailer.records {
+                    if !inner.store.contains(&record.id) {
+                        found.blobs.entry(record.id).or_insert_with(|| key.clone());
+                    }
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Integrity => {
+                found.unreadable.push((key.clone(), e.to_string()));
+            }
+            Err(e) => return Err(e),
+        }
+        found.packs.push(key);
+    }
+    Ok(found)
+}
+
+/// Reports each pack no index names: harmless if it holds nothing a snapshot needs, damage
+/// if it does (the index lost track of live blobs).
+fn check_unindexed_packs(
+    unindexed: &UnindexedPacks,
+    needed: &IdSet<BlobId>,
+    report: &mut VerifyReport,
+) {
+    let mut held: BTreeMap<&str, u64> = BTreeMap::new();
+    for blob in needed {
+        if let Some(pack) = unindexed.blobs.get(blob) {
+            *held.entry(pack.as_str()).or_default() += 1;
+        }
+    }
+    let unlocated = needed
+        .iter()
+        .filter(|b| !unindexed.blobs.contains_key(b))
+        .count();
+    for key in &unindexed.packs {
+        let unreadable = unindexed.unreadable.iter().find(|(k, _)| k == key);
+        match (held.get(key.as_str()), unreadable) {
+            (Some(n), _) => report.problems.push(problem(
+                key,
+                format!(
+                    "no index file names this pack, but it holds {n} blob(s) that snapshots \
+                     reference (its trailer lists them): the repository is damaged (a lost or \
+                     damaged index file) and gc will not run; `mtm repair index` rebuilds the \
+                     index from the pack trailers"
+                ),
+            )),
+            (None, Some((_, reason))) if unlocated > 0 => report.problems.push(problem(
+                key,
+                format!(
+                    "no index file names this pack and its trailer is unreadable ({reason}); \
+                     {unlocated} blob(s) that snapshots reference are missing from the index \
+                     and may be in it"
+                ),
+            )),
+            _ => report.unreferenced_packs += 1,
+        }
+    }
+}
+
+/// Checks every indexed pack; returns the blobs found damaged, with why, and the pack files
+/// that no index file names.
 fn check_packs(
     inner: &RepoInner,
     options: &VerifyOptions,
     report: &mut VerifyReport,
-) -> Result<IdMap<BlobId, String>> {
+) -> Result<(IdMap<BlobId, String>, Vec<String>)> {
     let mut by_pack: BTreeMap<BlobId, (IndexedPack, Vec<PackRecord>)> = BTreeMap::new();
     for (pack, record) in inner.store.indexed_blobs() {
         by_pack
@@ -184,10 +300,8 @@ fn check_packs(
     }
     report.packs = by_pack.len() as u64;
     let on_disk: BTreeSet<String> = inner.backend.list("packs/")?.into_iter().collect();
-    report.unreferenced_packs = on_disk
-        .iter()
-        .filter(|key| !by_pack.keys().any(|id| pack_key(id) == **key))
-        .count() as u64;
+    let indexed: BTreeSet<String> = by_pack.keys().map(pack_key).collect();
+    let unindexed: Vec<String> = on_disk.difference(&indexed).cloned().collect();
 
     let mut damaged: IdMap<BlobId, String> = IdMap::default();
     for (id, (pack, records)) in &by_pack {
@@ -249,7 +363,7 @@ fn check_packs(
             }
         }
     }
-    Ok(damaged)
+    Ok((damaged, unindexed))
 }
 
 fn check_dictionaries(inner: &RepoInner, report: &mut VerifyReport) -> Result<()> {
@@ -273,8 +387,19 @@ fn check_dictionaries(inner: &RepoInner, report: &mut VerifyReport) -> Result<()
 fn check_snapshots(
     inner: &RepoInner,
     damaged_blobs: &IdMap<BlobId, String>,
+    unindexed: &UnindexedPacks,
     report: &mut VerifyReport,
-) -> Result<()> {
+) -> Result<IdSet<BlobId>> {
+    // Every blob a snapshot references that no index file names.
+    let mut needed: IdSet<BlobId> = IdSet::default();
+    let mut missing = |blob: &BlobId, reason: String| -> String {
+        if inner.store.contains(blob) {
+            reason
+        } else {
+            needed.insert(*blob);
+            format!("{reason}; {}", unindexed.whereabouts(blob))
+        }
+    };
     let mut accounts: BTreeSet<AccountId> = BTreeSet::new();
     for key in inner.backend.list("snapshots/")? {
         let account = key
@@ -329,7 +454,8 @@ fn check_snapshots(
                         match load_blob::<Manifest>(inner, &folder.manifest, "manifest") {
                             Ok(m) => Some(m),
                             Err(e) => {
-                                unreadable.insert(folder.manifest, e.to_string());
+                                let reason = missing(&folder.manifest, e.to_string());
+                                unreadable.insert(folder.manifest, reason);
                                 None
                             }
                         }
@@ -371,7 +497,8 @@ fn check_snapshots(
                         match load_blob::<Catalog>(inner, &catalog_id, "catalog") {
                             Ok(c) => Some(c.messages.into_iter().map(|e| (e.id, e)).collect()),
                             Err(e) => {
-                                unreadable.insert(catalog_id, e.to_string());
+                                let reason = missing(&catalog_id, e.to_string());
+                                unreadable.insert(catalog_id, reason);
                                 None
                             }
                         }
@@ -398,7 +525,7 @@ fn check_snapshots(
                         let reason = match damaged_blobs.get(part) {
                             Some(reason) => reason.clone(),
                             None if !inner.store.contains(part) => {
-                                "missing from the index".to_owned()
+                                missing(part, "missing from the index".to_owned())
                             }
                             None => continue,
                         };
@@ -418,5 +545,5 @@ fn check_snapshots(
             messages: messages.into_iter().collect(),
         });
     }
-    Ok(())
+    Ok(needed)
 }

@@ -293,12 +293,22 @@ impl Repository {
         convert::prune_plan(py, &plan)
     }
 
-    /// Carries out a plan from `prune_plan()`: removes its expired snapshots. Running it
-    /// again is harmless. Run `gc()` afterwards to reclaim the bytes.
-    fn prune<'py>(&self, py: Python<'py>, plan: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    /// Carries out a plan from `prune_plan()` as of `now` (default: the system clock):
+    /// removes its expired snapshots. Every snapshot the plan names is checked again first
+    /// (older than the window at `now`, kept by no open restore request); if any is not,
+    /// `InvalidInputError` and nothing is removed. Running it again is harmless. Run `gc()`
+    /// afterwards to reclaim the bytes.
+    #[pyo3(signature = (plan, *, now = None))]
+    fn prune<'py>(
+        &self,
+        py: Python<'py>,
+        plan: &Bound<'py, PyAny>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let plan = convert::prune_plan_from(plan)?;
+        let clock = convert::clock(now)?;
         let repo = self.get(py)?;
-        let report = run(py, move || repo.prune(&plan))?;
+        let report = run(py, move || repo.prune(&plan, clock.as_ref()))?;
         convert::prune_report(py, &report)
     }
 

@@ -112,10 +112,19 @@ def test_integrity_error_names_the_damaged_message(snapped: mtm.Repository) -> N
 
 def test_unsupported_format(snapped: mtm.Repository) -> None:
     config = snapped.path / "config"
-    settings = json.loads(config.read_text())
+    # The config is sealed; write it back unsealed (as version 1 configs were) with a
+    # version this library does not know.
+    settings = json.loads(config.read_text())["record"]
     settings["format"] = 999
     config.write_text(json.dumps(settings))
     with pytest.raises(mtm.UnsupportedFormatError, match="999"):
+        mtm.Repository.open(snapped.path)
+
+
+def test_damaged_config(snapped: mtm.Repository) -> None:
+    config = snapped.path / "config"
+    config.write_text(config.read_text().replace('"retention_days": 15', '"retention_days": 0'))
+    with pytest.raises(mtm.IntegrityError, match="config"):
         mtm.Repository.open(snapped.path)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 import mtm
 from conftest import ALICE, DAY1, Maildir, mail
@@ -23,8 +26,16 @@ def test_prune_then_gc_reclaims_expired_days(tmp_path: Path, maildir: Maildir) -
         assert plan.reclaimable_bytes > 0
         assert repo.prune_plan(now=today, account="bob@example.com").expired == ()
 
+        # A plan built by hand that names a day inside the window is refused whole.
+        forged = dataclasses.replace(
+            plan, expired=plan.expired + (mtm.ExpiredSnapshot(ALICE, date(2026, 11, 23), 1, 1),)
+        )
+        with pytest.raises(mtm.InvalidInputError, match="2026-11-23"):
+            repo.prune(forged, now=today)
+        assert len(repo.account(ALICE).days()) == 5
+
         before = repo.stats()
-        assert repo.prune(plan) == mtm.PruneReport(removed=2)
+        assert repo.prune(plan, now=today) == mtm.PruneReport(removed=2)
         assert repo.prune(plan).removed == 0  # running it again is harmless
         assert repo.account(ALICE).days() == [date(2026, 11, 22), date(2026, 11, 23), date(2026, 11, 24)]
         gc = repo.gc(repack_below=1.0)

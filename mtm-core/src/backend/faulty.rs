@@ -126,4 +126,8 @@ impl Backend for FaultInjectingBackend {
         self.attempt(key)?;
         self.inner.delete(key)
     }
+
+    fn modified(&self, key: &str) -> Result<Option<std::time::SystemTime>> {
+        self.inner.modified(key)
+    }
 }

@@ -169,6 +169,13 @@ impl Backend for LocalBackend {
         fs::metadata(&path).map(|m| m.len()).map_err(io_err(&path))
     }
 
+    fn modified(&self, key: &str) -> Result<Option<std::time::SystemTime>> {
+        check_key(key)?;
+        let path = self.path(key);
+        let meta = fs::metadata(&path).map_err(io_err(&path))?;
+        Ok(meta.modified().ok())
+    }
+
     fn delete(&self, key: &str) -> Result<()> {
         check_key(key)?;
         let path = self.path(key);

@@ -41,6 +41,14 @@ pub trait Backend: Send + Sync + Debug {
 
     /// Removes a file. Removing an absent file is not an error.
     fn delete(&self, key: &str) -> Result<()>;
+
+    /// When a file was written, by the storage's own clock (a local file's modification
+    /// time), or `None` if this backend cannot tell (the default). Locks use it to age lock
+    /// files whose content cannot be read.
+    fn modified(&self, key: &str) -> Result<Option<std::time::SystemTime>> {
+        check_key(key)?;
+        Ok(None)
+    }
 }
 
 /// Checks that a key is a relative path of plain components; the backends call this before

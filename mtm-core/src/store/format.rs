@@ -125,13 +125,6 @@ pub(crate) fn finish_pack(mut body: Vec<u8>, trailer: &PackTrailer) -> Result<Ve
 
 /// Reads the table of contents of a whole pack file, checking that every record lies inside
 /// the blob area.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "for repository checks that read packs without the index"
-    )
-)]
 pub(crate) fn read_pack_trailer(pack: &[u8], what: &str) -> Result<PackTrailer> {
     if pack.len() < PACK_MAGIC.len() + PACK_FOOTER_LEN || &pack[..8] != PACK_MAGIC {
         return Err(Error::integrity(

@@ -209,11 +209,11 @@ fn a_daily_snapshot_or_prune_that_dies_at_any_write_keeps_earlier_snapshots() {
             .unwrap();
     let plan = faulty.prune_plan(&now, None).unwrap();
     assert_eq!(plan.expired.len(), 1);
-    assert!(faulty.prune(&plan).is_err());
+    assert!(faulty.prune(&plan, &now).is_err());
     let healthy = assert_consistent(&storage);
     assert_eq!(healthy.account(&alice()).unwrap().days().unwrap().len(), 2);
     let plan = healthy.prune_plan(&now, None).unwrap();
-    assert_eq!(healthy.prune(&plan).unwrap().removed, 1);
+    assert_eq!(healthy.prune(&plan, &now).unwrap().removed, 1);
     assert_reads_back(&assert_consistent(&storage), "2026-11-21", &[extra]);
     assert!(storage.list("snapshots/").unwrap().len() == 1);
 }

@@ -86,7 +86,7 @@ fn gc_after_prune_reclaims_bytes_and_keeps_everything_retained() {
     let (repo, _m, present) = repository(&storage, dir.path());
     let plan = repo.prune_plan(&day10(), None).unwrap();
     assert_eq!(plan.expired.len(), 7);
-    repo.prune(&plan).unwrap();
+    repo.prune(&plan, &day10()).unwrap();
     let report = repo.gc(&GcOptions::default()).unwrap();
     assert!(report.blobs_removed > 0, "{report:?}");
     assert!(
@@ -112,7 +112,7 @@ fn a_reader_opened_before_a_gc_still_reads_after_it() {
     let storage = Arc::new(MemoryBackend::new());
     let (repo, _m, present) = repository(&storage, dir.path());
     let reader = Repository::open_with_backend(storage.clone()).unwrap();
-    repo.prune(&repo.prune_plan(&day10(), None).unwrap())
+    repo.prune(&repo.prune_plan(&day10(), None).unwrap(), &day10())
         .unwrap();
     let report = repo
         .gc(&GcOptions {
@@ -185,7 +185,7 @@ fn a_gc_that_dies_at_any_write_loses_nothing_and_can_run_again() {
     let setup = |name: &str| {
         let storage = Arc::new(MemoryBackend::new());
         let (repo, _m, present) = repository(&storage, &dir.path().join(name));
-        repo.prune(&repo.prune_plan(&day10(), None).unwrap())
+        repo.prune(&repo.prune_plan(&day10(), None).unwrap(), &day10())
             .unwrap();
         (storage, present)
     };
@@ -305,7 +305,7 @@ fn a_deleted_message_is_reclaimed_even_while_a_message_of_its_day_lives_on() {
     let plan = repo.prune_plan(&now, None).unwrap();
     assert_eq!(plan.expired.len(), 2);
     assert!(plan.reclaimable_bytes > 20_000, "{plan:?}");
-    repo.prune(&plan).unwrap();
+    repo.prune(&plan, &now).unwrap();
     let report = repo
         .gc(&GcOptions {
             repack_below: 0.9,
@@ -356,7 +356,8 @@ fn bytes_an_earlier_gc_left_in_a_kept_pack_are_still_reclaimed_later() {
     snap(2);
     snap(3);
     let now = FixedClock::parse("2026-11-03T12:00:00Z").unwrap();
-    repo.prune(&repo.prune_plan(&now, None).unwrap()).unwrap();
+    repo.prune(&repo.prune_plan(&now, None).unwrap(), &now)
+        .unwrap();
     // A lenient collection keeps the half-dead pack and only drops the dead blobs from the
     // index: their bytes stay in the pack file.
     let lenient = GcOptions {
@@ -374,4 +375,28 @@ fn bytes_an_earlier_gc_left_in_a_kept_pack_are_still_reclaimed_later() {
         "{second:?}"
     );
     assert!(repo.verify(&VerifyOptions::default()).unwrap().is_ok());
+}
+
+#[test]
+fn gc_refuses_while_the_index_has_lost_track_of_live_blobs_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(MemoryBackend::new());
+    let (_repo, _m, _present) = repository(&storage, dir.path());
+    let indexes = storage.list("index/").unwrap();
+    // Whichever day's index file is lost, its live blobs are in no index file any more.
+    for lost in [0, indexes.len() / 2, indexes.len() - 1] {
+        let copy = Arc::new(MemoryBackend::new());
+        for key in storage.list("").unwrap() {
+            if key != indexes[lost] {
+                copy.write_new(&key, &storage.read(&key).unwrap()).unwrap();
+            }
+        }
+        let packs = copy.list("packs/").unwrap();
+        let repo = Repository::open_with_backend(copy.clone()).unwrap();
+        let err = repo.gc(&GcOptions::default()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+        assert!(err.to_string().contains("mtm repair index"), "{err}");
+        assert_eq!(copy.list("packs/").unwrap(), packs, "nothing deleted");
+        assert_eq!(copy.list("index/").unwrap().len(), indexes.len() - 1);
+    }
 }

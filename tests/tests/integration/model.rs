@@ -93,7 +93,7 @@ proptest! {
                 Step::Prune => {
                     let clock = FixedClock::parse(&format!("{}T12:00:00Z", date(today))).unwrap();
                     let plan = t.repo.prune_plan(&clock, None).unwrap();
-                    t.repo.prune(&plan).unwrap();
+                    t.repo.prune(&plan, &clock).unwrap();
                     snapshots.retain(|(_, day), _| *day + KEEP_DAYS > today);
                 }
             }

@@ -657,7 +657,7 @@ fn an_approved_restore_keeps_its_snapshot_from_pruning_until_it_completes() {
     assert!(plan.expired.is_empty(), "{:?}", plan.expired);
     assert_eq!(plan.pinned.len(), 1);
     assert_eq!(plan.pinned[0].request, id);
-    repo.prune(&plan).unwrap();
+    repo.prune(&plan, &later).unwrap();
 
     let resumed = desk.run(&admin("carol"), &id, &later).unwrap();
     assert_eq!(resumed.request.state, RequestState::Completed);

@@ -45,7 +45,7 @@ fn prune_keeps_fifteen_days_and_reports_what_gc_can_reclaim() {
     let alice = AccountId::new("alice@example.com").unwrap();
     assert_eq!(t.repo.account(&alice).unwrap().days().unwrap().len(), 20);
 
-    let report = t.repo.prune(&plan).unwrap();
+    let report = t.repo.prune(&plan, &clock).unwrap();
     assert_eq!(report.removed, 10);
     let view = t.repo.account(&alice).unwrap();
     let days = view.days().unwrap();
@@ -63,7 +63,7 @@ fn prune_keeps_fifteen_days_and_reports_what_gc_can_reclaim() {
     // Running it again removes nothing more.
     let again = t.repo.prune_plan(&clock, None).unwrap();
     assert!(again.expired.is_empty());
-    assert_eq!(t.repo.prune(&plan).unwrap().removed, 0);
+    assert_eq!(t.repo.prune(&plan, &clock).unwrap().removed, 0);
     assert!(
         t.repo
             .verify(&mtm_core::VerifyOptions::default())
@@ -80,8 +80,27 @@ fn pruning_one_account_leaves_the_others_alone() {
     let bob = AccountId::new("bob@example.com").unwrap();
     let plan = t.repo.prune_plan(&clock, Some(&bob)).unwrap();
     assert!(plan.expired.iter().all(|s| s.account == bob));
-    t.repo.prune(&plan).unwrap();
+    t.repo.prune(&plan, &clock).unwrap();
     assert_eq!(t.repo.account(&bob).unwrap().days().unwrap().len(), 15);
     let alice = AccountId::new("alice@example.com").unwrap();
     assert_eq!(t.repo.account(&alice).unwrap().days().unwrap().len(), 20);
+}
+
+#[test]
+fn a_plan_carried_out_later_still_prunes_what_has_expired_meanwhile_too() {
+    let t = TestRepo::new();
+    twenty_days(&t);
+    let planned = FixedClock::parse("2026-11-20T12:00:00Z").unwrap();
+    let plan = t.repo.prune_plan(&planned, None).unwrap();
+    // A day later every snapshot the plan names is still past the window: it is carried out.
+    let later = FixedClock::parse("2026-11-21T12:00:00Z").unwrap();
+    assert_eq!(t.repo.prune(&plan, &later).unwrap().removed, 10);
+    // Carried out a day before it was made, it names snapshots still in the window.
+    let plan = t.repo.prune_plan(&later, None).unwrap();
+    assert_eq!(plan.expired.len(), 2);
+    let err = t.repo.prune(&plan, &planned).unwrap_err();
+    assert_eq!(err.kind(), mtm_core::ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("2026-11-06"), "{err}");
+    let alice = AccountId::new("alice@example.com").unwrap();
+    assert_eq!(t.repo.account(&alice).unwrap().days().unwrap().len(), 15);
 }

@@ -195,3 +195,52 @@ fn damage_names_the_messages_it_hurts() {
     assert_eq!(sampled.packs_read, 0);
     assert!(!sampled.is_ok());
 }
+
+#[test]
+fn a_pack_no_index_names_is_harmless_only_while_it_holds_nothing_live() {
+    let t = TestRepo::with_options(mtm_core::RepositoryOptions {
+        retention_days: 1,
+        ..Default::default()
+    });
+    let index = |t: &TestRepo| files(&t.path().join("index"));
+    let mut m = Maildir::create(t.dir.path().join("alice@example.com"));
+    let first = m.deliver(
+        "INBOX",
+        &message("a@example.org", "alice@example.com", "Gone", "old"),
+        "",
+        1_790_000_000,
+    );
+    t.snapshot("alice@example.com", &m, "2026-11-01");
+    let day_one = index(&t);
+    std::fs::remove_file(first).unwrap();
+    m.deliver(
+        "INBOX",
+        &message("b@example.org", "alice@example.com", "Kept", "new"),
+        "",
+        1_790_100_000,
+    );
+    t.snapshot("alice@example.com", &m, "2026-11-02");
+    let now = mtm_core::FixedClock::parse("2026-11-02T12:00:00Z").unwrap();
+    let plan = t.repo.prune_plan(&now, None).unwrap();
+    t.repo.prune(&plan, &now).unwrap();
+
+    // The pruned day's index file lost: its packs hold nothing a snapshot needs.
+    std::fs::remove_file(&day_one[0]).unwrap();
+    let report = t.repo.verify(&VerifyOptions::default()).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.unreferenced_packs, 1);
+
+    // The kept day's index file lost too: its pack is damage, named with the fix.
+    for file in index(&t) {
+        std::fs::remove_file(file).unwrap();
+    }
+    let report = t.repo.verify(&VerifyOptions::default()).unwrap();
+    assert_eq!(report.unreferenced_packs, 1, "{report:?}");
+    let packs: Vec<_> = report
+        .problems
+        .iter()
+        .filter(|p| p.location.starts_with("packs/"))
+        .collect();
+    assert_eq!(packs.len(), 1, "{:?}", report.problems);
+    assert!(packs[0].reason.contains("mtm repair index"), "{packs:?}");
+}
