@@ -49,7 +49,7 @@ pub trait EmailTemplates: Send + Sync + Debug {
 ///   and the plan per folder with totals.
 /// - Completed (user): messages and bytes restored, folders recreated and resubscribed,
 ///   what was already there, warnings.
-/// - Failed: the reason. Rejected: the administrator's reason. Expired: the deadline passed.
+/// - Failed (an administrator gave up on a restore that could not complete): the reason. Rejected: the administrator's reason. Expired: the deadline passed.
 ///
 /// ```
 /// use mtm_core::{DefaultTemplates, EmailTemplates};
@@ -115,7 +115,8 @@ impl EmailTemplates for DefaultTemplates {
             }
             NotificationKind::Failed => {
                 doc.para(&format!(
-                    "Your restore of {} from the snapshot of {} failed.",
+                    "Your restore of {} from the snapshot of {} could not be completed, and \
+                     our administrators have stopped trying.",
                     r.scope, r.day
                 ));
                 doc.facts(&[
@@ -126,7 +127,10 @@ impl EmailTemplates for DefaultTemplates {
                     doc.para("Before it stopped, the restore did this:");
                     result_section(&mut doc, result);
                 }
-                doc.para("Your administrators have been told; you may ask again later.");
+                doc.para(
+                    "Messages it already wrote back stay in your mailbox. You may ask for a \
+                     restore again.",
+                );
                 format!("Your mailbox restore from {} failed", r.day)
             }
             NotificationKind::Rejected => {

@@ -92,10 +92,14 @@ fn notification(kind: NotificationKind) -> Notification {
                     warnings: vec!["keyword $Urgent had no free letter".into()],
                 });
             } else {
-                let reason = Action::Fail {
+                let interrupt = Action::Interrupt {
+                    reason: "storage error at /srv/mail: disk full".into(),
+                };
+                req = req.apply(&interrupt, &admin, now).unwrap();
+                let give_up = Action::GiveUp {
                     reason: "disk full on /srv/mail".into(),
                 };
-                req = req.apply(&reason, &admin, now).unwrap();
+                req = req.apply(&give_up, &admin, now).unwrap();
             }
         }
         NotificationKind::Rejected => {
@@ -219,11 +223,17 @@ fn completed_shows_what_came_back() {
 }
 
 #[test]
-fn failed_shows_the_reason() {
+fn failed_shows_why_the_admin_gave_up() {
     let email = render(NotificationKind::Failed);
     assert!(email.subject.contains("failed"), "{}", email.subject);
+    in_both(&email, "could not be completed");
+    in_both(&email, "stopped trying");
     in_both(&email, "disk full on /srv/mail");
     in_both(&email, "alice@example.com/7");
+    assert!(
+        !email.text.contains("storage error"),
+        "the administrator's reason, not the interruption"
+    );
 }
 
 #[test]
