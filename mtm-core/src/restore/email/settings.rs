@@ -72,7 +72,12 @@ impl UserAddress {
                 default_domain: None,
             } => Err(Error::invalid(
                 "user email address",
-                format!("account {account} has no '@' and no default domain is set"),
+                format!(
+                    "account {account} has no '@' and no default mail domain is set, so its \
+                     user cannot be emailed: set one (EmailSettings::with_default_domain; \
+                     `mtm restore --mail-domain DOMAIN` or MTM_MAIL_DOMAIN) or look addresses \
+                     up (UserAddress::lookup), then retry (`mtm restore deliver`)"
+                ),
             )),
             UserAddress::Lookup(f) => f(account),
         }
