@@ -533,8 +533,16 @@ pub(crate) fn audit_entry<'py>(py: Python<'py>, e: &AuditEntry) -> Obj<'py> {
             plan,
             result,
         } => {
-            kwargs.set_item("action", action.verb())?;
-            if let Action::Reject { reason } | Action::Fail { reason } = action {
+            let name = match action {
+                Action::GiveUp { .. } => "give_up",
+                other => other.verb(),
+            };
+            kwargs.set_item("action", name)?;
+            if let Action::Reject { reason }
+            | Action::Interrupt { reason }
+            | Action::GiveUp { reason }
+            | Action::Fail { reason } = action
+            {
                 kwargs.set_item("reason", reason)?;
             }
             kwargs.set_item("from_state", request_state(py, *from)?)?;
@@ -579,6 +587,7 @@ pub(crate) fn notification<'py>(py: Python<'py>, n: &Notification) -> Obj<'py> {
         request: restore_request(py, &n.request)?,
         plan: optional(py, n.plan.as_ref(), restore_plan)?,
         result: optional(py, n.result.as_ref(), restore_result)?,
+        sent_at: n.sent_at,
     })
 }
 

@@ -623,6 +623,7 @@ impl RestoreDesk {
                 request: log.request.clone(),
                 plan: log.plan().cloned(),
                 result: log.result().cloned(),
+                sent_at: now,
             };
             let event = match notifier.notify(&notification) {
                 Ok(()) => AuditEvent::Notified { kind, recipient },

@@ -468,12 +468,15 @@ class Scope:
 
 
 class RequestState(enum.Enum):
-    """Where a restore request stands. Requested, approved and running are open; the others
-    are final."""
+    """Where a restore request stands. Requested, approved, running and interrupted are
+    open; the others are final. ``interrupted``: the last run stopped with an error (the
+    request's reason says which); ``RestoreDesk.run`` retries it, ``RestoreDesk.give_up``
+    ends it as ``failed``."""
 
     REQUESTED = "requested"
     APPROVED = "approved"
     RUNNING = "running"
+    INTERRUPTED = "interrupted"
     COMPLETED = "completed"
     FAILED = "failed"
     REJECTED = "rejected"
@@ -482,7 +485,12 @@ class RequestState(enum.Enum):
 
     @property
     def is_open(self) -> bool:
-        return self in (RequestState.REQUESTED, RequestState.APPROVED, RequestState.RUNNING)
+        return self in (
+            RequestState.REQUESTED,
+            RequestState.APPROVED,
+            RequestState.RUNNING,
+            RequestState.INTERRUPTED,
+        )
 
 
 class NotificationKind(enum.Enum):
@@ -607,8 +615,9 @@ class AuditEntry:
     fields after it are set where the event has them:
 
     - ``requested``: ``to_state`` (requested), ``plan``;
-    - ``moved``: ``action`` (approve, reject, cancel, expire, start, complete, fail),
-      ``from_state``, ``to_state``, ``reason`` (reject, fail), ``plan``, ``result``;
+    - ``moved``: ``action`` (approve, reject, cancel, expire, start, complete, interrupt,
+      retry, give_up, fail), ``from_state``, ``to_state``, ``reason`` (reject, interrupt,
+      give_up, fail), ``plan``, ``result``;
     - ``billed``: ``bill``; ``billing_failed``: ``error``;
     - ``notified``: ``notification``, ``recipient``; ``notification_failed``: those and ``error``.
 
@@ -634,13 +643,15 @@ class AuditEntry:
 class Notification:
     """One notification handed to a notifier. ``recipient`` is the account to tell, or
     ``None`` for the administrators. ``plan`` comes with a new request, ``result`` with a
-    completed restore."""
+    completed restore. ``sent_at`` is when it is handed over, by the ``now`` of the call
+    that sends it (an email's ``Date``)."""
 
     kind: NotificationKind
     recipient: Optional[str]
     request: RestoreRequest
     plan: Optional[RestorePlan]
     result: Optional[RestoreResult]
+    sent_at: datetime
 
     @property
     def to_admins(self) -> bool:

@@ -60,6 +60,7 @@ const REQUEST_HEADER: HeaderName = HeaderName::new_from_ascii_str("X-MTM-Request
 ///     request,
 ///     plan: None,
 ///     result: None,
+///     sent_at: at("2026-11-20T10:00:01Z"),
 /// };
 /// notifier.notify(&notification)?;
 /// assert_eq!(std::fs::read_dir(dir.path().join("admins/new")).unwrap().count(), 1);
@@ -176,8 +177,8 @@ impl EmailNotifier {
     }
 
     /// The whole email for `notification`, as the bytes that would be sent (CRLF line ends),
-    /// without sending it: for previews and tests. Each call makes a new `Message-ID` and
-    /// `Date`.
+    /// without sending it: for previews and tests. Each call makes a new `Message-ID`; the
+    /// `Date` is the notification's [`sent_at`](Notification::sent_at).
     pub fn compose(&self, notification: &Notification) -> Result<Vec<u8>> {
         Ok(self.message(notification)?.formatted())
     }
@@ -205,6 +206,7 @@ impl EmailNotifier {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .subject(subject)
+            .date(SystemTime::from(notification.sent_at))
             .message_id(Some(message_id(&self.from)))
             .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".into()))
             .raw_header(HeaderValue::new(

@@ -120,6 +120,7 @@ fn notification(kind: NotificationKind) -> Notification {
         request: req,
         plan: plan_,
         result,
+        sent_at: at("2026-11-21T09:00:07Z"),
     }
 }
 
@@ -410,7 +411,11 @@ fn composed_email_is_rfc5322_multipart_alternative_with_encoded_utf8() {
         .map(|a| a.address().unwrap())
         .collect();
     assert_eq!(to, ["ops@example.com", "jane@example.com"]);
-    assert!(parsed.date().is_some());
+    // The Date is the injected clock's, not the wall clock's.
+    assert_eq!(
+        parsed.date().map(mail_parser::DateTime::to_timestamp),
+        Some(at("2026-11-21T09:00:07Z").timestamp())
+    );
     let id = parsed.message_id().unwrap();
     assert!(id.ends_with("@example.com"), "{id}");
     assert_eq!(
