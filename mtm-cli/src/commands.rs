@@ -588,7 +588,7 @@ fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Pa
 
 fn history(cli: &Cli, account: &str, message: &str) -> CliResult {
     let (_, view) = view(cli, account)?;
-    let id = MessageId::from_hex(message)?;
+    let id = view.resolve_id_any_day(message)?;
     let seen = view.history(&id)?;
     if cli.json {
         json(&seen)?;

@@ -135,6 +135,9 @@ fn snapshot_browse_and_download_through_the_command() {
     );
     let history = ok(&mtm(&repo, &["history", "alice@example.com", &id]));
     assert!(history.contains("2026-11-21"), "{history}");
+    // The README's prefixes work for history as for cat.
+    let by_prefix = ok(&mtm(&repo, &["history", "alice@example.com", &id[..12]]));
+    assert_eq!(by_prefix, history);
     let live = ok(&mtm(
         &repo,
         &[

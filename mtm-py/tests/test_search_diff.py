@@ -83,3 +83,4 @@ def test_history_follows_a_message_across_days(two_days: mtm.Account) -> None:
         mtm.Sighting(D1, "INBOX", frozenset()),
         mtm.Sighting(D2, "INBOX", frozenset({mtm.Flag.REPLIED, mtm.Flag.SEEN})),
     ]
+    assert two_days.history(lunch.id[:10]) == history

@@ -210,6 +210,18 @@ fn diff_shows_removed_added_moved_and_flag_changes() {
     let history = v.history(&removed.id).unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].day, day("2026-11-20"));
+    // A prefix finds it among every day's messages, as `history` needs; one day's lookup
+    // does not see it on the day after.
+    let prefix = &removed.id.to_hex()[..12];
+    assert_eq!(v.resolve_id_any_day(prefix).unwrap(), removed.id);
+    assert_eq!(
+        v.resolve_id(day("2026-11-21"), prefix).unwrap_err().kind(),
+        mtm_core::ErrorKind::NotFound
+    );
+    assert_eq!(
+        v.resolve_id_any_day("abc").unwrap_err().kind(),
+        mtm_core::ErrorKind::InvalidInput
+    );
     // Against the live Maildir (which now equals day 2): nothing changed.
     let live = v.diff_live(day("2026-11-21"), &f.m.source()).unwrap();
     assert!(live.entries.is_empty(), "{:?}", live.entries);
