@@ -7,7 +7,7 @@
 mod diff;
 mod search;
 
-pub use diff::{ChangeKind, DIFF_NOTE, DiffEntry, DiffSide, Sighting, SnapshotDiff};
+pub use diff::{ChangeKind, DIFF_NOTE, DiffEntry, DiffSide, Placement, Sighting, SnapshotDiff};
 pub use search::{DayScope, SearchHit, SearchQuery};
 
 use std::collections::HashMap;

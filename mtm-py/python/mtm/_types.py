@@ -92,6 +92,7 @@ class ChangeKind(enum.Enum):
     ADDED = "added"
     MOVED = "moved"
     FLAGS_CHANGED = "flags_changed"
+    KEYWORDS_CHANGED = "keywords_changed"
 
 
 @dataclass(frozen=True)
@@ -217,11 +218,12 @@ class ParsedMessage:
 
 @dataclass(frozen=True)
 class Sighting:
-    """Where and how a message was on one day."""
+    """Where and how a message was on one day: its folder, flags and IMAP keywords."""
 
     day: date
     folder: str
     flags: frozenset[Flag]
+    keywords: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -237,10 +239,12 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class Placement:
-    """A folder a message was in, with its flags there."""
+    """A folder a message was in, with its flags and IMAP keywords (``$label1``, ``Junk``
+    …) there."""
 
     folder: str
     flags: frozenset[Flag]
+    keywords: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
