@@ -253,3 +253,23 @@ fn an_admin_gives_up_and_the_user_is_told_why_once() {
         .unwrap();
     assert_eq!(scene.outbox.to_user().len(), 1);
 }
+
+#[test]
+fn a_held_server_lock_interrupts_the_restore_which_completes_once_released() {
+    // The user (or the IMAP server) holds the dot-lock on `subscriptions`, which the
+    // restore must rewrite to subscribe Projects again: a transient cause.
+    let scene = Scene::new();
+    let root = scene.maildir.folder_dir("INBOX");
+    // Projects was unsubscribed when it was deleted: the restore subscribes it again.
+    fs::write(root.join("subscriptions"), "V\t2\n\n").unwrap();
+    let lock = root.join("subscriptions.lock");
+    fs::write(&lock, "").unwrap();
+    if let Some(owner) = mail_owner() {
+        chown_tree(&lock, owner);
+    }
+    let err = scene.approve_and_see_it_stop();
+    assert_eq!(err.kind(), mtm_core::ErrorKind::Source, "{err}");
+    assert!(err.to_string().contains("subscriptions.lock"), "{err}");
+    fs::remove_file(&lock).unwrap();
+    scene.run_and_see_it_complete();
+}
