@@ -12,7 +12,7 @@ Exit codes:
   3  not found (repository, account, day, folder, message)
   4  already exists (a snapshot of that account and day, a repository)
   5  damaged data (integrity check failed) or unsupported format
-  6  the Maildir could not be read
+  6  the Maildir could not be read (or written: a restore that stops is left interrupted)
   7  busy: another process holds a conflicting lock (gc while a snapshot runs)
   8  the restore request is not in a state that allows this (already decided, past its deadline)
   9  permission denied (a user acting on another account, a user approving)";

@@ -546,9 +546,12 @@ fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Pa
         json(&diff)?;
         return Ok(());
     }
-    let places = |p: &[(FolderName, mtm_core::Flags)]| {
+    let places = |p: &[mtm_core::Placement]| {
         p.iter()
-            .map(|(f, fl)| format!("{f} [{fl}]"))
+            .map(|p| match p.keywords.as_slice() {
+                [] => format!("{} [{}]", p.folder, p.flags),
+                keywords => format!("{} [{}] {}", p.folder, p.flags, keywords.join(" ")),
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -561,6 +564,7 @@ fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Pa
                 ChangeKind::Added => "added",
                 ChangeKind::Moved => "moved",
                 ChangeKind::FlagsChanged => "flags",
+                ChangeKind::KeywordsChanged => "keywords",
             };
             vec![
                 change.to_owned(),
@@ -576,11 +580,12 @@ fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Pa
         table(&["change", "id", "subject", "before", "after"], rows)
     );
     println!(
-        "{} removed, {} added, {} moved, {} with changed flags",
+        "{} removed, {} added, {} moved, {} with changed flags, {} with changed keywords",
         diff.count(ChangeKind::Removed),
         diff.count(ChangeKind::Added),
         diff.count(ChangeKind::Moved),
-        diff.count(ChangeKind::FlagsChanged)
+        diff.count(ChangeKind::FlagsChanged),
+        diff.count(ChangeKind::KeywordsChanged)
     );
     println!("Note: {}", diff.note);
     Ok(())
@@ -588,16 +593,23 @@ fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Pa
 
 fn history(cli: &Cli, account: &str, message: &str) -> CliResult {
     let (_, view) = view(cli, account)?;
-    let id = MessageId::from_hex(message)?;
+    let id = view.resolve_id_any_day(message)?;
     let seen = view.history(&id)?;
     if cli.json {
         json(&seen)?;
     } else {
         let rows = seen
             .iter()
-            .map(|s| vec![s.day.to_string(), s.folder.to_string(), s.flags.to_string()])
+            .map(|s| {
+                vec![
+                    s.day.to_string(),
+                    s.folder.to_string(),
+                    s.flags.to_string(),
+                    s.keywords.join(" "),
+                ]
+            })
             .collect();
-        println!("{}", table(&["day", "folder", "flags"], rows));
+        println!("{}", table(&["day", "folder", "flags", "keywords"], rows));
     }
     Ok(())
 }

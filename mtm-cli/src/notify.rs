@@ -26,6 +26,9 @@ pub fn notifier(setup: &Setup) -> CliResult<Option<Arc<dyn Notifier>>> {
             "who are the administrators? pass --admin-email ADDRESS or set MTM_ADMIN_EMAIL".into(),
         ));
     }
-    let settings = EmailSettings::new(setup.mail_from.clone(), setup.admin_emails.clone());
+    let mut settings = EmailSettings::new(setup.mail_from.clone(), setup.admin_emails.clone());
+    if let Some(domain) = &setup.mail_domain {
+        settings = settings.with_default_domain(domain.clone());
+    }
     Ok(Some(Arc::new(EmailNotifier::new(settings, transport)?)))
 }

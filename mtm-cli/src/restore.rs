@@ -62,6 +62,10 @@ pub struct Setup {
         default_value = "mail-time-machine@localhost"
     )]
     pub mail_from: String,
+    /// The mail domain of accounts without `@`: user `bob` is emailed at `bob@DOMAIN`
+    /// (Dovecot passwd files often name users without a domain).
+    #[arg(long, global = true, env = "MTM_MAIL_DOMAIN")]
+    pub mail_domain: Option<String>,
     /// The administrators' address for new requests (repeatable).
     #[arg(
         long = "admin-email",
@@ -125,10 +129,20 @@ pub enum RestoreCommand {
         /// The request.
         id: String,
     },
-    /// Resume an approved restore that was interrupted.
+    /// Run an approved restore again: retry an interrupted one once its cause is fixed, or
+    /// resume one cut off by a crash (billed once, however often it runs).
     Run {
         /// The request.
         id: String,
+    },
+    /// Give up on an approved restore that did not complete (administrators), saying why:
+    /// it ends as failed and the user is told the reason.
+    GiveUp {
+        /// The request.
+        id: String,
+        /// Why (shown to the user).
+        #[arg(long)]
+        reason: String,
     },
     /// A user's requests, every request (administrators), or the pending queue.
     List {
@@ -211,6 +225,11 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
             let admin = actor(&args.who, Some(id.account()))?;
             let outcome = busy(cli, "restoring", || desk.run(&admin, &id, clock))?;
             print_outcome(cli, &outcome)
+        }
+        RestoreCommand::GiveUp { id, reason } => {
+            let id = request_id(id)?;
+            let admin = actor(&args.who, Some(id.account()))?;
+            print_outcome(cli, &desk.give_up(&admin, &id, reason, clock)?)
         }
         RestoreCommand::List { account, queue } => {
             let account = account.as_deref().map(AccountId::new).transpose()?;

@@ -135,6 +135,9 @@ fn snapshot_browse_and_download_through_the_command() {
     );
     let history = ok(&mtm(&repo, &["history", "alice@example.com", &id]));
     assert!(history.contains("2026-11-21"), "{history}");
+    // The README's prefixes work for history as for cat.
+    let by_prefix = ok(&mtm(&repo, &["history", "alice@example.com", &id[..12]]));
+    assert_eq!(by_prefix, history);
     let live = ok(&mtm(
         &repo,
         &[
@@ -357,4 +360,56 @@ fn prune_shows_its_plan_then_removes_expired_days() {
     let days: serde_json::Value =
         serde_json::from_str(&ok(&mtm(&repo, &["--json", "days", "alice@example.com"]))).unwrap();
     assert_eq!(days[0]["day"], "2026-11-19");
+}
+
+#[test]
+fn diff_and_history_show_keyword_only_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let root = dir.path().join("maildirs");
+    let alice = root.join("alice@example.com");
+    maildir(&alice, &[("Tagged", "one")]);
+    std::fs::write(alice.join("dovecot-keywords"), "0 $label1\n").unwrap();
+    ok(&mtm(&repo, &["init"]));
+    let snapshot = |now: &str| {
+        ok(&mtm(
+            &repo,
+            &[
+                "snapshot",
+                "--root",
+                root.to_str().unwrap(),
+                "--now",
+                now,
+                "--quiet",
+            ],
+        ))
+    };
+    snapshot("2026-11-20T00:00:30Z");
+    // Thunderbird sets its "Important" label: only the keyword letter changes.
+    let cur = alice.join("cur");
+    let file = std::fs::read_dir(&cur)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+    std::fs::rename(&file, cur.join(name.replace(":2,S", ":2,Sa"))).unwrap();
+    snapshot("2026-11-21T00:00:30Z");
+
+    let args = ["diff", "alice@example.com", "2026-11-20", "2026-11-21"];
+    let table = ok(&mtm(&repo, &args));
+    assert!(
+        table.contains("keywords") && table.contains("$label1"),
+        "{table}"
+    );
+    assert!(table.contains("1 with changed keywords"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&mtm(&repo, &[&["--json"][..], &args].concat()))).unwrap();
+    let entry = &json["entries"][0];
+    assert_eq!(entry["change"], "keywords_changed");
+    assert_eq!(entry["after"][0]["keywords"][0], "$label1");
+    let id = entry["id"].as_str().unwrap();
+    let history = ok(&mtm(&repo, &["history", "alice@example.com", id]));
+    assert!(history.contains("$label1"), "{history}");
 }

@@ -9,16 +9,22 @@ struct Setup {
     repo: PathBuf,
     maildirs: PathBuf,
     outbox: PathBuf,
+    account: &'static str,
 }
 
 impl Setup {
     /// Alice has three messages on 2026-11-10; two are deleted afterwards.
     fn new() -> Self {
+        Self::for_account("alice@example.com")
+    }
+
+    /// The same for another account.
+    fn for_account(account: &'static str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().join("repo");
         let maildirs = dir.path().join("maildirs");
         let outbox = dir.path().join("outbox");
-        let alice = maildirs.join("alice@example.com");
+        let alice = maildirs.join(account);
         for sub in ["cur", "new", "tmp"] {
             std::fs::create_dir_all(alice.join(sub)).unwrap();
         }
@@ -32,6 +38,7 @@ impl Setup {
             repo,
             maildirs,
             outbox,
+            account,
         };
         ok(&setup.mtm(&["init"]));
         ok(&setup.mtm(&[
@@ -74,7 +81,7 @@ impl Setup {
 
     fn live_subjects(&self) -> Vec<String> {
         let mut subjects: Vec<String> =
-            std::fs::read_dir(self.maildirs.join("alice@example.com/cur"))
+            std::fs::read_dir(self.maildirs.join(self.account).join("cur"))
                 .unwrap()
                 .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
                 .map(|text| {
@@ -243,4 +250,165 @@ fn forbidden_moves_have_their_own_exit_codes() {
     assert_eq!(s.live_subjects(), ["Keep"]);
     let ledger = s.json(&["restore", "ledger"]);
     assert!(ledger.as_array().unwrap().is_empty());
+}
+
+/// The emails in the outbox, as text.
+fn emails(outbox: &Path) -> Vec<String> {
+    let mut all = Vec::new();
+    for sub in ["new", "cur"] {
+        for entry in std::fs::read_dir(outbox.join(sub)).into_iter().flatten() {
+            all.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+        }
+    }
+    all
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+#[test]
+fn a_restore_that_stops_exits_non_zero_and_run_retries_it_billed_once() {
+    let s = Setup::new();
+    let now = ["--now", "2026-11-12T09:00:00Z"];
+    ok(&s.mtm(
+        &[
+            &["restore", "request", "alice@example.com", "2026-11-10"][..],
+            &now,
+        ]
+        .concat(),
+    ));
+    // Where the restore writes its files first, there is a file.
+    let tmp = s.maildirs.join("alice@example.com/tmp");
+    std::fs::remove_dir(&tmp).unwrap();
+    std::fs::write(&tmp, "in the way").unwrap();
+
+    let approve = [
+        &[
+            "restore",
+            "approve",
+            "alice@example.com/1",
+            "--admin",
+            "carol",
+        ][..],
+        &now,
+    ]
+    .concat();
+    let out = s.mtm(&approve);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The exit code is that of the cause: the Maildir could not be written (6).
+    assert_eq!(code(&out), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("alice@example.com/1 did not complete"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let shown = s.json(&["restore", "show", "alice@example.com/1", "--admin", "carol"]);
+    assert_eq!(shown["request"]["request"]["state"], "interrupted");
+    let run = ["restore", "run", "alice@example.com/1", "--admin", "carol"];
+    assert_eq!(code(&s.mtm(&run)), Some(6), "still in the way");
+    assert_eq!(emails_in(&s.outbox), 1, "only the admins were mailed");
+
+    std::fs::remove_file(&tmp).unwrap();
+    std::fs::create_dir(&tmp).unwrap();
+    let done = s.json(&run);
+    assert_eq!(done["request"]["state"], "completed");
+    assert_eq!(done["billed"]["price"], 450);
+    assert_eq!(s.live_subjects(), ["Keep", "Lost one", "Lost two"]);
+    assert_eq!(s.json(&["restore", "ledger"]).as_array().unwrap().len(), 1);
+    assert_eq!(emails_in(&s.outbox), 2, "the user was mailed once");
+    let text = ok(&s.mtm(&["restore", "show", "alice@example.com/1"]));
+    assert!(
+        text.contains("interrupt (running -> interrupted)"),
+        "{text}"
+    );
+    assert!(text.contains("retry (interrupted -> running)"), "{text}");
+}
+
+#[test]
+fn an_admin_gives_up_with_a_reason_and_the_user_is_told() {
+    let s = Setup::new();
+    let now = ["--now", "2026-11-12T09:00:00Z"];
+    ok(&s.mtm(
+        &[
+            &["restore", "request", "alice@example.com", "2026-11-10"][..],
+            &now,
+        ]
+        .concat(),
+    ));
+    let tmp = s.maildirs.join("alice@example.com/tmp");
+    std::fs::remove_dir(&tmp).unwrap();
+    std::fs::write(&tmp, "in the way").unwrap();
+    let out = s.mtm(
+        &[
+            &[
+                "restore",
+                "approve",
+                "alice@example.com/1",
+                "--admin",
+                "carol",
+            ][..],
+            &now,
+        ]
+        .concat(),
+    );
+    assert_ne!(code(&out), Some(0));
+
+    let give_up = [
+        "restore",
+        "give-up",
+        "alice@example.com/1",
+        "--reason",
+        "the mailbox is being migrated",
+    ];
+    assert_eq!(code(&s.mtm(&give_up)), Some(9), "a user may not give up");
+    let given_up = s.json(&[&give_up[..], &["--admin", "carol"]].concat());
+    assert_eq!(given_up["request"]["state"], "failed");
+    assert_eq!(
+        given_up["request"]["reason"],
+        "the mailbox is being migrated"
+    );
+    let mails = emails(&s.outbox);
+    assert_eq!(mails.len(), 2);
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("To: alice@example.com")
+                && m.contains("the mailbox is being migrated")),
+        "{mails:?}"
+    );
+    let again = s.mtm(&["restore", "run", "alice@example.com/1", "--admin", "carol"]);
+    assert_eq!(code(&again), Some(8));
+}
+
+#[test]
+fn accounts_without_a_domain_are_mailed_at_the_mail_domain_or_told_how_to_fix_it() {
+    let s = Setup::for_account("bob");
+    let now = ["--now", "2026-11-12T09:00:00Z"];
+    ok(&s.mtm(&[&["restore", "request", "bob", "2026-11-10"][..], &now].concat()));
+    let approve = [
+        &["restore", "approve", "bob/1", "--admin", "carol"][..],
+        &now,
+    ]
+    .concat();
+    let done = s.json(&approve);
+    assert_eq!(done["request"]["state"], "completed");
+    let problems = done["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let problem = problems[0].as_str().unwrap();
+    assert!(problem.contains("account bob has no '@'"), "{problem}");
+    assert!(problem.contains("--mail-domain"), "{problem}");
+    assert_eq!(emails_in(&s.outbox), 1, "only the admins were mailed");
+
+    let deliver = s.json(&["restore", "deliver", "--mail-domain", "example.net"]);
+    assert_eq!(
+        deliver["problems"].as_array().unwrap().len(),
+        0,
+        "{deliver}"
+    );
+    let mails = emails(&s.outbox);
+    assert!(
+        mails.iter().any(|m| m.contains("To: bob@example.net")),
+        "{mails:?}"
+    );
 }

@@ -124,6 +124,23 @@ pub enum Error {
         /// What they asked for.
         action: String,
     },
+    /// An approved restore stopped before it completed and waits to be run again
+    /// (`RestoreDesk::run`, billed once however often it runs) or given up. Its
+    /// [`kind`](Error::kind) is the kind of what stopped it.
+    #[error(
+        "restore request {request} did not complete and is {state}: run it again once the \
+         cause is fixed, or give up on it: {source}"
+    )]
+    RestoreIncomplete {
+        /// The request, `<account>/<number>`.
+        request: String,
+        /// The state it is left in (`interrupted`, or `running` if even that could not be
+        /// recorded).
+        state: String,
+        /// What stopped it.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -146,6 +163,7 @@ impl Error {
             Error::Busy { .. } => ErrorKind::Busy,
             Error::InvalidTransition { .. } => ErrorKind::InvalidTransition,
             Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            Error::RestoreIncomplete { source, .. } => source.kind(),
         }
     }
 

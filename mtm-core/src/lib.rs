@@ -57,8 +57,8 @@ pub use gc::{GcOptions, GcReport};
 pub use id::{BlobId, MessageId};
 pub use lookup::{
     AccountView, ChangeKind, DIFF_NOTE, DayScope, DiffEntry, DiffSide, FolderInfo, MessageInfo,
-    MessagePage, MessageQuery, SearchHit, SearchQuery, Sighting, SnapshotDiff, SnapshotInfo,
-    SortKey,
+    MessagePage, MessageQuery, Placement, SearchHit, SearchQuery, Sighting, SnapshotDiff,
+    SnapshotInfo, SortKey,
 };
 pub use message::{
     Attachment, Header, ParsedMessage, Part, PartKind, Summary, parse_view, split_message,

@@ -98,7 +98,7 @@ fn notification(kind: NotificationKind, owner: &str) -> Notification {
                     warnings: vec![],
                 });
             } else {
-                let fail = Action::Fail {
+                let fail = Action::GiveUp {
                     reason: "the live Maildir is read-only".into(),
                 };
                 request = request.apply(&fail, &admin, now).unwrap();
@@ -126,6 +126,7 @@ fn notification(kind: NotificationKind, owner: &str) -> Notification {
         request,
         plan,
         result,
+        sent_at: at("2026-11-21T09:00:00Z"),
     }
 }
 

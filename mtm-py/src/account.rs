@@ -237,11 +237,12 @@ impl Account {
         convert::snapshot_diff(py, &diff)
     }
 
-    /// Every day and folder where a message was, oldest first (full 64-digit id).
+    /// Every day and folder where a message was, oldest first (its id, or a unique prefix
+    /// of 8 or more hex digits among every retained day's messages).
     fn history<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Bound<'py, PyList>> {
-        let id = convert::message_id(py, id)?;
+        let id = id.to_owned();
         let view = Arc::clone(&self.view);
-        let seen = run(py, move || view.history(&id))?;
+        let seen = run(py, move || view.history(&view.resolve_id_any_day(&id)?))?;
         list(py, &seen, convert::sighting)
     }
 }

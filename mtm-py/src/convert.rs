@@ -6,7 +6,7 @@ use mtm_core::{
     AccountId, Action, Actor, AuditEntry, AuditEvent, BillingRecord, ChangeKind, DamagedMessage,
     DiffEntry, DiffSide, ExpiredSnapshot, Flag, Flags, FolderInfo, FolderName, FolderPlan,
     GcReport, MessageId, MessageInfo, MessagePage, Notification, NotificationKind, ParsedMessage,
-    PinnedSnapshot, Pricing, Problem, PrunePlan, PruneReport, QueuedRequest, Recipient,
+    PinnedSnapshot, Placement, Pricing, Problem, PrunePlan, PruneReport, QueuedRequest, Recipient,
     RepositoryStats, RequestId, RequestState, RestoreOutcome, RestorePlan, RestoreRequest,
     RestoreResult, RestoreScope, SearchHit, Sighting, SnapshotDiff, SnapshotInfo, SnapshotReport,
     SortKey, Summary, VerifyReport,
@@ -72,6 +72,7 @@ fn change_kind<'py>(py: Python<'py>, kind: ChangeKind) -> Obj<'py> {
         ChangeKind::Added => "added",
         ChangeKind::Moved => "moved",
         ChangeKind::FlagsChanged => "flags_changed",
+        ChangeKind::KeywordsChanged => "keywords_changed",
     };
     types_class!(py, "ChangeKind")?.call1((value,))
 }
@@ -204,6 +205,7 @@ pub(crate) fn sighting<'py>(py: Python<'py>, s: &Sighting) -> Obj<'py> {
         day: s.day,
         folder: s.folder.as_str(),
         flags: flags(py, s.flags)?,
+        keywords: PyFrozenSet::new(py, &s.keywords)?,
     })
 }
 
@@ -217,8 +219,12 @@ pub(crate) fn search_hit<'py>(py: Python<'py>, h: &SearchHit) -> Obj<'py> {
     })
 }
 
-fn placement<'py>(py: Python<'py>, (folder, f): &(FolderName, Flags)) -> Obj<'py> {
-    build!(py, "Placement" { folder: folder.as_str(), flags: flags(py, *f)? })
+fn placement<'py>(py: Python<'py>, p: &Placement) -> Obj<'py> {
+    build!(py, "Placement" {
+        folder: p.folder.as_str(),
+        flags: flags(py, p.flags)?,
+        keywords: PyFrozenSet::new(py, &p.keywords)?,
+    })
 }
 
 fn diff_entry<'py>(py: Python<'py>, e: &DiffEntry) -> Obj<'py> {
@@ -533,8 +539,16 @@ pub(crate) fn audit_entry<'py>(py: Python<'py>, e: &AuditEntry) -> Obj<'py> {
             plan,
             result,
         } => {
-            kwargs.set_item("action", action.verb())?;
-            if let Action::Reject { reason } | Action::Fail { reason } = action {
+            let name = match action {
+                Action::GiveUp { .. } => "give_up",
+                other => other.verb(),
+            };
+            kwargs.set_item("action", name)?;
+            if let Action::Reject { reason }
+            | Action::Interrupt { reason }
+            | Action::GiveUp { reason }
+            | Action::Fail { reason } = action
+            {
                 kwargs.set_item("reason", reason)?;
             }
             kwargs.set_item("from_state", request_state(py, *from)?)?;
@@ -579,6 +593,7 @@ pub(crate) fn notification<'py>(py: Python<'py>, n: &Notification) -> Obj<'py> {
         request: restore_request(py, &n.request)?,
         plan: optional(py, n.plan.as_ref(), restore_plan)?,
         result: optional(py, n.result.as_ref(), restore_result)?,
+        sent_at: n.sent_at,
     })
 }
 

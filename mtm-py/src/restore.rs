@@ -221,7 +221,10 @@ impl RestoreDesk {
     }
 
     /// An administrator approves: the request is billed, the restore runs at once, and the
-    /// user is told. `InvalidTransitionError` if it is not waiting for a decision.
+    /// user is told when it completes. `InvalidTransitionError` if it is not waiting for a
+    /// decision. If the run stops (a folder path that is a file, a read-only Maildir, a
+    /// server's lock), raises the exception of that cause (`SourceError`, `StorageError`
+    /// …) and leaves the request `interrupted`: `run` retries it, `give_up` ends it.
     #[pyo3(signature = (actor, request, *, now = None))]
     fn approve<'py>(
         &self,
@@ -237,7 +240,9 @@ impl RestoreDesk {
         convert::restore_outcome(py, &outcome)
     }
 
-    /// An administrator runs an approved restore, or resumes an interrupted one.
+    /// An administrator runs an approved restore, retries an interrupted one (once its cause
+    /// is fixed), or resumes one cut off by a crash; billed once however often it runs.
+    /// Raises like `approve` when the run stops again.
     #[pyo3(signature = (actor, request, *, now = None))]
     fn run<'py>(
         &self,
@@ -268,6 +273,26 @@ impl RestoreDesk {
         let clock = convert::clock(now)?;
         let outcome = run(py, || {
             self.inner.reject(&actor, &id, reason, clock.as_ref())
+        })?;
+        convert::restore_outcome(py, &outcome)
+    }
+
+    /// An administrator gives up on an approved restore that did not complete, saying why:
+    /// it ends as `failed`, and the user is told the reason. The bill stands.
+    #[pyo3(signature = (actor, request, reason, *, now = None))]
+    fn give_up<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        request: &Bound<'py, PyAny>,
+        reason: &str,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let actor = convert::actor_from(actor)?;
+        let id = convert::request_id_from(request)?;
+        let clock = convert::clock(now)?;
+        let outcome = run(py, || {
+            self.inner.give_up(&actor, &id, reason, clock.as_ref())
         })?;
         convert::restore_outcome(py, &outcome)
     }

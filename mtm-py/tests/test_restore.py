@@ -346,3 +346,46 @@ def test_arguments_are_checked(world: World, tmp_path: Path) -> None:
         mtm.RestoreDesk(world.repo, tmp_path)
     # A desk made before the close keeps working, like an Account.
     assert world.desk.requests(CAROL) == []
+
+
+def test_a_run_that_stops_raises_its_cause_and_is_retried_billed_once(world: World) -> None:
+    ask(world)
+    projects = folder_dir(world.maildir.root, "Projects")
+    projects.write_text("in the way")
+    with pytest.raises(mtm.SourceError, match="did not complete"):
+        world.desk.approve(CAROL, FIRST, now=NOW)
+    stopped = world.desk.get(CAROL, FIRST).request
+    assert stopped.state is mtm.RequestState.INTERRUPTED and stopped.state.is_open
+    assert stopped.reason is not None and ".Projects" in stopped.reason
+    assert [n.kind for n in world.notifier.sent] == [mtm.NotificationKind.NEW_REQUEST]
+    assert len(world.billing.bills) == 1
+
+    projects.unlink()
+    done = world.desk.run(CAROL, FIRST, now=NOW + timedelta(days=20))
+    assert done.request.state is mtm.RequestState.COMPLETED
+    assert len(world.billing.bills) == 1
+    assert [n.kind for n in world.notifier.sent] == [
+        mtm.NotificationKind.NEW_REQUEST,
+        mtm.NotificationKind.COMPLETED,
+    ]
+    actions = [e.action for e in world.desk.audit(CAROL, FIRST) if e.event == "moved"]
+    assert actions == ["approve", "start", "interrupt", "retry", "complete"]
+
+
+def test_an_admin_gives_up_and_the_user_is_told_why(world: World) -> None:
+    ask(world)
+    folder_dir(world.maildir.root, "Projects").write_text("in the way")
+    with pytest.raises(mtm.MtmError):
+        world.desk.approve(CAROL, FIRST, now=NOW)
+    with pytest.raises(mtm.PermissionDeniedError):
+        world.desk.give_up(USER, FIRST, "no", now=NOW)
+    given_up = world.desk.give_up(CAROL, FIRST, "the folder is in the way", now=NOW)
+    assert given_up.request.state is mtm.RequestState.FAILED
+    told = world.notifier.sent[-1]
+    assert (told.kind, told.recipient) == (mtm.NotificationKind.FAILED, ALICE)
+    assert told.request.reason == "the folder is in the way"
+    last = world.desk.audit(CAROL, FIRST)
+    moved = [e for e in last if e.event == "moved"][-1]
+    assert (moved.action, moved.reason) == ("give_up", "the folder is in the way")
+    with pytest.raises(mtm.InvalidTransitionError):
+        world.desk.run(CAROL, FIRST, now=NOW)

@@ -83,3 +83,21 @@ def test_history_follows_a_message_across_days(two_days: mtm.Account) -> None:
         mtm.Sighting(D1, "INBOX", frozenset()),
         mtm.Sighting(D2, "INBOX", frozenset({mtm.Flag.REPLIED, mtm.Flag.SEEN})),
     ]
+    assert two_days.history(lunch.id[:10]) == history
+
+
+def test_keyword_only_changes_show_in_diff_and_history(repo: mtm.Repository, maildir: Maildir) -> None:
+    (maildir.root / "dovecot-keywords").write_text("0 $label1\n1 Junk\n")
+    maildir.add(mail("Tagged"), flags="S", key="tagged")
+    repo.snapshot(ALICE, maildir.root, now=DAY1)
+    maildir.set_flags("tagged", "Sb")
+    repo.snapshot(ALICE, maildir.root, now=DAY2)
+    account = repo.account(ALICE)
+    d1, d2 = account.days()
+    diff = account.diff(d1, d2)
+    (entry,) = diff.entries
+    assert entry.change is mtm.ChangeKind.KEYWORDS_CHANGED
+    assert entry.before[0].keywords == frozenset()
+    assert entry.after[0].keywords == frozenset({"Junk"})
+    history = account.history(entry.id)
+    assert [s.keywords for s in history] == [frozenset(), frozenset({"Junk"})]

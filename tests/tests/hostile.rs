@@ -7,4 +7,5 @@
 
 mod hostile {
     mod guard;
+    mod restore;
 }

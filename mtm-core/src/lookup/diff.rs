@@ -25,6 +25,39 @@ pub struct Sighting {
     pub folder: FolderName,
     /// Its flags there.
     pub flags: Flags,
+    /// Its IMAP keywords there (the tags mail clients set: `$label1`, `Junk` …), sorted.
+    pub keywords: Vec<String>,
+}
+
+/// Where a message is on one side of a diff: a folder, with its flags and keywords there.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Placement {
+    /// The folder.
+    pub folder: FolderName,
+    /// Its system flags there.
+    pub flags: Flags,
+    /// Its IMAP keywords there, sorted and without repeats (the letters a server gives
+    /// them do not matter).
+    pub keywords: Vec<String>,
+}
+
+impl Placement {
+    /// A placement, its keywords sorted and without repeats.
+    pub fn new(folder: FolderName, flags: Flags, keywords: &[String]) -> Self {
+        Self {
+            folder,
+            flags,
+            keywords: sorted_keywords(keywords),
+        }
+    }
+}
+
+/// Keywords as a set: sorted, without repeats.
+pub(crate) fn sorted_keywords(keywords: &[String]) -> Vec<String> {
+    let mut keywords = keywords.to_vec();
+    keywords.sort();
+    keywords.dedup();
+    keywords
 }
 
 /// One side of a diff.
@@ -47,8 +80,11 @@ pub enum ChangeKind {
     Added,
     /// In both, but in other folders.
     Moved,
-    /// In the same folders, with other flags.
+    /// In the same folders, with other system flags (its keywords may have changed too).
     FlagsChanged,
+    /// In the same folders with the same system flags, but other keywords: a tag set or
+    /// removed in a mail client (`$label1`, `Junk`, `NonJunk` …).
+    KeywordsChanged,
 }
 
 /// One changed message.
@@ -62,13 +98,14 @@ pub struct DiffEntry {
     pub summary: Summary,
     /// Its size in bytes.
     pub size: u64,
-    /// Folders and flags on the older side (empty if added).
-    pub before: Vec<(FolderName, Flags)>,
-    /// Folders and flags on the newer side (empty if removed).
-    pub after: Vec<(FolderName, Flags)>,
+    /// Folders, flags and keywords on the older side (empty if added).
+    pub before: Vec<Placement>,
+    /// Folders, flags and keywords on the newer side (empty if removed).
+    pub after: Vec<Placement>,
 }
 
-/// The changes between two sides, removed first, then added, moved, flags changed.
+/// The changes between two sides, removed first, then added, moved, flags changed,
+/// keywords changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SnapshotDiff {
     /// The older side.
@@ -93,16 +130,20 @@ pub const DIFF_NOTE: &str = "A diff shows only what the snapshots saw: mail rece
 deleted between two snapshots is in neither, and mail a POP3 client removed from the server \
 before a snapshot was never captured.";
 
-/// One side's content: per message, its folders with flags, plus what a list shows.
+/// One side's content: per message, its folders with flags and keywords, plus what a list
+/// shows.
 #[derive(Default)]
 struct Side {
-    places: IdMap<MessageId, BTreeSet<(FolderName, Flags)>>,
+    places: IdMap<MessageId, BTreeSet<Placement>>,
     about: IdMap<MessageId, (Summary, u64)>,
 }
 
 impl Side {
-    fn add(&mut self, id: MessageId, folder: FolderName, flags: Flags) {
-        self.places.entry(id).or_default().insert((folder, flags));
+    fn add(&mut self, id: MessageId, folder: FolderName, flags: Flags, keywords: &[String]) {
+        self.places
+            .entry(id)
+            .or_default()
+            .insert(Placement::new(folder, flags, keywords));
     }
 }
 
@@ -153,7 +194,7 @@ impl AccountView {
                         ReadOutcome::Vanished => continue,
                     },
                 };
-                after.add(id, file.folder.clone(), file.flags);
+                after.add(id, file.folder.clone(), file.flags, &file.keywords);
             }
         }
         Ok(compare(DiffSide::Day(day), before, DiffSide::Live, after))
@@ -177,6 +218,7 @@ impl AccountView {
                         day,
                         folder: folder.name.clone(),
                         flags: e.flags,
+                        keywords: sorted_keywords(&e.keywords),
                     });
                 }
             }
@@ -196,7 +238,7 @@ impl AccountView {
         for folder in &record.folders {
             let manifest = self.manifest(&folder.manifest)?;
             for e in &manifest.messages {
-                side.add(e.id, folder.name.clone(), e.flags);
+                side.add(e.id, folder.name.clone(), e.flags, &e.keywords);
                 if let Entry::Vacant(slot) = side.about.entry(e.id) {
                     slot.insert((self.summary_of(&manifest, e)?, e.size));
                 }
@@ -217,15 +259,18 @@ fn compare(from: DiffSide, before: Side, to: DiffSide, after: Side) -> SnapshotD
     for id in ids {
         let b = before.places.get(&id);
         let a = after.places.get(&id);
-        let folders = |s: Option<&BTreeSet<(FolderName, Flags)>>| -> BTreeSet<FolderName> {
-            s.map(|s| s.iter().map(|(f, _)| f.clone()).collect())
-                .unwrap_or_default()
+        let folders = |s: &BTreeSet<Placement>| -> BTreeSet<FolderName> {
+            s.iter().map(|p| p.folder.clone()).collect()
+        };
+        let flags = |s: &BTreeSet<Placement>| -> BTreeSet<(FolderName, Flags)> {
+            s.iter().map(|p| (p.folder.clone(), p.flags)).collect()
         };
         let change = match (b, a) {
             (Some(_), None) => ChangeKind::Removed,
             (None, Some(_)) => ChangeKind::Added,
-            (Some(x), Some(y)) if folders(Some(x)) != folders(Some(y)) => ChangeKind::Moved,
-            (Some(x), Some(y)) if x != y => ChangeKind::FlagsChanged,
+            (Some(x), Some(y)) if folders(x) != folders(y) => ChangeKind::Moved,
+            (Some(x), Some(y)) if flags(x) != flags(y) => ChangeKind::FlagsChanged,
+            (Some(x), Some(y)) if x != y => ChangeKind::KeywordsChanged,
             _ => continue,
         };
         let (summary, size) = before
@@ -234,7 +279,7 @@ fn compare(from: DiffSide, before: Side, to: DiffSide, after: Side) -> SnapshotD
             .or_else(|| after.about.get(&id))
             .cloned()
             .unwrap_or_default();
-        let list = |s: Option<&BTreeSet<(FolderName, Flags)>>| {
+        let list = |s: Option<&BTreeSet<Placement>>| {
             s.map(|s| s.iter().cloned().collect()).unwrap_or_default()
         };
         entries.push(DiffEntry {

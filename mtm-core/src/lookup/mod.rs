@@ -7,7 +7,7 @@
 mod diff;
 mod search;
 
-pub use diff::{ChangeKind, DIFF_NOTE, DiffEntry, DiffSide, Sighting, SnapshotDiff};
+pub use diff::{ChangeKind, DIFF_NOTE, DiffEntry, DiffSide, Placement, Sighting, SnapshotDiff};
 pub use search::{DayScope, SearchHit, SearchQuery};
 
 use std::collections::HashMap;
@@ -328,6 +328,27 @@ impl AccountView {
     /// Finds a message by a prefix of its hex id (at least 8 digits), among the messages of
     /// one day. Ambiguous prefixes are an error.
     pub fn resolve_id(&self, day: NaiveDate, prefix: &str) -> Result<MessageId> {
+        self.resolve_among(&[day], prefix, || format!("{} on {day}", self.account))
+    }
+
+    /// Finds a message by its hex id or a prefix of it (at least 8 digits), as
+    /// [`resolve_id`](Self::resolve_id) does, among the messages of every retained day:
+    /// what [`history`](Self::history) takes.
+    pub fn resolve_id_any_day(&self, prefix: &str) -> Result<MessageId> {
+        let days = self.days()?;
+        self.resolve_among(&days, prefix, || {
+            format!("any snapshot of {}", self.account)
+        })
+    }
+
+    /// The one prefix resolution: a whole id is taken as it is; a prefix must be 8 or more
+    /// hex digits and name exactly one message of `days`.
+    fn resolve_among(
+        &self,
+        days: &[NaiveDate],
+        prefix: &str,
+        place: impl Fn() -> String,
+    ) -> Result<MessageId> {
         if let Ok(id) = MessageId::from_hex(prefix) {
             return Ok(id);
         }
@@ -339,24 +360,24 @@ impl AccountView {
             ));
         }
         let mut found: Option<MessageId> = None;
-        for folder in &self.record(day)?.folders {
-            for entry in &self.manifest(&folder.manifest)?.messages {
-                if entry.id.to_hex().starts_with(&prefix) {
-                    match found {
-                        Some(other) if other != entry.id => {
-                            return Err(Error::invalid(
-                                "message id",
-                                format!("{prefix} is ambiguous"),
-                            ));
+        for day in days {
+            for folder in &self.record(*day)?.folders {
+                for entry in &self.manifest(&folder.manifest)?.messages {
+                    if entry.id.to_hex().starts_with(&prefix) {
+                        match found {
+                            Some(other) if other != entry.id => {
+                                return Err(Error::invalid(
+                                    "message id",
+                                    format!("{prefix} is ambiguous"),
+                                ));
+                            }
+                            _ => found = Some(entry.id),
                         }
-                        _ => found = Some(entry.id),
                     }
                 }
             }
         }
-        found.ok_or_else(|| {
-            Error::not_found("message", format!("{prefix} in {} on {day}", self.account))
-        })
+        found.ok_or_else(|| Error::not_found("message", format!("{prefix} in {}", place())))
     }
 
     fn missing_message(&self, day: NaiveDate, id: &MessageId) -> Error {

@@ -238,6 +238,7 @@ impl AccountView {
                         day,
                         folder: folder.name.clone(),
                         flags: entry.flags,
+                        keywords: super::diff::sorted_keywords(&entry.keywords),
                     });
                 }
             }

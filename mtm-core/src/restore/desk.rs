@@ -251,12 +251,15 @@ impl RestoreDesk {
     }
 
     /// An administrator approves: the request is billed and the restore runs at once; the
-    /// user is told the result. Exactly one of two racing approvals wins; the other gets
-    /// [`ErrorKind::InvalidTransition`].
+    /// user is told when it completes. Exactly one of two racing approvals wins; the other
+    /// gets [`ErrorKind::InvalidTransition`].
     ///
-    /// If the repository fails while the restore writes (a storage error, a crash), the
-    /// request stays running and [`run`](Self::run) resumes it. Any other error fails the
-    /// request, and the user is told.
+    /// If the run stops with an error (a folder path that is a file, a read-only Maildir, a
+    /// server's lock held too long, a storage error), the request is `interrupted` and this
+    /// returns [`Error::RestoreIncomplete`], whose kind is that of the cause; the user is
+    /// not told. [`run`](Self::run) retries it once the cause is fixed (never billing it
+    /// again), or [`give_up`](Self::give_up) ends it. A crash leaves it `running`, and
+    /// [`run`](Self::run) resumes it.
     pub fn approve(
         &self,
         admin: &Actor,
@@ -279,7 +282,9 @@ impl RestoreDesk {
         self.run_log(log, admin, now, problems)
     }
 
-    /// Runs an approved restore, or resumes one that was interrupted (still running).
+    /// Runs an approved restore, retries an interrupted one, or resumes one cut off by a
+    /// crash (still running). The bill made at approval is the only one, however often the
+    /// restore runs. Fails like [`approve`](Self::approve) when the run stops again.
     pub fn run(&self, admin: &Actor, id: &RequestId, clock: &dyn Clock) -> Result<RestoreOutcome> {
         let now = clock.now();
         let log = self.load_for(admin, id, "run")?;
@@ -303,6 +308,10 @@ impl RestoreDesk {
             RequestState::Running => self
                 .journal()
                 .record(&id, admin, now, AuditEvent::Resumed)?,
+            RequestState::Interrupted => {
+                self.journal()
+                    .transition(&id, &Action::Retry, admin, now, || (None, None))?
+            }
             _ => self
                 .journal()
                 .transition(&id, &Action::Start, admin, now, || (None, None))?,
@@ -318,28 +327,35 @@ impl RestoreDesk {
                 &self.merge_options(&id),
             )
         });
-        let log = match ran {
-            Ok(result) => self
-                .journal()
-                .transition(&id, &Action::Complete, admin, now, || {
-                    (None, Some(result.clone()))
-                })?,
-            Err(e) if matches!(e.kind(), ErrorKind::Storage | ErrorKind::Busy) => return Err(e),
-            Err(e) => {
-                let reason = e.to_string();
-                self.journal().transition(
-                    &id,
-                    &Action::Fail {
-                        reason: reason.clone(),
-                    },
-                    admin,
-                    now,
-                    || (None, None),
-                )?
+        let cause = match ran {
+            Ok(result) => {
+                let log = self
+                    .journal()
+                    .transition(&id, &Action::Complete, admin, now, || {
+                        (None, Some(result.clone()))
+                    })?;
+                let log = self.deliver(log, now, &mut problems);
+                return Ok(outcome(&log, problems));
             }
+            Err(cause) => cause,
         };
-        let log = self.deliver(log, now, &mut problems);
-        Ok(outcome(&log, problems))
+        // Whatever stopped it, the request stays open and is run again later. If even the
+        // interruption cannot be written, the request stays running, which `run` resumes.
+        let interrupt = Action::Interrupt {
+            reason: cause.to_string(),
+        };
+        let state = match self
+            .journal()
+            .transition(&id, &interrupt, admin, now, || (None, None))
+        {
+            Ok(log) => self.deliver(log, now, &mut problems).request.state,
+            Err(_) => RequestState::Running,
+        };
+        Err(Error::RestoreIncomplete {
+            request: id.to_string(),
+            state: state.to_string(),
+            source: Box::new(cause),
+        })
     }
 
     /// An administrator rejects, saying why; the user is told.
@@ -357,6 +373,31 @@ impl RestoreDesk {
             admin,
             id,
             &Action::Reject {
+                reason: reason.to_owned(),
+            },
+            clock,
+        )
+    }
+
+    /// An administrator gives up on an approved restore that did not complete (interrupted,
+    /// or still running after a crash, or approved and never started), saying why: the
+    /// request is `failed`, its snapshot is no longer kept for it, the account may ask
+    /// again, and the user is told the reason. The bill made at approval stands. Giving up
+    /// does not stop a run that is writing at that moment in another process.
+    pub fn give_up(
+        &self,
+        admin: &Actor,
+        id: &RequestId,
+        reason: &str,
+        clock: &dyn Clock,
+    ) -> Result<RestoreOutcome> {
+        if reason.trim().is_empty() {
+            return Err(Error::invalid("giving up", "say why: the user is told"));
+        }
+        self.decide(
+            admin,
+            id,
+            &Action::GiveUp {
                 reason: reason.to_owned(),
             },
             clock,
@@ -582,6 +623,7 @@ impl RestoreDesk {
                 request: log.request.clone(),
                 plan: log.plan().cloned(),
                 result: log.result().cloned(),
+                sent_at: now,
             };
             let event = match notifier.notify(&notification) {
                 Ok(()) => AuditEvent::Notified { kind, recipient },

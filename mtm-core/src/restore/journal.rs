@@ -413,3 +413,131 @@ impl<'a> Journal<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::backend::MemoryBackend;
+    use crate::restore::request::RestoreScope;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    /// A journal as versions before retries wrote it for a run that ended in error: the
+    /// JSON of each entry exactly as it was stored then.
+    fn old_failed_journal(backend: &dyn Backend, id: &RequestId) {
+        let request = RestoreRequest::new(
+            id.clone(),
+            NaiveDate::from_ymd_opt(2026, 11, 10).unwrap(),
+            RestoreScope::Account,
+            Actor::User(id.account().clone()),
+            at("2026-11-12T09:00:00Z"),
+            at("2026-11-25T00:00:00Z"),
+        )
+        .unwrap();
+        let admin = r#"{"role": "admin", "name": "carol"}"#;
+        let moves = [
+            r#"{"action": "approve"}, "from": "requested", "to": "approved""#,
+            r#"{"action": "start"}, "from": "approved", "to": "running""#,
+            r#"{"action": "fail", "reason": "INBOX is a file"}, "from": "running", "to": "failed""#,
+        ];
+        let mut entries = vec![format!(
+            r#"{{"seq": 1, "at": "2026-11-12T09:00:00Z", "actor": {}, "event": {}}}"#,
+            serde_json::to_string(&Actor::User(id.account().clone())).unwrap(),
+            serde_json::json!({"event": "requested", "request": request, "plan": null}),
+        )];
+        for (n, action) in moves.iter().enumerate() {
+            entries.push(format!(
+                r#"{{"seq": {}, "at": "2026-11-12T10:00:00Z", "actor": {admin}, "event": {{"event": "moved", "action": {action}}}}}"#,
+                n + 2
+            ));
+        }
+        for (n, json) in entries.iter().enumerate() {
+            let entry: AuditEntry = serde_json::from_str(json).unwrap();
+            assert_eq!(entry.seq as usize, n + 1);
+            Journal::new(backend).append(id, &entry).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_old_journal_that_failed_still_loads_closed() {
+        let backend = MemoryBackend::new();
+        let alice = AccountId::new("alice@example.com").unwrap();
+        let id = RequestId::new(alice.clone(), 1).unwrap();
+        old_failed_journal(&backend, &id);
+        let log = Journal::new(&backend).load(&id).unwrap();
+        assert_eq!(log.request.state, RequestState::Failed);
+        assert!(!log.request.state.is_open());
+        assert_eq!(log.request.reason.as_deref(), Some("INBOX is a file"));
+        assert_eq!(
+            log.undelivered(),
+            vec![
+                (NotificationKind::NewRequest, Recipient::Admins),
+                (NotificationKind::Failed, Recipient::User(alice)),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_interruption_tells_nobody_and_a_give_up_tells_the_user() {
+        let backend = MemoryBackend::new();
+        let alice = AccountId::new("alice@example.com").unwrap();
+        let id = RequestId::new(alice.clone(), 1).unwrap();
+        let journal = Journal::new(&backend);
+        let now = at("2026-11-12T09:00:00Z");
+        let user = Actor::User(alice.clone());
+        journal
+            .create(
+                &alice,
+                &user,
+                now,
+                |id| {
+                    let day = NaiveDate::from_ymd_opt(2026, 11, 10).unwrap();
+                    let deadline = at("2026-11-25T00:00:00Z");
+                    let r = RestoreRequest::new(
+                        id,
+                        day,
+                        RestoreScope::Account,
+                        user.clone(),
+                        now,
+                        deadline,
+                    )?;
+                    Ok((r, None))
+                },
+                |log| Ok(log.clone()),
+            )
+            .unwrap();
+        let admin = Actor::admin("carol").unwrap();
+        let interrupt = Action::Interrupt {
+            reason: "lock held".into(),
+        };
+        for action in [Action::Approve, Action::Start, interrupt] {
+            journal
+                .transition(&id, &action, &admin, now, || (None, None))
+                .unwrap();
+        }
+        let stopped = journal.load(&id).unwrap();
+        assert_eq!(stopped.request.state, RequestState::Interrupted);
+        assert_eq!(
+            stopped.undelivered(),
+            vec![(NotificationKind::NewRequest, Recipient::Admins)]
+        );
+        let give_up = Action::GiveUp {
+            reason: "mailbox moved".into(),
+        };
+        let given_up = journal
+            .transition(&id, &give_up, &admin, now, || (None, None))
+            .unwrap();
+        assert_eq!(given_up.request.state, RequestState::Failed);
+        assert_eq!(
+            given_up.undelivered(),
+            vec![
+                (NotificationKind::NewRequest, Recipient::Admins),
+                (NotificationKind::Failed, Recipient::User(alice)),
+            ]
+        );
+    }
+}

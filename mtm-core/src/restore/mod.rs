@@ -1,5 +1,7 @@
 //! Restore: a user asks for their account as it was on a day, an administrator confirms or
-//! rejects, the confirmed restore runs at once, is billed, and the user is told.
+//! rejects, the confirmed restore is billed and runs at once, and the user is told when it
+//! completes. A run that stops with an error is retried until it completes, or until an
+//! administrator gives up on it (and the user is told why).
 //!
 //! - [`request`]: the request and its state machine (pure, no I/O).
 //! - [`journal`]: requests stored as append-only journals (the audit trail).

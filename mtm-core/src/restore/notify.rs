@@ -3,6 +3,7 @@
 
 use std::fmt::Debug;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -70,6 +71,9 @@ pub struct Notification {
     pub plan: Option<RestorePlan>,
     /// What the restore did ([`NotificationKind::Completed`]).
     pub result: Option<RestoreResult>,
+    /// When it is handed over, by the injected clock of the call that sends it (an email's
+    /// `Date`).
+    pub sent_at: DateTime<Utc>,
 }
 
 /// Delivers notifications. Implement it to use your own mailer; a failure is returned as an

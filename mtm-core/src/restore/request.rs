@@ -3,10 +3,22 @@
 //! ```text
 //!             approve            start             complete
 //! requested ─────────► approved ───────► running ─────────► completed
-//!     │ reject / cancel / expire                 └────────► failed
-//!     ▼                                            fail
+//!     │                    │             │    ▲
+//!     │          interrupt │      retry  │    │
+//!     │                    │             ▼    │
+//!     │                    │          interrupted
+//!     │                    │  give up  │  (from approved, running or interrupted)
+//!     │                    └───────────┴──────────────────► failed
+//!     │ reject / cancel / expire
+//!     ▼
 //! rejected · cancelled · expired
 //! ```
+//!
+//! A run that stops with an error is `interrupted`, not finished: it stays open (it keeps
+//! its snapshot from pruning and its account from a second request) and is retried until
+//! it completes, or until an administrator gives up on it with a reason (`failed`).
+//! Journals written before retries existed may also hold `fail` (running → failed), the
+//! old way a run ended in error; it is still accepted when a journal is read.
 //!
 //! Every move names who makes it ([`Actor`]) and when; [`RestoreRequest::apply`] checks the
 //! role, the state and the deadline, and returns the request as it is after the move, or a
@@ -201,11 +213,15 @@ pub enum RequestState {
     Requested,
     /// Confirmed; the restore starts at once.
     Approved,
-    /// Being written into the live Maildir (or interrupted, to be resumed).
+    /// Being written into the live Maildir (or cut off by a crash, to be resumed).
     Running,
+    /// The last run stopped with an error (the reason says which): still open, to be run
+    /// again once the cause is fixed, or given up by an administrator.
+    Interrupted,
     /// Done: the snapshot's missing messages are back.
     Completed,
-    /// The restore stopped with an error.
+    /// Given up: an administrator stopped trying (the reason says why). In journals written
+    /// before retries existed, also a run that ended in error.
     Failed,
     /// An administrator said no.
     Rejected,
@@ -216,12 +232,15 @@ pub enum RequestState {
 }
 
 impl RequestState {
-    /// Requested, approved or running: the account can have one such request at a time,
-    /// and its snapshot is kept from pruning.
+    /// Requested, approved, running or interrupted: the account can have one such request
+    /// at a time, and its snapshot is kept from pruning.
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            RequestState::Requested | RequestState::Approved | RequestState::Running
+            RequestState::Requested
+                | RequestState::Approved
+                | RequestState::Running
+                | RequestState::Interrupted
         )
     }
 
@@ -231,6 +250,7 @@ impl RequestState {
             RequestState::Requested => "requested",
             RequestState::Approved => "approved",
             RequestState::Running => "running",
+            RequestState::Interrupted => "interrupted",
             RequestState::Completed => "completed",
             RequestState::Failed => "failed",
             RequestState::Rejected => "rejected",
@@ -265,7 +285,21 @@ pub enum Action {
     Start,
     /// The restore finished: running → completed.
     Complete,
-    /// The restore stopped with an error: running → failed.
+    /// The run stopped with an error: running → interrupted (to be retried).
+    Interrupt {
+        /// What went wrong.
+        reason: String,
+    },
+    /// An interrupted restore runs again: interrupted → running.
+    Retry,
+    /// An administrator stops trying, saying why: approved, running or interrupted →
+    /// failed. The user is told the reason.
+    GiveUp {
+        /// Shown to the user.
+        reason: String,
+    },
+    /// The old end of a run in error, running → failed: journals written before retries
+    /// existed hold it; it is no longer made.
     Fail {
         /// What went wrong.
         reason: String,
@@ -282,22 +316,30 @@ impl Action {
             Action::Expire => "expire",
             Action::Start => "start",
             Action::Complete => "complete",
+            Action::Interrupt { .. } => "interrupt",
+            Action::Retry => "retry",
+            Action::GiveUp { .. } => "give up",
             Action::Fail { .. } => "fail",
         }
     }
 
-    /// The state this move leads to, and the state it must start from.
-    fn edge(&self) -> (RequestState, RequestState) {
+    /// The state this move leads to from `from`, or `None` if it cannot be made there.
+    fn target(&self, from: RequestState) -> Option<RequestState> {
         use RequestState::*;
-        match self {
-            Action::Approve => (Requested, Approved),
-            Action::Reject { .. } => (Requested, Rejected),
-            Action::Cancel => (Requested, Cancelled),
-            Action::Expire => (Requested, Expired),
-            Action::Start => (Approved, Running),
-            Action::Complete => (Running, Completed),
-            Action::Fail { .. } => (Running, Failed),
-        }
+        let to = match (self, from) {
+            (Action::Approve, Requested) => Approved,
+            (Action::Reject { .. }, Requested) => Rejected,
+            (Action::Cancel, Requested) => Cancelled,
+            (Action::Expire, Requested) => Expired,
+            (Action::Start, Approved) => Running,
+            (Action::Complete, Running) => Completed,
+            (Action::Interrupt { .. }, Running) => Interrupted,
+            (Action::Retry, Interrupted) => Running,
+            (Action::GiveUp { .. }, Approved | Running | Interrupted) => Failed,
+            (Action::Fail { .. }, Running) => Failed,
+            _ => return None,
+        };
+        Some(to)
     }
 
     /// Whether `actor` may make this move on a request of `account`.
@@ -307,7 +349,8 @@ impl Action {
             Action::Cancel => actor.may_act_for(account),
             Action::Expire => *actor == Actor::System,
             // The restore's own outcome is recorded for the admin who runs it.
-            Action::Complete | Action::Fail { .. } => actor.is_admin(),
+            Action::Complete | Action::Interrupt { .. } | Action::Fail { .. } => actor.is_admin(),
+            Action::Retry | Action::GiveUp { .. } => actor.is_admin(),
         }
     }
 }
@@ -335,7 +378,7 @@ pub struct RestoreRequest {
     pub updated_at: DateTime<Utc>,
     /// The administrator who approved or rejected it.
     pub decided_by: Option<String>,
-    /// The rejection reason, or the failure.
+    /// The rejection reason, what interrupted the last run, or why an administrator gave up.
     pub reason: Option<String>,
 }
 
@@ -382,11 +425,12 @@ impl RestoreRequest {
     }
 
     /// Whether this request keeps its snapshot from being pruned at `now`: undecided
-    /// before its deadline, or approved or running (what was confirmed is what runs).
+    /// before its deadline, or approved, running or interrupted (what was confirmed is what
+    /// runs, however often it has to be retried).
     pub fn pins_snapshot(&self, now: DateTime<Utc>) -> bool {
         match self.state {
             RequestState::Requested => now < self.deadline,
-            RequestState::Approved | RequestState::Running => true,
+            RequestState::Approved | RequestState::Running | RequestState::Interrupted => true,
             _ => false,
         }
     }
@@ -399,16 +443,15 @@ impl RestoreRequest {
         if !actor.may_access(self.id.account()) || !action.allowed(actor, self.id.account()) {
             return Err(actor.denied(&format!("{} restore request {}", action.verb(), self.id)));
         }
-        let (from, to) = action.edge();
         let refused = |state: String| Error::InvalidTransition {
             request: self.id.to_string(),
             state,
             action: action.verb().to_owned(),
         };
-        if self.state != from {
+        let Some(to) = action.target(self.state) else {
             return Err(refused(self.state.to_string()));
-        }
-        if from == RequestState::Requested {
+        };
+        if self.state == RequestState::Requested {
             let overdue = now >= self.deadline;
             if overdue && *action != Action::Expire {
                 return Err(refused(format!("past its deadline {}", self.deadline)));
@@ -427,7 +470,11 @@ impl RestoreRequest {
                 next.decided_by = admin_name(actor);
                 next.reason = Some(reason.clone());
             }
-            Action::Fail { reason } => next.reason = Some(reason.clone()),
+            Action::Interrupt { reason } | Action::GiveUp { reason } | Action::Fail { reason } => {
+                next.reason = Some(reason.clone());
+            }
+            // A new run: what stopped the last one no longer describes the request.
+            Action::Retry => next.reason = None,
             _ => {}
         }
         Ok(next)
@@ -486,15 +533,30 @@ mod tests {
             Action::Expire,
             Action::Start,
             Action::Complete,
+            Action::Interrupt {
+                reason: "lock held".into(),
+            },
+            Action::Retry,
+            Action::GiveUp {
+                reason: "mailbox gone".into(),
+            },
             Action::Fail {
                 reason: "disk".into(),
             },
         ]
     }
 
-    fn every_state() -> [RequestState; 8] {
+    fn every_state() -> [RequestState; 9] {
         [
-            Requested, Approved, Running, Completed, Failed, Rejected, Cancelled, Expired,
+            Requested,
+            Approved,
+            Running,
+            Interrupted,
+            Completed,
+            Failed,
+            Rejected,
+            Cancelled,
+            Expired,
         ]
     }
 
@@ -515,12 +577,30 @@ mod tests {
             (Running, Action::Complete, Completed),
             (
                 Running,
+                Action::Interrupt {
+                    reason: "lock held".into(),
+                },
+                Interrupted,
+            ),
+            (Interrupted, Action::Retry, Running),
+            (Approved, give_up(), Failed),
+            (Running, give_up(), Failed),
+            (Interrupted, give_up(), Failed),
+            // Only read from old journals.
+            (
+                Running,
                 Action::Fail {
                     reason: "disk".into(),
                 },
                 Failed,
             ),
         ]
+    }
+
+    fn give_up() -> Action {
+        Action::GiveUp {
+            reason: "mailbox gone".into(),
+        }
     }
 
     fn suitable(action: &Action) -> (Actor, DateTime<Utc>) {
@@ -560,7 +640,7 @@ mod tests {
                 refused += 1;
             }
         }
-        assert_eq!(refused, 8 * 7 - 7);
+        assert_eq!(refused, 9 * 10 - allowed.len());
     }
 
     #[test]
@@ -638,9 +718,52 @@ mod tests {
         assert!(!request().pins_snapshot(after));
         assert!(in_state(Approved).pins_snapshot(after));
         assert!(in_state(Running).pins_snapshot(after));
+        assert!(in_state(Interrupted).pins_snapshot(after));
+        assert!(Interrupted.is_open());
         for state in [Completed, Failed, Rejected, Cancelled, Expired] {
             assert!(!in_state(state).pins_snapshot(before), "{state}");
             assert!(!state.is_open());
+        }
+    }
+
+    #[test]
+    fn an_interrupted_run_is_retried_until_it_completes_or_an_admin_gives_up() {
+        let now = at("2026-11-21T09:00:00Z");
+        // Retrying is not bound to the deadline: the request was decided before it.
+        let late = at("2026-12-31T09:00:00Z");
+        let interrupt = Action::Interrupt {
+            reason: "INBOX is a file".into(),
+        };
+        let approved = request().apply(&Action::Approve, &admin(), now).unwrap();
+        let running = approved.apply(&Action::Start, &admin(), now).unwrap();
+        let stopped = running.apply(&interrupt, &admin(), now).unwrap();
+        assert_eq!(stopped.state, Interrupted);
+        assert_eq!(stopped.reason.as_deref(), Some("INBOX is a file"));
+        let again = stopped.apply(&Action::Retry, &admin(), late).unwrap();
+        assert_eq!((again.state, again.reason.as_deref()), (Running, None));
+        let stopped = again.apply(&interrupt, &admin(), late).unwrap();
+        let again = stopped.apply(&Action::Retry, &admin(), late).unwrap();
+        let done = again.apply(&Action::Complete, &admin(), late).unwrap();
+        assert_eq!(done.state, Completed);
+        assert_eq!(done.decided_by.as_deref(), Some("root"));
+
+        let given_up = stopped.apply(&give_up(), &admin(), late).unwrap();
+        assert_eq!(given_up.state, Failed);
+        assert_eq!(given_up.reason.as_deref(), Some("mailbox gone"));
+        assert!(!given_up.state.is_open());
+        let err = given_up.apply(&Action::Retry, &admin(), late).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidTransition);
+    }
+
+    #[test]
+    fn only_admins_retry_or_give_up() {
+        let now = at("2026-11-21T09:00:00Z");
+        let stopped = in_state(Interrupted);
+        for who in [Actor::User(alice()), Actor::System] {
+            for action in [Action::Retry, give_up()] {
+                let err = stopped.apply(&action, &who, now).unwrap_err();
+                assert_eq!(err.kind(), crate::ErrorKind::PermissionDenied, "{who}");
+            }
         }
     }
 

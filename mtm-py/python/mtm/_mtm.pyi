@@ -196,6 +196,14 @@ class RestoreDesk:
         *,
         now: Optional[datetime] = None,
     ) -> RestoreOutcome: ...
+    def give_up(
+        self,
+        actor: Actor,
+        request: _RequestRef,
+        reason: str,
+        *,
+        now: Optional[datetime] = None,
+    ) -> RestoreOutcome: ...
     def cancel(
         self, actor: Actor, request: _RequestRef, *, now: Optional[datetime] = None
     ) -> RestoreOutcome: ...

@@ -92,6 +92,7 @@ class ChangeKind(enum.Enum):
     ADDED = "added"
     MOVED = "moved"
     FLAGS_CHANGED = "flags_changed"
+    KEYWORDS_CHANGED = "keywords_changed"
 
 
 @dataclass(frozen=True)
@@ -217,11 +218,12 @@ class ParsedMessage:
 
 @dataclass(frozen=True)
 class Sighting:
-    """Where and how a message was on one day."""
+    """Where and how a message was on one day: its folder, flags and IMAP keywords."""
 
     day: date
     folder: str
     flags: frozenset[Flag]
+    keywords: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -237,10 +239,12 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class Placement:
-    """A folder a message was in, with its flags there."""
+    """A folder a message was in, with its flags and IMAP keywords (``$label1``, ``Junk``
+    …) there."""
 
     folder: str
     flags: frozenset[Flag]
+    keywords: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -468,12 +472,15 @@ class Scope:
 
 
 class RequestState(enum.Enum):
-    """Where a restore request stands. Requested, approved and running are open; the others
-    are final."""
+    """Where a restore request stands. Requested, approved, running and interrupted are
+    open; the others are final. ``interrupted``: the last run stopped with an error (the
+    request's reason says which); ``RestoreDesk.run`` retries it, ``RestoreDesk.give_up``
+    ends it as ``failed``."""
 
     REQUESTED = "requested"
     APPROVED = "approved"
     RUNNING = "running"
+    INTERRUPTED = "interrupted"
     COMPLETED = "completed"
     FAILED = "failed"
     REJECTED = "rejected"
@@ -482,7 +489,12 @@ class RequestState(enum.Enum):
 
     @property
     def is_open(self) -> bool:
-        return self in (RequestState.REQUESTED, RequestState.APPROVED, RequestState.RUNNING)
+        return self in (
+            RequestState.REQUESTED,
+            RequestState.APPROVED,
+            RequestState.RUNNING,
+            RequestState.INTERRUPTED,
+        )
 
 
 class NotificationKind(enum.Enum):
@@ -607,8 +619,9 @@ class AuditEntry:
     fields after it are set where the event has them:
 
     - ``requested``: ``to_state`` (requested), ``plan``;
-    - ``moved``: ``action`` (approve, reject, cancel, expire, start, complete, fail),
-      ``from_state``, ``to_state``, ``reason`` (reject, fail), ``plan``, ``result``;
+    - ``moved``: ``action`` (approve, reject, cancel, expire, start, complete, interrupt,
+      retry, give_up, fail), ``from_state``, ``to_state``, ``reason`` (reject, interrupt,
+      give_up, fail), ``plan``, ``result``;
     - ``billed``: ``bill``; ``billing_failed``: ``error``;
     - ``notified``: ``notification``, ``recipient``; ``notification_failed``: those and ``error``.
 
@@ -634,13 +647,15 @@ class AuditEntry:
 class Notification:
     """One notification handed to a notifier. ``recipient`` is the account to tell, or
     ``None`` for the administrators. ``plan`` comes with a new request, ``result`` with a
-    completed restore."""
+    completed restore. ``sent_at`` is when it is handed over, by the ``now`` of the call
+    that sends it (an email's ``Date``)."""
 
     kind: NotificationKind
     recipient: Optional[str]
     request: RestoreRequest
     plan: Optional[RestorePlan]
     result: Optional[RestoreResult]
+    sent_at: datetime
 
     @property
     def to_admins(self) -> bool:

@@ -205,11 +205,23 @@ fn diff_shows_removed_added_moved_and_flag_changes() {
         .iter()
         .find(|e| e.change == ChangeKind::Removed)
         .unwrap();
-    assert_eq!(removed.before[0].0.as_str(), "INBOX");
+    assert_eq!(removed.before[0].folder.as_str(), "INBOX");
     // The history of the removed message: present on day 1 only.
     let history = v.history(&removed.id).unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].day, day("2026-11-20"));
+    // A prefix finds it among every day's messages, as `history` needs; one day's lookup
+    // does not see it on the day after.
+    let prefix = &removed.id.to_hex()[..12];
+    assert_eq!(v.resolve_id_any_day(prefix).unwrap(), removed.id);
+    assert_eq!(
+        v.resolve_id(day("2026-11-21"), prefix).unwrap_err().kind(),
+        mtm_core::ErrorKind::NotFound
+    );
+    assert_eq!(
+        v.resolve_id_any_day("abc").unwrap_err().kind(),
+        mtm_core::ErrorKind::InvalidInput
+    );
     // Against the live Maildir (which now equals day 2): nothing changed.
     let live = v.diff_live(day("2026-11-21"), &f.m.source()).unwrap();
     assert!(live.entries.is_empty(), "{:?}", live.entries);
@@ -235,5 +247,74 @@ fn message_ids_resolve_from_unique_prefixes() {
     assert_eq!(
         v.resolve_id(day("2026-11-20"), "abc").unwrap_err().kind(),
         mtm_core::ErrorKind::InvalidInput
+    );
+}
+
+#[test]
+fn keyword_only_changes_show_in_diff_and_history() {
+    // Thunderbird's "Important" label and Roundcube's junk mark are keywords, not flags.
+    let t = TestRepo::new();
+    let mut m = Maildir::create(t.dir.path().join("alice"));
+    std::fs::write(
+        m.folder_dir("INBOX").join("dovecot-keywords"),
+        "0 $label1\n1 Junk\n",
+    )
+    .unwrap();
+    let raw = message("bob@example.org", "alice@example.com", "Tagged", "t");
+    let path = m.deliver("INBOX", &raw, "S", 1_790_000_000);
+    let other = m.deliver(
+        "INBOX",
+        &message("c@example.org", "alice@example.com", "Both", "b"),
+        "S",
+        1_790_000_100,
+    );
+    t.snapshot("alice@example.com", &m, "2026-11-20");
+    // Tagged: the label is set (letter a), nothing else. Both: the flags and the junk mark.
+    let path = m.set_flags(&path, "Sa");
+    m.set_flags(&other, "FSb");
+    t.snapshot("alice@example.com", &m, "2026-11-21");
+    let f = Fixture { t, m };
+    let v = view(&f);
+
+    let diff = v.diff(day("2026-11-20"), day("2026-11-21")).unwrap();
+    assert_eq!(
+        diff.count(ChangeKind::KeywordsChanged),
+        1,
+        "{:?}",
+        diff.entries
+    );
+    assert_eq!(
+        diff.count(ChangeKind::FlagsChanged),
+        1,
+        "{:?}",
+        diff.entries
+    );
+    let tagged = diff
+        .entries
+        .iter()
+        .find(|e| e.change == ChangeKind::KeywordsChanged)
+        .unwrap();
+    assert_eq!(tagged.summary.subject, "Tagged");
+    assert!(tagged.before[0].keywords.is_empty());
+    assert_eq!(tagged.after[0].keywords, ["$label1"]);
+    let both = diff
+        .entries
+        .iter()
+        .find(|e| e.change == ChangeKind::FlagsChanged)
+        .unwrap();
+    assert_eq!(both.after[0].keywords, ["Junk"]);
+
+    let history = v.history(&MessageId::of(&raw)).unwrap();
+    let keywords: Vec<&[String]> = history.iter().map(|s| s.keywords.as_slice()).collect();
+    assert_eq!(keywords, [&[][..], &["$label1".to_owned()][..]]);
+
+    // Against the live Maildir: the label removed again is a keyword change too.
+    f.m.set_flags(&path, "S");
+    let live = v.diff_live(day("2026-11-21"), &f.m.source()).unwrap();
+    assert_eq!(
+        live.count(ChangeKind::KeywordsChanged),
+        1,
+        "{:?}",
+        live.entries
     );
 }

@@ -708,7 +708,10 @@ fn a_restore_that_crashes_at_any_read_is_finished_by_run_without_duplicates_or_g
                 desk.approve(&admin("carol"), &id, &at("2026-11-12T11:00:00Z"))
                     .unwrap();
             }
-            (Err(e), RequestState::Approved | RequestState::Running) => {
+            (
+                Err(e),
+                RequestState::Approved | RequestState::Running | RequestState::Interrupted,
+            ) => {
                 assert_eq!(e.kind(), ErrorKind::Storage, "at read {crash_at}: {e}");
                 interrupted_while_running += u32::from(state == RequestState::Running);
                 desk.run(&admin("carol"), &id, &at("2026-11-12T11:00:00Z"))
@@ -738,4 +741,150 @@ fn a_restore_that_crashes_at_any_read_is_finished_by_run_without_duplicates_or_g
         interrupted_while_running > 0,
         "no crash fell inside the run"
     );
+}
+
+/// The billing entries of a request's journal.
+fn billed_entries(desk: &RestoreDesk, id: &mtm_core::RequestId) -> usize {
+    desk.audit(&admin("carol"), id)
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.event, AuditEvent::Billed { .. }))
+        .count()
+}
+
+#[test]
+fn a_run_that_stops_is_retried_until_it_completes_billed_once_and_the_user_told_once() {
+    let world = World::new();
+    let desk = world.desk();
+    let id = ask(&desk).request.id;
+    // Where the lost Projects folder is to be recreated, there is a file.
+    let projects = world.maildir.folder_dir("Projects");
+    fs::write(&projects, "not a folder").unwrap();
+
+    let err = desk
+        .approve(&admin("carol"), &id, &at("2026-11-12T10:00:00Z"))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::RestoreIncomplete { state, .. } if state == "interrupted"),
+        "{err}"
+    );
+    assert!(err.to_string().contains(".Projects"), "{err}");
+    let stopped = desk.get(&admin("carol"), &id).unwrap().request;
+    assert_eq!(stopped.state, RequestState::Interrupted);
+    assert!(stopped.reason.as_deref().unwrap().contains(".Projects"));
+    assert_eq!(
+        world.notifier.kinds(),
+        vec![(NotificationKind::NewRequest, Recipient::Admins)],
+        "the user hears nothing of a run that will be retried"
+    );
+
+    // Still broken: a second run stops the same way and bills nothing more.
+    let again = desk.run(&admin("carol"), &id, &at("2026-11-12T11:00:00Z"));
+    assert!(matches!(again, Err(Error::RestoreIncomplete { .. })));
+    // The account cannot ask again while it waits, and its snapshot is kept.
+    let second = desk.request(
+        &Actor::User(alice()),
+        &alice(),
+        day("2026-11-10"),
+        RestoreScope::Account,
+        &at("2026-11-12T11:30:00Z"),
+    );
+    assert_eq!(second.unwrap_err().kind(), ErrorKind::AlreadyExists);
+    let plan = world
+        .repo
+        .repo
+        .prune_plan(&at("2026-12-01T03:00:00Z"), None)
+        .unwrap();
+    assert_eq!(plan.pinned.len(), 1);
+
+    // Fixed, it completes, weeks after the deadline.
+    fs::remove_file(&projects).unwrap();
+    let done = desk
+        .run(&admin("dan"), &id, &at("2026-12-01T09:00:00Z"))
+        .unwrap();
+    assert_eq!(done.request.state, RequestState::Completed);
+    assert_eq!(done.request.reason, None);
+    assert_eq!(world.live(), expected_after_restore());
+    assert_eq!(world.repo.repo.billing_ledger().records().unwrap().len(), 1);
+    assert_eq!(billed_entries(&desk, &id), 1);
+    assert_eq!(
+        world.notifier.kinds(),
+        vec![
+            (NotificationKind::NewRequest, Recipient::Admins),
+            (NotificationKind::Completed, Recipient::User(alice())),
+        ]
+    );
+    let moves: Vec<String> = desk
+        .audit(&admin("carol"), &id)
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.event {
+            AuditEvent::Moved { action, .. } => Some(action.verb().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            "approve",
+            "start",
+            "interrupt",
+            "retry",
+            "interrupt",
+            "retry",
+            "complete"
+        ]
+    );
+}
+
+#[test]
+fn an_admin_gives_up_on_an_interrupted_restore_and_the_user_is_told_why() {
+    let world = World::new();
+    let desk = world.desk();
+    let id = ask(&desk).request.id;
+    fs::write(world.maildir.folder_dir("Projects"), "not a folder").unwrap();
+    desk.approve(&admin("carol"), &id, &at("2026-11-12T10:00:00Z"))
+        .unwrap_err();
+
+    let user = desk.give_up(
+        &Actor::User(alice()),
+        &id,
+        "no",
+        &at("2026-11-12T11:00:00Z"),
+    );
+    assert_eq!(user.unwrap_err().kind(), ErrorKind::PermissionDenied);
+    let silent = desk.give_up(&admin("carol"), &id, "  ", &at("2026-11-12T11:00:00Z"));
+    assert_eq!(silent.unwrap_err().kind(), ErrorKind::InvalidInput);
+
+    let reason = "your Projects folder is a file on the server: please ask support";
+    let given_up = desk
+        .give_up(&admin("carol"), &id, reason, &at("2026-11-12T11:00:00Z"))
+        .unwrap();
+    assert_eq!(given_up.request.state, RequestState::Failed);
+    assert_eq!(given_up.request.reason.as_deref(), Some(reason));
+    let sent = world.notifier.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        (sent[1].kind, &sent[1].recipient),
+        (NotificationKind::Failed, &Recipient::User(alice()))
+    );
+    assert_eq!(sent[1].request.reason.as_deref(), Some(reason));
+    // Billed at approval, once; the account may ask again; the snapshot is no longer held.
+    assert_eq!(world.repo.repo.billing_ledger().records().unwrap().len(), 1);
+    let run = desk.run(&admin("carol"), &id, &at("2026-11-12T12:00:00Z"));
+    assert_eq!(run.unwrap_err().kind(), ErrorKind::InvalidTransition);
+    let plan = world
+        .repo
+        .repo
+        .prune_plan(&at("2026-12-01T03:00:00Z"), None)
+        .unwrap();
+    assert!(plan.pinned.is_empty());
+    desk.request(
+        &Actor::User(alice()),
+        &alice(),
+        day("2026-11-10"),
+        RestoreScope::Account,
+        &at("2026-11-12T13:00:00Z"),
+    )
+    .unwrap();
 }
