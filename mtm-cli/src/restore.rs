@@ -379,6 +379,7 @@ fn list(
             .map(|q| {
                 vec![
                     q.request.id.to_string(),
+                    q.request.state.to_string(),
                     q.request.day.to_string(),
                     q.request.scope.to_string(),
                     q.plan
@@ -392,7 +393,7 @@ fn list(
         println!(
             "{}",
             table(
-                &["request", "day", "scope", ">messages", ">size", "deadline"],
+                &["request", "state", "day", "scope", ">messages", ">size", "deadline"],
                 rows
             )
         );

@@ -532,8 +532,10 @@ impl RestoreDesk {
         Ok(requests)
     }
 
-    /// An administrator's queue: the requests waiting for a decision, the nearest deadline
-    /// first.
+    /// An administrator's queue: the requests waiting for a decision (nearest deadline
+    /// first), then the interrupted restores waiting for a retry ([`run`](Self::run)) or for
+    /// the administrator to [`give_up`](Self::give_up) (likewise). A request shows its
+    /// state, so a panel can offer the right buttons.
     pub fn queue(&self, admin: &Actor, clock: &dyn Clock) -> Result<Vec<QueuedRequest>> {
         if !admin.is_admin() {
             return Err(admin.denied("see the queue of restore requests"));
@@ -542,8 +544,10 @@ impl RestoreDesk {
         let mut queue: Vec<QueuedRequest> = self
             .open_logs()?
             .into_iter()
-            .filter(|log| {
-                log.request.state == RequestState::Requested && !log.request.is_overdue(now)
+            .filter(|log| match log.request.state {
+                RequestState::Requested => !log.request.is_overdue(now),
+                RequestState::Interrupted => true,
+                _ => false,
             })
             .map(|log| QueuedRequest {
                 plan: log.plan().cloned(),
@@ -551,7 +555,12 @@ impl RestoreDesk {
             })
             .collect();
         queue.sort_by(|a, b| {
-            (a.request.deadline, &a.request.id).cmp(&(b.request.deadline, &b.request.id))
+            let waits_for_retry = |q: &QueuedRequest| q.request.state == RequestState::Interrupted;
+            (waits_for_retry(a), a.request.deadline, &a.request.id).cmp(&(
+                waits_for_retry(b),
+                b.request.deadline,
+                &b.request.id,
+            ))
         });
         Ok(queue)
     }

@@ -772,6 +772,17 @@ fn a_run_that_stops_is_retried_until_it_completes_billed_once_and_the_user_told_
     let stopped = desk.get(&admin("carol"), &id).unwrap().request;
     assert_eq!(stopped.state, RequestState::Interrupted);
     assert!(stopped.reason.as_deref().unwrap().contains(".Projects"));
+    let queue = desk
+        .queue(&admin("carol"), &at("2026-11-12T10:30:00Z"))
+        .unwrap();
+    assert_eq!(
+        queue
+            .iter()
+            .map(|q| (&q.request.id, q.request.state))
+            .collect::<Vec<_>>(),
+        vec![(&id, RequestState::Interrupted)],
+        "the admin's queue shows the restore that waits for a retry or a give-up"
+    );
     assert_eq!(
         world.notifier.kinds(),
         vec![(NotificationKind::NewRequest, Recipient::Admins)],
