@@ -65,7 +65,6 @@ mod write;
 mod tests;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -78,7 +77,7 @@ use crate::repo::Repository;
 use crate::restore::outcome::{FolderPlan, RestorePlan, RestoreResult};
 use crate::restore::request::RestoreScope;
 use crate::snapshot::model::{Manifest, ManifestEntry};
-use crate::source::{MaildirAccount, encode_folder_dir};
+use crate::source::MaildirAccount;
 
 use live::LiveState;
 
@@ -190,8 +189,6 @@ impl Repository {
 #[derive(Debug)]
 struct FolderWork {
     folder: FolderName,
-    /// Its directory in the live account.
-    dir: PathBuf,
     manifest: Arc<Manifest>,
     /// Indexes into `manifest.messages` of the messages to write.
     to_write: Vec<usize>,
@@ -329,7 +326,6 @@ fn prepare(
             .collect();
         let covered = s.whole || !to_write.is_empty();
         let work = FolderWork {
-            dir: live.root().join(encode_folder_dir(&s.folder)),
             recreate: covered && !state.has_folder(&s.folder),
             resubscribe: covered && s.subscribed && !state.is_subscribed(&s.folder),
             folder: s.folder,

@@ -12,8 +12,8 @@ use crate::clock::FixedClock;
 use crate::flags::Flags;
 use crate::repo::RepositoryOptions;
 use crate::snapshot::SnapshotOptions;
-use crate::source::ReadOutcome;
 use crate::source::subscriptions::SubscriptionFormat;
+use crate::source::{ReadOutcome, encode_folder_dir};
 use crate::{ErrorKind, Repository};
 
 const DAY: &str = "2026-11-20";
