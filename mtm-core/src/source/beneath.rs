@@ -183,6 +183,8 @@ impl Dir {
         if !follow_symlink {
             flags |= OFlags::NOFOLLOW;
         }
+        // A trailing `/` would make the kernel follow a symlink despite `O_NOFOLLOW`.
+        let path = &path.components().collect::<PathBuf>();
         let fd = match rfs::open(path, flags, Mode::empty()) {
             Ok(fd) => fd,
             // `O_DIRECTORY | O_NOFOLLOW` on a symlink says "not a directory": say why.
@@ -241,6 +243,9 @@ impl Dir {
                 ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
             match rfs::openat2(&self.fd, rel, flags, mode, how) {
                 Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+                // Some seccomp filters refuse syscalls they do not know with EPERM: the walk
+                // answers for itself (and says EPERM again if that was the real answer).
+                Err(Errno::PERM) => {}
                 Err(Errno::AGAIN) => {} // a rename raced the lookup: the walk retries it
                 Err(Errno::NOTDIR) => {} // the walk says whether a symlink was refused
                 other => return other.map_err(open_error),
