@@ -465,3 +465,64 @@ fn item16_renames_and_expunges_during_a_snapshot_lose_nothing_unreported() {
         .unwrap();
     assert_eq!(archived.messages, 200);
 }
+
+#[test]
+fn item16_a_scan_during_a_rename_storm_names_what_it_may_have_missed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = Maildir::create(tmp.path().join("alice"));
+    let mut names: Vec<PathBuf> = (0..3_000)
+        .map(|n| {
+            let raw = message("a@x", "alice@x", &format!("Storm {n}"), "body");
+            alice.deliver("INBOX", &raw, "", 1_763_000_000 + n)
+        })
+        .collect();
+    hand_over(&alice.root);
+    let unique = |path: &Path| -> String {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        name.split_once(':').map_or(name, |(u, _)| u).to_owned()
+    };
+    let all: Vec<String> = names.iter().map(|p| unique(p)).collect();
+    // An IMAP client toggling \Seen on every message, over and over.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storm = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for path in &mut names {
+                    let name = path.file_name().unwrap().to_str().unwrap();
+                    let toggled = match name.strip_suffix('S') {
+                        Some(unseen) => unseen.to_owned(),
+                        None => format!("{name}S"),
+                    };
+                    let next = path.with_file_name(toggled);
+                    if fs::rename(&*path, &next).is_err() {
+                        return; // the test is over
+                    }
+                    *path = next;
+                }
+            }
+        })
+    };
+    let source = alice.source();
+    let cur = alice.root.join("cur");
+    for _ in 0..5 {
+        let scan = source.scan().unwrap();
+        if scan.warnings.iter().any(|w| w.path == cur) {
+            continue; // the listing never held still, and the scan says so
+        }
+        let seen: std::collections::HashSet<String> = scan.folders[0]
+            .messages
+            .iter()
+            .map(|m| m.unique.clone())
+            .chain(scan.warnings.iter().map(|w| unique(&w.path)))
+            .collect();
+        for key in &all {
+            assert!(
+                seen.contains(key),
+                "{key} missing from the scan without a warning"
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    storm.join().unwrap();
+}
