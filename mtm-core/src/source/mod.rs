@@ -20,8 +20,9 @@
 //!
 //! MTM runs as root (or a service user that reads every mailbox) over directories their
 //! users can write, so nothing below an account root is trusted. Every open below the root
-//! goes through [`beneath`] (Linux `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, or
-//! a component-by-component `O_NOFOLLOW` walk where the kernel lacks it):
+//! goes through one module, `source/beneath.rs`: Linux `openat2` with `RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS`, or a component-by-component `O_NOFOLLOW` walk where the kernel
+//! lacks it.
 //!
 //! - A symlink anywhere below the root is never followed: a folder directory, a `cur/` or
 //!   `new/`, a message file or a control file that is one is skipped with a

@@ -51,6 +51,13 @@
 //! - **Ownership.** Files are created `0600`, directories `0700`, as Dovecot does. When the
 //!   process runs as root and the account root belongs to another user or group, everything
 //!   the restore creates is given to the owner of the account root.
+//! - **Hostile mailboxes.** Every file and directory is reached from the account root
+//!   without following a symlink (see [`crate::source`]): a folder directory, `cur/`, `tmp/`,
+//!   `subscriptions` or `dovecot-keywords` that is a symlink (or a FIFO, a device, a control
+//!   file over 1 MiB) stops the restore with an
+//!   [`ErrorKind::Source`](crate::ErrorKind::Source) error naming it, before anything is
+//!   created or written through it; files are created exclusively (`O_EXCL`), and given to
+//!   the owner on their descriptors.
 //! - **Idempotent.** Running the same restore again writes nothing: every message is then
 //!   already present.
 //!
