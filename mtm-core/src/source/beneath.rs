@@ -50,8 +50,25 @@ pub(crate) enum Resolve {
     Walk,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Makes every [`Dir`] opened on this thread walk (see [`force_walk_on_this_thread`]).
+    static FORCE_WALK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes the [`Dir`]s this thread opens from now on use the fallback walk, as on a kernel
+/// without `openat2`: lets tests run whole scans and restores through it.
+#[cfg(test)]
+pub(crate) fn force_walk_on_this_thread(walk: bool) {
+    FORCE_WALK.with(|f| f.set(walk));
+}
+
 impl Resolve {
     fn default_for_this_kernel() -> Resolve {
+        #[cfg(test)]
+        if FORCE_WALK.with(std::cell::Cell::get) {
+            return Resolve::Walk;
+        }
         if NO_OPENAT2.load(Ordering::Relaxed) {
             Resolve::Walk
         } else {
@@ -208,6 +225,12 @@ impl Dir {
     pub(crate) fn with_resolve(mut self, resolve: Resolve) -> Dir {
         self.resolve = resolve;
         self
+    }
+
+    /// How this directory resolves paths below it.
+    #[cfg(test)]
+    pub(crate) fn resolve(&self) -> Resolve {
+        self.resolve
     }
 
     /// The directory's path (for messages and for naming files to callers).

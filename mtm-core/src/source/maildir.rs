@@ -789,6 +789,7 @@ mod tests {
 
     use filetime::FileTime;
 
+    use super::super::beneath::Resolve;
     use super::*;
     use crate::{ErrorKind, Flag};
 
@@ -1386,6 +1387,16 @@ mod tests {
 
     #[test]
     fn symlinked_message_dirs_folders_and_swapped_files_are_refused_and_named() {
+        symlinks_and_swaps_are_refused(false);
+    }
+
+    #[test]
+    fn without_openat2_the_walk_refuses_the_same() {
+        super::super::beneath::force_walk_on_this_thread(true);
+        symlinks_and_swaps_are_refused(true);
+    }
+
+    fn symlinks_and_swaps_are_refused(walk: bool) {
         let tmp = tempfile::tempdir().unwrap();
         let other = mkfolder(&tmp.path().join("other"), "");
         let secret = deliver(&other, "cur", "1700000009.M9P9.other", Some("S"), 1);
@@ -1446,6 +1457,13 @@ mod tests {
         let err = account.read(&file).unwrap_err();
         assert!(err.to_string().contains("FIFO"), "{err}");
         assert!(account.read_head(&file, 10).is_err());
+        let root_dir = account.root_dir().unwrap();
+        let resolve = if walk {
+            Resolve::Walk
+        } else {
+            Resolve::Openat2
+        };
+        assert_eq!(root_dir.resolve(), resolve);
     }
 
     #[test]
