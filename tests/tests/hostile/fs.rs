@@ -339,16 +339,34 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn item4_a_restore_through_a_symlinked_folder_directory_writes_nothing_outside() {
-    let world = World::new();
-    let projects = world.alice.folder_dir("Projects");
-    fs::remove_dir_all(&projects).unwrap();
-    symlink(world.bob.folder_dir("Projects"), &projects).unwrap();
-    let before = world.bobs_files();
+    // A folder directory, INBOX's cur/ and INBOX's tmp/, each pointed at bob's.
+    let attacks: [(&str, fn(&World) -> (PathBuf, PathBuf)); 3] = [
+        ("folder", |w| {
+            (w.alice.folder_dir("Projects"), w.bob.folder_dir("Projects"))
+        }),
+        ("cur", |w| {
+            (w.alice.root.join("cur"), w.bob.root.join("cur"))
+        }),
+        ("tmp", |w| {
+            (w.alice.root.join("tmp"), w.bob.root.join("tmp"))
+        }),
+    ];
+    for (what, attack) in attacks {
+        let world = World::new();
+        let (theirs, target) = attack(&world);
+        fs::remove_dir_all(&theirs).unwrap();
+        symlink(&target, &theirs).unwrap();
+        let before = world.bobs_files();
 
-    let (completed, said) = world.restore();
-    assert!(!completed, "{said}");
-    assert!(said.contains(&projects.display().to_string()), "{said}");
-    assert_eq!(world.bobs_files(), before);
+        let (completed, said) = world.restore();
+        assert!(!completed, "{what}: {said}");
+        assert!(
+            said.contains(&theirs.display().to_string()),
+            "{what}: {said}"
+        );
+        assert_eq!(world.bobs_files(), before, "{what}");
+        assert!(!tree_contains(&world.bob.root, b"LOST-MESSAGE"), "{what}");
+    }
 }
 
 #[test]
