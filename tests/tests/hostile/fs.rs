@@ -340,7 +340,8 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn item4_a_restore_through_a_symlinked_folder_directory_writes_nothing_outside() {
     // A folder directory, INBOX's cur/ and INBOX's tmp/, each pointed at bob's.
-    let attacks: [(&str, fn(&World) -> (PathBuf, PathBuf)); 3] = [
+    type Attack = fn(&World) -> (PathBuf, PathBuf);
+    let attacks: [(&str, Attack); 3] = [
         ("folder", |w| {
             (w.alice.folder_dir("Projects"), w.bob.folder_dir("Projects"))
         }),
