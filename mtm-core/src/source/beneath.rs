@@ -132,9 +132,20 @@ pub(crate) struct Dir {
     resolve: Resolve,
 }
 
-/// The error for a refused symlink (what `ELOOP` means here).
+/// A symlink met below the root (what `ELOOP` means here), carried inside an [`io::Error`].
+#[derive(Debug)]
+struct SymlinkRefused;
+
+impl std::fmt::Display for SymlinkRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("refused: a symlink (symlinks are never followed inside a mailbox)")
+    }
+}
+
+impl std::error::Error for SymlinkRefused {}
+
 fn symlink_refused() -> io::Error {
-    io::Error::other("refused: a symlink (symlinks are never followed inside a mailbox)")
+    io::Error::other(SymlinkRefused)
 }
 
 /// Turns an `openat`/`openat2` error into one that says what happened.
@@ -148,7 +159,8 @@ fn open_error(e: Errno) -> io::Error {
 
 /// Whether `e` says a symlink was refused.
 pub(crate) fn is_symlink_refusal(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::Other && e.to_string().contains("a symlink")
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<SymlinkRefused>())
 }
 
 /// Checks that `rel` is a non-empty relative path of plain names (no `..`, `.` or root).
