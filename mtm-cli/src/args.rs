@@ -165,6 +165,11 @@ pub struct SnapshotArgs {
     /// Do not show a progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Follow an account directory (or an account's Maildir) that is a symlink. Off by
+    /// default: such an account is refused (with --maildir) or skipped with a warning (with
+    /// --root). Symlinks inside a mailbox are never followed.
+    #[arg(long)]
+    pub follow_account_symlinks: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -185,14 +185,21 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
         Some(now) => Box::new(FixedClock::parse(now)?),
         None => Box::new(SystemClock),
     };
+    let source_options =
+        mtm_core::SourceOptions::default().follow_root_symlink(args.follow_account_symlinks);
     let accounts: Vec<(AccountId, MaildirAccount)> = match (&args.maildir, &args.root) {
         (Some(maildir), _) => {
             let account = args.account.as_deref().unwrap_or_default();
-            vec![(AccountId::new(account)?, MaildirAccount::open(maildir)?)]
+            let source = MaildirAccount::open_with(maildir, &source_options)?;
+            vec![(AccountId::new(account)?, source)]
         }
         (None, Some(root)) => {
             let mut found = Vec::new();
-            for (name, source) in MaildirAccount::discover(root)? {
+            let discovered = MaildirAccount::discover_with(root, &source_options)?;
+            for warning in &discovered.warnings {
+                eprintln!("mtm: {}: {}", warning.path.display(), warning.message);
+            }
+            for (name, source) in discovered.accounts {
                 match AccountId::new(name.as_str()) {
                     Ok(id) => found.push((id, source)),
                     Err(e) => eprintln!("mtm: skipping {}: {e}", root.join(&name).display()),

@@ -413,3 +413,40 @@ fn diff_and_history_show_keyword_only_changes() {
     let history = ok(&mtm(&repo, &["history", "alice@example.com", id]));
     assert!(history.contains("$label1"), "{history}");
 }
+
+#[test]
+fn a_symlinked_account_is_snapshotted_only_with_follow_account_symlinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let root = dir.path().join("maildirs");
+    maildir(&root.join("alice@example.com"), &[("Hello", "one")]);
+    maildir(&dir.path().join("elsewhere/bob"), &[("Hi Bob", "two")]);
+    std::os::unix::fs::symlink(
+        dir.path().join("elsewhere/bob"),
+        root.join("bob@example.com"),
+    )
+    .unwrap();
+    ok(&mtm(&repo, &["init"]));
+    let snapshot = |now: &str, follow: bool| {
+        let mut args = vec!["snapshot", "--quiet", "--now", now, "--root"];
+        args.push(root.to_str().unwrap());
+        if follow {
+            args.push("--follow-account-symlinks");
+        }
+        mtm(&repo, &args)
+    };
+    let out = snapshot("2026-11-20T00:00:30Z", false);
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bob@example.com") && stderr.contains("symlink"),
+        "{stderr}"
+    );
+    assert_eq!(ok(&mtm(&repo, &["accounts"])), "alice@example.com\n");
+
+    ok(&snapshot("2026-11-21T00:00:30Z", true));
+    assert_eq!(
+        ok(&mtm(&repo, &["accounts"])),
+        "alice@example.com\nbob@example.com\n"
+    );
+}

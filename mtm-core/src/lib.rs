@@ -76,7 +76,7 @@ pub use restore::{
 pub use retention::{ExpiredSnapshot, PinnedSnapshot, PrunePlan, PruneReport, retention_start};
 pub use snapshot::{SnapshotOptions, SnapshotProgress, SnapshotReport};
 pub use source::{
-    MaildirAccount, MessageFile, ReadOutcome, ScannedAccount, ScannedFolder, SourceWarning,
-    encode_folder_dir,
+    DiscoveredAccounts, MaildirAccount, MaildirReader, MessageFile, ReadOutcome, ScannedAccount,
+    ScannedFolder, SourceOptions, SourceWarning, encode_folder_dir,
 };
 pub use verify::{DamagedMessage, Problem, VerifyOptions, VerifyReport};

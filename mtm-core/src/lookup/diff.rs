@@ -173,7 +173,9 @@ impl AccountView {
             }
         }
         let mut after = Side::default();
-        for folder in live.scan()?.folders {
+        let scan = live.scan()?;
+        let reader = live.reader()?;
+        for folder in scan.folders {
             for file in folder.messages {
                 let cached = known
                     .get(file.unique_key())
@@ -181,7 +183,7 @@ impl AccountView {
                     .map(|(_, _, id)| *id);
                 let (id, file) = match cached {
                     Some(id) => (id, file),
-                    None => match live.read(&file)? {
+                    None => match reader.read(&file)? {
                         ReadOutcome::Read { bytes, file } => {
                             let id = MessageId::of(&bytes);
                             if !before.about.contains_key(&id) {

@@ -19,7 +19,7 @@ use crate::id::{BlobId, IdMap, MessageId, NameHasher};
 use crate::message::{PartKind, analyze, split_message};
 use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository};
-use crate::source::{MaildirAccount, MessageFile};
+use crate::source::{MaildirAccount, MaildirReader, MessageFile};
 use crate::store::codec::{Dictionary, train_dictionary};
 use crate::store::{BlobEncoder, CompressedBlob, Kind};
 
@@ -153,6 +153,9 @@ impl Repository {
             n => n,
         };
         let known = &previous.catalog_of;
+        // One read pass: a burst of renames since the scan costs one listing, not one each.
+        let reader = source.reader()?;
+        let source = &reader;
         // Takes in one worker result: its blobs go into packs, its message into the plan.
         let mut absorb = |result: Result<Processed>| -> Result<()> {
             match result? {
@@ -555,7 +558,7 @@ struct ReadMessage {
 
 /// Reads one message and prepares everything to store it (runs on a worker thread).
 fn process(
-    source: &MaildirAccount,
+    source: &MaildirReader<'_>,
     listed: &MessageFile,
     known: &IdMap<MessageId, BlobId>,
     compressor: &crate::store::Compressor,

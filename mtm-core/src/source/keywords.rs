@@ -4,10 +4,8 @@
 //! One line per keyword, `<index> <name>`, `0` being the letter `a`: `0 $Label1` makes
 //! `:2,Sa` a seen message with the keyword `$Label1`. Only the 26 letters `a`–`z` exist.
 
-use std::io;
-use std::path::Path;
-
 use super::SourceWarning;
+use super::beneath::{CONTROL_FILE_LIMIT, Dir};
 
 /// The name of the file, in each folder directory (the account root for INBOX).
 pub(crate) const FILE_NAME: &str = "dovecot-keywords";
@@ -39,16 +37,16 @@ impl Keywords {
         keywords
     }
 
-    /// Reads `dir/dovecot-keywords`. A missing file means no keywords; an unreadable one is
+    /// Reads `dir/dovecot-keywords` (a regular file of at most 1 MiB, never through a
+    /// symlink). A missing file means no keywords; an unreadable, refused or oversized one is
     /// reported in `warnings` and also means no keywords.
-    pub(crate) fn load(dir: &Path, warnings: &mut Vec<SourceWarning>) -> Keywords {
-        let path = dir.join(FILE_NAME);
-        match std::fs::read(&path) {
-            Ok(bytes) => Keywords::parse(&String::from_utf8_lossy(&bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Keywords::default(),
+    pub(crate) fn load(dir: &Dir, warnings: &mut Vec<SourceWarning>) -> Keywords {
+        match dir.read_bounded(FILE_NAME, CONTROL_FILE_LIMIT) {
+            Ok(Some(bytes)) => Keywords::parse(&String::from_utf8_lossy(&bytes)),
+            Ok(None) => Keywords::default(),
             Err(e) => {
                 warnings.push(SourceWarning::new(
-                    path,
+                    dir.join(FILE_NAME),
                     format!("cannot read keywords: {e}"),
                 ));
                 Keywords::default()
@@ -166,17 +164,36 @@ mod tests {
 
     #[test]
     fn load_reads_the_folder_file_or_nothing() {
-        let dir = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open_root(tmp.path(), false).unwrap();
         let mut warnings = Vec::new();
+        assert_eq!(Keywords::load(&dir, &mut warnings), Keywords::default());
+        std::fs::write(tmp.path().join(FILE_NAME), "0 $Label1\n").unwrap();
         assert_eq!(
-            Keywords::load(dir.path(), &mut warnings),
-            Keywords::default()
-        );
-        std::fs::write(dir.path().join(FILE_NAME), "0 $Label1\n").unwrap();
-        assert_eq!(
-            Keywords::load(dir.path(), &mut warnings).get('a'),
+            Keywords::load(&dir, &mut warnings).get('a'),
             Some("$Label1")
         );
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn a_symlinked_or_oversized_file_is_a_warning_and_no_keywords() {
+        let tmp = tempfile::tempdir().unwrap();
+        let secret = tmp.path().join("secret");
+        std::fs::write(&secret, "0 SECRET\n").unwrap();
+        let folder = tmp.path().join("folder");
+        std::fs::create_dir(&folder).unwrap();
+        std::os::unix::fs::symlink(&secret, folder.join(FILE_NAME)).unwrap();
+        let dir = Dir::open_root(&folder, false).unwrap();
+        let mut warnings = Vec::new();
+        assert_eq!(Keywords::load(&dir, &mut warnings), Keywords::default());
+        std::fs::remove_file(folder.join(FILE_NAME)).unwrap();
+        let huge = "0 x\n".repeat(300_000);
+        std::fs::write(folder.join(FILE_NAME), huge).unwrap();
+        assert_eq!(Keywords::load(&dir, &mut warnings), Keywords::default());
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings.iter().all(|w| w.path == folder.join(FILE_NAME)));
+        assert!(warnings[0].message.contains("symlink"), "{warnings:?}");
+        assert!(warnings[1].message.contains("larger than"), "{warnings:?}");
     }
 }

@@ -1,16 +1,17 @@
-//! Walking a Maildir++ account (names and one stat per file) and reading one message.
+//! Walking a Maildir++ account (names and one stat per file) and reading one message, all
+//! through [`Dir`] (nothing below the root is reached through a symlink).
 
-use std::collections::{BTreeMap, HashSet};
-use std::fs::{self, File};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Mutex;
 
+use super::beneath::{Dir, Kind, is_symlink_refusal};
 use super::keywords::{self, Keywords};
 use super::subscriptions::Subscriptions;
 use super::{
-    MaildirAccount, MessageFile, ReadOutcome, ScannedAccount, ScannedFolder, SourceWarning,
-    decode_folder_dir, encode_folder_dir,
+    DiscoveredAccounts, MaildirAccount, MaildirReader, MessageFile, ReadOutcome, ScannedAccount,
+    ScannedFolder, SourceOptions, SourceWarning, decode_folder_dir, encode_folder_dir,
 };
 use crate::{Error, Flags, FolderName, Result};
 
@@ -20,48 +21,96 @@ use crate::{Error, Flags, FolderName, Result};
 /// the walk is between the two listings is still seen (in `cur/`).
 const MESSAGE_DIRS: [(&str, bool); 2] = [("new", true), ("cur", false)];
 
-/// How often [`MaildirAccount::read`] follows a message that keeps moving before giving up.
+/// How often [`MaildirReader::read`] follows a message that keeps moving before giving up.
 const READ_ATTEMPTS: usize = 3;
 
-/// One folder's directory: the account root for INBOX, `.<name>` for the others.
+/// How often a directory that changed while it was listed is listed again.
+const LIST_ATTEMPTS: usize = 3;
+
+/// One folder's directory, relative to the account root: empty for INBOX, `.<name>` for the
+/// others.
 #[derive(Debug, Clone)]
 struct FolderDir {
     name: FolderName,
-    dir: PathBuf,
+    rel: PathBuf,
+}
+
+impl FolderDir {
+    /// Opens the folder's directory below `root` (no symlink followed).
+    fn open(&self, root: &Dir) -> io::Result<Dir> {
+        if self.rel.as_os_str().is_empty() {
+            root.try_clone()
+        } else {
+            root.open_dir(&self.rel)
+        }
+    }
+}
+
+/// Opens an account root as `options` say, with errors that name it.
+fn open_root(root: &Path, options: &SourceOptions) -> Result<Dir> {
+    Dir::open_root(root, options.follow_root_symlink).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => Error::not_found("maildir", root.display().to_string()),
+        io::ErrorKind::NotADirectory => Error::maildir(root, "not a directory"),
+        _ if is_symlink_refusal(&e) => Error::maildir(
+            root,
+            "refused: the account directory is a symlink (followed only with \
+             SourceOptions::follow_root_symlink)",
+        ),
+        _ => Error::maildir(root, format!("cannot open: {e}")),
+    })
 }
 
 impl MaildirAccount {
-    /// Opens the account whose Maildir is `root`.
+    /// Opens the account whose Maildir is `root`, with the default [`SourceOptions`] (a
+    /// symlink as the account directory is refused).
     ///
     /// Errors: [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if `root` does not exist,
     /// [`ErrorKind::Source`](crate::ErrorKind::Source) if it is not a directory with `cur/` or
-    /// `new/` or cannot be examined.
+    /// `new/`, is a symlink, or cannot be examined.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        Self::open_with(root, &SourceOptions::default())
+    }
+
+    /// [`open`](Self::open) with explicit options: with
+    /// [`follow_root_symlink`](SourceOptions::follow_root_symlink), `root` may be a symlink
+    /// to the account's directory. Symlinks below the root are never followed.
+    pub fn open_with(root: impl Into<PathBuf>, options: &SourceOptions) -> Result<Self> {
         let root = root.into();
-        let meta = match fs::metadata(&root) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::not_found("maildir", root.display().to_string()));
-            }
-            Err(e) => return Err(Error::maildir(root, format!("cannot open: {e}"))),
-        };
-        if !meta.is_dir() {
-            return Err(Error::maildir(root, "not a directory"));
-        }
-        if !is_maildir(&root) {
+        let dir = open_root(&root, options)?;
+        if !dir.is_maildir() {
             return Err(Error::maildir(
                 root,
-                "not a maildir: no cur/ or new/ directory",
+                "not a maildir: no cur/ or new/ directory (symlinks are not followed)",
             ));
         }
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            options: options.clone(),
+        })
+    }
+
+    /// The options the account was opened with.
+    pub fn options(&self) -> &SourceOptions {
+        &self.options
+    }
+
+    /// The account root, opened afresh (so that no descriptor stays open per account).
+    pub(crate) fn root_dir(&self) -> Result<Dir> {
+        open_root(&self.root, &self.options)
+    }
+
+    /// The path of a message file relative to the root.
+    fn relative<'p>(&self, path: &'p Path) -> Result<&'p Path> {
+        path.strip_prefix(&self.root)
+            .map_err(|_| Error::maildir(path, "not a file of this account"))
     }
 
     /// Lists every folder (subscribed or not) and every message file, reading no message
     /// content: one directory listing per `cur/` and `new/`, one stat per file.
     ///
     /// Only a root that cannot be listed is an error; everything below it that cannot be read
-    /// or understood is skipped and reported in [`ScannedAccount::warnings`].
+    /// or understood (symlinks, FIFOs, oversized control files …) is skipped and reported in
+    /// [`ScannedAccount::warnings`].
     pub fn scan(&self) -> Result<ScannedAccount> {
         self.scan_known(&|_| None)
     }
@@ -72,12 +121,20 @@ impl MaildirAccount {
     /// date never change under the same unique name, so a nightly scan of an unchanged
     /// mailbox costs one directory listing per folder.
     pub fn scan_known(&self, known: &dyn Fn(&str) -> Option<(u64, i64)>) -> Result<ScannedAccount> {
+        let root = self.root_dir()?;
         let mut warnings = Vec::new();
-        let subscriptions = Subscriptions::load(&self.root, &mut warnings);
+        let subscriptions = Subscriptions::load(&root, &mut warnings);
         let mut folders = Vec::new();
-        for folder in self.folder_dirs(&mut warnings)? {
-            let keywords = Keywords::load(&folder.dir, &mut warnings);
-            let messages = scan_folder(&folder, &keywords, known, &mut warnings);
+        for folder in folder_dirs(&root, &mut warnings)? {
+            let dir = match folder.open(&root) {
+                Ok(dir) => dir,
+                Err(e) => {
+                    warnings.push(skipped(root.join(&folder.rel), &e));
+                    continue;
+                }
+            };
+            let keywords = Keywords::load(&dir, &mut warnings);
+            let messages = scan_folder(&folder, &dir, &keywords, known, &mut warnings);
             folders.push(ScannedFolder {
                 subscribed: subscriptions.contains(&folder.name),
                 name: folder.name,
@@ -90,20 +147,191 @@ impl MaildirAccount {
     /// Reads at most the first `limit` bytes of a message file as listed (for sampling
     /// headers). `Ok(None)` if it is no longer there; renames are not followed.
     pub fn read_head(&self, file: &MessageFile, limit: u64) -> Result<Option<Vec<u8>>> {
+        let rel = self.relative(&file.path)?;
         let mut head = Vec::new();
-        match File::open(&file.path).and_then(|f| f.take(limit).read_to_end(&mut head)) {
+        let opened = self.root_dir()?.open_file(rel);
+        match opened.and_then(|(f, _)| f.take(limit).read_to_end(&mut head)) {
             Ok(_) => Ok(Some(head)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::maildir(&file.path, e.to_string())),
         }
     }
 
+    /// Starts a pass of reads: the root is opened once, and a message that moved is looked
+    /// for in one listing of the account shared by all the reads of the pass (see
+    /// [`MaildirReader`]). Use one per snapshot.
+    pub fn reader(&self) -> Result<MaildirReader<'_>> {
+        Ok(MaildirReader {
+            account: self,
+            root: self.root_dir()?,
+            where_now: Mutex::new(Relocations::default()),
+        })
+    }
+
     /// Reads one message's bytes.
     ///
     /// If the file was renamed (flags changed) or moved to another folder since the scan, it is
-    /// found by its [unique key](MessageFile::unique_key), in its own folder first, then in all
-    /// the others, and returned with its current metadata. If it is in no folder any more, the
-    /// answer is [`ReadOutcome::Vanished`].
+    /// found by its [unique key](MessageFile::unique_key) and returned with its current
+    /// metadata. If it is in no folder any more, the answer is [`ReadOutcome::Vanished`].
+    /// A file that is not a regular file any more (a symlink, a FIFO) is an
+    /// [`ErrorKind::Source`](crate::ErrorKind::Source) error naming it; it is never read
+    /// through. For many reads, [`reader`](Self::reader) is cheaper.
+    pub fn read(&self, file: &MessageFile) -> Result<ReadOutcome> {
+        self.reader()?.read(file)
+    }
+
+    /// [`read`](Self::read) into a buffer the caller keeps from message to message (a
+    /// snapshot reads thousands; one buffer per thread spares the allocator). Its old
+    /// content is replaced. `None` if the message vanished.
+    pub fn read_into(&self, file: &MessageFile, buf: &mut Vec<u8>) -> Result<Option<MessageFile>> {
+        self.reader()?.read_into(file, buf)
+    }
+
+    /// Lists the accounts under a directory of many accounts, with the default
+    /// [`SourceOptions`]: see [`discover_with`](Self::discover_with), whose warnings (the
+    /// symlinked accounts it skipped) this leaves out.
+    pub fn discover(root: &Path) -> Result<Vec<(String, MaildirAccount)>> {
+        Ok(Self::discover_with(root, &SourceOptions::default())?.accounts)
+    }
+
+    /// Lists the accounts under a directory of many accounts: every direct subdirectory that
+    /// is a Maildir (has `cur/` or `new/`), or holds one as `<name>/Maildir`, as (directory
+    /// name, account), sorted by name.
+    ///
+    /// An account directory (or its `Maildir`) that is a symlink is followed only with
+    /// [`follow_root_symlink`](SourceOptions::follow_root_symlink); otherwise it is skipped
+    /// with a warning. Names are returned as they are; the caller validates them (as
+    /// [`AccountId`](crate::AccountId)). Names starting with `.` and names that are not UTF-8
+    /// are left out.
+    pub fn discover_with(root: &Path, options: &SourceOptions) -> Result<DiscoveredAccounts> {
+        let not_listed = |e: io::Error| match e.kind() {
+            io::ErrorKind::NotFound => {
+                Error::not_found("accounts directory", root.display().to_string())
+            }
+            _ => Error::maildir(root, format!("cannot list accounts: {e}")),
+        };
+        let dir = Dir::open_root(root, true).map_err(not_listed)?;
+        let entries = dir.entries().map_err(not_listed)?;
+        let mut found = DiscoveredAccounts::default();
+        let follow = options.follow_root_symlink;
+        let refused = |path: PathBuf| {
+            SourceWarning::new(
+                path,
+                "account skipped: a symlink (followed only with follow_root_symlink)",
+            )
+        };
+        for entry in entries {
+            let Ok(name) = entry.name.into_string() else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = root.join(&name);
+            let account = match entry.kind {
+                Kind::Dir => dir.open_dir(&name),
+                Kind::Symlink if follow => Dir::open_root(&path, true),
+                Kind::Symlink => {
+                    found.warnings.push(refused(path));
+                    continue;
+                }
+                Kind::File | Kind::Other => continue,
+            };
+            let account = match account {
+                Ok(account) => account,
+                Err(e) if e.kind() == io::ErrorKind::NotADirectory => continue,
+                Err(e) => {
+                    found.warnings.push(skipped(path, &e));
+                    continue;
+                }
+            };
+            let maildir = if account.is_maildir() {
+                path
+            } else {
+                let nested = match account.kind_of("Maildir") {
+                    Ok(Some(Kind::Dir)) => account.open_dir("Maildir"),
+                    Ok(Some(Kind::Symlink)) if follow => {
+                        Dir::open_root(&path.join("Maildir"), true)
+                    }
+                    Ok(Some(Kind::Symlink)) => {
+                        found.warnings.push(refused(path.join("Maildir")));
+                        continue;
+                    }
+                    _ => continue,
+                };
+                match nested {
+                    Ok(nested) if nested.is_maildir() => path.join("Maildir"),
+                    Ok(_) => continue,
+                    Err(e) => {
+                        found.warnings.push(skipped(path.join("Maildir"), &e));
+                        continue;
+                    }
+                }
+            };
+            let options = options.clone();
+            found.accounts.push((
+                name,
+                MaildirAccount {
+                    root: maildir,
+                    options,
+                },
+            ));
+        }
+        found.accounts.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found)
+    }
+}
+
+/// Where the messages of an account are now, from one listing of every folder: what a
+/// [`MaildirReader`] consults for a message that is not where the scan saw it.
+#[derive(Debug, Default)]
+pub(super) struct Relocations {
+    /// The folders of the latest listing.
+    folders: Vec<FolderDir>,
+    /// Unique key → (index into `folders`, path relative to the root); `None` before the
+    /// first listing.
+    by_key: Option<HashMap<String, (usize, PathBuf)>>,
+    /// How many listings were made.
+    generation: u64,
+    /// Whether a directory changed while the latest listing read it (a file renamed at that
+    /// moment may be missing from it).
+    unsettled: bool,
+}
+
+impl Relocations {
+    /// Lists every folder of the account again.
+    fn relist(&mut self, root: &Dir) -> Result<()> {
+        let mut ignored = Vec::new();
+        let folders = folder_dirs(root, &mut ignored)?;
+        let mut by_key = HashMap::new();
+        let mut unsettled = false;
+        for (index, folder) in folders.iter().enumerate() {
+            let Ok(dir) = folder.open(root) else { continue };
+            for (sub, _) in MESSAGE_DIRS {
+                let Some(listing) = list_message_files(&dir, sub, &mut ignored) else {
+                    continue;
+                };
+                unsettled |= !listing.settled;
+                for name in listing.names {
+                    let rel = folder.rel.join(sub).join(&name);
+                    by_key
+                        .entry(unique_key_of(&name).to_owned())
+                        .or_insert((index, rel));
+                }
+            }
+        }
+        *self = Relocations {
+            folders,
+            by_key: Some(by_key),
+            generation: self.generation + 1,
+            unsettled,
+        };
+        Ok(())
+    }
+}
+
+impl MaildirReader<'_> {
+    /// [`MaildirAccount::read`], within this pass.
     pub fn read(&self, file: &MessageFile) -> Result<ReadOutcome> {
         let mut bytes = Vec::new();
         Ok(match self.read_into(file, &mut bytes)? {
@@ -112,26 +340,27 @@ impl MaildirAccount {
         })
     }
 
-    /// [`read`](Self::read) into a buffer the caller keeps from message to message (a
-    /// snapshot reads thousands; one buffer per thread spares the allocator). Its old
-    /// content is replaced. `None` if the message vanished.
+    /// [`MaildirAccount::read_into`], within this pass.
     pub fn read_into(&self, file: &MessageFile, buf: &mut Vec<u8>) -> Result<Option<MessageFile>> {
+        let rel = self.account.relative(&file.path)?;
         let home = FolderDir {
             name: file.folder.clone(),
-            dir: folder_dir_of(&file.path)
-                .unwrap_or_else(|| self.root.join(encode_folder_dir(&file.folder))),
+            rel: folder_rel_of(rel).unwrap_or_else(|| encode_folder_dir(&file.folder).into()),
         };
+        if let Some(found) = read_message(&self.root, &home, rel, Some(file), buf)? {
+            return Ok(Some(found));
+        }
+        let started = self.generation();
+        let mut tried = rel.to_path_buf();
         for _ in 0..READ_ATTEMPTS {
-            if let Some(found) = read_message(&home, &file.path, Some(file), buf)? {
-                return Ok(Some(found));
-            }
-            let Some((folder, path)) = self.locate(&home, file.unique_key())? else {
+            let Some((folder, path)) = self.locate(file.unique_key(), &tried, started)? else {
                 return Ok(None);
             };
             // Found under its new name; it may move once more before we open it.
-            if let Some(found) = read_message(&folder, &path, None, buf)? {
+            if let Some(found) = read_message(&self.root, &folder, &path, None, buf)? {
                 return Ok(Some(found));
             }
+            tried = path;
         }
         Err(Error::maildir(
             &file.path,
@@ -139,132 +368,137 @@ impl MaildirAccount {
         ))
     }
 
-    /// Lists the accounts under a directory of many accounts: every direct subdirectory (or
-    /// symlink to one) that is a Maildir (has `cur/` or `new/`), or holds one as
-    /// `<name>/Maildir`, as
-    /// (directory name, account), sorted by name.
+    fn relocations(&self) -> std::sync::MutexGuard<'_, Relocations> {
+        self.where_now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn generation(&self) -> u64 {
+        self.relocations().generation
+    }
+
+    /// Where the message `key` is now, after it was not at `tried`; `started` is the
+    /// generation of the listing when the read began. `None`: it is in no folder.
     ///
-    /// Names are returned as they are; the caller validates them (as
-    /// [`AccountId`](crate::AccountId)). Names starting with `.` and names that are not UTF-8
-    /// are left out.
-    pub fn discover(root: &Path) -> Result<Vec<(String, MaildirAccount)>> {
-        let entries = fs::read_dir(root).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => {
-                Error::not_found("accounts directory", root.display().to_string())
-            }
-            _ => Error::maildir(root, format!("cannot list accounts: {e}")),
-        })?;
-        let mut accounts = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::maildir(root, format!("cannot list: {e}")))?;
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            let dir = entry.path();
-            if name.starts_with('.') || !dir.is_dir() {
-                continue;
-            }
-            let nested = dir.join("Maildir");
-            let maildir = if is_maildir(&dir) {
-                dir
-            } else if is_maildir(&nested) {
-                nested
-            } else {
-                continue;
-            };
-            accounts.push((name, MaildirAccount { root: maildir }));
+    /// The account is listed again only when the latest listing cannot answer: there is none
+    /// yet, or it shows the message at `tried` (so it moved after that listing), or the
+    /// message is missing from it while a directory changed during it and no listing was made
+    /// since this read began. A message missing from a settled listing made after the scan
+    /// had no name then: it was expunged. So a burst of renames or expunges costs one
+    /// listing of the account, not one per message; in all, a pass lists the account at
+    /// most once more than the number of times a message changed after the latest listing
+    /// and before it was read (a server racing the reads message by message).
+    fn locate(
+        &self,
+        key: &str,
+        tried: &Path,
+        started: u64,
+    ) -> Result<Option<(FolderDir, PathBuf)>> {
+        let mut where_now = self.relocations();
+        let listed = |r: &Relocations| r.by_key.as_ref().map(|m| m.get(key).cloned());
+        let relist = match listed(&where_now) {
+            None => true,
+            Some(Some((_, path))) => path == tried,
+            Some(None) => where_now.unsettled && where_now.generation == started,
+        };
+        if relist {
+            where_now.relist(&self.root)?;
         }
-        accounts.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(accounts)
-    }
-
-    /// INBOX, then every `.<name>` folder directory sorted by folder name.
-    fn folder_dirs(&self, warnings: &mut Vec<SourceWarning>) -> Result<Vec<FolderDir>> {
-        let entries = fs::read_dir(&self.root)
-            .map_err(|e| Error::maildir(&self.root, format!("cannot list: {e}")))?;
-        let mut candidates = Vec::new();
-        for entry in entries {
-            let entry =
-                entry.map_err(|e| Error::maildir(&self.root, format!("cannot list: {e}")))?;
-            match entry.file_name().into_string() {
-                Ok(name) if name.starts_with('.') => candidates.push((name, entry)),
-                Ok(_) => {}
-                Err(raw) if raw.as_encoded_bytes().starts_with(b".") => warnings.push(
-                    SourceWarning::new(entry.path(), "folder skipped: name is not UTF-8"),
-                ),
-                Err(_) => {}
-            }
-        }
-        // Listing order is arbitrary; sort so that a clash of names always keeps the same one.
-        candidates.sort_by(|a, b| a.0.cmp(&b.0));
-
-        let mut folders = vec![FolderDir {
-            name: FolderName::inbox(),
-            dir: self.root.clone(),
-        }];
-        let mut seen = HashSet::from([FolderName::inbox()]);
-        for (dir_name, entry) in candidates {
-            let path = entry.path();
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => {}
-                Ok(t) if t.is_symlink() => {
-                    warnings.push(SourceWarning::new(path, "symlink skipped"));
-                    continue;
-                }
-                Ok(_) => continue, // a dot file of the server, such as `.customflags`
-                Err(e) => {
-                    warnings.push(SourceWarning::new(path, format!("cannot examine: {e}")));
-                    continue;
-                }
-            }
-            if !is_maildir(&path) {
-                continue;
-            }
-            let name = match decode_folder_dir(&dir_name) {
-                Ok(name) => name,
-                Err(e) => {
-                    warnings.push(SourceWarning::new(path, format!("folder skipped: {e}")));
-                    continue;
-                }
-            };
-            if !seen.insert(name.clone()) {
-                let message = format!("folder skipped: another directory is also {name}");
-                warnings.push(SourceWarning::new(path, message));
-                continue;
-            }
-            folders.push(FolderDir { name, dir: path });
-        }
-        folders[1..].sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(folders)
-    }
-
-    /// Finds the message whose unique key is `key`: in `home` first, then in every other folder.
-    fn locate(&self, home: &FolderDir, key: &str) -> Result<Option<(FolderDir, PathBuf)>> {
-        if let Some(path) = find_in_folder(&home.dir, key) {
-            return Ok(Some((home.clone(), path)));
-        }
-        let mut ignored = Vec::new();
-        for folder in self.folder_dirs(&mut ignored)? {
-            if folder.dir == home.dir {
-                continue;
-            }
-            if let Some(path) = find_in_folder(&folder.dir, key) {
-                return Ok(Some((folder, path)));
-            }
-        }
-        Ok(None)
+        Ok(match listed(&where_now) {
+            Some(Some((index, path))) => where_now.folders.get(index).map(|f| (f.clone(), path)),
+            _ => None,
+        })
     }
 }
 
-/// Whether `dir` is a Maildir: it has `cur/` or `new/`.
-fn is_maildir(dir: &Path) -> bool {
-    dir.join("cur").is_dir() || dir.join("new").is_dir()
+/// INBOX, then every `.<name>` folder directory sorted by folder name.
+fn folder_dirs(root: &Dir, warnings: &mut Vec<SourceWarning>) -> Result<Vec<FolderDir>> {
+    let entries = root
+        .entries()
+        .map_err(|e| Error::maildir(root.path(), format!("cannot list: {e}")))?;
+    let mut candidates = Vec::new();
+    for entry in entries {
+        match entry.name.into_string() {
+            Ok(name) if name.starts_with('.') => candidates.push((name, entry.kind)),
+            Ok(_) => {}
+            Err(raw) if raw.as_encoded_bytes().starts_with(b".") => warnings.push(
+                SourceWarning::new(root.join(&raw), "folder skipped: name is not UTF-8"),
+            ),
+            Err(_) => {}
+        }
+    }
+    // Listing order is arbitrary; sort so that a clash of names always keeps the same one.
+    candidates.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let mut folders = vec![FolderDir {
+        name: FolderName::inbox(),
+        rel: PathBuf::new(),
+    }];
+    let mut seen = HashSet::from([FolderName::inbox()]);
+    for (dir_name, kind) in candidates {
+        let path = root.join(&dir_name);
+        match kind {
+            Kind::Dir => {}
+            Kind::Symlink => {
+                warnings.push(SourceWarning::new(path, "symlink skipped"));
+                continue;
+            }
+            Kind::File | Kind::Other => continue, // a dot file of the server: `.customflags`
+        }
+        let dir = match root.open_dir(&dir_name) {
+            Ok(dir) => dir,
+            Err(e) => {
+                warnings.push(skipped(path, &e));
+                continue;
+            }
+        };
+        if !dir.is_maildir() {
+            for sub in ["cur", "new"] {
+                if let Ok(Some(Kind::Symlink)) = dir.kind_of(sub) {
+                    warnings.push(SourceWarning::new(path.join(sub), "symlink skipped"));
+                }
+            }
+            continue;
+        }
+        let name = match decode_folder_dir(&dir_name) {
+            Ok(name) => name,
+            Err(e) => {
+                warnings.push(SourceWarning::new(path, format!("folder skipped: {e}")));
+                continue;
+            }
+        };
+        if !seen.insert(name.clone()) {
+            let message = format!("folder skipped: another directory is also {name}");
+            warnings.push(SourceWarning::new(path, message));
+            continue;
+        }
+        folders.push(FolderDir {
+            name,
+            rel: PathBuf::from(dir_name),
+        });
+    }
+    folders[1..].sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(folders)
 }
 
-/// The folder directory of a message path (`<folder>/cur/<file>` or `<folder>/new/<file>`).
-fn folder_dir_of(path: &Path) -> Option<PathBuf> {
-    let sub = path.parent()?;
-    if !MESSAGE_DIRS.iter().any(|(name, _)| sub.ends_with(name)) {
+/// The warning for a directory or file that could not be opened.
+fn skipped(path: PathBuf, e: &io::Error) -> SourceWarning {
+    if is_symlink_refusal(e) {
+        SourceWarning::new(path, "symlink skipped (never followed inside a mailbox)")
+    } else {
+        SourceWarning::new(path, format!("skipped: {e}"))
+    }
+}
+
+/// The folder directory of a message path relative to the root (`<folder>/cur/<file>` or
+/// `<folder>/new/<file>`; empty for INBOX).
+fn folder_rel_of(rel: &Path) -> Option<PathBuf> {
+    let sub = rel.parent()?;
+    if !MESSAGE_DIRS
+        .iter()
+        .any(|(name, _)| sub.file_name() == Some(name.as_ref()))
+    {
         return None;
     }
     sub.parent().map(Path::to_path_buf)
@@ -292,6 +526,7 @@ fn is_message_name(name: &str) -> bool {
 /// is reported as vanished.
 fn scan_folder(
     folder: &FolderDir,
+    dir: &Dir,
     keywords: &Keywords,
     known: &dyn Fn(&str) -> Option<(u64, i64)>,
     warnings: &mut Vec<SourceWarning>,
@@ -300,17 +535,26 @@ fn scan_folder(
     let mut renamed: BTreeMap<String, PathBuf> = BTreeMap::new();
     for pass in 0..2 {
         for (sub, in_new) in MESSAGE_DIRS {
-            for (file_name, path, entry) in list_message_files(&folder.dir.join(sub), warnings) {
+            let Some(listing) = list_message_files(dir, sub, warnings) else {
+                continue;
+            };
+            for file_name in listing.names {
                 let key = unique_key_of(&file_name).to_owned();
                 if pass == 1 && (!renamed.contains_key(&key) || by_key.contains_key(&key)) {
                     continue;
                 }
+                let path = listing.dir.join(&file_name);
                 let seen = known(&key).filter(|_| key.contains(",S="));
                 let stat = match seen {
                     Some((size, received)) => Ok((size, received)),
-                    None => entry
-                        .metadata()
-                        .map(|meta| (meta.len(), meta.modified().map_or(0, unix_seconds))),
+                    None => listing
+                        .dir
+                        .stat(&file_name)
+                        .and_then(|meta| match meta.kind {
+                            Kind::File => Ok((meta.size, meta.mtime)),
+                            // Swapped since the listing: never read (the read refuses it too).
+                            _ => Err(io::Error::other("not a regular file any more")),
+                        }),
                 };
                 let (size, received) = match stat {
                     Ok(stat) => stat,
@@ -352,48 +596,83 @@ fn scan_folder(
     by_key.into_values().collect()
 }
 
-/// The regular files of `dir` that can be messages, as (name, path, entry); the entry's
-/// metadata is read relative to the open directory, which saves a path walk per file. A
-/// missing `dir` has none; an unreadable one, symlinks and other odd entries are reported in
-/// `warnings`.
+/// The names in one `cur/` or `new/` that can be messages, and the open directory.
+struct Listing {
+    dir: Dir,
+    names: Vec<String>,
+    /// Whether the directory stayed the same while it was listed (if not, a file renamed at
+    /// that moment may be in neither its old nor its new name).
+    settled: bool,
+}
+
+/// Lists `sub` (`cur` or `new`) of a folder: the regular files that can be messages. A
+/// missing `sub` has none (`None`); one that is a symlink or cannot be listed is reported in
+/// `warnings`, and so are symlinks and other odd entries in it.
+///
+/// A directory whose mtime or ctime changed while it was listed (the server renamed or
+/// delivered a file meanwhile: a file renamed at that moment can be missing from the listing
+/// under both names) is listed again, at most [`LIST_ATTEMPTS`] times; if it never holds
+/// still, that is a warning naming it, so no message goes missing unreported.
 fn list_message_files(
-    dir: &Path,
+    folder: &Dir,
+    sub: &str,
     warnings: &mut Vec<SourceWarning>,
-) -> Vec<(String, PathBuf, fs::DirEntry)> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
+) -> Option<Listing> {
+    let dir = match folder.open_dir(sub) {
+        Ok(dir) => dir,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(e) => {
-            warnings.push(SourceWarning::new(dir, format!("cannot list: {e}")));
-            return Vec::new();
+            warnings.push(skipped(folder.join(sub), &e));
+            return None;
         }
     };
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
+    let cannot_list = |e: io::Error| SourceWarning::new(dir.path(), format!("cannot list: {e}"));
+    let mut entries = Vec::new();
+    let mut settled = false;
+    for _ in 0..LIST_ATTEMPTS {
+        let before = dir.fstat().map(|m| m.change);
+        entries = match dir.entries() {
+            Ok(entries) => entries,
             Err(e) => {
-                warnings.push(SourceWarning::new(dir, format!("cannot list: {e}")));
-                break;
+                warnings.push(cannot_list(e));
+                return None;
             }
         };
-        let path = entry.path();
-        let Ok(name) = entry.file_name().into_string() else {
+        let after = dir.fstat().map(|m| m.change);
+        settled = matches!((before, after), (Ok(b), Ok(a)) if a == b);
+        if settled {
+            break;
+        }
+    }
+    if !settled {
+        warnings.push(SourceWarning::new(
+            dir.path(),
+            "changed during every listing (files renamed or delivered meanwhile): a message \
+             renamed at that moment may be missing from this snapshot",
+        ));
+    }
+    let mut names = Vec::new();
+    for entry in entries {
+        let path = dir.join(&entry.name);
+        let Ok(name) = entry.name.into_string() else {
             warnings.push(SourceWarning::new(path, "skipped: file name is not UTF-8"));
             continue;
         };
         if !is_message_name(&name) {
             continue;
         }
-        match entry.file_type() {
-            Ok(t) if t.is_file() => files.push((name, path, entry)),
-            Ok(t) if t.is_dir() => {}
-            Ok(t) if t.is_symlink() => warnings.push(SourceWarning::new(path, "symlink skipped")),
-            Ok(_) => warnings.push(SourceWarning::new(path, "skipped: not a regular file")),
-            Err(e) => warnings.push(vanished_or_unreadable(path, &e)),
+        match entry.kind {
+            Kind::File => names.push(name),
+            Kind::Dir => {}
+            Kind::Symlink => warnings.push(SourceWarning::new(path, "symlink skipped")),
+            Kind::Other => warnings.push(SourceWarning::new(path, "skipped: not a regular file")),
         }
     }
-    files
+    Some(Listing {
+        dir,
+        names,
+        settled,
+    })
 }
 
 fn vanished_or_unreadable(path: PathBuf, e: &io::Error) -> SourceWarning {
@@ -448,67 +727,55 @@ fn message_file(
     }
 }
 
-/// Unix seconds, rounded down like `st_mtime` (also before 1970).
-fn unix_seconds(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => {
-            let before = e.duration();
-            let secs = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
-            if before.subsec_nanos() > 0 {
-                -secs - 1
-            } else {
-                -secs
-            }
-        }
-    }
-}
-
-/// The message at `path` in `folder`, or `None` if there is no file there (any more).
+/// The message at `rel` (relative to `root`) in `folder`, or `None` if there is no file
+/// there (any more). A symlink or anything but a regular file there is an error naming it.
 ///
-/// `listed` is the scan's description of the file at `path`, if there is one: its name, and
+/// `listed` is the scan's description of the file at `rel`, if there is one: its name, and
 /// so its flags and keywords, are unchanged, and only size and date are taken afresh.
 fn read_message(
+    root: &Dir,
     folder: &FolderDir,
-    path: &Path,
+    rel: &Path,
     listed: Option<&MessageFile>,
     bytes: &mut Vec<u8>,
 ) -> Result<Option<MessageFile>> {
+    let path = root.join(rel);
     let fail =
-        |what: &str, e: io::Error| Error::maildir(path, format!("cannot {what} message: {e}"));
-    let mut handle = match File::open(path) {
-        Ok(handle) => handle,
+        |what: &str, e: io::Error| Error::maildir(&path, format!("cannot {what} message: {e}"));
+    let (mut handle, meta) = match root.open_file(rel) {
+        Ok(open) => open,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail("open", e)),
     };
     // Metadata of the open file: it describes exactly the bytes read, even if renamed meanwhile.
-    let meta = handle.metadata().map_err(|e| fail("examine", e))?;
-    if !meta.is_file() {
-        return Err(Error::maildir(path, "not a regular file"));
-    }
     bytes.clear();
     handle.read_to_end(bytes).map_err(|e| fail("read", e))?;
     if let Some(listed) = listed.filter(|l| l.path == path) {
         let file = MessageFile {
-            size: meta.len(),
-            received: meta.modified().map_or(0, unix_seconds),
+            size: meta.size,
+            received: meta.mtime,
             ..listed.clone()
         };
         return Ok(Some(file));
     }
-    let file_name = path
+    let file_name = rel
         .file_name()
         .and_then(|name| name.to_str())
-        .ok_or_else(|| Error::maildir(path, "file name is not UTF-8"))?
+        .ok_or_else(|| Error::maildir(&path, "file name is not UTF-8"))?
         .to_owned();
-    let in_new = path.parent().is_some_and(|sub| sub.ends_with("new"));
+    let in_new = rel
+        .parent()
+        .is_some_and(|sub| sub.file_name() == Some("new".as_ref()));
     let mut ignored = Vec::new();
-    let keywords = Keywords::load(&folder.dir, &mut ignored);
+    let keywords = match folder.open(root) {
+        Ok(dir) => Keywords::load(&dir, &mut ignored),
+        Err(_) => Keywords::default(),
+    };
     let file = message_file(
         &folder.name,
-        path.to_path_buf(),
+        path.clone(),
         file_name,
-        (meta.len(), meta.modified().map_or(0, unix_seconds)),
+        (meta.size, meta.mtime),
         in_new,
         &keywords,
         &mut ignored,
@@ -516,23 +783,13 @@ fn read_message(
     Ok(Some(file))
 }
 
-/// The first message file of `dir` (a folder directory) whose unique key is `key`.
-fn find_in_folder(dir: &Path, key: &str) -> Option<PathBuf> {
-    let mut ignored = Vec::new();
-    MESSAGE_DIRS.iter().find_map(|(sub, _)| {
-        list_message_files(&dir.join(sub), &mut ignored)
-            .into_iter()
-            .find(|(name, _, _)| unique_key_of(name) == key)
-            .map(|(_, path, _)| path)
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::fs;
 
     use filetime::FileTime;
 
+    use super::super::beneath::Resolve;
     use super::*;
     use crate::{ErrorKind, Flag};
 
@@ -867,17 +1124,13 @@ mod tests {
 
     #[test]
     fn received_dates_before_1970_round_down() {
-        let at = |secs: i64, nanos: u32| {
-            let d = Duration::new(secs.unsigned_abs(), nanos);
-            if secs >= 0 {
-                UNIX_EPOCH + d
-            } else {
-                UNIX_EPOCH - d
-            }
-        };
-        assert_eq!(unix_seconds(at(1_700_000_000, 999_999_999)), 1_700_000_000);
-        assert_eq!(unix_seconds(at(-5, 0)), -5);
-        assert_eq!(unix_seconds(UNIX_EPOCH - Duration::from_millis(4500)), -5);
+        let tmp = tempfile::tempdir().unwrap();
+        let inbox = mkfolder(tmp.path(), "");
+        let path = inbox.join("cur/1.M1P1.host:2,S");
+        fs::write(&path, "x").unwrap();
+        filetime::set_file_mtime(&path, FileTime::from_unix_time(-5, 500_000_000)).unwrap();
+        let scan = MaildirAccount::open(tmp.path()).unwrap().scan().unwrap();
+        assert_eq!(scan.folders[0].messages[0].received, -5);
     }
 
     #[test]
@@ -1060,5 +1313,194 @@ mod tests {
         assert_eq!(got[0], ("1700.M1P1.host,S=5,W=5", 5, 42));
         assert_eq!((got[1].0, got[1].1), ("1700.M2P1.host", 5));
         assert_ne!(got[1].2, 42);
+    }
+
+    #[test]
+    fn a_burst_of_renames_after_the_scan_costs_one_listing_and_each_loss_is_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inbox = mkfolder(tmp.path(), "");
+        let archive = mkfolder(tmp.path(), ".Archive");
+        for n in 0..3_000 {
+            let name = format!("1700{n:06}.M{n}P1.host,S=2,W=2:2,");
+            fs::write(inbox.join("cur").join(name), "x\n").unwrap();
+        }
+        let account = MaildirAccount::open(tmp.path()).unwrap();
+        let listed = account.scan().unwrap().folders[0].messages.clone();
+        assert_eq!(listed.len(), 3_000);
+        let (first, second) = listed.split_at(1_500);
+        // Between the scan and the reads, "mark all as read" on most of the first half, a
+        // move of some to Archive, and an expunge of the rest.
+        let mut expunged = Vec::new();
+        for (i, file) in first.iter().enumerate() {
+            match i % 6 {
+                0..=3 => {
+                    let seen = file.path.with_file_name(format!("{}:2,S", file.unique));
+                    fs::rename(&file.path, seen).unwrap();
+                }
+                4 => fs::rename(&file.path, archive.join("cur").join(&file.file_name)).unwrap(),
+                _ => {
+                    fs::remove_file(&file.path).unwrap();
+                    expunged.push(file.path.clone());
+                }
+            }
+        }
+        let reader = account.reader().unwrap();
+        let before = super::super::beneath::listings_on_this_thread();
+        let mut vanished = Vec::new();
+        let mut moved = 0;
+        let mut read_all = |files: &[MessageFile]| {
+            for file in files {
+                match reader.read(file).unwrap() {
+                    ReadOutcome::Read { file: now, .. } => {
+                        moved += usize::from(now.folder.as_str() == "Archive");
+                        assert!(now.folder.as_str() == "Archive" || now.flags.to_string() == "S");
+                    }
+                    ReadOutcome::Vanished => vanished.push(file.path.clone()),
+                }
+            }
+        };
+        read_all(first);
+        // One listing of the account: its root, and cur/ and new/ of both folders.
+        let listings = super::super::beneath::listings_on_this_thread() - before;
+        assert!(
+            listings <= 5,
+            "{listings} directory listings for 1,500 reads"
+        );
+        // Then "empty trash" on the whole second half, which that listing still shows: one
+        // more listing answers for all of them.
+        for file in second {
+            fs::remove_file(&file.path).unwrap();
+            expunged.push(file.path.clone());
+        }
+        read_all(second);
+        let listings = super::super::beneath::listings_on_this_thread() - before;
+        assert!(
+            listings <= 10,
+            "{listings} directory listings for 3,000 reads"
+        );
+        assert_eq!(moved, 250);
+        assert_eq!(
+            vanished, expunged,
+            "every message not found again is reported"
+        );
+    }
+
+    #[test]
+    fn symlinked_message_dirs_folders_and_swapped_files_are_refused_and_named() {
+        symlinks_and_swaps_are_refused(false);
+    }
+
+    #[test]
+    fn without_openat2_the_walk_refuses_the_same() {
+        super::super::beneath::force_walk_on_this_thread(true);
+        symlinks_and_swaps_are_refused(true);
+    }
+
+    fn symlinks_and_swaps_are_refused(walk: bool) {
+        let tmp = tempfile::tempdir().unwrap();
+        let other = mkfolder(&tmp.path().join("other"), "");
+        let secret = deliver(&other, "cur", "1700000009.M9P9.other", Some("S"), 1);
+        let root = tmp.path().join("account");
+        let inbox = mkfolder(&root, "");
+        let kept = deliver(&inbox, "cur", "1700000000.M1P1.mail", Some("S"), 1);
+        // A folder whose cur/ is the other user's, one that is a symlink, one whose cur/ and
+        // new/ both are.
+        let evil = root.join(".Evil");
+        fs::create_dir_all(evil.join("new")).unwrap();
+        std::os::unix::fs::symlink(other.join("cur"), evil.join("cur")).unwrap();
+        std::os::unix::fs::symlink(&other, root.join(".Linked")).unwrap();
+        let both = root.join(".Both");
+        fs::create_dir(&both).unwrap();
+        std::os::unix::fs::symlink(other.join("cur"), both.join("cur")).unwrap();
+        std::os::unix::fs::symlink(other.join("new"), both.join("new")).unwrap();
+        let account = MaildirAccount::open(&root).unwrap();
+        let scan = account.scan().unwrap();
+        let names: Vec<&str> = scan.folders.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["INBOX", "Evil"]);
+        assert!(scan.folders[1].messages.is_empty());
+        let warned: Vec<&Path> = scan.warnings.iter().map(|w| w.path.as_path()).collect();
+        for path in [
+            both.join("cur"),
+            both.join("new"),
+            evil.join("cur"),
+            root.join(".Linked"),
+        ] {
+            assert!(
+                warned.contains(&path.as_path()),
+                "{path:?} in {:#?}",
+                scan.warnings
+            );
+        }
+        assert!(scan.warnings.iter().all(|w| w.message.contains("symlink")));
+
+        // The message swapped for a symlink to another user's mail after the scan.
+        let file = scan.folders[0].messages[0].clone();
+        fs::remove_file(&kept).unwrap();
+        std::os::unix::fs::symlink(&secret, &kept).unwrap();
+        let err = account.read(&file).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Source);
+        assert!(
+            err.to_string().contains(&kept.display().to_string()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("symlink"), "{err}");
+        // … or for a FIFO: refused at once, never blocking.
+        fs::remove_file(&kept).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &kept,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = account.read(&file).unwrap_err();
+        assert!(err.to_string().contains("FIFO"), "{err}");
+        assert!(account.read_head(&file, 10).is_err());
+        let root_dir = account.root_dir().unwrap();
+        let resolve = if walk {
+            Resolve::Walk
+        } else {
+            Resolve::Openat2
+        };
+        assert_eq!(root_dir.resolve(), resolve);
+    }
+
+    #[test]
+    fn a_symlinked_account_is_followed_only_when_asked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        mkfolder(&real, "");
+        let accounts = tmp.path().join("accounts");
+        fs::create_dir_all(accounts.join("nested")).unwrap();
+        std::os::unix::fs::symlink(&real, accounts.join("linked")).unwrap();
+        std::os::unix::fs::symlink(&real, accounts.join("nested/Maildir")).unwrap();
+        mkfolder(&accounts, "plain");
+
+        let err = MaildirAccount::open(accounts.join("linked")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Source);
+        assert!(err.to_string().contains("symlink"), "{err}");
+        let follow = SourceOptions::default().follow_root_symlink(true);
+        let account = MaildirAccount::open_with(accounts.join("linked"), &follow).unwrap();
+        assert!(account.scan().unwrap().warnings.is_empty());
+
+        let found = MaildirAccount::discover_with(&accounts, &SourceOptions::default()).unwrap();
+        let names: Vec<&str> = found.accounts.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["plain"]);
+        let skipped: Vec<&Path> = found.warnings.iter().map(|w| w.path.as_path()).collect();
+        assert_eq!(
+            skipped.iter().collect::<HashSet<_>>(),
+            [accounts.join("linked"), accounts.join("nested/Maildir")]
+                .iter()
+                .map(PathBuf::as_path)
+                .collect::<Vec<_>>()
+                .iter()
+                .collect::<HashSet<_>>()
+        );
+        let found = MaildirAccount::discover_with(&accounts, &follow).unwrap();
+        let names: Vec<&str> = found.accounts.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["linked", "nested", "plain"]);
+        assert!(found.warnings.is_empty());
+        assert!(found.accounts.iter().all(|(_, a)| a.scan().is_ok()));
     }
 }

@@ -9,37 +9,110 @@
 //!   directory does.
 //! - Messages are the regular files in `cur/` and `new/`. `tmp/` (deliveries in progress),
 //!   dot files, subdirectories and the servers' own files (`dovecot*`, `maildirsize`,
-//!   `courierimap*` …) are not messages; symlinks are skipped with a warning.
+//!   `courierimap*` …) are not messages.
 //! - A file name is `<unique>[:2,<info>]`. Capital letters of the info are system flags
 //!   ([`Flags`]); lowercase letters are keywords, looked up in that folder's
 //!   `dovecot-keywords`. The file's mtime is the message's received date (IMAP INTERNALDATE).
 //! - Subscriptions come from Dovecot's `subscriptions` and Courier's `courierimapsubscribed`;
 //!   every folder on disk is listed whether subscribed or not.
 //!
+//! # A mailbox its user can write
+//!
+//! MTM runs as root (or a service user that reads every mailbox) over directories their
+//! users can write, so nothing below an account root is trusted. Every open below the root
+//! goes through one module, `source/beneath.rs`: Linux `openat2` with `RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS`, or a component-by-component `O_NOFOLLOW` walk where the kernel
+//! lacks it.
+//!
+//! - A symlink anywhere below the root is never followed: a folder directory, a `cur/` or
+//!   `new/`, a message file or a control file that is one is skipped with a
+//!   [`SourceWarning`] naming it (in a scan), or refused with an
+//!   [`ErrorKind::Source`](crate::ErrorKind::Source) error naming it (a read, a restore).
+//! - Only regular files are read, checked on the opened descriptor: a message swapped for a
+//!   symlink or a FIFO after the scan is refused, never read through and never waited on.
+//! - Control files (`subscriptions`, `courierimapsubscribed`, `dovecot-keywords`) are read
+//!   only up to 1 MiB: a larger one, a FIFO or `-> /dev/zero` is a warning naming it.
+//! - The account directory itself is opened by its path. If it (or an account's `Maildir`)
+//!   is a symlink, it is refused unless [`SourceOptions::follow_root_symlink`] is set, for
+//!   providers that lay mail out with symlinks on purpose.
+//!
 //! # A live mailbox
 //!
 //! The server keeps working while MTM reads. [`MaildirAccount::scan`] only lists names and
-//! stats files; a file that disappears in between is left out with a [`SourceWarning`].
+//! stats files; a file that disappears in between is left out with a [`SourceWarning`], and a
+//! `cur/` or `new/` that changed while it was listed is listed again (a warning names it if it
+//! never holds still, since a file renamed at that moment can be missing from the listing).
 //! [`MaildirAccount::read`] follows a message that was renamed (flags changed) or moved to
 //! another folder since the scan, by its unique name, and says [`ReadOutcome::Vanished`] if it
-//! is gone. Problems below the account root are warnings, never errors.
+//! is gone; a [`MaildirReader`] shares one listing of the account among all the reads of a
+//! snapshot, so a burst of renames costs one listing, not one per message. Problems below the
+//! account root are warnings, never errors.
 
+pub(crate) mod beneath;
 pub(crate) mod keywords;
 mod maildir;
 pub(crate) mod subscriptions;
 pub(crate) mod utf7;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::{Flags, FolderName, Result};
 
 /// One account's Maildir++ directory (Dovecot/Courier layout).
 ///
 /// Opening checks the root once; [`scan`](Self::scan) lists folders and messages without
-/// reading message content, and [`read`](Self::read) reads one message.
+/// reading message content, and [`read`](Self::read) reads one message. No file descriptor
+/// stays open between calls (a run over 100,000 accounts holds none per account).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaildirAccount {
     root: PathBuf,
+    options: SourceOptions,
+}
+
+/// How a mail source is opened: choices of the provider, not of the mailbox's user.
+///
+/// The default is the safe one. A future source (IMAP) takes the same options where they
+/// apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SourceOptions {
+    /// Follow a symlink that is the account directory itself (`/srv/mail/alice ->
+    /// /data/alice`), or an account's `Maildir`, as a provider may lay mail out on purpose.
+    /// Off by default: such an account is refused ([`MaildirAccount::open_with`]) or skipped
+    /// with a warning ([`MaildirAccount::discover_with`]). Symlinks *below* the account
+    /// directory are never followed, whatever this says.
+    pub follow_root_symlink: bool,
+}
+
+impl SourceOptions {
+    /// These options with [`follow_root_symlink`](Self::follow_root_symlink) set to `follow`.
+    pub fn follow_root_symlink(mut self, follow: bool) -> Self {
+        self.follow_root_symlink = follow;
+        self
+    }
+}
+
+/// What [`MaildirAccount::discover_with`] found under a directory of accounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiscoveredAccounts {
+    /// (directory name, account), sorted by name.
+    pub accounts: Vec<(String, MaildirAccount)>,
+    /// Account directories that were skipped, and why (a symlink not followed, one that
+    /// cannot be opened).
+    pub warnings: Vec<SourceWarning>,
+}
+
+/// One pass of reads over an account ([`MaildirAccount::reader`]): the root stays open for
+/// the pass, and a message that is no longer where the scan saw it is looked for in one
+/// listing of the whole account that the reads of the pass share (listed again only when it
+/// cannot answer), so a burst of renames costs one listing, not one per message. Can be
+/// shared by threads.
+#[derive(Debug)]
+pub struct MaildirReader<'a> {
+    account: &'a MaildirAccount,
+    root: beneath::Dir,
+    where_now: Mutex<maildir::Relocations>,
 }
 
 impl MaildirAccount {

@@ -12,9 +12,8 @@
 //! When both files exist, a folder is subscribed if either names it.
 
 use std::collections::BTreeSet;
-use std::io;
-use std::path::Path;
 
+use super::beneath::{CONTROL_FILE_LIMIT, Dir};
 use super::{SourceWarning, folder_from_levels};
 use crate::FolderName;
 
@@ -60,9 +59,10 @@ impl Subscriptions {
         subs
     }
 
-    /// Reads and merges both files at `root`. Missing files subscribe nothing; unreadable files
-    /// and bad lines are reported in `warnings`.
-    pub(crate) fn load(root: &Path, warnings: &mut Vec<SourceWarning>) -> Subscriptions {
+    /// Reads and merges both files at `root` (regular files of at most 1 MiB, never through a
+    /// symlink). Missing files subscribe nothing; unreadable, refused or oversized files and
+    /// bad lines are reported in `warnings`.
+    pub(crate) fn load(root: &Dir, warnings: &mut Vec<SourceWarning>) -> Subscriptions {
         let mut all = Subscriptions::default();
         type Parser = fn(&str) -> Subscriptions;
         let files: [(&str, Parser); 2] = [
@@ -71,9 +71,9 @@ impl Subscriptions {
         ];
         for (file, parse) in files {
             let path = root.join(file);
-            let text = match std::fs::read(&path) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            let text = match root.read_bounded(file, CONTROL_FILE_LIMIT) {
+                Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+                Ok(None) => continue,
                 Err(e) => {
                     let message = format!("cannot read subscriptions: {e}");
                     warnings.push(SourceWarning::new(path, message));
@@ -239,14 +239,15 @@ mod tests {
     #[test]
     fn load_unions_both_files_and_inbox_is_always_subscribed() {
         let dir = tempfile::tempdir().unwrap();
+        let root = Dir::open_root(dir.path(), false).unwrap();
         let mut warnings = Vec::new();
-        let none = Subscriptions::load(dir.path(), &mut warnings);
+        let none = Subscriptions::load(&root, &mut warnings);
         assert!(none.names.is_empty());
         assert!(none.contains(&FolderName::inbox()));
 
         std::fs::write(dir.path().join(DOVECOT_FILE), "V\t2\n\nSent\nBad&\n").unwrap();
         std::fs::write(dir.path().join(COURIER_FILE), "INBOX.Archive.2024\n").unwrap();
-        let subs = Subscriptions::load(dir.path(), &mut warnings);
+        let subs = Subscriptions::load(&root, &mut warnings);
         assert_eq!(names(&subs), ["Archive/2024", "Sent"]);
         assert!(subs.contains(&FolderName::new("Sent").unwrap()));
         assert!(!subs.contains(&FolderName::new("Archive").unwrap()));

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::is_restored_by;
-use crate::error::Result;
+use crate::error::{ErrorKind, Result};
 use crate::id::MessageId;
 use crate::names::FolderName;
 use crate::snapshot::model::Manifest;
@@ -50,7 +50,7 @@ impl LiveState {
             .map(|w| format!("live maildir: {}: {}", w.path.display(), w.message))
             .collect();
         let mut source_warnings = Vec::new();
-        let subscriptions = Subscriptions::load(live.root(), &mut source_warnings);
+        let subscriptions = Subscriptions::load(&live.root_dir()?, &mut source_warnings);
         warnings.extend(
             source_warnings
                 .iter()
@@ -59,6 +59,7 @@ impl LiveState {
 
         let mut copies: HashMap<MessageId, Vec<LiveCopy>> = HashMap::new();
         let mut buf = Vec::new();
+        let reader = live.reader()?;
         for folder in &scan.folders {
             for file in &folder.messages {
                 let known = by_name
@@ -68,9 +69,21 @@ impl LiveState {
                     Some((_, id)) => (*id, folder.name.clone(), file.unique.clone()),
                     None if wanted_sizes.contains(&file.size) => {
                         // Follows a file the server renamed or moved since the scan.
-                        match live.read_into(file, &mut buf)? {
-                            Some(now) => (MessageId::of(&buf), now.folder, now.unique),
-                            None => continue,
+                        match reader.read_into(file, &mut buf) {
+                            Ok(Some(now)) => (MessageId::of(&buf), now.folder, now.unique),
+                            Ok(None) => {
+                                warnings.push(format!(
+                                    "live maildir: {}: vanished while the restore read it",
+                                    file.path.display()
+                                ));
+                                continue;
+                            }
+                            // A file swapped for a symlink or a FIFO: never read, named.
+                            Err(e) if e.kind() == ErrorKind::Source => {
+                                warnings.push(format!("live maildir: {e}"));
+                                continue;
+                            }
+                            Err(e) => return Err(e),
                         }
                     }
                     None => continue,

@@ -51,6 +51,13 @@
 //! - **Ownership.** Files are created `0600`, directories `0700`, as Dovecot does. When the
 //!   process runs as root and the account root belongs to another user or group, everything
 //!   the restore creates is given to the owner of the account root.
+//! - **Hostile mailboxes.** Every file and directory is reached from the account root
+//!   without following a symlink (see [`crate::source`]): a folder directory, `cur/`, `tmp/`,
+//!   `subscriptions` or `dovecot-keywords` that is a symlink (or a FIFO, a device, a control
+//!   file over 1 MiB) stops the restore with an
+//!   [`ErrorKind::Source`](crate::ErrorKind::Source) error naming it, before anything is
+//!   created or written through it; files are created exclusively (`O_EXCL`), and given to
+//!   the owner on their descriptors.
 //! - **Idempotent.** Running the same restore again writes nothing: every message is then
 //!   already present.
 //!
@@ -65,7 +72,6 @@ mod write;
 mod tests;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -78,7 +84,7 @@ use crate::repo::Repository;
 use crate::restore::outcome::{FolderPlan, RestorePlan, RestoreResult};
 use crate::restore::request::RestoreScope;
 use crate::snapshot::model::{Manifest, ManifestEntry};
-use crate::source::{MaildirAccount, encode_folder_dir};
+use crate::source::MaildirAccount;
 
 use live::LiveState;
 
@@ -190,8 +196,6 @@ impl Repository {
 #[derive(Debug)]
 struct FolderWork {
     folder: FolderName,
-    /// Its directory in the live account.
-    dir: PathBuf,
     manifest: Arc<Manifest>,
     /// Indexes into `manifest.messages` of the messages to write.
     to_write: Vec<usize>,
@@ -329,7 +333,6 @@ fn prepare(
             .collect();
         let covered = s.whole || !to_write.is_empty();
         let work = FolderWork {
-            dir: live.root().join(encode_folder_dir(&s.folder)),
             recreate: covered && !state.has_folder(&s.folder),
             resubscribe: covered && s.subscribed && !state.is_subscribed(&s.folder),
             folder: s.folder,

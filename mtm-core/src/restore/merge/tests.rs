@@ -12,8 +12,8 @@ use crate::clock::FixedClock;
 use crate::flags::Flags;
 use crate::repo::RepositoryOptions;
 use crate::snapshot::SnapshotOptions;
-use crate::source::ReadOutcome;
 use crate::source::subscriptions::SubscriptionFormat;
+use crate::source::{ReadOutcome, encode_folder_dir};
 use crate::{ErrorKind, Repository};
 
 const DAY: &str = "2026-11-20";
@@ -817,4 +817,16 @@ fn files_are_given_to_the_account_owner_when_running_as_root() {
             path.display()
         );
     }
+}
+
+/// The restores above, through the fallback walk of a kernel without `openat2`.
+#[test]
+fn without_openat2_the_walk_restores_the_same() {
+    crate::source::beneath::force_walk_on_this_thread(true);
+    deleted_messages_come_back_with_flags_keywords_and_date_and_new_mail_is_untouched();
+    a_second_run_writes_nothing();
+    a_deleted_folder_is_recreated_and_subscribed_again_in_dovecots_format();
+    stale_tmp_files_of_this_request_are_replaced_and_others_kept();
+    a_crash_at_any_point_then_a_resume_leaves_no_gap_and_no_duplicate();
+    files_are_given_to_the_account_owner_when_running_as_root();
 }

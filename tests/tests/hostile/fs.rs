@@ -1,0 +1,547 @@
+//! Issue 9, items 1–4 and 16: a mail user who can write their own Maildir tries to make a
+//! snapshot or a restore (run as root) read or write outside the mailbox, hang, or lose mail
+//! without a word.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use mtm_core::{
+    AccountId, Actor, FixedClock, FolderName, MaildirAccount, MaildirRoot, MessageQuery,
+    RequestState, RestoreDesk, RestoreScope, RestoreSettings, SnapshotOptions, SnapshotProgress,
+    SnapshotReport,
+};
+use mtm_tests::hostile::{Secret, chown_tree, mail_owner, tree_contains};
+use mtm_tests::{Maildir, TestRepo, day, message};
+
+const DAY: &str = "2026-11-10";
+
+/// Every message the repository stored for `account` on [`DAY`], as raw bytes.
+fn stored(repo: &TestRepo, account: &str) -> Vec<Vec<u8>> {
+    let view = repo
+        .repo
+        .account(&AccountId::new(account).unwrap())
+        .unwrap();
+    let mut all = Vec::new();
+    for folder in view.folders(day(DAY)).unwrap() {
+        let query = MessageQuery {
+            limit: usize::MAX,
+            ..MessageQuery::default()
+        };
+        for info in view
+            .messages(day(DAY), &folder.name, &query)
+            .unwrap()
+            .messages
+        {
+            all.push(view.raw(day(DAY), &info.id).unwrap());
+        }
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Gives a Maildir to the mail user, as a delivery agent leaves it.
+fn hand_over(root: &Path) {
+    if let Some(owner) = mail_owner() {
+        chown_tree(root, owner);
+    }
+}
+
+/// Runs `f` on a thread and fails the test if it takes more than a minute (a FIFO opened
+/// for reading blocks forever).
+fn within_a_minute<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what} hung"))
+}
+
+/// Runs a closure once, when the snapshot has listed the account and before it reads any
+/// message: the moment a user swaps files under it.
+struct AfterScan(Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+impl std::fmt::Debug for AfterScan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterScan")
+    }
+}
+
+impl SnapshotProgress for AfterScan {
+    fn started(&self, _: &AccountId, _: u64, _: u64, _: u64) {
+        if let Some(swap) = self.0.lock().unwrap().take() {
+            swap();
+        }
+    }
+    fn advanced(&self, _: u64) {}
+}
+
+fn after_scan(swap: impl FnOnce() + Send + 'static) -> SnapshotOptions {
+    SnapshotOptions {
+        progress: Some(Arc::new(AfterScan(Mutex::new(Some(Box::new(swap)))))),
+        ..SnapshotOptions::default()
+    }
+}
+
+fn warned_about(report: &SnapshotReport, path: &Path) -> bool {
+    let path = path.display().to_string();
+    report.warnings.iter().any(|w| w.contains(&path))
+}
+
+#[test]
+fn item1_a_symlinked_cur_never_stores_another_users_mail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = Maildir::create(tmp.path().join("alice"));
+    let theirs = message("boss@example.com", "alice@x", "Alice only", "PRIVATE-ALICE");
+    alice.deliver("INBOX", &theirs, "S", 1_763_000_000);
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    mallory.add_folder("Stolen", true);
+    let stolen_cur = mallory.folder_dir("Stolen").join("cur");
+    fs::remove_dir(&stolen_cur).unwrap();
+    symlink(alice.root.join("cur"), &stolen_cur).unwrap();
+    let inbox_new = mallory.root.join("new");
+    fs::remove_dir(&inbox_new).unwrap();
+    symlink(alice.root.join("cur"), &inbox_new).unwrap();
+    hand_over(&alice.root);
+    hand_over(&mallory.root);
+
+    let repo = TestRepo::new();
+    let report = repo.snapshot("mallory@x", &mallory, DAY);
+    assert!(
+        stored(&repo, "mallory@x")
+            .iter()
+            .all(|raw| !contains(raw, b"PRIVATE-ALICE"))
+    );
+    assert_eq!(report.messages, 0);
+    assert!(warned_about(&report, &stolen_cur), "{:?}", report.warnings);
+    assert!(warned_about(&report, &inbox_new), "{:?}", report.warnings);
+}
+
+#[test]
+fn item1_a_symlinked_maildir_of_an_account_is_not_followed_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("mail");
+    let mut alice = Maildir::create(root.join("alice@x/Maildir"));
+    alice.deliver(
+        "INBOX",
+        &message("a@x", "alice@x", "Hi", "PRIVATE-ALICE"),
+        "S",
+        1,
+    );
+    fs::create_dir_all(root.join("mallory@x")).unwrap();
+    symlink(&alice.root, root.join("mallory@x/Maildir")).unwrap();
+    hand_over(&root.join("alice@x"));
+    hand_over(&root.join("mallory@x"));
+
+    let names: Vec<String> = MaildirAccount::discover(&root)
+        .unwrap()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(names, ["alice@x"]);
+    let found = MaildirAccount::discover_with(&root, &mtm_core::SourceOptions::default()).unwrap();
+    assert_eq!(found.warnings.len(), 1, "{:?}", found.warnings);
+    assert_eq!(found.warnings[0].path, root.join("mallory@x/Maildir"));
+    let err = MaildirAccount::open(root.join("mallory@x/Maildir")).unwrap_err();
+    assert!(err.to_string().contains("symlink"), "{err}");
+}
+
+#[test]
+fn item2_a_message_swapped_for_a_symlink_after_the_listing_is_not_read_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = Secret::create(tmp.path(), "swap");
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    let path = mallory.deliver("INBOX", &message("a@x", "m@x", "Bait", "bait"), "S", 1);
+    hand_over(&mallory.root);
+
+    let repo = TestRepo::new();
+    let (link, target) = (path.clone(), secret.path.clone());
+    let options = after_scan(move || {
+        fs::remove_file(&link).unwrap();
+        symlink(&target, &link).unwrap();
+    });
+    let report = repo
+        .try_snapshot("mallory@x", &mallory, DAY, &options)
+        .unwrap();
+    assert!(
+        stored(&repo, "mallory@x")
+            .iter()
+            .all(|raw| !contains(raw, &secret.content))
+    );
+    assert_eq!(report.messages, 0);
+    assert!(warned_about(&report, &path), "{:?}", report.warnings);
+}
+
+#[test]
+fn item2_a_message_swapped_for_a_fifo_after_the_listing_does_not_hang_the_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    let path = mallory.deliver("INBOX", &message("a@x", "m@x", "Bait", "bait"), "S", 1);
+    mallory.deliver("INBOX", &message("a@x", "m@x", "Real", "real"), "S", 2);
+    hand_over(&mallory.root);
+
+    let fifo = path.clone();
+    let options = after_scan(move || {
+        fs::remove_file(&fifo).unwrap();
+        mkfifo(&fifo);
+    });
+    let (report, _repo, _tmp) = within_a_minute("a snapshot over a FIFO", move || {
+        let repo = TestRepo::new();
+        let report = repo
+            .try_snapshot("mallory@x", &mallory, DAY, &options)
+            .unwrap();
+        (report, repo, tmp)
+    });
+    assert_eq!(report.messages, 1);
+    assert!(warned_about(&report, &path), "{:?}", report.warnings);
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn item3_fifo_and_dev_zero_control_files_neither_hang_nor_exhaust_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    mallory.add_folder("Work", true);
+    mallory.deliver("INBOX", &message("a@x", "m@x", "Kept", "kept"), "Sa", 1);
+    mallory.deliver("Work", &message("a@x", "m@x", "Also", "also"), "S", 2);
+    let subscriptions = mallory.root.join("subscriptions");
+    fs::remove_file(&subscriptions).unwrap();
+    mkfifo(&subscriptions);
+    let keywords = mallory.root.join("dovecot-keywords");
+    mkfifo(&keywords);
+    let work_keywords = mallory.folder_dir("Work").join("dovecot-keywords");
+    symlink("/dev/zero", &work_keywords).unwrap();
+    let courier = mallory.root.join("courierimapsubscribed");
+    symlink("/dev/zero", &courier).unwrap();
+    hand_over(&mallory.root);
+
+    let (report, _repo, _tmp) = within_a_minute("a snapshot over FIFO control files", move || {
+        let repo = TestRepo::new();
+        let report = repo.snapshot("mallory@x", &mallory, DAY);
+        (report, repo, tmp)
+    });
+    assert_eq!(report.messages, 2);
+    for path in [&subscriptions, &keywords, &work_keywords, &courier] {
+        assert!(
+            warned_about(&report, path),
+            "{path:?}: {:?}",
+            report.warnings
+        );
+    }
+}
+
+/// A repository with one snapshot of alice (nested layout `<mail>/alice@x/Maildir`) and
+/// bob; alice then loses a message and a folder.
+struct World {
+    tmp: tempfile::TempDir,
+    repo: TestRepo,
+    alice: Maildir,
+    bob: Maildir,
+}
+
+impl World {
+    fn new() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut alice = Maildir::create(tmp.path().join("mail/alice@x/Maildir"));
+        alice.add_folder("Projects", true);
+        fs::write(alice.root.join("dovecot-keywords"), "0 $Label1\n").unwrap();
+        let lost = message("boss@x", "alice@x", "Lost", "LOST-MESSAGE");
+        let lost_path = alice.deliver("INBOX", &lost, "Sa", 1_763_000_000);
+        alice.deliver(
+            "Projects",
+            &message("c@x", "alice@x", "Plan", "plan"),
+            "S",
+            2,
+        );
+        let mut bob = Maildir::create(tmp.path().join("mail/bob@x/Maildir"));
+        bob.add_folder("Projects", true);
+        bob.deliver("INBOX", &message("d@x", "bob@x", "Bob's", "bob"), "S", 3);
+        let repo = TestRepo::new();
+        repo.snapshot("alice@x", &alice, DAY);
+        fs::remove_file(lost_path).unwrap();
+        hand_over(&tmp.path().join("mail/alice@x"));
+        hand_over(&tmp.path().join("mail/bob@x"));
+        World {
+            tmp,
+            repo,
+            alice,
+            bob,
+        }
+    }
+
+    fn mail_root(&self) -> PathBuf {
+        self.tmp.path().join("mail")
+    }
+
+    /// Alice asks for her account of [`DAY`] back and an admin approves: whether it
+    /// completed, and everything said on the way (errors, warnings).
+    fn restore(&self) -> (bool, String) {
+        let desk = RestoreDesk::new(
+            self.repo.repo.clone(),
+            MaildirRoot::new(self.mail_root()),
+            RestoreSettings::default(),
+        );
+        let alice = AccountId::new("alice@x").unwrap();
+        let at = |t: &str| FixedClock::parse(t).unwrap();
+        let asked = desk.request(
+            &Actor::User(alice.clone()),
+            &alice,
+            day(DAY),
+            RestoreScope::Account,
+            &at("2026-11-12T09:00:00Z"),
+        );
+        let id = match asked {
+            Ok(asked) => asked.request.id,
+            Err(e) => return (false, e.to_string()),
+        };
+        let admin = Actor::admin("carol").unwrap();
+        match desk.approve(&admin, &id, &at("2026-11-12T10:00:00Z")) {
+            Ok(done) => (
+                done.request.state == RequestState::Completed,
+                format!("{done:?}"),
+            ),
+            Err(e) => (false, e.to_string()),
+        }
+    }
+
+    /// Every file below bob's Maildir, by path.
+    fn bobs_files(&self) -> Vec<PathBuf> {
+        files_below(&self.bob.root)
+    }
+}
+
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut all = Vec::new();
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            all.extend(files_below(&path));
+        } else {
+            all.push(path);
+        }
+    }
+    all.sort();
+    all
+}
+
+#[test]
+fn item4_a_restore_through_a_symlinked_folder_directory_writes_nothing_outside() {
+    // A folder directory, INBOX's cur/ and INBOX's tmp/, each pointed at bob's.
+    type Attack = fn(&World) -> (PathBuf, PathBuf);
+    let attacks: [(&str, Attack); 3] = [
+        ("folder", |w| {
+            (w.alice.folder_dir("Projects"), w.bob.folder_dir("Projects"))
+        }),
+        ("cur", |w| {
+            (w.alice.root.join("cur"), w.bob.root.join("cur"))
+        }),
+        ("tmp", |w| {
+            (w.alice.root.join("tmp"), w.bob.root.join("tmp"))
+        }),
+    ];
+    for (what, attack) in attacks {
+        let world = World::new();
+        let (theirs, target) = attack(&world);
+        fs::remove_dir_all(&theirs).unwrap();
+        symlink(&target, &theirs).unwrap();
+        let before = world.bobs_files();
+
+        let (completed, said) = world.restore();
+        assert!(!completed, "{what}: {said}");
+        assert!(
+            said.contains(&theirs.display().to_string()),
+            "{what}: {said}"
+        );
+        assert_eq!(world.bobs_files(), before, "{what}");
+        assert!(!tree_contains(&world.bob.root, b"LOST-MESSAGE"), "{what}");
+    }
+}
+
+#[test]
+fn item4_a_restore_through_a_symlinked_account_maildir_writes_nothing_outside() {
+    let world = World::new();
+    let maildir = world.alice.root.clone();
+    fs::rename(&maildir, world.tmp.path().join("alice-moved")).unwrap();
+    symlink(&world.bob.root, &maildir).unwrap();
+    let before = world.bobs_files();
+
+    let (completed, said) = world.restore();
+    assert!(!completed, "{said}");
+    assert!(said.contains("symlink"), "{said}");
+    assert_eq!(world.bobs_files(), before);
+    assert!(!tree_contains(&world.bob.root, b"LOST-MESSAGE"));
+}
+
+#[test]
+fn item4_a_restore_never_copies_a_symlinked_control_file_into_the_mailbox() {
+    for control in ["subscriptions", "dovecot-keywords"] {
+        let world = World::new();
+        let secret = Secret::create(world.tmp.path(), control);
+        fs::remove_dir_all(world.alice.folder_dir("Projects")).unwrap();
+        let file = world.alice.root.join(control);
+        fs::remove_file(&file).unwrap();
+        symlink(&secret.path, &file).unwrap();
+
+        let (completed, said) = world.restore();
+        assert!(!completed, "{control}: {said}");
+        assert!(said.contains(&file.display().to_string()), "{said}");
+        assert!(
+            !tree_contains(&world.alice.root, &secret.content),
+            "{control}: the secret was copied into the mailbox"
+        );
+        assert_eq!(fs::read_link(&file).unwrap(), secret.path);
+    }
+}
+
+#[test]
+fn item4_restored_files_belong_to_the_mailbox_owner() {
+    let world = World::new();
+    let (completed, said) = world.restore();
+    assert!(completed, "{said}");
+    let root = &world.alice.root;
+    assert!(tree_contains(root, b"LOST-MESSAGE"));
+    let want = fs::metadata(root).unwrap();
+    let below: Vec<PathBuf> = files_below(root)
+        .into_iter()
+        .chain([world.alice.folder_dir("Projects")])
+        .collect();
+    for path in below {
+        let meta = fs::metadata(&path).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (want.uid(), want.gid()),
+            "{path:?}"
+        );
+    }
+    if let Some(owner) = mail_owner() {
+        assert_eq!((want.uid(), want.gid()), (owner.uid, owner.gid));
+    }
+}
+
+#[test]
+fn item16_renames_and_expunges_during_a_snapshot_lose_nothing_unreported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = Maildir::create(tmp.path().join("alice"));
+    alice.add_folder("Archive", true);
+    let paths: Vec<PathBuf> = (0..2_000)
+        .map(|n| {
+            let raw = message("a@x", "alice@x", &format!("Message {n}"), "body");
+            alice.deliver("INBOX", &raw, "", 1_763_000_000 + n)
+        })
+        .collect();
+    hand_over(&alice.root);
+    let expunged: Vec<PathBuf> = paths.iter().step_by(10).cloned().collect();
+    let burst = {
+        let (paths, expunged) = (paths.clone(), expunged.clone());
+        let archive = alice.folder_dir("Archive").join("cur");
+        move || {
+            for (i, path) in paths.iter().enumerate() {
+                if expunged.contains(path) {
+                    fs::remove_file(path).unwrap();
+                } else if i % 10 == 5 {
+                    fs::rename(path, archive.join(path.file_name().unwrap())).unwrap();
+                } else {
+                    let name = path.file_name().unwrap().to_str().unwrap();
+                    fs::rename(path, path.with_file_name(format!("{name}S"))).unwrap();
+                }
+            }
+        }
+    };
+    let repo = TestRepo::new();
+    let report = repo
+        .try_snapshot("alice@x", &alice, DAY, &after_scan(burst))
+        .unwrap();
+    assert_eq!(report.messages, 1_800);
+    assert_eq!(report.vanished, 200);
+    for path in &expunged {
+        assert!(
+            warned_about(&report, path),
+            "{path:?} missing without a warning"
+        );
+    }
+    let view = repo
+        .repo
+        .account(&AccountId::new("alice@x").unwrap())
+        .unwrap();
+    let archived = view
+        .folders(day(DAY))
+        .unwrap()
+        .into_iter()
+        .find(|f| f.name == FolderName::new("Archive").unwrap())
+        .unwrap();
+    assert_eq!(archived.messages, 200);
+}
+
+#[test]
+fn item16_a_scan_during_a_rename_storm_names_what_it_may_have_missed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = Maildir::create(tmp.path().join("alice"));
+    let mut names: Vec<PathBuf> = (0..3_000)
+        .map(|n| {
+            let raw = message("a@x", "alice@x", &format!("Storm {n}"), "body");
+            alice.deliver("INBOX", &raw, "", 1_763_000_000 + n)
+        })
+        .collect();
+    hand_over(&alice.root);
+    let unique = |path: &Path| -> String {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        name.split_once(':').map_or(name, |(u, _)| u).to_owned()
+    };
+    let all: Vec<String> = names.iter().map(|p| unique(p)).collect();
+    // An IMAP client toggling \Seen on every message, over and over.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storm = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for path in &mut names {
+                    let name = path.file_name().unwrap().to_str().unwrap();
+                    let toggled = match name.strip_suffix('S') {
+                        Some(unseen) => unseen.to_owned(),
+                        None => format!("{name}S"),
+                    };
+                    let next = path.with_file_name(toggled);
+                    if fs::rename(&*path, &next).is_err() {
+                        return; // the test is over
+                    }
+                    *path = next;
+                }
+            }
+        })
+    };
+    let source = alice.source();
+    let cur = alice.root.join("cur");
+    for _ in 0..5 {
+        let scan = source.scan().unwrap();
+        if scan.warnings.iter().any(|w| w.path == cur) {
+            continue; // the listing never held still, and the scan says so
+        }
+        let seen: std::collections::HashSet<String> = scan.folders[0]
+            .messages
+            .iter()
+            .map(|m| m.unique.clone())
+            .chain(scan.warnings.iter().map(|w| unique(&w.path)))
+            .collect();
+        for key in &all {
+            assert!(
+                seen.contains(key),
+                "{key} missing from the scan without a warning"
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    storm.join().unwrap();
+}
