@@ -96,6 +96,10 @@ fn read_index_file(backend: &dyn Backend, key: &str) -> Result<IndexFile> {
     format::decode_index(&data, key)
 }
 
+/// The dictionary writers use (if any is intact), and the damaged ones passed over (key,
+/// why).
+pub(crate) type IntactDictionary = (Option<Arc<Dictionary>>, Vec<(String, String)>);
+
 /// Statistics of one writing session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct WriteStats {
@@ -298,26 +302,46 @@ impl BlobStore {
     }
 
     /// The dictionary writers use: the one with the smallest id, so that two processes that
-    /// each trained one agree from then on. `None` if the repository has none yet.
+    /// each trained one agree from then on. `None` if the repository has no intact one.
     pub(crate) fn current_dictionary(&self) -> Result<Option<Arc<Dictionary>>> {
-        let first = self
-            .backend
-            .list("dictionaries/")?
-            .into_iter()
-            .find_map(|key| {
-                key.rsplit('/')
-                    .next()
-                    .and_then(|name| BlobId::from_hex(name).ok())
-            });
-        first.map(|id| self.dictionary(&id)).transpose()
+        Ok(self.intact_dictionary()?.0)
     }
 
-    /// Stores a newly trained dictionary and returns its id.
+    /// [`current_dictionary`](Self::current_dictionary), and the dictionaries passed over
+    /// because they are damaged (key, why): a damaged one must not stop every writer.
+    pub(crate) fn intact_dictionary(&self) -> Result<IntactDictionary> {
+        let mut damaged = Vec::new();
+        for key in self.backend.list("dictionaries/")? {
+            let Some(id) = key
+                .rsplit('/')
+                .next()
+                .and_then(|name| BlobId::from_hex(name).ok())
+            else {
+                continue;
+            };
+            match self.dictionary(&id) {
+                Ok(dictionary) => return Ok((Some(dictionary), damaged)),
+                Err(e) if e.kind() == ErrorKind::Integrity => damaged.push((key, e.to_string())),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((None, damaged))
+    }
+
+    /// Stores a newly trained dictionary and returns its id. A damaged file under its name
+    /// (the same training gave the same bytes) is replaced by these bytes, which are what
+    /// its name says it holds.
     pub(crate) fn save_dictionary(&self, data: Vec<u8>) -> Result<BlobId> {
         let id = BlobId::of(&data);
-        match self.backend.write_new(&dictionary_key(&id), &data) {
+        let key = dictionary_key(&id);
+        match self.backend.write_new(&key, &data) {
             Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                if BlobId::of(&self.backend.read(&key)?) != id {
+                    self.backend.delete(&key)?;
+                    self.backend.write_new(&key, &data)?;
+                }
+            }
             Err(e) => return Err(e),
         }
         self.dictionaries
