@@ -198,6 +198,14 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Reads every index file again, even if their names are the ones already read (a
+    /// repair replaced a damaged file by the bytes its name promises).
+    pub(crate) fn reload_all(&self) -> Result<()> {
+        let state = load_index(self.backend.as_ref())?;
+        *self.index.write().unwrap_or_else(PoisonError::into_inner) = state;
+        Ok(())
+    }
+
     /// The index files that could not be read, with why.
     pub(crate) fn damaged_indexes(&self) -> Vec<(String, String)> {
         self.index
@@ -225,6 +233,12 @@ impl BlobStore {
                 (state.packs[loc.pack as usize], record)
             })
             .collect()
+    }
+
+    /// The packs that the readable index files name.
+    pub(crate) fn indexed_packs(&self) -> IdSet<BlobId> {
+        let state = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        state.packs.iter().map(|p| p.id).collect()
     }
 
     /// Decompresses one stored blob and checks it against its id (for verification, which
