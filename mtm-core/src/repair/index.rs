@@ -158,7 +158,7 @@ impl Repository {
 }
 
 /// The id of the pack at `key` (`packs/<hh>/<hash>`).
-fn pack_id(key: &str) -> Option<BlobId> {
+pub(super) fn pack_id(key: &str) -> Option<BlobId> {
     let rest = key.strip_prefix("packs/")?;
     let (dir, name) = rest.split_once('/')?;
     let id = BlobId::from_hex(name).ok()?;

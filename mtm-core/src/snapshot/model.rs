@@ -31,6 +31,26 @@ pub(crate) struct SnapshotRecord {
     pub folders: Vec<FolderRecord>,
     pub messages: u64,
     pub bytes: u64,
+    /// When a repair rewrote this record (FORMAT.md, *Repair*); absent if it never did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repaired_at: Option<DateTime<Utc>>,
+    /// What repairs dropped from this snapshot because it was damaged and no longer in the
+    /// live Maildir; absent if nothing was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<LostMessages>,
+}
+
+/// Messages a repair dropped from a snapshot: one message (`file` and `id` known), or every
+/// message of a folder whose manifest was unreadable (`messages` of them, names unknown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LostMessages {
+    pub folder: FolderName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<MessageId>,
+    pub messages: u64,
+    pub reason: String,
 }
 
 impl SnapshotRecord {

@@ -349,6 +349,8 @@ impl Repository {
             folders: folder_records,
             messages: report.messages,
             bytes: report.bytes,
+            repaired_at: None,
+            lost: Vec::new(),
         };
         let data = record.encode()?;
         self.inner

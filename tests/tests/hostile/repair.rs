@@ -1,11 +1,13 @@
-//! Data safety and availability under repository damage (issue 9, items 5 and 9): a lost
-//! index file is rebuilt from the pack trailers; a flipped byte in yesterday's manifest or
-//! catalog, or in the dictionary, never stops today's snapshot.
+//! Data safety and availability under repository damage (issue 9, items 5, 9 and 10): a
+//! lost index file is rebuilt from the pack trailers; a flipped byte in yesterday's manifest
+//! or catalog, or in the dictionary, never stops today's snapshot; a catalog flip is
+//! recovered from the live Maildir, after which `verify` is clean and `gc` runs.
 
 use std::path::{Path, PathBuf};
 
 use mtm_core::{
-    AccountId, FixedClock, GcOptions, MessageQuery, NaiveDate, Repository, VerifyOptions,
+    AccountId, FixedClock, GcOptions, MaildirAccount, MessageQuery, NaiveDate, Repository,
+    VerifyOptions,
 };
 use mtm_tests::hostile::{chown_tree, mail_owner};
 use mtm_tests::{Maildir, TestRepo, day, message};
@@ -254,4 +256,78 @@ fn a_damaged_dictionary_does_not_stop_any_accounts_snapshot() {
         .find(|m| m.summary.subject == "After the damage")
         .unwrap();
     view.raw(day("2026-11-21"), &late.id).unwrap();
+}
+
+#[test]
+fn a_catalog_flip_is_recovered_from_the_live_maildir_then_verify_is_clean_and_gc_runs() {
+    let t = TestRepo::new();
+    let mut alice = mailbox(&t, ALICE, 30);
+    let bob = mailbox(&t, BOB, 10);
+    t.snapshot(ALICE, &alice, "2026-11-20");
+    t.snapshot(BOB, &bob, "2026-11-20");
+    let before = files(&t.path().join("packs"));
+    alice.deliver(
+        "INBOX",
+        &message("late@example.org", ALICE, "Second day", "kept"),
+        "",
+        1_790_100_000,
+    );
+    let gone = alice.deliver(
+        "INBOX",
+        &message("late@example.org", ALICE, "Deleted after", "gone"),
+        "",
+        1_790_100_001,
+    );
+    t.snapshot(ALICE, &alice, "2026-11-21");
+    // The catalog of the messages first seen on the 21st is damaged; one of them has since
+    // been deleted from the live Maildir.
+    assert_eq!(flip_blobs(&t.path(), 2, &before), 1);
+    std::fs::remove_file(&gone).unwrap();
+    let repo = Repository::open(t.path()).unwrap();
+    assert!(repo.gc(&GcOptions::default()).is_err(), "gc refuses damage");
+
+    let sources = vec![
+        (
+            AccountId::new(ALICE).unwrap(),
+            MaildirAccount::open(&alice.root).unwrap(),
+        ),
+        (
+            AccountId::new(BOB).unwrap(),
+            MaildirAccount::open(&bob.root).unwrap(),
+        ),
+    ];
+    let plan = repo.recovery_plan(&sources).unwrap();
+    assert_eq!(plan.snapshots.len(), 1, "{plan:#?}");
+    assert_eq!(plan.recovered_messages(), 1);
+    assert_eq!(plan.lost_messages(), 1);
+    let lost = &plan.snapshots[0].lost[0];
+    assert_eq!(plan.snapshots[0].day, day("2026-11-21"));
+    assert_eq!(
+        lost.file.as_deref(),
+        gone.file_name().and_then(|n| n.to_str())
+    );
+    let clock = FixedClock::parse("2026-11-22T09:00:00Z").unwrap();
+    let report = repo.recover(&plan, &clock).unwrap();
+    assert_eq!((report.messages_recovered, report.messages_lost), (1, 1));
+
+    verify_clean(&repo);
+    repo.gc(&GcOptions::default()).unwrap();
+    verify_clean(&repo);
+    assert_eq!(read_all(&repo, ALICE, day("2026-11-20")), 30);
+    assert_eq!(read_all(&repo, ALICE, day("2026-11-21")), 31);
+    assert_eq!(read_all(&repo, BOB, day("2026-11-20")), 10);
+    // The record says what was dropped, by name.
+    let record = std::fs::read_to_string(
+        t.path()
+            .join("snapshots")
+            .join(ALICE)
+            .join("2026-11-21.json"),
+    )
+    .unwrap();
+    assert!(record.contains("\"lost\""), "{record}");
+    assert!(
+        record.contains(gone.file_name().unwrap().to_str().unwrap()),
+        "{record}"
+    );
+    assert!(repo.recovery_plan(&sources).unwrap().is_empty());
 }

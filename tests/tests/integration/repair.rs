@@ -32,7 +32,8 @@ fn damage(path: &Path, change: impl FnOnce(&mut Vec<u8>)) {
     std::fs::write(path, data).unwrap();
 }
 
-fn alice_with_two_days(t: &TestRepo) -> Maildir {
+/// Alice's Maildir, snapshotted on two days; and the packs of the first day.
+fn alice_with_two_days(t: &TestRepo) -> (Maildir, Vec<PathBuf>) {
     let mut m = Maildir::create(t.dir.path().join("alice"));
     for i in 0..12 {
         m.deliver(
@@ -48,6 +49,7 @@ fn alice_with_two_days(t: &TestRepo) -> Maildir {
         );
     }
     t.snapshot("alice@example.com", &m, "2026-11-20");
+    let first_day = files(&t.path().join("packs"));
     m.deliver(
         "INBOX",
         &message("b@example.org", "alice@example.com", "Later", "body"),
@@ -55,7 +57,7 @@ fn alice_with_two_days(t: &TestRepo) -> Maildir {
         1_790_100_000,
     );
     t.snapshot("alice@example.com", &m, "2026-11-21");
-    m
+    (m, first_day)
 }
 
 fn problems(repo: &Repository) -> Vec<String> {
@@ -155,4 +157,176 @@ fn repair_index_waits_for_no_snapshot_it_refuses_while_one_holds_the_lock() {
     .unwrap();
     let err = t.repo.repair_index().unwrap_err();
     assert_eq!(err.kind(), mtm_core::ErrorKind::Busy);
+}
+
+/// The blobs of a pack as its trailer lists them (FORMAT.md): (kind, offset, stored length).
+fn pack_blobs(pack: &Path) -> Vec<(u8, usize, usize)> {
+    let data = std::fs::read(pack).unwrap();
+    let n = u32::from_le_bytes(data[data.len() - 12..data.len() - 8].try_into().unwrap()) as usize;
+    let table = data.len() - 44 - 48 * n;
+    (0..n)
+        .map(|i| {
+            let r = &data[table + 48 * i..table + 48 * (i + 1)];
+            let u = |at: usize| u32::from_le_bytes(r[at..at + 4].try_into().unwrap()) as usize;
+            (r[32], u(36), u(40))
+        })
+        .collect()
+}
+
+/// Flips a byte in the first blob of `kind` (0 part, 1 manifest, 2 catalog) of `packs`.
+fn flip_first(packs: &[PathBuf], kind: u8) {
+    let pack = packs
+        .iter()
+        .find(|p| pack_blobs(p).iter().any(|b| b.0 == kind))
+        .unwrap();
+    let (_, offset, len) = *pack_blobs(pack).iter().find(|b| b.0 == kind).unwrap();
+    damage(pack, |d| d[offset + len / 2] ^= 0x08);
+}
+
+fn alice(t: &TestRepo) -> Vec<(AccountId, mtm_core::MaildirAccount)> {
+    vec![(
+        AccountId::new("alice@example.com").unwrap(),
+        mtm_core::MaildirAccount::open(t.dir.path().join("alice")).unwrap(),
+    )]
+}
+
+fn clock() -> mtm_core::FixedClock {
+    mtm_core::FixedClock::parse("2026-11-22T08:00:00Z").unwrap()
+}
+
+/// Every message of both days reads back byte-exact: how many.
+fn read_both_days(repo: &Repository) -> usize {
+    let view = repo
+        .account(&AccountId::new("alice@example.com").unwrap())
+        .unwrap();
+    let mut read = 0;
+    for d in ["2026-11-20", "2026-11-21"] {
+        let inbox = view
+            .messages(day(d), &mtm_core::FolderName::inbox(), &Default::default())
+            .unwrap();
+        for m in &inbox.messages {
+            view.raw(day(d), &m.id).unwrap();
+            read += 1;
+        }
+    }
+    read
+}
+
+#[test]
+fn a_damaged_message_part_is_stored_again_from_the_live_maildir() {
+    let t = TestRepo::new();
+    let (_, first_day) = alice_with_two_days(&t);
+    flip_first(&first_day, 0);
+    let repo = Repository::open(t.path()).unwrap();
+    let plan = repo.recovery_plan(&alice(&t)).unwrap();
+    // The message is in both days' snapshots; both are rewritten.
+    assert_eq!(plan.snapshots.len(), 2, "{plan:#?}");
+    assert_eq!((plan.recovered_messages(), plan.lost_messages()), (2, 0));
+    assert_eq!(plan.damaged_packs.len(), 1);
+    let report = repo.recover(&plan, &clock()).unwrap();
+    assert_eq!(report.packs_deleted, 1);
+    assert!(report.blobs_rescued > 0, "{report:?}");
+    assert_eq!(problems(&repo), Vec::<String>::new());
+    repo.gc(&Default::default()).unwrap();
+    assert_eq!(problems(&repo), Vec::<String>::new());
+    assert_eq!(read_both_days(&repo), 25);
+    assert!(repo.recovery_plan(&alice(&t)).unwrap().is_empty());
+}
+
+#[test]
+fn a_folder_whose_manifest_is_unreadable_is_emptied_and_its_loss_recorded() {
+    let t = TestRepo::new();
+    let (_, first_day) = alice_with_two_days(&t);
+    flip_first(&first_day, 1);
+    let repo = Repository::open(t.path()).unwrap();
+    let plan = repo.recovery_plan(&alice(&t)).unwrap();
+    assert_eq!(plan.snapshots.len(), 1, "{plan:#?}");
+    assert_eq!(plan.snapshots[0].day, day("2026-11-20"));
+    assert_eq!(
+        plan.lost_messages(),
+        12,
+        "the folder's count, from the record"
+    );
+    repo.recover(&plan, &clock()).unwrap();
+    assert_eq!(problems(&repo), Vec::<String>::new());
+    repo.gc(&Default::default()).unwrap();
+    assert_eq!(read_both_days(&repo), 13, "the second day is whole");
+    let record =
+        std::fs::read_to_string(t.path().join("snapshots/alice@example.com/2026-11-20.json"))
+            .unwrap();
+    assert!(record.contains("\"repaired_at\""), "{record}");
+    assert!(record.contains("is unreadable"), "{record}");
+}
+
+#[test]
+fn a_damaged_dictionary_is_deleted_and_the_messages_it_compressed_recovered() {
+    let t = TestRepo::new();
+    let mut m = Maildir::create(t.dir.path().join("alice"));
+    for i in 0..220 {
+        m.deliver(
+            "INBOX",
+            &message(
+                "a@example.org",
+                "alice@example.com",
+                &format!("S{i}"),
+                "body",
+            ),
+            "S",
+            1_790_000_000 + i,
+        );
+    }
+    t.snapshot("alice@example.com", &m, "2026-11-20");
+    let dictionary = files(&t.path().join("dictionaries")).remove(0);
+    damage(&dictionary, |d| d[10] ^= 0x01);
+    let repo = Repository::open(t.path()).unwrap();
+    let plan = repo.recovery_plan(&alice(&t)).unwrap();
+    assert_eq!(plan.damaged_dictionaries.len(), 1);
+    assert_eq!(
+        plan.recovered_messages(),
+        220,
+        "every header used the dictionary"
+    );
+    repo.recover(&plan, &clock()).unwrap();
+    assert!(!dictionary.exists());
+    assert_eq!(problems(&repo), Vec::<String>::new());
+    repo.gc(&Default::default()).unwrap();
+    assert_eq!(problems(&repo), Vec::<String>::new());
+}
+
+#[test]
+fn a_plan_the_maildir_no_longer_matches_is_refused() {
+    let t = TestRepo::new();
+    let (_, first_day) = alice_with_two_days(&t);
+    flip_first(&first_day, 2);
+    let repo = Repository::open(t.path()).unwrap();
+    let plan = repo.recovery_plan(&alice(&t)).unwrap();
+    assert!(plan.recovered_messages() > 0, "{plan:#?}");
+    // The user deletes their mail between the plan and its execution.
+    for file in files(&t.dir.path().join("alice/cur")) {
+        std::fs::remove_file(file).unwrap();
+    }
+    let err = repo.recover(&plan, &clock()).unwrap_err();
+    assert_eq!(err.kind(), mtm_core::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("plan again"), "{err}");
+    // Nothing was changed: planning again drops what is gone.
+    let again = repo.recovery_plan(&alice(&t)).unwrap();
+    assert_eq!(again.recovered_messages(), 0);
+    repo.recover(&again, &clock()).unwrap();
+    assert_eq!(problems(&repo), Vec::<String>::new());
+    repo.gc(&Default::default()).unwrap();
+}
+
+#[test]
+fn recovery_is_refused_until_the_index_is_repaired() {
+    let t = TestRepo::new();
+    alice_with_two_days(&t);
+    for index in files(&t.path().join("index")) {
+        std::fs::remove_file(index).unwrap();
+    }
+    let repo = Repository::open(t.path()).unwrap();
+    let err = repo.recovery_plan(&alice(&t)).unwrap_err();
+    assert_eq!(err.kind(), mtm_core::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("repair index"), "{err}");
+    repo.repair_index().unwrap();
+    assert!(repo.recovery_plan(&alice(&t)).unwrap().is_empty());
 }
