@@ -26,7 +26,8 @@ pub enum RepairCommand {
     Index,
     /// Recover damaged snapshots: messages still in the live Maildir are stored again, the
     /// others are dropped from their snapshots and listed as lost in the records. Shows the
-    /// plan; changes nothing without --yes. Run `repair index` first.
+    /// plan; changes nothing without --yes. Run `repair index` first. Exits 5 if damage
+    /// that no recovery can mend remains (an unreadable snapshot record).
     Recover {
         /// The live Maildirs: one directory per account, as `mtm snapshot --root` reads them.
         #[arg(long, env = "MTM_MAILDIRS", conflicts_with = "maildir")]
@@ -139,9 +140,14 @@ fn recover(
     } else {
         None
     };
+    // Damage left behind is an integrity exit, as verify's.
+    let outcome = match plan.unrepairable.len() {
+        0 => Ok(()),
+        n => Err(CliError::Damaged(n)),
+    };
     if cli.json {
         json(&serde_json::json!({ "plan": plan, "executed": report.is_some(), "report": report }))?;
-        return Ok(());
+        return outcome;
     }
     print_plan(&plan);
     match report {
@@ -160,7 +166,7 @@ fn recover(
         None if plan.is_empty() => println!("nothing to recover"),
         None => println!("dry run: nothing changed; pass --yes to recover"),
     }
-    Ok(())
+    outcome
 }
 
 fn print_plan(plan: &RecoveryPlan) {

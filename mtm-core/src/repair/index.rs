@@ -166,7 +166,7 @@ pub(super) fn pack_id(key: &str) -> Option<BlobId> {
 }
 
 /// Reads a pack's trailer from its last bytes.
-fn read_trailer(
+pub(super) fn read_trailer(
     backend: &dyn crate::Backend,
     key: &str,
 ) -> Result<crate::store::format::PackTrailer> {

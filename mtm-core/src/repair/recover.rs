@@ -199,9 +199,9 @@ impl Repository {
     /// messages, their live Maildir in `sources` (an account with damage and no Maildir
     /// there loses its damaged messages). Changes nothing.
     ///
-    /// Refused ([`ErrorKind::InvalidInput`]) while a pack is named by no index file or an
-    /// index file is damaged: its blobs would count as lost, and
-    /// [`repair_index`](Self::repair_index) finds them again.
+    /// Refused ([`ErrorKind::InvalidInput`]) while an index file is damaged, or a blob a
+    /// snapshot needs is in a pack that no index file names: those blobs would count as
+    /// lost, and [`repair_index`](Self::repair_index) finds them again.
     pub fn recovery_plan(&self, sources: &[(AccountId, MaildirAccount)]) -> Result<RecoveryPlan> {
         self.inner.store.reload()?;
         Ok(survey(&self.inner, sources)?.plan)
@@ -227,24 +227,31 @@ impl Repository {
 }
 
 fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<Survey> {
-    // Blobs that are only unindexed would count as lost: the index is mended first.
-    let named = inner.store.indexed_packs();
-    let unnamed = inner
-        .backend
-        .list("packs/")?
-        .iter()
-        .filter(|key| super::index::pack_id(key).is_none_or(|id| !named.contains(&id)))
-        .count();
-    let damaged_indexes = inner.store.damaged_indexes().len();
-    if unnamed > 0 || damaged_indexes > 0 {
+    // Blobs that are only unindexed would count as lost: the index is mended first. A pack
+    // no index names is usually what an interrupted writer left (garbage, which gc
+    // reclaims); it matters only if it holds a blob that a snapshot needs.
+    if let Some((key, _)) = inner.store.damaged_indexes().first() {
         return Err(Error::invalid(
             "recovery",
             format!(
-                "{unnamed} pack(s) are named by no index file and {damaged_indexes} index \
-                 file(s) are damaged: run `mtm repair index` (Repository::repair_index) first"
+                "index file {key} is damaged: run `mtm repair index` \
+                 (Repository::repair_index) first"
             ),
         ));
     }
+    let named = inner.store.indexed_packs();
+    let mut unindexed: IdSet<BlobId> = IdSet::default();
+    for key in inner.backend.list("packs/")? {
+        if super::index::pack_id(&key).is_some_and(|id| named.contains(&id)) {
+            continue;
+        }
+        match super::index::read_trailer(inner.backend.as_ref(), &key) {
+            Ok(trailer) => unindexed.extend(trailer.records.iter().map(|r| r.id)),
+            Err(e) if e.kind() == ErrorKind::Integrity => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let needs_index = std::cell::Cell::new(None::<BlobId>);
     let damage = survey_blobs(inner)?;
     let mut plan = RecoveryPlan {
         snapshots: Vec::new(),
@@ -255,7 +262,12 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
         unrepairable: Vec::new(),
         sources: sources.to_vec(),
     };
-    let usable = |id: &BlobId| inner.store.contains(id) && !damage.unreadable.contains_key(id);
+    let usable = |id: &BlobId| {
+        if !inner.store.contains(id) && unindexed.contains(id) {
+            needs_index.set(Some(*id));
+        }
+        inner.store.contains(id) && !damage.unreadable.contains_key(id)
+    };
     let mut rewrites = Vec::new();
     let mut accounts: BTreeSet<AccountId> = BTreeSet::new();
     for key in inner.backend.list("snapshots/")? {
@@ -376,6 +388,15 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
             plan.snapshots.push(planned);
             rewrites.push(Rewrite { record, folders });
         }
+    }
+    if let Some(id) = needs_index.get() {
+        return Err(Error::invalid(
+            "recovery",
+            format!(
+                "blob {id} is in a pack that no index file names: run `mtm repair index` \
+                 (Repository::repair_index) first"
+            ),
+        ));
     }
     Ok(Survey {
         plan,

@@ -2,8 +2,11 @@
 //! both can run twice.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use mtm_core::{AccountId, Repository, VerifyOptions};
+use mtm_core::{
+    AccountId, Backend, FaultInjectingBackend, LocalBackend, Repository, VerifyOptions,
+};
 use mtm_tests::{Maildir, TestRepo, day, message};
 
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -329,4 +332,86 @@ fn recovery_is_refused_until_the_index_is_repaired() {
     assert!(err.to_string().contains("repair index"), "{err}");
     repo.repair_index().unwrap();
     assert!(repo.recovery_plan(&alice(&t)).unwrap().is_empty());
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for file in files(from) {
+        let target = to.join(file.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+}
+
+#[test]
+fn a_recovery_that_dies_at_any_write_is_finished_by_the_next_one() {
+    let t = TestRepo::new();
+    let (mut m, first_day) = alice_with_two_days(&t);
+    let first_two = files(&t.path().join("packs"));
+    m.deliver(
+        "INBOX",
+        &message("c@example.org", "alice@example.com", "Third day", "body"),
+        "",
+        1_790_200_000,
+    );
+    t.snapshot("alice@example.com", &m, "2026-11-22");
+    // A part of the first day (in every snapshot) and the catalog of the third day.
+    flip_first(&first_day, 0);
+    let third: Vec<PathBuf> = files(&t.path().join("packs"))
+        .into_iter()
+        .filter(|p| !first_two.contains(p))
+        .collect();
+    flip_first(&third, 2);
+    let maildirs = alice(&t);
+    let writes = {
+        let scratch = tempfile::tempdir().unwrap();
+        copy_tree(&t.path(), scratch.path());
+        let counting = Arc::new(FaultInjectingBackend::new(
+            Arc::new(LocalBackend::new(scratch.path()).unwrap()),
+            0,
+        ));
+        let repo = Repository::open_with_backend(counting.clone()).unwrap();
+        let plan = repo.recovery_plan(&maildirs).unwrap();
+        assert_eq!(plan.snapshots.len(), 3, "{plan:#?}");
+        let before = counting.operations();
+        repo.recover(&plan, &clock()).unwrap();
+        counting.operations() - before
+    };
+    assert!(writes > 10, "{writes}");
+    // Writes 1 and `writes` take and release the lock; every one between may be the last.
+    for crash_at in 1..writes - 1 {
+        let scratch = tempfile::tempdir().unwrap();
+        copy_tree(&t.path(), scratch.path());
+        let local: Arc<dyn Backend> = Arc::new(LocalBackend::new(scratch.path()).unwrap());
+        let faulty = Arc::new(FaultInjectingBackend::new(local.clone(), 0));
+        let repo = Repository::open_with_backend(faulty.clone()).unwrap();
+        let plan = repo.recovery_plan(&maildirs).unwrap();
+        let dying = Arc::new(FaultInjectingBackend::new(local.clone(), crash_at + 1));
+        let repo = Repository::open_with_backend(dying).unwrap();
+        assert!(
+            repo.recover(&plan, &clock()).is_err(),
+            "crash at {crash_at}"
+        );
+        // The process died: its lock is stale.
+        let _ = std::fs::remove_dir_all(scratch.path().join("locks"));
+        let repo = Repository::open_with_backend(local).unwrap();
+        let plan = repo.recovery_plan(&maildirs).unwrap();
+        repo.recover(&plan, &clock()).unwrap();
+        assert_eq!(problems(&repo), Vec::<String>::new(), "crash at {crash_at}");
+        repo.gc(&Default::default()).unwrap();
+        assert_eq!(problems(&repo), Vec::<String>::new(), "crash at {crash_at}");
+        let view = repo
+            .account(&AccountId::new("alice@example.com").unwrap())
+            .unwrap();
+        let mut read = 0;
+        for d in ["2026-11-20", "2026-11-21", "2026-11-22"] {
+            let inbox = view
+                .messages(day(d), &mtm_core::FolderName::inbox(), &Default::default())
+                .unwrap();
+            for m in &inbox.messages {
+                view.raw(day(d), &m.id).unwrap();
+                read += 1;
+            }
+        }
+        assert_eq!(read, 12 + 13 + 14, "crash at {crash_at}");
+    }
 }
