@@ -896,6 +896,34 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_dictionary_is_passed_over_and_replaced_when_trained_again() {
+        let (backend, store) = store();
+        let samples: Vec<Vec<u8>> = (0..300)
+            .map(|i| {
+                format!("Received: from mx{i}; Delivered-To: u{i}@x.org\r\nSubject: s{i}\r\n\r\n")
+                    .into_bytes()
+            })
+            .collect();
+        let dict = codec::train_dictionary(&samples).unwrap();
+        let id = store.save_dictionary(dict.clone()).unwrap();
+        let key = dictionary_key(&id);
+        let mut damaged = dict.clone();
+        damaged[7] ^= 0x01;
+        backend.delete(&key).unwrap();
+        backend.write_new(&key, &damaged).unwrap();
+        let fresh = BlobStore::open(backend.clone()).unwrap();
+        let (current, passed_over) = fresh.intact_dictionary().unwrap();
+        assert!(current.is_none());
+        assert_eq!(passed_over.len(), 1);
+        assert_eq!(passed_over[0].0, key);
+        // The same training gives the same bytes: they replace the damaged file.
+        assert_eq!(fresh.save_dictionary(dict.clone()).unwrap(), id);
+        assert_eq!(backend.read(&key).unwrap(), dict);
+        let again = BlobStore::open(backend).unwrap();
+        assert_eq!(again.intact_dictionary().unwrap().0.unwrap().id, id);
+    }
+
+    #[test]
     fn a_blob_claimed_by_a_concurrent_session_is_stored_once_and_waited_for() {
         let (_, store) = store();
         let mut a = store.writer(None);

@@ -256,6 +256,8 @@ fn a_damaged_dictionary_does_not_stop_any_accounts_snapshot() {
         .find(|m| m.summary.subject == "After the damage")
         .unwrap();
     view.raw(day("2026-11-21"), &late.id).unwrap();
+    // The damaged dictionary is still reported.
+    assert!(!repo.verify(&VerifyOptions::default()).unwrap().is_ok());
 }
 
 #[test]
