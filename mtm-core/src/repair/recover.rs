@@ -310,15 +310,22 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
             };
             let mut folders = Vec::with_capacity(record.folders.len());
             for folder in &record.folders {
-                let manifest = manifests
-                    .entry(folder.manifest)
-                    .or_insert_with(|| {
-                        if !usable(&folder.manifest) {
-                            return None;
-                        }
-                        load_blob::<Manifest>(inner, &folder.manifest, "manifest").ok()
-                    })
-                    .clone();
+                let manifest = match manifests.get(&folder.manifest) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let read = if usable(&folder.manifest) {
+                            damage_to_none(load_blob::<Manifest>(
+                                inner,
+                                &folder.manifest,
+                                "manifest",
+                            ))?
+                        } else {
+                            None
+                        };
+                        manifests.insert(folder.manifest, read.clone());
+                        read
+                    }
+                };
                 let Some(manifest) = manifest else {
                     planned.lost.push(RepairedMessage {
                         folder: folder.name.clone(),
@@ -336,15 +343,25 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
                     let reason = match catalog_id {
                         None => Some("its catalog index is out of range".to_owned()),
                         Some(c) => {
-                            let catalog = catalogs.entry(c).or_insert_with(|| {
-                                if !usable(&c) {
-                                    return None;
-                                }
-                                load_blob::<Catalog>(inner, &c, "catalog").ok().map(|cat| {
-                                    cat.messages.into_iter().map(|e| (e.id, e.parts)).collect()
-                                })
-                            });
-                            match catalog.as_ref().map(|c| c.get(&entry.id)) {
+                            if let std::collections::hash_map::Entry::Vacant(slot) =
+                                catalogs.entry(c)
+                            {
+                                let read = if usable(&c) {
+                                    damage_to_none(load_blob::<Catalog>(inner, &c, "catalog"))?.map(
+                                        |cat| {
+                                            cat.messages
+                                                .into_iter()
+                                                .map(|e| (e.id, e.parts))
+                                                .collect()
+                                        },
+                                    )
+                                } else {
+                                    None
+                                };
+                                slot.insert(read);
+                            }
+                            let catalog = catalogs.get(&c).and_then(Option::as_ref);
+                            match catalog.map(|c| c.get(&entry.id)) {
                                 None => Some(format!("catalog {c} is unreadable")),
                                 Some(None) => Some(format!("catalog {c} does not describe it")),
                                 Some(Some(parts)) => parts
@@ -403,6 +420,23 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
         damage,
         rewrites,
     })
+}
+
+/// `None` for a stored file that is damaged; other errors (a failing storage) stop the
+/// survey, so that no message is planned as lost because a disk hiccuped.
+fn damage_to_none<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::Integrity | ErrorKind::UnsupportedFormat
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Reads every indexed pack and every dictionary.

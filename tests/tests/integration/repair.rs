@@ -415,3 +415,29 @@ fn a_recovery_that_dies_at_any_write_is_finished_by_the_next_one() {
         assert_eq!(read, 12 + 13 + 14, "crash at {crash_at}");
     }
 }
+
+#[test]
+fn a_failing_disk_during_planning_fails_the_plan_and_never_loses_a_message() {
+    let t = TestRepo::new();
+    let (_, first_day) = alice_with_two_days(&t);
+    flip_first(&first_day, 2);
+    let healthy = Repository::open(t.path())
+        .unwrap()
+        .recovery_plan(&alice(&t))
+        .unwrap();
+    assert!(healthy.recovered_messages() > 0 && healthy.lost_messages() == 0);
+    let local: Arc<dyn Backend> = Arc::new(LocalBackend::new(t.path()).unwrap());
+    let faulty = Arc::new(FaultInjectingBackend::new(local, 0));
+    let repo = Repository::open_with_backend(faulty.clone()).unwrap();
+    let start = faulty.reads();
+    repo.recovery_plan(&alice(&t)).unwrap();
+    let reads = faulty.reads() - start;
+    for fail_at in 1..=reads {
+        faulty.fail_reads_from(faulty.reads() + fail_at);
+        match repo.recovery_plan(&alice(&t)) {
+            Ok(plan) => assert_eq!(plan, healthy, "read {fail_at} failed"),
+            Err(e) => assert_eq!(e.kind(), mtm_core::ErrorKind::Storage, "{e}"),
+        }
+        faulty.fail_reads_from(0);
+    }
+}
