@@ -390,6 +390,16 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
                             fates.insert(entry.id, Fate::Recover(file));
                         }
                         None => {
+                            if let Some(why) = &live.unreadable {
+                                message.reason =
+                                    format!("{}; live file unreadable: {why}", message.reason);
+                            } else if live.source.is_none() {
+                                message.reason =
+                                    format!("{}; no live Maildir given", message.reason);
+                            } else {
+                                message.reason =
+                                    format!("{}; not in the live Maildir", message.reason);
+                            }
                             planned.lost.push(message);
                             fates.insert(entry.id, Fate::Lose);
                         }
@@ -497,8 +507,10 @@ struct LiveLookup<'a> {
     listed: bool,
     by_unique: BTreeMap<String, Vec<MessageFile>>,
     by_size: BTreeMap<u64, Vec<MessageFile>>,
-    /// Content ids of the files read so far, by path.
+    /// Content ids of the files read so far, by path (None: unreadable).
     hashed: BTreeMap<std::path::PathBuf, Option<MessageId>>,
+    /// Why a candidate of the last search could not be read, for the plan.
+    unreadable: Option<String>,
 }
 
 impl<'a> LiveLookup<'a> {
@@ -509,12 +521,14 @@ impl<'a> LiveLookup<'a> {
             by_unique: BTreeMap::new(),
             by_size: BTreeMap::new(),
             hashed: BTreeMap::new(),
+            unreadable: None,
         }
     }
 
     /// A live file whose bytes hash to `id`: first one with the snapshot file's unique name
     /// and size, then any of that size.
     fn find(&mut self, id: MessageId, file_name: &str, size: u64) -> Result<Option<MessageFile>> {
+        self.unreadable = None;
         let Some(source) = self.source else {
             return Ok(None);
         };
@@ -547,7 +561,10 @@ impl<'a> LiveLookup<'a> {
                             Some(MessageId::of(&bytes))
                         }
                         Ok(crate::source::ReadOutcome::Vanished) => None,
+                        // A file the Maildir's owner made unreadable must not stop the
+                        // recovery of everyone else: it is named in the plan instead.
                         Err(e) if matches!(e.kind(), ErrorKind::Source | ErrorKind::NotFound) => {
+                            self.unreadable = Some(format!("{}: {e}", file.path.display()));
                             None
                         }
                         Err(e) => return Err(e),

@@ -308,6 +308,7 @@ fn a_catalog_flip_is_recovered_from_the_live_maildir_then_verify_is_clean_and_gc
         lost.file.as_deref(),
         gone.file_name().and_then(|n| n.to_str())
     );
+    assert!(lost.reason.contains("not in the live Maildir"), "{lost:?}");
     let clock = FixedClock::parse("2026-11-22T09:00:00Z").unwrap();
     let report = repo.recover(&plan, &clock).unwrap();
     assert_eq!((report.messages_recovered, report.messages_lost), (1, 1));
