@@ -121,6 +121,9 @@ pub(crate) struct BlobStore {
     backend: Arc<dyn Backend>,
     index: RwLock<IndexState>,
     dictionaries: Mutex<HashMap<BlobId, Arc<Dictionary>>>,
+    /// Dictionaries found damaged when picking the one writers use, with why: not read
+    /// again by every snapshot of this process (files never change under their name).
+    damaged_dictionaries: Mutex<HashMap<BlobId, String>>,
     /// Blobs that a writer of this process has taken on but not yet indexed: two snapshots
     /// running at once store shared content once, and the one that borrows waits for it.
     claims: Mutex<IdMap<BlobId, u64>>,
@@ -173,6 +176,7 @@ impl BlobStore {
             backend,
             index: RwLock::new(state),
             dictionaries: Mutex::new(HashMap::new()),
+            damaged_dictionaries: Mutex::new(HashMap::new()),
             claims: Mutex::new(IdMap::default()),
             claims_released: Condvar::new(),
             next_writer: AtomicU64::new(1),
@@ -333,9 +337,16 @@ impl BlobStore {
             else {
                 continue;
             };
+            if let Some(reason) = lock(&self.damaged_dictionaries).get(&id) {
+                damaged.push((key, reason.clone()));
+                continue;
+            }
             match self.dictionary(&id) {
                 Ok(dictionary) => return Ok((Some(dictionary), damaged)),
-                Err(e) if e.kind() == ErrorKind::Integrity => damaged.push((key, e.to_string())),
+                Err(e) if e.kind() == ErrorKind::Integrity => {
+                    lock(&self.damaged_dictionaries).insert(id, e.to_string());
+                    damaged.push((key, e.to_string()));
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -355,6 +366,7 @@ impl BlobStore {
                     self.backend.delete(&key)?;
                     self.backend.write_new(&key, &data)?;
                 }
+                lock(&self.damaged_dictionaries).remove(&id);
             }
             Err(e) => return Err(e),
         }
