@@ -135,6 +135,8 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0)]
         read_data: f64,
     },
+    /// Mend a damaged repository: rebuild the index, recover damaged snapshots.
+    Repair(crate::repair::RepairArgs),
     /// Restore requests: ask, plan, approve or reject, run, list.
     Restore(crate::restore::RestoreArgs),
     /// Run a guided demonstration on a sample mailbox in a temporary directory.

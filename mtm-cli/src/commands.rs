@@ -106,6 +106,7 @@ pub fn run(cli: &Cli) -> CliResult {
         } => prune_and_gc(cli, account.as_deref(), now.as_deref()),
         Command::Demo { keep } => crate::demo::run(keep.as_deref()),
         Command::Restore(args) => crate::restore::run(cli, args),
+        Command::Repair(args) => crate::repair::run(cli, args),
     }
 }
 

@@ -8,6 +8,7 @@ mod commands;
 mod demo;
 mod notify;
 mod output;
+mod repair;
 mod restore;
 
 use std::process::ExitCode;

@@ -39,6 +39,7 @@ mod lookup;
 mod message;
 mod names;
 mod reach;
+mod repair;
 mod repo;
 mod restore;
 mod retention;
@@ -65,6 +66,9 @@ pub use message::{
     summarize,
 };
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
+pub use repair::{
+    IndexRepairReport, RecoveryPlan, RecoveryReport, RepairedMessage, RepairedSnapshot,
+};
 pub use repo::{DEFAULT_RETENTION_DAYS, Repository, RepositoryOptions, RepositoryStats};
 pub use restore::{
     Action, Actor, AddressLookup, AuditEntry, AuditEvent, BillingRecord, BillingSink,

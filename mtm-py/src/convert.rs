@@ -342,7 +342,7 @@ fn damaged_message<'py>(py: Python<'py>, m: &DamagedMessage) -> Obj<'py> {
     })
 }
 
-fn problem<'py>(py: Python<'py>, p: &Problem) -> Obj<'py> {
+pub(crate) fn problem<'py>(py: Python<'py>, p: &Problem) -> Obj<'py> {
     build!(py, "Problem" {
         location: p.location.as_str(),
         reason: p.reason.as_str(),

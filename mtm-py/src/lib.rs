@@ -5,12 +5,14 @@
 //! Layout: `repo.rs` (`Repository`), `account.rs` (`Account`, `MessageIterator`),
 //! `convert.rs` (core values to the dataclasses of `python/mtm/_types.py` and back),
 //! `error.rs` (`ErrorKind` to the exceptions of `python/mtm/_errors.py`, panics, GIL release),
-//! `restore.rs` (`RestoreDesk` and the Python notifier and billing hooks).
+//! `restore.rs` (`RestoreDesk` and the Python notifier and billing hooks), `repair.rs`
+//! (`RecoveryPlan` and the repair reports).
 //! A new area adds its own module file and one `add_class` line below.
 
 mod account;
 mod convert;
 mod error;
+mod repair;
 mod repo;
 mod restore;
 
@@ -23,6 +25,7 @@ fn _mtm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<account::Account>()?;
     m.add_class::<account::MessageIterator>()?;
     m.add_class::<restore::RestoreDesk>()?;
+    m.add_class::<repair::RecoveryPlan>()?;
     m.add_function(wrap_pyfunction!(error::panic_for_tests, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

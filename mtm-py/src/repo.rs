@@ -363,6 +363,61 @@ impl Repository {
         PyList::new(py, items)
     }
 
+    /// Rebuilds lost or damaged index files from the pack trailers (only adds entries; a
+    /// second run does nothing). Raises `BusyError` while a snapshot or gc runs.
+    fn repair_index<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let repo = self.get(py)?;
+        let report = run(py, move || repo.repair_index())?;
+        crate::repair::index_repair_report(py, &report)
+    }
+
+    /// Plans the recovery of every damaged snapshot from the live Maildirs (a mapping or
+    /// pairs of account and directory): what is stored again, what is dropped. Changes
+    /// nothing. Raises `InvalidInputError` until `repair_index()` has run when the index
+    /// is damaged.
+    fn recovery_plan(
+        &self,
+        py: Python<'_>,
+        maildirs: &Bound<'_, PyAny>,
+    ) -> PyResult<crate::repair::RecoveryPlan> {
+        let pairs = if let Ok(mapping) = maildirs.cast::<pyo3::types::PyMapping>() {
+            mapping.items()?.into_any()
+        } else {
+            maildirs.clone()
+        };
+        let mut sources: Vec<(AccountId, PathBuf)> = Vec::new();
+        for pair in pairs.try_iter()? {
+            let (name, path): (String, PathBuf) = pair?.extract()?;
+            sources.push((convert::account_id(py, &name)?, path));
+        }
+        let repo = self.get(py)?;
+        let plan = run(py, move || {
+            let opened = sources
+                .iter()
+                .map(|(id, path)| Ok((id.clone(), MaildirAccount::open(path)?)))
+                .collect::<mtm_core::Result<Vec<_>>>()?;
+            repo.recovery_plan(&opened)
+        })?;
+        Ok(crate::repair::RecoveryPlan { plan })
+    }
+
+    /// Executes a plan from `recovery_plan()` under the repository's lock; refused
+    /// (`InvalidInputError`) if the repository or a Maildir changed since. Rewritten
+    /// records are dated `now` (default: the system clock).
+    #[pyo3(signature = (plan, *, now = None))]
+    fn recover<'py>(
+        &self,
+        py: Python<'py>,
+        plan: &crate::repair::RecoveryPlan,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let clock = convert::clock(now)?;
+        let plan = plan.plan.clone();
+        let repo = self.get(py)?;
+        let report = run(py, move || repo.recover(&plan, clock.as_ref()))?;
+        crate::repair::recovery_report(py, &report)
+    }
+
     /// Checks every hash and reference; `read_data` is the share of packs (0 to 1) whose
     /// data is read and hashed. The report names the messages any damage hurts.
     #[pyo3(signature = (*, read_data = 1.0))]

@@ -8,5 +8,6 @@
 mod hostile {
     mod fs;
     mod guard;
+    mod repair;
     mod restore;
 }

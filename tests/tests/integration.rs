@@ -8,6 +8,7 @@ mod integration {
     mod isolation;
     mod model;
     mod properties;
+    mod repair;
     mod restore;
     mod restore_merge;
     mod retention;

@@ -31,6 +31,26 @@ pub(crate) struct SnapshotRecord {
     pub folders: Vec<FolderRecord>,
     pub messages: u64,
     pub bytes: u64,
+    /// When a repair rewrote this record (FORMAT.md, *Repair*); absent if it never did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repaired_at: Option<DateTime<Utc>>,
+    /// What repairs dropped from this snapshot because it was damaged and no longer in the
+    /// live Maildir; absent if nothing was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<LostMessages>,
+}
+
+/// Messages a repair dropped from a snapshot: one message (`file` and `id` known), or every
+/// message of a folder whose manifest was unreadable (`messages` of them, names unknown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LostMessages {
+    pub folder: FolderName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<MessageId>,
+    pub messages: u64,
+    pub reason: String,
 }
 
 impl SnapshotRecord {
@@ -67,6 +87,10 @@ pub(crate) struct Manifest {
     /// The catalogs that hold these messages' parts and summaries.
     pub catalogs: Vec<BlobId>,
     pub messages: Vec<ManifestEntry>,
+    /// Set when the same bytes are a stored blob found damaged, so that this one gets
+    /// another id (see [`encode_renewed`]); absent (0) otherwise.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub renewed: u32,
 }
 
 impl Manifest {
@@ -108,6 +132,50 @@ fn no_flags(flags: &Flags) -> bool {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Catalog {
     pub messages: Vec<CatalogEntry>,
+    /// As [`Manifest::renewed`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub renewed: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A stored structure that can be given another id without changing what it says.
+pub(crate) trait Renewable: Serialize {
+    fn renewed(&mut self) -> &mut u32;
+}
+
+impl Renewable for Manifest {
+    fn renewed(&mut self) -> &mut u32 {
+        &mut self.renewed
+    }
+}
+
+impl Renewable for Catalog {
+    fn renewed(&mut self) -> &mut u32 {
+        &mut self.renewed
+    }
+}
+
+/// Encodes a manifest or catalog whose id must not be one of `damaged`: a blob with the same
+/// bytes as a damaged stored one would be taken as stored already and read as damaged, so
+/// its `renewed` count is raised until its bytes (and id) differ.
+pub(crate) fn encode_renewed<T: Renewable>(
+    value: &mut T,
+    damaged: &crate::id::IdSet<BlobId>,
+    size_hint: usize,
+) -> Result<Vec<u8>> {
+    loop {
+        let data = encode(value, size_hint)?;
+        if !damaged.contains(&BlobId::of(&data)) {
+            return Ok(data);
+        }
+        let renewed = value.renewed();
+        *renewed = renewed
+            .checked_add(1)
+            .ok_or_else(|| Error::invalid("stored structure", "cannot be renewed"))?;
+    }
 }
 
 /// How to rebuild one message and what lists show of it.

@@ -10,12 +10,12 @@ use std::sync::{Arc, mpsc};
 
 use super::model::{
     Catalog, CatalogEntry, FORMAT_VERSION, FolderRecord, Manifest, ManifestEntry, SnapshotRecord,
-    encode, snapshot_key,
+    encode_renewed, snapshot_key,
 };
 use super::{SnapshotOptions, SnapshotReport};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
-use crate::id::{BlobId, IdMap, MessageId, NameHasher};
+use crate::id::{BlobId, IdMap, IdSet, MessageId, NameHasher};
 use crate::message::{PartKind, analyze, split_message};
 use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository};
@@ -91,7 +91,7 @@ impl Repository {
         // so the index read now stays true until the record is written.
         self.inner.store.reload()?;
 
-        let previous = Previous::load(&self.inner, account, day)?;
+        let mut previous = Previous::load(&self.inner, account, day)?;
         let scan = source.scan_known(&|unique| {
             previous
                 .by_unique
@@ -110,12 +110,13 @@ impl Repository {
             stored_blobs: 0,
             stored_bytes: 0,
             vanished: 0,
-            warnings: scan
-                .warnings
-                .iter()
-                .map(|w| format!("{}: {}", w.path.display(), w.message))
-                .collect(),
+            warnings: std::mem::take(&mut previous.warnings),
         };
+        report.warnings.extend(
+            scan.warnings
+                .iter()
+                .map(|w| format!("{}: {}", w.path.display(), w.message)),
+        );
 
         // Plan: every listed file is either known (reuse) or to be read.
         let listed_messages: u64 = scan.folders.iter().map(|f| f.messages.len() as u64).sum();
@@ -142,7 +143,7 @@ impl Repository {
             progress.started(account, listed_messages, listed_bytes, to_read.len() as u64);
         }
 
-        let dictionary = self.dictionary_for_writing(source, &to_read)?;
+        let dictionary = self.dictionary_for_writing(source, &to_read, &mut report.warnings)?;
         let mut writer = self.inner.store.writer(dictionary);
         let compressor = writer.compressor();
 
@@ -299,11 +300,13 @@ impl Repository {
         if !new_catalog.is_empty() {
             new_catalog.sort_by_key(|e| e.id);
             let ids: Vec<MessageId> = new_catalog.iter().map(|e| e.id).collect();
-            let catalog = Catalog {
+            let mut catalog = Catalog {
                 messages: new_catalog,
+                renewed: 0,
             };
             // About 600 bytes of JSON per message: summary, parts and id.
-            let id = writer.add(Kind::Catalog, &encode(&catalog, ids.len() * 640)?)?;
+            let json = encode_renewed(&mut catalog, &previous.damaged, ids.len() * 640)?;
+            let id = writer.add(Kind::Catalog, &json)?;
             for message in ids {
                 catalog_of.insert(message, id);
             }
@@ -318,10 +321,11 @@ impl Repository {
         let mut folder_records = Vec::with_capacity(by_folder.len());
         for (name, mut messages) in by_folder {
             messages.sort_by(|a, b| a.file.file_name.cmp(&b.file.file_name));
-            let manifest = build_manifest(&messages, &catalog_of)?;
+            let mut manifest = build_manifest(&messages, &catalog_of)?;
             let bytes: u64 = messages.iter().map(|p| p.file.size).sum();
             // About 200 bytes of JSON per message: file name, id, size, date, flags.
-            let json = encode(&manifest, manifest.messages.len() * 200 + 256)?;
+            let hint = manifest.messages.len() * 200 + 256;
+            let json = encode_renewed(&mut manifest, &previous.damaged, hint)?;
             let manifest_id = writer.add(Kind::Manifest, &json)?;
             report.messages += messages.len() as u64;
             report.bytes += bytes;
@@ -348,6 +352,8 @@ impl Repository {
             folders: folder_records,
             messages: report.messages,
             bytes: report.bytes,
+            repaired_at: None,
+            lost: Vec::new(),
         };
         let data = record.encode()?;
         self.inner
@@ -412,15 +418,23 @@ impl Repository {
 
     /// The dictionary for header blobs: the repository's, or one trained now from a sample of
     /// the messages about to be read, if the repository wants one and has none yet.
+    ///
+    /// A damaged dictionary is passed over (a warning names it): a new one is trained, or
+    /// none used, so that one bad file never stops every account's snapshot.
     fn dictionary_for_writing(
         &self,
         source: &MaildirAccount,
         to_read: &[MessageFile],
+        warnings: &mut Vec<String>,
     ) -> Result<Option<Arc<Dictionary>>> {
         if !self.inner.config.header_dictionary {
             return Ok(None);
         }
-        if let Some(current) = self.inner.store.current_dictionary()? {
+        let (current, damaged) = self.inner.store.intact_dictionary()?;
+        warnings.extend(damaged.into_iter().map(|(key, reason)| {
+            format!("{key}: {reason}; new headers are compressed without it")
+        }));
+        if let Some(current) = current {
             return Ok(Some(current));
         }
         let _training = self
@@ -429,7 +443,7 @@ impl Repository {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Another snapshot of this process may have trained one while this one waited.
-        if let Some(current) = self.inner.store.current_dictionary()? {
+        if let (Some(current), _) = self.inner.store.intact_dictionary()? {
             return Ok(Some(current));
         }
         let step = (to_read.len() / DICTIONARY_SAMPLE_MESSAGES).max(1);
@@ -499,23 +513,90 @@ struct Placed {
 
 /// What the previous snapshot of the account tells: which files are unchanged, and which
 /// message contents already have a catalog entry.
+///
+/// Damage in it never stops a snapshot: an unreadable record, manifest or catalog only means
+/// that the messages it would have vouched for are read and stored again (a warning names
+/// the damaged file), so the new snapshot does not lean on it.
 #[derive(Default)]
 struct Previous {
     by_unique: HashMap<String, (u64, i64, MessageId), BuildHasherDefault<NameHasher>>,
     catalog_of: IdMap<MessageId, BlobId>,
+    /// The damaged manifests and catalogs: new ones must not get their ids.
+    damaged: IdSet<BlobId>,
+    /// The damage found, for the report.
+    warnings: Vec<String>,
+}
+
+/// Whether an error reading a stored file is damage to it (rather than a failing storage).
+fn is_damage(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Integrity | ErrorKind::UnsupportedFormat
+    )
 }
 
 impl Previous {
+    /// Reads the newest snapshot of `account` before `day`: its record, its manifests, and
+    /// (hash-checked, not parsed) the catalogs they name, so that a message whose catalog is
+    /// damaged is read again rather than pointed at that catalog once more. The catalogs
+    /// cost about as much as the manifests (a few hundred bytes a message).
     fn load(inner: &RepoInner, account: &AccountId, day: chrono::NaiveDate) -> Result<Self> {
         let mut previous = Previous::default();
         let Some(last) = inner.days(account)?.into_iter().rfind(|d| *d != day) else {
             return Ok(previous);
         };
-        let record = inner.snapshot_record(account, last)?;
+        let again = "its messages are read again";
+        let record = match inner.snapshot_record(account, last) {
+            Ok(record) => record,
+            Err(e) if is_damage(&e) || e.kind() == ErrorKind::NotFound => {
+                previous.warnings.push(format!(
+                    "{}: previous snapshot unreadable ({e}); every message is read again",
+                    snapshot_key(account, last)
+                ));
+                return Ok(previous);
+            }
+            Err(e) => return Err(e),
+        };
+        let mut catalogs: IdMap<BlobId, bool> = IdMap::default();
         for folder in &record.folders {
-            let manifest: Manifest = load_blob(inner, &folder.manifest, "manifest")?;
+            let manifest: Manifest = match load_blob(inner, &folder.manifest, "manifest") {
+                Ok(manifest) => manifest,
+                Err(e) if is_damage(&e) => {
+                    previous.warnings.push(format!(
+                        "manifest {} of folder {} on {last} is damaged ({e}); {again}",
+                        folder.manifest, folder.name
+                    ));
+                    previous.damaged.insert(folder.manifest);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             for entry in &manifest.messages {
-                let catalog = manifest.catalog_of(entry)?;
+                let Ok(catalog) = manifest.catalog_of(entry) else {
+                    continue;
+                };
+                let intact = match catalogs.get(catalog) {
+                    Some(intact) => *intact,
+                    None => {
+                        let intact =
+                            match inner.store.read(catalog, &|| format!("catalog {catalog}")) {
+                                Ok(_) => true,
+                                Err(e) if is_damage(&e) => {
+                                    previous.warnings.push(format!(
+                                        "catalog {catalog} of {last} is damaged ({e}); {again}"
+                                    ));
+                                    previous.damaged.insert(*catalog);
+                                    false
+                                }
+                                Err(e) => return Err(e),
+                            };
+                        catalogs.insert(*catalog, intact);
+                        intact
+                    }
+                };
+                if !intact {
+                    continue;
+                }
                 previous.catalog_of.insert(entry.id, *catalog);
                 previous.by_unique.insert(
                     unique_key(&entry.file).to_owned(),
@@ -649,5 +730,6 @@ fn build_manifest(messages: &[&Placed], catalog_of: &IdMap<MessageId, BlobId>) -
     Ok(Manifest {
         catalogs,
         messages: entries,
+        renewed: 0,
     })
 }

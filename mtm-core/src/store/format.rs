@@ -132,27 +132,62 @@ pub(crate) fn read_pack_trailer(pack: &[u8], what: &str) -> Result<PackTrailer> 
             "not a pack file (bad magic or too short)",
         ));
     }
-    let footer_at = pack.len() - PACK_FOOTER_LEN;
-    if &pack[pack.len() - 8..] != PACK_END {
+    match read_pack_tail(pack, pack.len() as u64, what)? {
+        TailRead::Trailer(trailer) => Ok(trailer),
+        TailRead::NeedMore(_) => Err(Error::integrity(what, "truncated")),
+    }
+}
+
+/// How many bytes at the end of a pack hold its trailer when it lists `records` blobs.
+pub(crate) fn trailer_len(records: usize) -> usize {
+    records
+        .saturating_mul(PACK_RECORD_LEN)
+        .saturating_add(PACK_FOOTER_LEN)
+}
+
+/// What the last bytes of a pack tell.
+#[derive(Debug)]
+pub(crate) enum TailRead {
+    /// The whole table of contents.
+    Trailer(PackTrailer),
+    /// The trailer is longer than the bytes given: read this many from the end.
+    NeedMore(u64),
+}
+
+/// Reads a pack's table of contents from its last bytes (`tail`, the end of a file of
+/// `pack_len` bytes), checking that every record lies inside the blob area: index repair
+/// reads the trailer of a pack with one range read, not the whole file.
+pub(crate) fn read_pack_tail(tail: &[u8], pack_len: u64, what: &str) -> Result<TailRead> {
+    let min = (PACK_MAGIC.len() + PACK_FOOTER_LEN) as u64;
+    if pack_len < min || (tail.len() as u64) > pack_len || tail.len() < PACK_FOOTER_LEN {
+        return Err(Error::integrity(what, "not a pack file (too short)"));
+    }
+    if &tail[tail.len() - 8..] != PACK_END {
         return Err(Error::integrity(
             what,
             "pack end marker missing (truncated?)",
         ));
     }
+    let footer_at = tail.len() - PACK_FOOTER_LEN;
     let mut footer = Reader {
-        data: &pack[footer_at..],
+        data: &tail[footer_at..],
         pos: 0,
         what,
     };
     let dictionary = dict_from(footer.hash()?);
     let count = footer.u32()? as usize;
+    // Every blob area starts after the magic; the records must fit between it and the footer.
+    let room = pack_len - min;
     let table_len = count
         .checked_mul(PACK_RECORD_LEN)
-        .filter(|len| *len <= footer_at - PACK_MAGIC.len())
+        .filter(|len| *len as u64 <= room)
         .ok_or_else(|| Error::integrity(what, "record count larger than the pack"))?;
-    let blobs_end = footer_at - table_len;
+    if table_len > footer_at {
+        return Ok(TailRead::NeedMore(trailer_len(count) as u64));
+    }
+    let blobs_end = pack_len - trailer_len(count) as u64;
     let mut table = Reader {
-        data: &pack[blobs_end..footer_at],
+        data: &tail[footer_at - table_len..footer_at],
         pos: 0,
         what,
     };
@@ -168,7 +203,7 @@ pub(crate) fn read_pack_trailer(pack: &[u8], what: &str) -> Result<PackTrailer> 
             raw_len: table.u32()?,
         };
         let end = u64::from(record.offset) + u64::from(record.stored_len);
-        if u64::from(record.offset) < PACK_MAGIC.len() as u64 || end > blobs_end as u64 {
+        if u64::from(record.offset) < PACK_MAGIC.len() as u64 || end > blobs_end {
             return Err(Error::integrity(
                 what,
                 "blob record points outside the pack",
@@ -176,10 +211,10 @@ pub(crate) fn read_pack_trailer(pack: &[u8], what: &str) -> Result<PackTrailer> 
         }
         records.push(record);
     }
-    Ok(PackTrailer {
+    Ok(TailRead::Trailer(PackTrailer {
         records,
         dictionary,
-    })
+    }))
 }
 
 /// One pack as an index file lists it.
@@ -336,6 +371,32 @@ mod tests {
         )
         .unwrap();
         assert!(read_pack_trailer(&outside, "p").is_err());
+    }
+
+    #[test]
+    fn a_trailer_is_read_from_the_end_of_a_pack_asking_for_more_when_short() {
+        let mut body = PACK_MAGIC.to_vec();
+        body.extend_from_slice(b"abcdef");
+        let trailer = PackTrailer {
+            records: vec![record(1, 8), record(2, 11)],
+            dictionary: None,
+        };
+        let pack = finish_pack(body, &trailer).unwrap();
+        let len = pack.len() as u64;
+        let short = &pack[pack.len() - PACK_FOOTER_LEN..];
+        match read_pack_tail(short, len, "p").unwrap() {
+            TailRead::NeedMore(n) => assert_eq!(n as usize, trailer_len(2)),
+            TailRead::Trailer(_) => panic!("two records cannot fit in the footer alone"),
+        }
+        let tail = &pack[pack.len() - trailer_len(2)..];
+        match read_pack_tail(tail, len, "p").unwrap() {
+            TailRead::Trailer(read) => assert_eq!(read, trailer),
+            TailRead::NeedMore(n) => panic!("asked for {n} more bytes"),
+        }
+        let mut bad = pack.clone();
+        let at = bad.len() - 9;
+        bad[at] ^= 0x40;
+        assert!(read_pack_tail(&bad[bad.len() - 64..], len, "p").is_err());
     }
 
     #[test]

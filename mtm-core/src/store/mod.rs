@@ -96,6 +96,10 @@ fn read_index_file(backend: &dyn Backend, key: &str) -> Result<IndexFile> {
     format::decode_index(&data, key)
 }
 
+/// The dictionary writers use (if any is intact), and the damaged ones passed over (key,
+/// why).
+pub(crate) type IntactDictionary = (Option<Arc<Dictionary>>, Vec<(String, String)>);
+
 /// Statistics of one writing session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct WriteStats {
@@ -117,6 +121,9 @@ pub(crate) struct BlobStore {
     backend: Arc<dyn Backend>,
     index: RwLock<IndexState>,
     dictionaries: Mutex<HashMap<BlobId, Arc<Dictionary>>>,
+    /// Dictionaries found damaged when picking the one writers use, with why: not read
+    /// again by every snapshot of this process (files never change under their name).
+    damaged_dictionaries: Mutex<HashMap<BlobId, String>>,
     /// Blobs that a writer of this process has taken on but not yet indexed: two snapshots
     /// running at once store shared content once, and the one that borrows waits for it.
     claims: Mutex<IdMap<BlobId, u64>>,
@@ -169,6 +176,7 @@ impl BlobStore {
             backend,
             index: RwLock::new(state),
             dictionaries: Mutex::new(HashMap::new()),
+            damaged_dictionaries: Mutex::new(HashMap::new()),
             claims: Mutex::new(IdMap::default()),
             claims_released: Condvar::new(),
             next_writer: AtomicU64::new(1),
@@ -189,6 +197,14 @@ impl BlobStore {
         if keys == known {
             return Ok(());
         }
+        let state = load_index(self.backend.as_ref())?;
+        *self.index.write().unwrap_or_else(PoisonError::into_inner) = state;
+        Ok(())
+    }
+
+    /// Reads every index file again, even if their names are the ones already read (a
+    /// repair replaced a damaged file by the bytes its name promises).
+    pub(crate) fn reload_all(&self) -> Result<()> {
         let state = load_index(self.backend.as_ref())?;
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = state;
         Ok(())
@@ -221,6 +237,12 @@ impl BlobStore {
                 (state.packs[loc.pack as usize], record)
             })
             .collect()
+    }
+
+    /// The packs that the readable index files name.
+    pub(crate) fn indexed_packs(&self) -> IdSet<BlobId> {
+        let state = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        state.packs.iter().map(|p| p.id).collect()
     }
 
     /// Decompresses one stored blob and checks it against its id (for verification, which
@@ -298,26 +320,54 @@ impl BlobStore {
     }
 
     /// The dictionary writers use: the one with the smallest id, so that two processes that
-    /// each trained one agree from then on. `None` if the repository has none yet.
+    /// each trained one agree from then on. `None` if the repository has no intact one.
     pub(crate) fn current_dictionary(&self) -> Result<Option<Arc<Dictionary>>> {
-        let first = self
-            .backend
-            .list("dictionaries/")?
-            .into_iter()
-            .find_map(|key| {
-                key.rsplit('/')
-                    .next()
-                    .and_then(|name| BlobId::from_hex(name).ok())
-            });
-        first.map(|id| self.dictionary(&id)).transpose()
+        Ok(self.intact_dictionary()?.0)
     }
 
-    /// Stores a newly trained dictionary and returns its id.
+    /// [`current_dictionary`](Self::current_dictionary), and the dictionaries passed over
+    /// because they are damaged (key, why): a damaged one must not stop every writer.
+    pub(crate) fn intact_dictionary(&self) -> Result<IntactDictionary> {
+        let mut damaged = Vec::new();
+        for key in self.backend.list("dictionaries/")? {
+            let Some(id) = key
+                .rsplit('/')
+                .next()
+                .and_then(|name| BlobId::from_hex(name).ok())
+            else {
+                continue;
+            };
+            if let Some(reason) = lock(&self.damaged_dictionaries).get(&id) {
+                damaged.push((key, reason.clone()));
+                continue;
+            }
+            match self.dictionary(&id) {
+                Ok(dictionary) => return Ok((Some(dictionary), damaged)),
+                Err(e) if e.kind() == ErrorKind::Integrity => {
+                    lock(&self.damaged_dictionaries).insert(id, e.to_string());
+                    damaged.push((key, e.to_string()));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((None, damaged))
+    }
+
+    /// Stores a newly trained dictionary and returns its id. A damaged file under its name
+    /// (the same training gave the same bytes) is replaced by these bytes, which are what
+    /// its name says it holds.
     pub(crate) fn save_dictionary(&self, data: Vec<u8>) -> Result<BlobId> {
         let id = BlobId::of(&data);
-        match self.backend.write_new(&dictionary_key(&id), &data) {
+        let key = dictionary_key(&id);
+        match self.backend.write_new(&key, &data) {
             Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                if BlobId::of(&self.backend.read(&key)?) != id {
+                    self.backend.delete(&key)?;
+                    self.backend.write_new(&key, &data)?;
+                }
+                lock(&self.damaged_dictionaries).remove(&id);
+            }
             Err(e) => return Err(e),
         }
         self.dictionaries
@@ -855,6 +905,37 @@ mod tests {
         w.finish().unwrap();
         let fresh = BlobStore::open(backend).unwrap();
         assert_eq!(fresh.read(&id, &|| "t".into()).unwrap(), samples[5]);
+    }
+
+    #[test]
+    fn a_damaged_dictionary_is_passed_over_and_replaced_when_trained_again() {
+        let (backend, store) = store();
+        let samples: Vec<Vec<u8>> = (0..300)
+            .map(|i| {
+                format!("Received: from mx{i}; Delivered-To: u{i}@x.org\r\nSubject: s{i}\r\n\r\n")
+                    .into_bytes()
+            })
+            .collect();
+        let dict = codec::train_dictionary(&samples).unwrap();
+        let id = store.save_dictionary(dict.clone()).unwrap();
+        let key = dictionary_key(&id);
+        let mut damaged = dict.clone();
+        damaged[7] ^= 0x01;
+        backend.delete(&key).unwrap();
+        backend.write_new(&key, &damaged).unwrap();
+        let fresh = BlobStore::open(backend.clone()).unwrap();
+        let (current, passed_over) = fresh.intact_dictionary().unwrap();
+        assert!(current.is_none());
+        assert_eq!(passed_over.len(), 1);
+        assert_eq!(passed_over[0].0, key);
+        // The same training gives the same bytes: they replace the damaged file.
+        assert_eq!(fresh.save_dictionary(dict.clone()).unwrap(), id);
+        assert!(
+            backend.read(&key).unwrap() == dict,
+            "the damaged file was kept"
+        );
+        let again = BlobStore::open(backend).unwrap();
+        assert_eq!(again.intact_dictionary().unwrap().0.unwrap().id, id);
     }
 
     #[test]

@@ -44,6 +44,10 @@ __all__ = [
     "Problem",
     "VerifyReport",
     "RepositoryStats",
+    "IndexRepairReport",
+    "RepairedMessage",
+    "RepairedSnapshot",
+    "RecoveryReport",
     "Actor",
     "RequestId",
     "Scope",
@@ -365,6 +369,59 @@ class VerifyReport:
     def ok(self) -> bool:
         """Whether no problem was found."""
         return not self.problems
+
+
+@dataclass(frozen=True)
+class IndexRepairReport:
+    """What ``Repository.repair_index()`` did: index entries rebuilt from pack trailers."""
+
+    packs: int
+    packs_read: int
+    packs_indexed: int
+    blobs_indexed: int
+    index_files_written: Tuple[str, ...]
+    damaged_index_files_removed: Tuple[str, ...]
+    problems: Tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every pack's trailer could be read."""
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class RepairedMessage:
+    """A damaged message a recovery stores again or drops (``file`` and ``id`` are None,
+    and ``messages`` the folder's count, when its folder's manifest is unreadable)."""
+
+    folder: str
+    file: Optional[str]
+    id: Optional[str]
+    messages: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class RepairedSnapshot:
+    """What a recovery does to one snapshot."""
+
+    account: str
+    day: date
+    recovered: Tuple[RepairedMessage, ...]
+    lost: Tuple[RepairedMessage, ...]
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    """What ``Repository.recover()`` did."""
+
+    snapshots_rewritten: int
+    messages_recovered: int
+    messages_lost: int
+    blobs_rescued: int
+    index_files_rewritten: int
+    packs_deleted: int
+    dictionaries_deleted: int
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,216 @@
+//! `mtm repair …`: mending a damaged repository.
+//!
+//! `repair index` only adds index entries and runs at once; `repair recover` rewrites
+//! damaged snapshots, so it shows its plan and changes nothing without `--yes`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use mtm_core::{AccountId, Clock, FixedClock, MaildirAccount, RecoveryPlan, SystemClock};
+
+use crate::args::Cli;
+use crate::commands::{CliError, CliResult, busy, open};
+use crate::output::{json, table};
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    #[command(subcommand)]
+    pub command: RepairCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepairCommand {
+    /// Rebuild lost or damaged index files from the pack trailers (run it when verify
+    /// reports blobs missing from the index or a damaged index file, before gc). Only adds
+    /// entries; refused while a snapshot or gc runs.
+    Index,
+    /// Recover damaged snapshots: messages still in the live Maildir are stored again, the
+    /// others are dropped from their snapshots and listed as lost in the records. Shows the
+    /// plan; changes nothing without --yes. Run `repair index` first. Exits 5 if damage
+    /// that no recovery can mend remains (an unreadable snapshot record).
+    Recover {
+        /// The live Maildirs: one directory per account, as `mtm snapshot --root` reads them.
+        #[arg(long, env = "MTM_MAILDIRS", conflicts_with = "maildir")]
+        maildirs: Option<PathBuf>,
+        /// One account's live Maildir (needs --account).
+        #[arg(long, requires = "account")]
+        maildir: Option<PathBuf>,
+        /// The account of --maildir.
+        #[arg(long)]
+        account: Option<String>,
+        /// Execute the plan (without it, only show it).
+        #[arg(long)]
+        yes: bool,
+        /// Date the repair as if the time were this RFC 3339 instant (default: now).
+        #[arg(long)]
+        now: Option<String>,
+    },
+}
+
+pub fn run(cli: &Cli, args: &RepairArgs) -> CliResult {
+    match &args.command {
+        RepairCommand::Index => index(cli),
+        RepairCommand::Recover {
+            maildirs,
+            maildir,
+            account,
+            yes,
+            now,
+        } => {
+            let sources = sources(maildirs.as_ref(), maildir.as_ref(), account.as_deref())?;
+            recover(cli, &sources, *yes, now.as_deref())
+        }
+    }
+}
+
+fn index(cli: &Cli) -> CliResult {
+    let repo = open(cli)?;
+    let report = busy(cli, "reading pack trailers", || repo.repair_index())?;
+    if cli.json {
+        json(&report)?;
+    } else {
+        println!(
+            "{} pack(s), {} read; {} blob(s) of {} pack(s) indexed in {} new index file(s)",
+            report.packs,
+            report.packs_read,
+            report.blobs_indexed,
+            report.packs_indexed,
+            report.index_files_written.len()
+        );
+        for key in &report.damaged_index_files_removed {
+            println!("removed damaged index file {key}");
+        }
+        for p in &report.problems {
+            println!("DAMAGED {}: {}", p.location, p.reason);
+        }
+    }
+    if report.is_ok() {
+        Ok(())
+    } else {
+        Err(CliError::Damaged(report.problems.len()))
+    }
+}
+
+/// The live Maildirs named on the command line.
+fn sources(
+    maildirs: Option<&PathBuf>,
+    maildir: Option<&PathBuf>,
+    account: Option<&str>,
+) -> CliResult<Vec<(AccountId, MaildirAccount)>> {
+    match (maildirs, maildir, account) {
+        (_, Some(dir), Some(account)) => {
+            Ok(vec![(AccountId::new(account)?, MaildirAccount::open(dir)?)])
+        }
+        (Some(root), None, _) => {
+            let mut found = Vec::new();
+            for (name, source) in MaildirAccount::discover(root)? {
+                match AccountId::new(name.as_str()) {
+                    Ok(id) => found.push((id, source)),
+                    Err(e) => eprintln!("mtm: skipping {}: {e}", root.join(&name).display()),
+                }
+            }
+            Ok(found)
+        }
+        _ => Err(CliError::Usage(
+            "pass --maildirs DIR (or MTM_MAILDIRS), or --maildir DIR with --account: damaged \
+             messages are recovered from the live Maildir"
+                .into(),
+        )),
+    }
+}
+
+fn recover(
+    cli: &Cli,
+    sources: &[(AccountId, MaildirAccount)],
+    yes: bool,
+    now: Option<&str>,
+) -> CliResult {
+    let clock: Box<dyn Clock> = match now {
+        Some(now) => Box::new(FixedClock::parse(now)?),
+        None => Box::new(SystemClock),
+    };
+    let repo = open(cli)?;
+    let plan = busy(cli, "reading every pack, manifest and catalog", || {
+        repo.recovery_plan(sources)
+    })?;
+    let report = if yes && !plan.is_empty() {
+        Some(busy(cli, "recovering", || {
+            repo.recover(&plan, clock.as_ref())
+        })?)
+    } else {
+        None
+    };
+    // Damage left behind is an integrity exit, as verify's.
+    let outcome = match plan.unrepairable.len() {
+        0 => Ok(()),
+        n => Err(CliError::Damaged(n)),
+    };
+    if cli.json {
+        json(&serde_json::json!({ "plan": plan, "executed": report.is_some(), "report": report }))?;
+        return outcome;
+    }
+    print_plan(&plan);
+    match report {
+        Some(r) => println!(
+            "rewrote {} snapshot(s): {} message(s) recovered, {} lost; {} blob(s) moved out \
+             of damaged packs, {} index file(s) rewritten, {} pack(s) and {} dictionary(ies) \
+             deleted",
+            r.snapshots_rewritten,
+            r.messages_recovered,
+            r.messages_lost,
+            r.blobs_rescued,
+            r.index_files_rewritten,
+            r.packs_deleted,
+            r.dictionaries_deleted
+        ),
+        None if plan.is_empty() => println!("nothing to recover"),
+        None => println!("dry run: nothing changed; pass --yes to recover"),
+    }
+    outcome
+}
+
+fn print_plan(plan: &RecoveryPlan) {
+    let mut rows = Vec::new();
+    for s in &plan.snapshots {
+        for (what, list) in [("recover", &s.recovered), ("LOSE", &s.lost)] {
+            for m in list {
+                rows.push(vec![
+                    what.to_owned(),
+                    s.account.to_string(),
+                    s.day.to_string(),
+                    m.folder.to_string(),
+                    m.file
+                        .clone()
+                        .unwrap_or_else(|| format!("({} messages)", m.messages)),
+                    m.id.map(|id| id.to_hex()[..12].to_owned())
+                        .unwrap_or_default(),
+                    m.reason.clone(),
+                ]);
+            }
+        }
+    }
+    if !rows.is_empty() {
+        println!(
+            "{}",
+            table(
+                &[
+                    "action", "account", "day", "folder", "file", "message", "why"
+                ],
+                rows
+            )
+        );
+    }
+    println!(
+        "{} snapshot(s) to rewrite: {} message(s) to recover, {} to lose; {} damaged pack(s), \
+         {} unreadable blob(s), {} damaged dictionary(ies)",
+        plan.snapshots.len(),
+        plan.recovered_messages(),
+        plan.lost_messages(),
+        plan.damaged_packs.len(),
+        plan.damaged_blobs,
+        plan.damaged_dictionaries.len()
+    );
+    for p in &plan.unrepairable {
+        println!("cannot repair {}: {}", p.location, p.reason);
+    }
+}

@@ -1,0 +1,175 @@
+//! `mtm repair index` and `mtm repair recover`, driven as an operator would.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mtm(repo: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mtm"))
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .env_remove("MTM_REPO")
+        .env_remove("MTM_MAILDIRS")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Writes message files into a Maildir's `cur/`; returns their paths.
+fn deliver(root: &Path, first: usize, subjects: &[&str]) -> Vec<PathBuf> {
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    subjects
+        .iter()
+        .enumerate()
+        .map(|(i, subject)| {
+            let n = first + i;
+            let path = root.join("cur").join(format!("17000000{n}.M{n}.test:2,S"));
+            let raw = format!("From: a@example.org\r\nSubject: {subject}\r\n\r\nbody {n}\r\n");
+            std::fs::write(&path, raw).unwrap();
+            path
+        })
+        .collect()
+}
+
+fn snapshot(repo: &Path, root: &Path, now: &str) {
+    ok(&mtm(
+        repo,
+        &[
+            "snapshot",
+            "--root",
+            root.to_str().unwrap(),
+            "--now",
+            now,
+            "--quiet",
+        ],
+    ));
+}
+
+#[test]
+fn repair_index_rebuilds_a_lost_index_and_verify_is_clean_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let root = dir.path().join("mail");
+    deliver(&root.join("alice@example.com"), 0, &["One", "Two"]);
+    deliver(&root.join("bob@example.com"), 10, &["Three"]);
+    ok(&mtm(&repo, &["init"]));
+    snapshot(&repo, &root, "2026-11-20T10:00:00Z");
+    for index in walk(&repo.join("index")) {
+        std::fs::remove_file(index).unwrap();
+    }
+    assert_eq!(mtm(&repo, &["verify"]).status.code(), Some(5));
+    let out = ok(&mtm(&repo, &["repair", "index"]));
+    assert!(out.contains("indexed in 1 new index file"), "{out}");
+    ok(&mtm(&repo, &["verify"]));
+    let again: serde_json::Value =
+        serde_json::from_str(&ok(&mtm(&repo, &["--json", "repair", "index"]))).unwrap();
+    assert_eq!(again["packs_read"], 0);
+    assert_eq!(again["blobs_indexed"], 0);
+}
+
+#[test]
+fn repair_recover_shows_its_plan_and_changes_nothing_without_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let root = dir.path().join("mail");
+    let alice = root.join("alice@example.com");
+    deliver(&alice, 0, &["One", "Two"]);
+    ok(&mtm(&repo, &["init", "--no-dictionary"]));
+    snapshot(&repo, &root, "2026-11-20T10:00:00Z");
+    let first_day = walk(&repo.join("packs"));
+    let later = deliver(&alice, 5, &["Kept", "Deleted later"]);
+    snapshot(&repo, &root, "2026-11-21T10:00:00Z");
+    // Damage the second day's catalog, and delete one of the messages it describes from the
+    // live Maildir.
+    for pack in walk(&repo.join("packs")) {
+        if first_day.contains(&pack) {
+            continue;
+        }
+        let mut data = std::fs::read(&pack).unwrap();
+        // The trailer (FORMAT.md) lists the blobs: 48-byte records before a 44-byte footer.
+        let n = u32::from_le_bytes(data[data.len() - 12..data.len() - 8].try_into().unwrap());
+        let table = data.len() - 44 - 48 * n as usize;
+        for r in data[table..data.len() - 44].to_vec().chunks(48) {
+            if r[32] == 2 {
+                let offset = u32::from_le_bytes(r[36..40].try_into().unwrap()) as usize;
+                data[offset + 2] ^= 0x01;
+            }
+        }
+        std::fs::remove_file(&pack).unwrap();
+        std::fs::write(&pack, data).unwrap();
+    }
+    std::fs::remove_file(&later[1]).unwrap();
+    assert_eq!(mtm(&repo, &["verify"]).status.code(), Some(5));
+    assert_eq!(
+        mtm(&repo, &["gc"]).status.code(),
+        Some(5),
+        "gc refuses damage"
+    );
+    assert_eq!(
+        mtm(&repo, &["repair", "recover"]).status.code(),
+        Some(2),
+        "the live Maildirs are needed"
+    );
+
+    let maildirs = root.to_str().unwrap();
+    let plan = ok(&mtm(&repo, &["repair", "recover", "--maildirs", maildirs]));
+    let lost = later[1].file_name().unwrap().to_str().unwrap();
+    assert!(plan.contains("LOSE") && plan.contains(lost), "{plan}");
+    assert!(plan.contains("dry run"), "{plan}");
+    assert_eq!(
+        mtm(&repo, &["verify"]).status.code(),
+        Some(5),
+        "nothing changed"
+    );
+
+    let done: serde_json::Value = serde_json::from_str(&ok(&mtm(
+        &repo,
+        &[
+            "--json",
+            "repair",
+            "recover",
+            "--maildirs",
+            maildirs,
+            "--yes",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(done["executed"], true);
+    assert_eq!(done["report"]["messages_lost"], 1);
+    assert!(done["report"]["messages_recovered"].as_u64().unwrap() >= 1);
+    ok(&mtm(&repo, &["verify"]));
+    ok(&mtm(&repo, &["gc"]));
+    ok(&mtm(&repo, &["verify"]));
+    let after = ok(&mtm(&repo, &["repair", "recover", "--maildirs", maildirs]));
+    assert!(after.contains("nothing to recover"), "{after}");
+}

@@ -1,0 +1,858 @@
+//! Recovery of damaged snapshots: what a damaged manifest, catalog, message part, pack or
+//! dictionary made unreadable is stored again from the live Maildir where the message is
+//! still there, and dropped from its snapshots (and listed as lost in their records) where
+//! it is not. Afterwards every blob a snapshot reaches is readable: `verify` is clean and
+//! `gc` runs.
+//!
+//! The survey reads everything, as `verify` does: every indexed pack whole (its hash and
+//! every blob), every dictionary, every snapshot record, manifest and catalog. The Maildir of
+//! an account is scanned only if one of its snapshots lost a message; a live file is read
+//! only if its unique name and size match the lost one's, or else its size does.
+//!
+//! Execution, under the gc lock, surveys again and refuses a plan that no longer matches,
+//! then in this order (a crash between two steps leaves a repository that a second run
+//! finishes, and never a record that reaches a missing blob):
+//!
+//! 1. writes the recovered messages, the readable blobs of damaged packs, one new catalog
+//!    per account and the rewritten manifests into new packs, with their index file;
+//! 2. replaces each damaged snapshot record (the new one is first written beside it as
+//!    `<day>.json.repair`, which a later run publishes if a crash came between);
+//! 3. rewrites the index files that name damaged blobs or packs without them;
+//! 4. deletes the damaged packs and dictionaries.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::{BlobId, IdMap, IdSet, MessageId};
+use crate::lock::{LockKind, acquire};
+use crate::message::analyze;
+use crate::names::{AccountId, FolderName};
+use crate::repo::{RepoInner, Repository};
+use crate::snapshot::model::{
+    Catalog, CatalogEntry, LostMessages, Manifest, SnapshotRecord, encode, snapshot_key,
+};
+use crate::snapshot::take::load_blob;
+use crate::source::{MaildirAccount, MessageFile};
+use crate::store::codec::Codec;
+use crate::store::format::{IndexFile, IndexedPack, PackRecord, decode_index, encode_index};
+use crate::store::{BlobStore, Kind, dictionary_key, pack_key};
+use crate::verify::Problem;
+
+/// Suffix of a replacement snapshot record waiting to be published.
+const STAGED: &str = ".repair";
+
+/// One message (or, for an unreadable manifest, one folder's messages) that a recovery
+/// stores again or drops.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RepairedMessage {
+    /// The folder of the snapshot.
+    pub folder: FolderName,
+    /// The Maildir file name the snapshot had (`None` when its manifest is unreadable).
+    pub file: Option<String>,
+    /// Its content id (`None` when its manifest is unreadable).
+    pub id: Option<MessageId>,
+    /// How many messages this is: 1, or the folder's count when its manifest is unreadable.
+    pub messages: u64,
+    /// What was damaged; for a recovered message, also where the live copy is.
+    pub reason: String,
+}
+
+/// What a recovery does to one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepairedSnapshot {
+    /// The account.
+    pub account: AccountId,
+    /// The snapshot day.
+    pub day: NaiveDate,
+    /// Damaged messages found intact in the live Maildir: stored again.
+    pub recovered: Vec<RepairedMessage>,
+    /// Damaged messages that are not in the live Maildir: dropped from the snapshot and
+    /// listed as lost in its record.
+    pub lost: Vec<RepairedMessage>,
+}
+
+/// What [`Repository::recover`] would do: made by [`Repository::recovery_plan`], shown to
+/// an operator, then executed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoveryPlan {
+    /// The snapshots whose records are rewritten.
+    pub snapshots: Vec<RepairedSnapshot>,
+    /// Damaged or missing pack files: their readable blobs are written again, and then the
+    /// files deleted (a missing one is only dropped from the index).
+    pub damaged_packs: Vec<String>,
+    /// Index entries of unreadable blobs, dropped from the index files that hold them.
+    pub damaged_blobs: u64,
+    /// Dictionaries that do not match their hash: deleted.
+    pub damaged_dictionaries: Vec<String>,
+    /// Replacement records a crashed recovery left unpublished: published.
+    pub staged_records: Vec<String>,
+    /// Damage a recovery cannot mend (an unreadable snapshot record): left as it is.
+    pub unrepairable: Vec<Problem>,
+    /// The live Maildirs the plan was made with (not serialized).
+    #[serde(skip)]
+    sources: Vec<(AccountId, MaildirAccount)>,
+}
+
+impl RecoveryPlan {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.snapshots.is_empty()
+            && self.damaged_packs.is_empty()
+            && self.damaged_blobs == 0
+            && self.damaged_dictionaries.is_empty()
+            && self.staged_records.is_empty()
+    }
+
+    /// How many messages are stored again (counted once per snapshot).
+    pub fn recovered_messages(&self) -> u64 {
+        self.snapshots
+            .iter()
+            .flat_map(|s| &s.recovered)
+            .map(|m| m.messages)
+            .sum()
+    }
+
+    /// How many messages are dropped (counted once per snapshot).
+    pub fn lost_messages(&self) -> u64 {
+        self.snapshots
+            .iter()
+            .flat_map(|s| &s.lost)
+            .map(|m| m.messages)
+            .sum()
+    }
+
+    /// Whether this plan and `other` do the same (their live Maildirs aside).
+    fn same_work(&self, other: &RecoveryPlan) -> bool {
+        self.snapshots == other.snapshots
+            && self.damaged_packs == other.damaged_packs
+            && self.damaged_blobs == other.damaged_blobs
+            && self.damaged_dictionaries == other.damaged_dictionaries
+            && self.staged_records == other.staged_records
+    }
+}
+
+/// What [`Repository::recover`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RecoveryReport {
+    /// Snapshot records rewritten.
+    pub snapshots_rewritten: u64,
+    /// Messages stored again from the live Maildir.
+    pub messages_recovered: u64,
+    /// Messages dropped from their snapshots.
+    pub messages_lost: u64,
+    /// Readable blobs moved out of damaged packs.
+    pub blobs_rescued: u64,
+    /// Index files rewritten without damaged entries.
+    pub index_files_rewritten: u64,
+    /// Pack files deleted.
+    pub packs_deleted: u64,
+    /// Dictionaries deleted.
+    pub dictionaries_deleted: u64,
+}
+
+/// What the survey of the blobs found.
+#[derive(Debug, Default)]
+struct BlobDamage {
+    /// Indexed blobs that cannot be read, with why.
+    unreadable: IdMap<BlobId, String>,
+    /// Damaged or missing packs, by key.
+    packs: BTreeSet<String>,
+    /// Readable blobs of damaged packs, to write again.
+    rescue: Vec<(IndexedPack, PackRecord)>,
+    /// Index entries to drop: (pack, blob).
+    drop: BTreeSet<(BlobId, BlobId)>,
+    dictionaries: Vec<String>,
+}
+
+/// What happens to one damaged message of one snapshot.
+#[derive(Debug, Clone)]
+enum Fate {
+    Recover(MessageFile),
+    Lose,
+}
+
+/// One record to rewrite, with what the survey decided for it.
+#[derive(Debug)]
+struct Rewrite {
+    record: SnapshotRecord,
+    /// Folders by position in the record: their manifest (None: unreadable) and, for each
+    /// damaged message, its fate.
+    folders: Vec<(Option<Manifest>, IdMap<MessageId, Fate>)>,
+}
+
+/// Everything a survey found: the plan and what executing it needs.
+#[derive(Debug)]
+struct Survey {
+    plan: RecoveryPlan,
+    damage: BlobDamage,
+    rewrites: Vec<Rewrite>,
+}
+
+impl Repository {
+    /// Plans the recovery of every damaged snapshot (see [`RecoveryPlan`]): reads every
+    /// pack, dictionary, record, manifest and catalog, and, for the accounts that lost
+    /// messages, their live Maildir in `sources` (an account with damage and no Maildir
+    /// there loses its damaged messages). Changes nothing.
+    ///
+    /// Refused ([`ErrorKind::InvalidInput`]) while an index file is damaged, or a blob a
+    /// snapshot needs is in a pack that no index file names: those blobs would count as
+    /// lost, and [`repair_index`](Self::repair_index) finds them again.
+    pub fn recovery_plan(&self, sources: &[(AccountId, MaildirAccount)]) -> Result<RecoveryPlan> {
+        self.inner.store.reload()?;
+        Ok(survey(&self.inner, sources)?.plan)
+    }
+
+    /// Executes a recovery plan, under the exclusive gc lock ([`ErrorKind::Busy`] while a
+    /// snapshot or gc runs): the repository is surveyed again, and a plan that does not
+    /// match what the survey finds now is refused ([`ErrorKind::InvalidInput`]: plan
+    /// again). Rewritten records carry `clock.now()` as their repair time.
+    pub fn recover(&self, plan: &RecoveryPlan, clock: &dyn Clock) -> Result<RecoveryReport> {
+        let backend = Arc::clone(&self.inner.backend);
+        let _lock = acquire(backend.as_ref(), LockKind::Gc)?;
+        self.inner.store.reload()?;
+        let fresh = survey(&self.inner, &plan.sources)?;
+        if !fresh.plan.same_work(plan) {
+            return Err(Error::invalid(
+                "recovery plan",
+                "the repository or a Maildir changed since the plan was made: plan again",
+            ));
+        }
+        execute(&self.inner, fresh, clock)
+    }
+}
+
+fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<Survey> {
+    // Blobs that are only unindexed would count as lost: the index is mended first. A pack
+    // no index names is usually what an interrupted writer left (garbage, which gc
+    // reclaims); it matters only if it holds a blob that a snapshot needs.
+    if let Some((key, _)) = inner.store.damaged_indexes().first() {
+        return Err(Error::invalid(
+            "recovery",
+            format!(
+                "index file {key} is damaged: run `mtm repair index` \
+                 (Repository::repair_index) first"
+            ),
+        ));
+    }
+    let named = inner.store.indexed_packs();
+    let mut unindexed: IdSet<BlobId> = IdSet::default();
+    for key in inner.backend.list("packs/")? {
+        if super::index::pack_id(&key).is_some_and(|id| named.contains(&id)) {
+            continue;
+        }
+        match super::index::read_trailer(inner.backend.as_ref(), &key) {
+            Ok(trailer) => unindexed.extend(trailer.records.iter().map(|r| r.id)),
+            Err(e) if e.kind() == ErrorKind::Integrity => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let needs_index = std::cell::Cell::new(None::<BlobId>);
+    let damage = survey_blobs(inner)?;
+    let mut plan = RecoveryPlan {
+        snapshots: Vec::new(),
+        damaged_packs: damage.packs.iter().cloned().collect(),
+        damaged_blobs: damage.drop.len() as u64,
+        damaged_dictionaries: damage.dictionaries.clone(),
+        staged_records: Vec::new(),
+        unrepairable: Vec::new(),
+        sources: sources.to_vec(),
+    };
+    let usable = |id: &BlobId| {
+        if !inner.store.contains(id) && unindexed.contains(id) {
+            needs_index.set(Some(*id));
+        }
+        inner.store.contains(id) && !damage.unreadable.contains_key(id)
+    };
+    let mut rewrites = Vec::new();
+    let mut accounts: BTreeSet<AccountId> = BTreeSet::new();
+    for key in inner.backend.list("snapshots/")? {
+        if key.ends_with(STAGED) {
+            plan.staged_records.push(key.clone());
+        }
+        let account = key
+            .strip_prefix("snapshots/")
+            .and_then(|k| k.split_once('/'))
+            .and_then(|(a, _)| AccountId::new(a).ok());
+        accounts.extend(account);
+    }
+    let mut manifests: IdMap<BlobId, Option<Manifest>> = IdMap::default();
+    let mut catalogs: IdMap<BlobId, Option<IdMap<MessageId, Vec<BlobId>>>> = IdMap::default();
+    for account in &accounts {
+        let mut live = LiveLookup::new(sources.iter().find(|(a, _)| a == account));
+        for day in inner.days(account)? {
+            let record = match inner.snapshot_record(account, day) {
+                Ok(record) => record,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Integrity | ErrorKind::UnsupportedFormat
+                    ) =>
+                {
+                    plan.unrepairable.push(Problem {
+                        location: snapshot_key(account, day),
+                        reason: e.to_string(),
+                        messages: Vec::new(),
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut planned = RepairedSnapshot {
+                account: account.clone(),
+                day,
+                recovered: Vec::new(),
+                lost: Vec::new(),
+            };
+            let mut folders = Vec::with_capacity(record.folders.len());
+            for folder in &record.folders {
+                let manifest = match manifests.get(&folder.manifest) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let read = if usable(&folder.manifest) {
+                            damage_to_none(load_blob::<Manifest>(
+                                inner,
+                                &folder.manifest,
+                                "manifest",
+                            ))?
+                        } else {
+                            None
+                        };
+                        manifests.insert(folder.manifest, read.clone());
+                        read
+                    }
+                };
+                let Some(manifest) = manifest else {
+                    planned.lost.push(RepairedMessage {
+                        folder: folder.name.clone(),
+                        file: None,
+                        id: None,
+                        messages: folder.messages,
+                        reason: format!("manifest {} is unreadable", folder.manifest),
+                    });
+                    folders.push((None, IdMap::default()));
+                    continue;
+                };
+                let mut fates: IdMap<MessageId, Fate> = IdMap::default();
+                for entry in &manifest.messages {
+                    let catalog_id = manifest.catalog_of(entry).ok().copied();
+                    let reason = match catalog_id {
+                        None => Some("its catalog index is out of range".to_owned()),
+                        Some(c) => {
+                            if let std::collections::hash_map::Entry::Vacant(slot) =
+                                catalogs.entry(c)
+                            {
+                                let read = if usable(&c) {
+                                    damage_to_none(load_blob::<Catalog>(inner, &c, "catalog"))?.map(
+                                        |cat| {
+                                            cat.messages
+                                                .into_iter()
+                                                .map(|e| (e.id, e.parts))
+                                                .collect()
+                                        },
+                                    )
+                                } else {
+                                    None
+                                };
+                                slot.insert(read);
+                            }
+                            let catalog = catalogs.get(&c).and_then(Option::as_ref);
+                            match catalog.map(|c| c.get(&entry.id)) {
+                                None => Some(format!("catalog {c} is unreadable")),
+                                Some(None) => Some(format!("catalog {c} does not describe it")),
+                                Some(Some(parts)) => parts
+                                    .iter()
+                                    .find(|p| !usable(p))
+                                    .map(|p| format!("part {p} is unreadable")),
+                            }
+                        }
+                    };
+                    let Some(reason) = reason else { continue };
+                    if fates.contains_key(&entry.id) {
+                        continue;
+                    }
+                    let mut message = RepairedMessage {
+                        folder: folder.name.clone(),
+                        file: Some(entry.file.clone()),
+                        id: Some(entry.id),
+                        messages: 1,
+                        reason,
+                    };
+                    match live.find(entry.id, &entry.file, entry.size)? {
+                        Some(file) => {
+                            message.reason =
+                                format!("{}; live copy {}", message.reason, file.path.display());
+                            planned.recovered.push(message);
+                            fates.insert(entry.id, Fate::Recover(file));
+                        }
+                        None => {
+                            if let Some(why) = &live.unreadable {
+                                message.reason =
+                                    format!("{}; live file unreadable: {why}", message.reason);
+                            } else if live.source.is_none() {
+                                message.reason =
+                                    format!("{}; no live Maildir given", message.reason);
+                            } else {
+                                message.reason =
+                                    format!("{}; not in the live Maildir", message.reason);
+                            }
+                            planned.lost.push(message);
+                            fates.insert(entry.id, Fate::Lose);
+                        }
+                    }
+                }
+                folders.push((Some(manifest), fates));
+            }
+            if planned.recovered.is_empty() && planned.lost.is_empty() {
+                continue;
+            }
+            planned.recovered.sort();
+            planned.lost.sort();
+            plan.snapshots.push(planned);
+            rewrites.push(Rewrite { record, folders });
+        }
+    }
+    if let Some(id) = needs_index.get() {
+        return Err(Error::invalid(
+            "recovery",
+            format!(
+                "blob {id} is in a pack that no index file names: run `mtm repair index` \
+                 (Repository::repair_index) first"
+            ),
+        ));
+    }
+    Ok(Survey {
+        plan,
+        damage,
+        rewrites,
+    })
+}
+
+/// `None` for a stored file that is damaged; other errors (a failing storage) stop the
+/// survey, so that no message is planned as lost because a disk hiccuped.
+fn damage_to_none<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::Integrity | ErrorKind::UnsupportedFormat
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads every indexed pack and every dictionary.
+fn survey_blobs(inner: &RepoInner) -> Result<BlobDamage> {
+    let store = &inner.store;
+    let mut damage = BlobDamage::default();
+    for key in inner.backend.list("dictionaries/")? {
+        let data = inner.backend.read(&key)?;
+        if dictionary_key(&BlobId::of(&data)) != key {
+            damage.dictionaries.push(key);
+        }
+    }
+    let mut by_pack: BTreeMap<BlobId, (IndexedPack, Vec<PackRecord>)> = BTreeMap::new();
+    for (pack, record) in store.indexed_blobs() {
+        by_pack
+            .entry(pack.id)
+            .or_insert_with(|| (pack, Vec::new()))
+            .1
+            .push(record);
+    }
+    for (id, (pack, records)) in &by_pack {
+        let key = pack_key(id);
+        let data = match inner.backend.read(&key) {
+            Ok(data) => Some(data),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let whole = data.as_ref().is_some_and(|d| BlobId::of(d) == *id);
+        if !whole {
+            damage.packs.insert(key.clone());
+        }
+        for record in records {
+            let stored = data.as_ref().and_then(|d| {
+                d.get(record.offset as usize..(record.offset as usize) + record.stored_len as usize)
+            });
+            let result = match stored {
+                None => Err(Error::integrity(&key, "missing or truncated")),
+                Some(stored) => store.check_stored(pack, record, stored),
+            };
+            match result {
+                Ok(()) if whole => {}
+                Ok(()) => damage.rescue.push((*pack, *record)),
+                Err(e) if matches!(e.kind(), ErrorKind::Integrity | ErrorKind::NotFound) => {
+                    damage.unreadable.insert(record.id, e.to_string());
+                    damage.drop.insert((*id, record.id));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(damage)
+}
+
+/// Finds a message's content in an account's live Maildir.
+struct LiveLookup<'a> {
+    source: Option<&'a MaildirAccount>,
+    /// Whether the Maildir was listed (on first use).
+    listed: bool,
+    by_unique: BTreeMap<String, Vec<MessageFile>>,
+    by_size: BTreeMap<u64, Vec<MessageFile>>,
+    /// Content ids of the files read so far, by path (None: unreadable).
+    hashed: BTreeMap<std::path::PathBuf, Option<MessageId>>,
+    /// Why a candidate of the last search could not be read, for the plan.
+    unreadable: Option<String>,
+}
+
+impl<'a> LiveLookup<'a> {
+    fn new(source: Option<&'a (AccountId, MaildirAccount)>) -> Self {
+        Self {
+            source: source.map(|(_, s)| s),
+            listed: false,
+            by_unique: BTreeMap::new(),
+            by_size: BTreeMap::new(),
+            hashed: BTreeMap::new(),
+            unreadable: None,
+        }
+    }
+
+    /// A live file whose bytes hash to `id`: first one with the snapshot file's unique name
+    /// and size, then any of that size.
+    fn find(&mut self, id: MessageId, file_name: &str, size: u64) -> Result<Option<MessageFile>> {
+        self.unreadable = None;
+        let Some(source) = self.source else {
+            return Ok(None);
+        };
+        if !self.listed {
+            for folder in source.scan()?.folders {
+                for file in folder.messages {
+                    self.by_unique
+                        .entry(file.unique.clone())
+                        .or_default()
+                        .push(file.clone());
+                    self.by_size.entry(file.size).or_default().push(file);
+                }
+            }
+            self.listed = true;
+        }
+        let unique = crate::snapshot::take::unique_key(file_name);
+        let candidates = self
+            .by_unique
+            .get(unique)
+            .into_iter()
+            .flatten()
+            .chain(self.by_size.get(&size).into_iter().flatten())
+            .filter(|f| f.size == size);
+        for file in candidates {
+            let hashed = match self.hashed.get(&file.path) {
+                Some(hashed) => *hashed,
+                None => {
+                    let hashed = match source.read(file) {
+                        Ok(crate::source::ReadOutcome::Read { bytes, .. }) => {
+                            Some(MessageId::of(&bytes))
+                        }
+                        Ok(crate::source::ReadOutcome::Vanished) => None,
+                        // A file the Maildir's owner made unreadable must not stop the
+                        // recovery of everyone else: it is named in the plan instead.
+                        Err(e) if matches!(e.kind(), ErrorKind::Source | ErrorKind::NotFound) => {
+                            self.unreadable = Some(format!("{}: {e}", file.path.display()));
+                            None
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    self.hashed.insert(file.path.clone(), hashed);
+                    hashed
+                }
+            };
+            if hashed == Some(id) {
+                return Ok(Some(file.clone()));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<RecoveryReport> {
+    let Survey {
+        plan,
+        damage,
+        rewrites,
+    } = survey;
+    let backend = Arc::clone(&inner.backend);
+    let store = &inner.store;
+    let mut report = RecoveryReport::default();
+
+    // 0. Replacement records a crashed run left: published, or dropped if already in place.
+    for staged in &plan.staged_records {
+        let Some(key) = staged.strip_suffix(STAGED) else {
+            continue;
+        };
+        let data = backend.read(staged)?;
+        match backend.read(key) {
+            Ok(current) if current == data => {}
+            Ok(_) => {
+                backend.delete(key)?;
+                backend.write_new(key, &data)?;
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => backend.write_new(key, &data)?,
+            Err(e) => return Err(e),
+        }
+        backend.delete(staged)?;
+        report.snapshots_rewritten += 1;
+    }
+
+    // 1. New blobs, through a store that knows none: a damaged blob that is indexed must
+    // still be written again.
+    let fresh = Arc::new(BlobStore::with_empty_index(Arc::clone(&backend)));
+    let mut writer = fresh.writer(store.current_dictionary()?);
+    let compressor = writer.compressor();
+    let mut encoder = compressor.encoder()?;
+    for (pack, record) in &damage.rescue {
+        let raw = store.read(&record.id, &|| format!("blob {} being rescued", record.id))?;
+        let use_dictionary = record.codec == Codec::ZstdDictionary && pack.dictionary.is_some();
+        writer.push(encoder.compress(record.id, record.kind, use_dictionary, &raw)?)?;
+        report.blobs_rescued += 1;
+    }
+    let usable = |id: &BlobId| store.contains(id) && !damage.unreadable.contains_key(id);
+    // One new catalog per account, for the messages recovered in any of its snapshots.
+    let mut new_catalogs: BTreeMap<AccountId, BlobId> = BTreeMap::new();
+    let mut by_account: BTreeMap<AccountId, Vec<&Rewrite>> = BTreeMap::new();
+    for rewrite in &rewrites {
+        by_account
+            .entry(rewrite.record.account.clone())
+            .or_default()
+            .push(rewrite);
+    }
+    let source_of = |account: &AccountId| {
+        plan.sources
+            .iter()
+            .find(|(a, _)| a == account)
+            .map(|(_, s)| s)
+    };
+    let mut written_parts: IdSet<BlobId> = IdSet::default();
+    for (account, rewrites) in &by_account {
+        let mut entries: IdMap<MessageId, CatalogEntry> = IdMap::default();
+        for rewrite in rewrites {
+            for (_, fates) in &rewrite.folders {
+                for (id, fate) in fates {
+                    let Fate::Recover(file) = fate else { continue };
+                    if entries.contains_key(id) {
+                        continue;
+                    }
+                    let source = source_of(account)
+                        .ok_or_else(|| Error::invalid("recovery plan", "no Maildir"))?;
+                    let bytes = match source.read(file)? {
+                        crate::source::ReadOutcome::Read { bytes, .. } => bytes,
+                        crate::source::ReadOutcome::Vanished => Vec::new(),
+                    };
+                    if MessageId::of(&bytes) != *id {
+                        return Err(Error::invalid(
+                            "recovery plan",
+                            format!(
+                                "{} changed since the plan was made: plan again",
+                                file.path.display()
+                            ),
+                        ));
+                    }
+                    let (cuts, summary) = analyze(&bytes);
+                    let mut parts = Vec::with_capacity(cuts.len());
+                    for part in cuts {
+                        let raw = &bytes[part.range];
+                        let part_id = BlobId::of(raw);
+                        if !usable(&part_id) && written_parts.insert(part_id) {
+                            let header = matches!(
+                                part.kind,
+                                crate::message::PartKind::Trace | crate::message::PartKind::Header
+                            );
+                            writer.push(encoder.compress(part_id, Kind::Part, header, raw)?)?;
+                        }
+                        parts.push(part_id);
+                    }
+                    entries.insert(
+                        *id,
+                        CatalogEntry {
+                            id: *id,
+                            size: bytes.len() as u64,
+                            parts,
+                            summary,
+                        },
+                    );
+                }
+            }
+        }
+        if entries.is_empty() {
+            continue;
+        }
+        let mut messages: Vec<CatalogEntry> = entries.into_values().collect();
+        messages.sort_by_key(|e| e.id);
+        let size = messages.len() * 640;
+        let id = writer.add(
+            Kind::Catalog,
+            &encode(
+                &Catalog {
+                    messages,
+                    renewed: 0,
+                },
+                size,
+            )?,
+        )?;
+        new_catalogs.insert(account.clone(), id);
+    }
+
+    // Rewritten manifests and records.
+    let now = clock.now();
+    let mut records: Vec<(String, Vec<u8>)> = Vec::new();
+    for (planned, rewrite) in plan.snapshots.iter().zip(&rewrites) {
+        let mut record = rewrite.record.clone();
+        let new_catalog = new_catalogs.get(&record.account).copied();
+        for (folder, (manifest, fates)) in record.folders.iter_mut().zip(&rewrite.folders) {
+            let manifest = match manifest {
+                None => Manifest::default(),
+                Some(_) if fates.is_empty() => continue,
+                Some(m) => rewrite_manifest(m, fates, new_catalog)?,
+            };
+            let json = encode(&manifest, manifest.messages.len() * 200 + 256)?;
+            folder.manifest = writer.add(Kind::Manifest, &json)?;
+            folder.messages = manifest.messages.len() as u64;
+            folder.bytes = manifest.messages.iter().map(|e| e.size).sum();
+        }
+        record.messages = record.folders.iter().map(|f| f.messages).sum();
+        record.bytes = record.folders.iter().map(|f| f.bytes).sum();
+        record.repaired_at = Some(now);
+        record
+            .lost
+            .extend(planned.lost.iter().map(|m| LostMessages {
+                folder: m.folder.clone(),
+                file: m.file.clone(),
+                id: m.id,
+                messages: m.messages,
+                reason: m.reason.clone(),
+            }));
+        report.messages_recovered += planned.recovered.len() as u64;
+        report.messages_lost += planned.lost.iter().map(|m| m.messages).sum::<u64>();
+        records.push((snapshot_key(&record.account, record.day), record.encode()?));
+    }
+    writer.finish()?;
+    store.reload()?;
+
+    // 2. Records: staged beside the old one, then swapped.
+    for (key, data) in &records {
+        let staged = format!("{key}{STAGED}");
+        backend.delete(&staged)?;
+        backend.write_new(&staged, data)?;
+        backend.delete(key)?;
+        backend.write_new(key, data)?;
+        backend.delete(&staged)?;
+        report.snapshots_rewritten += 1;
+    }
+
+    // 3. Index files without the damaged entries (new file first, then the old one goes).
+    let damaged_packs: IdSet<BlobId> = damage
+        .packs
+        .iter()
+        .filter_map(|k| k.rsplit('/').next().and_then(|n| BlobId::from_hex(n).ok()))
+        .collect();
+    for key in backend.list("index/")? {
+        let data = backend.read(&key)?;
+        // A damaged index file is `repair_index`'s to remove, never rewritten as if sound.
+        if key.rsplit('/').next() != Some(BlobId::of(&data).to_hex().as_str()) {
+            continue;
+        }
+        let Ok(file) = decode_index(&data, &key) else {
+            continue;
+        };
+        let kept_entries: Vec<(u32, PackRecord)> = file
+            .entries
+            .iter()
+            .filter(|(n, r)| {
+                let pack = file.packs[*n as usize].id;
+                !damaged_packs.contains(&pack) && !damage.drop.contains(&(pack, r.id))
+            })
+            .copied()
+            .collect();
+        if kept_entries.len() == file.entries.len() {
+            continue;
+        }
+        if !kept_entries.is_empty() {
+            let mut used: Vec<u32> = kept_entries.iter().map(|(n, _)| *n).collect();
+            used.sort_unstable();
+            used.dedup();
+            let mut out = IndexFile::default();
+            for n in &used {
+                out.packs.push(file.packs[*n as usize]);
+            }
+            for (n, r) in kept_entries {
+                let at = used.binary_search(&n).unwrap_or_default();
+                out.entries.push((u32::try_from(at).unwrap_or(u32::MAX), r));
+            }
+            let bytes = encode_index(&out)?;
+            let new_key = format!("index/{}", BlobId::of(&bytes).to_hex());
+            match backend.write_new(&new_key, &bytes) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        backend.delete(&key)?;
+        report.index_files_rewritten += 1;
+    }
+    store.reload()?;
+
+    // 4. What nothing names any more.
+    for key in &damage.packs {
+        backend.delete(key)?;
+        report.packs_deleted += 1;
+    }
+    for key in &damage.dictionaries {
+        backend.delete(key)?;
+        report.dictionaries_deleted += 1;
+    }
+    store.reload()?;
+    Ok(report)
+}
+
+/// A manifest without its lost messages, with its recovered ones described by `recovered`.
+fn rewrite_manifest(
+    manifest: &Manifest,
+    fates: &IdMap<MessageId, Fate>,
+    recovered: Option<BlobId>,
+) -> Result<Manifest> {
+    let mut entries = Vec::with_capacity(manifest.messages.len());
+    for entry in &manifest.messages {
+        let catalog = match fates.get(&entry.id) {
+            None => *manifest.catalog_of(entry)?,
+            Some(Fate::Lose) => continue,
+            Some(Fate::Recover(_)) => recovered
+                .ok_or_else(|| Error::invalid("recovery", "no catalog for recovered messages"))?,
+        };
+        entries.push((entry.clone(), catalog));
+    }
+    let catalogs: Vec<BlobId> = entries
+        .iter()
+        .map(|(_, c)| *c)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let messages = entries
+        .into_iter()
+        .map(|(mut entry, catalog)| {
+            let at = catalogs.binary_search(&catalog).unwrap_or_default();
+            entry.catalog = u32::try_from(at).unwrap_or(u32::MAX);
+            entry
+        })
+        .collect();
+    Ok(Manifest {
+        catalogs,
+        messages,
+        renewed: 0,
+    })
+}
