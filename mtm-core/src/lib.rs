@@ -38,6 +38,7 @@ mod lock;
 mod lookup;
 mod message;
 mod names;
+mod pool;
 mod reach;
 mod repo;
 mod restore;
