@@ -49,7 +49,7 @@ pub mod source;
 mod store;
 mod verify;
 
-pub use backend::{Backend, FaultInjectingBackend, LocalBackend, MemoryBackend};
+pub use backend::{Backend, FaultInjectingBackend, LocalBackend, MemoryBackend, StagedFile};
 pub use chrono::{DateTime, NaiveDate, Utc};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
