@@ -3,9 +3,13 @@
 //! Workers are scoped threads that pull the next unstarted item from a shared counter, so
 //! that a slow item never holds up the others. After the first error no further item is
 //! started, and that error is what the caller gets.
+//!
+//! Work that holds its item in memory (a snapshot reading messages) runs under a [`Budget`]
+//! of bytes shared by every pool of the process, so that two workers never hold two huge
+//! messages at once: peak memory stays near the largest message, not a multiple of it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, PoisonError, mpsc};
 
 use crate::error::Result;
 
@@ -79,16 +83,110 @@ pub(crate) struct Batch {
     pub in_flight: usize,
 }
 
+/// Bytes that work items hold while they are in memory, shared by every pool that draws on
+/// it: an item takes its weight (at most the whole budget, so an item larger than the budget
+/// runs alone) before its work starts, and gives it back once its result is consumed.
+/// Waiters are served in arrival order, so a large item is not starved by a stream of
+/// small ones.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    capacity: u64,
+    state: Mutex<BudgetState>,
+    changed: Condvar,
+}
+
+#[derive(Debug)]
+struct BudgetState {
+    available: u64,
+    /// The turn the next waiter gets …
+    next_turn: u64,
+    /// … and the turn being served: waiters queue between the two.
+    serving: u64,
+}
+
+/// A share of a [`Budget`], given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Permit<'b> {
+    budget: &'b Budget,
+    cost: u64,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut state = self.budget.lock();
+        state.available += self.cost;
+        drop(state);
+        self.budget.changed.notify_all();
+    }
+}
+
+impl Budget {
+    /// A budget of `capacity` bytes (at least 1).
+    pub(crate) fn new(capacity: u64) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            capacity,
+            state: Mutex::new(BudgetState {
+                available: capacity,
+                next_turn: 0,
+                serving: 0,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `weight` of the budget if it is free now and nobody waits for their turn.
+    pub(crate) fn try_take(&self, weight: u64) -> Option<Permit<'_>> {
+        let cost = weight.min(self.capacity);
+        let mut state = self.lock();
+        (state.serving == state.next_turn && state.available >= cost).then(|| {
+            state.available -= cost;
+            Permit { budget: self, cost }
+        })
+    }
+
+    /// `weight` of the budget, once every earlier waiter is served and it is free.
+    pub(crate) fn take(&self, weight: u64) -> Permit<'_> {
+        let cost = weight.min(self.capacity);
+        let mut state = self.lock();
+        let turn = state.next_turn;
+        state.next_turn += 1;
+        while state.serving != turn || state.available < cost {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.available -= cost;
+        state.serving += 1;
+        drop(state);
+        // The next in line may fit too.
+        self.changed.notify_all();
+        Permit { budget: self, cost }
+    }
+}
+
 /// Runs `work` on every item on `threads` workers, each with a state of its own made by
 /// `init` (buffers, compression contexts), and gives every result to `consume` on the calling
 /// thread. Results travel in batches (one hand-over per item would cost more than a small
-/// item's work), closed by item count or by the items' `weight`. With one thread, or one
-/// item, everything runs on the calling thread. The first error (from `init`, `work` or
-/// `consume`) stops the pool and is returned.
+/// item's work), closed by item count or by the items' `weight`. Each item holds its
+/// `weight` of `budget` from the start of its work until its result is consumed; a worker
+/// that must wait for the budget first hands over what it holds, so that it can be freed.
+/// With one thread, or one item, everything runs on the calling thread. The first error
+/// (from `init`, `work` or `consume`) stops the pool and is returned.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one aspect of the pool, named"
+)]
 pub(crate) fn map_consume<T: Sync, S, R: Send>(
     items: &[T],
     threads: usize,
     batch: Batch,
+    budget: &Budget,
     init: impl Fn() -> Result<S> + Sync,
     work: impl Fn(&mut S, &T) -> Result<R> + Sync,
     weight: impl Fn(&T) -> u64 + Sync,
@@ -97,13 +195,14 @@ pub(crate) fn map_consume<T: Sync, S, R: Send>(
     if threads <= 1 || items.len() <= 1 {
         let mut state = init()?;
         for item in items {
+            let _permit = budget.take(weight(item));
             consume(work(&mut state, item)?)?;
         }
         return Ok(());
     }
     let dispenser = Dispenser::new(items);
     std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = mpsc::sync_channel::<Vec<Result<R>>>(batch.in_flight);
+        let (tx, rx) = mpsc::sync_channel::<Vec<(Result<R>, Option<Permit<'_>>)>>(batch.in_flight);
         for _ in 0..threads.min(items.len()) {
             let tx = tx.clone();
             let (dispenser, init, work, weight) = (&dispenser, &init, &work, &weight);
@@ -111,17 +210,30 @@ pub(crate) fn map_consume<T: Sync, S, R: Send>(
                 let mut state = match init() {
                     Ok(state) => state,
                     Err(e) => {
-                        let _ = tx.send(vec![Err(e)]);
+                        let _ = tx.send(vec![(Err(e), None)]);
                         return;
                     }
                 };
                 let mut results = Vec::with_capacity(batch.items);
                 let mut results_weight = 0;
                 while let Some(item) = dispenser.next() {
+                    let permit = match budget.try_take(weight(item)) {
+                        Some(permit) => permit,
+                        None => {
+                            // What this worker holds may be what the budget waits for.
+                            if !results.is_empty() {
+                                results_weight = 0;
+                                if tx.send(std::mem::take(&mut results)).is_err() {
+                                    return;
+                                }
+                            }
+                            budget.take(weight(item))
+                        }
+                    };
                     let result = work(&mut state, item);
                     results_weight += weight(item);
                     let failed = result.is_err();
-                    results.push(result);
+                    results.push((result, Some(permit)));
                     if failed || results.len() >= batch.items || results_weight >= batch.weight {
                         results_weight = 0;
                         if tx.send(std::mem::take(&mut results)).is_err() || failed {
@@ -135,8 +247,10 @@ pub(crate) fn map_consume<T: Sync, S, R: Send>(
             });
         }
         drop(tx);
-        for result in rx.into_iter().flatten() {
-            if let Err(e) = result.and_then(&mut consume) {
+        for (result, permit) in rx.into_iter().flatten() {
+            let consumed = result.and_then(&mut consume);
+            drop(permit);
+            if let Err(e) = consumed {
                 // Stop the workers, then report the first error.
                 dispenser.stop();
                 return Err(e);
@@ -177,6 +291,7 @@ mod tests {
                 &items,
                 threads,
                 BATCH,
+                &Budget::new(u64::MAX),
                 || Ok(0u64),
                 |calls, i| {
                     *calls += 1;
@@ -214,6 +329,7 @@ mod tests {
                 &items,
                 threads,
                 BATCH,
+                &Budget::new(u64::MAX),
                 || Ok(()),
                 |(), i| Ok(*i),
                 |_| 1,
@@ -233,6 +349,7 @@ mod tests {
             &[1, 2, 3],
             2,
             BATCH,
+            &Budget::new(u64::MAX),
             || -> Result<()> { Err(Error::invalid("state", "no context")) },
             |(), i| Ok(*i),
             |_| 1,
@@ -240,5 +357,61 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("no context"), "{err}");
+    }
+
+    #[test]
+    fn items_in_flight_never_exceed_the_budget_and_a_large_one_runs_alone() {
+        // Weights in bytes; 10 is more than the whole budget of 4.
+        let items: Vec<u64> = (0..400).map(|i| if i % 7 == 3 { 10 } else { 1 }).collect();
+        let budget = Budget::new(4);
+        let in_flight = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        let cost = |w: u64| w.min(4) as usize;
+        map_consume(
+            &items,
+            4,
+            BATCH,
+            &budget,
+            || Ok(()),
+            |(), w| {
+                let now = in_flight.fetch_add(cost(*w), Ordering::SeqCst) + cost(*w);
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::yield_now();
+                Ok(*w)
+            },
+            |w| *w,
+            |w| {
+                in_flight.fetch_sub(cost(w), Ordering::SeqCst);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(in_flight.load(Ordering::SeqCst), 0);
+        assert!(most.load(Ordering::SeqCst) <= 4, "{most:?} in flight");
+        // Every permit came back: the whole budget can be taken again.
+        assert!(budget.try_take(4).is_some());
+    }
+
+    #[test]
+    fn a_waiting_large_item_is_served_before_later_small_ones() {
+        let budget = Budget::new(4);
+        let small = budget.take(1);
+        std::thread::scope(|scope| {
+            let large = scope.spawn(|| {
+                let _all = budget.take(100);
+            });
+            // Until the large item is in line.
+            while {
+                let state = budget.lock();
+                state.next_turn == state.serving
+            } {
+                std::thread::yield_now();
+            }
+            // Three units are free, but the large item waits first in line.
+            assert!(budget.try_take(1).is_none());
+            drop(small);
+            large.join().unwrap();
+        });
+        assert!(budget.try_take(4).is_some());
     }
 }

@@ -6,6 +6,7 @@ mod integration {
     mod crash;
     mod gc;
     mod isolation;
+    mod memory;
     mod model;
     mod properties;
     mod restore;

@@ -20,7 +20,7 @@ use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository};
 use crate::source::{MaildirAccount, MessageFile};
 use crate::store::codec::{Dictionary, train_dictionary};
-use crate::store::{BlobEncoder, CompressedBlob, Kind};
+use crate::store::{BlobEncoder, CompressedBlob, Kind, NewBlob, STREAM_FROM, WrittenPack};
 
 /// A snapshot may reference at most this many catalogs; past it, the catalogs it needs are
 /// merged into one, so that listing a folder never loads hundreds of small catalogs.
@@ -29,6 +29,9 @@ const MAX_CATALOGS: usize = 32;
 const DICTIONARY_SAMPLE_MESSAGES: usize = 600;
 /// How much of each sampled message is read: enough for its header block.
 const DICTIONARY_SAMPLE_BYTES: u64 = 16 * 1024;
+/// A worker's read buffer larger than this is freed after its message: kept, it would hold
+/// the memory of the largest message read for the rest of the snapshot.
+const KEEP_BUFFER: usize = STREAM_FROM;
 /// A worker hands over its results after 32 messages or 1 MiB read, whichever comes first,
 /// with two batches in flight to the writer: memory stays bounded by a few batches.
 const BATCHES: crate::pool::Batch = crate::pool::Batch {
@@ -170,6 +173,7 @@ impl Repository {
                         id,
                         new,
                         blobs,
+                        pack,
                     } = *read;
                     report.files_read += 1;
                     if let Some(progress) = &options.progress {
@@ -177,6 +181,9 @@ impl Repository {
                     }
                     for blob in blobs {
                         writer.push(blob)?;
+                    }
+                    if let Some(pack) = pack {
+                        writer.adopt(pack)?;
                     }
                     if let Some(entry) = new {
                         new_entries.entry(id).or_insert(entry);
@@ -190,9 +197,18 @@ impl Repository {
             &to_read,
             threads,
             BATCHES,
+            // A message is in memory from its read until its blobs are in a pack.
+            self.inner.store.in_flight(),
             // Each worker reuses its compression contexts and its read buffer.
             || Ok((compressor.encoder()?, Vec::new())),
-            |(encoder, buffer), file| process(source, file, known, &compressor, encoder, buffer),
+            |(encoder, buffer), file| {
+                let processed = process(source, file, known, &compressor, encoder, buffer);
+                // A huge message's buffer is not kept for the next (small) one.
+                if buffer.capacity() > KEEP_BUFFER {
+                    *buffer = Vec::new();
+                }
+                processed
+            },
             |file| file.size,
             absorb,
         )?;
@@ -482,6 +498,8 @@ struct ReadMessage {
     new: Option<CatalogEntry>,
     /// Its parts not yet in the repository, compressed.
     blobs: Vec<CompressedBlob>,
+    /// Or, for a large message, the pack the worker wrote them into.
+    pack: Option<WrittenPack>,
 }
 
 /// Reads one message and prepares everything to store it (runs on a worker thread).
@@ -516,21 +534,36 @@ fn process(
             id,
             new: None,
             blobs: Vec::new(),
+            pack: None,
         })));
     }
     let mut parts = Vec::new();
     let mut blobs = Vec::new();
+    let mut large = Vec::new();
     let (cuts, summary) = analyze(bytes);
+    // A large message is not handed over to the writer with a compressed copy of its parts
+    // (twice its size in memory): the worker streams them into a pack of its own.
+    let own_pack = bytes.len() >= STREAM_FROM;
     for part in cuts {
         let raw = &bytes[part.range];
         let part_id = BlobId::of(raw);
-        if !compressor.is_known(&part_id) && !blobs.iter().any(|b: &CompressedBlob| b.id == part_id)
+        if own_pack {
+            large.push(NewBlob {
+                id: part_id,
+                kind: Kind::Part,
+                use_dictionary: uses_dictionary(part.kind),
+                raw,
+            });
+        } else if !compressor.is_known(&part_id)
+            && !blobs.iter().any(|b: &CompressedBlob| b.id == part_id)
         {
             blobs.push(encoder.compress(part_id, Kind::Part, uses_dictionary(part.kind), raw)?);
         }
         parts.push(part_id);
     }
+    let pack = compressor.write_pack(encoder, &large)?;
     Ok(Processed::Read(Box::new(ReadMessage {
+        pack,
         new: Some(CatalogEntry {
             id,
             size: bytes.len() as u64,

@@ -105,7 +105,21 @@ impl<'d> Encoder<'d> {
     }
 }
 
-/// Reverses [`Encoder::compress`]. `raw_len` is the expected length; a mismatch is an
+/// Compresses `raw` with zstd (no dictionary) as a stream into `out`, without holding the
+/// compressed bytes in memory: for blobs too large to hold twice. The result is stored as
+/// [`Codec::Zstd`] even when it does not shrink (zstd then stores the blocks raw, a few
+/// bytes each larger).
+pub(crate) fn compress_into(raw: &[u8], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut encoder = zstd::stream::write::Encoder::new(out, LEVEL)?;
+    encoder.set_pledged_src_size(Some(raw.len() as u64))?;
+    encoder.include_contentsize(true)?;
+    encoder.write_all(raw)?;
+    encoder.finish()?;
+    Ok(())
+}
+
+/// Reverses [`Encoder::compress`] and [`compress_into`]. `raw_len` is the expected length; a mismatch is an
 /// integrity error.
 pub(crate) fn decompress(
     codec: Codec,
@@ -190,6 +204,22 @@ mod tests {
             with_dict * 2 < plain,
             "dictionary {with_dict} vs plain {plain}"
         );
+    }
+
+    #[test]
+    fn a_streamed_blob_reads_back_with_the_ordinary_decoder() {
+        let mut raw = vec![0u8; 3 * 1024 * 1024];
+        blake3::Hasher::new()
+            .finalize_xof()
+            .fill(&mut raw[..1024 * 1024]);
+        for (i, byte) in raw.iter_mut().enumerate().skip(1024 * 1024) {
+            *byte = b"mail text "[i % 10];
+        }
+        let mut stored = Vec::new();
+        compress_into(&raw, &mut stored).unwrap();
+        assert!(stored.len() < raw.len() / 2, "{} bytes", stored.len());
+        let back = decompress(Codec::Zstd, &stored, raw.len(), None, &|| "t".into()).unwrap();
+        assert!(back == raw);
     }
 
     #[test]

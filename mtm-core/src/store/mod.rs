@@ -10,6 +10,7 @@ pub(crate) mod codec;
 pub(crate) mod format;
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, mpsc};
 
@@ -24,6 +25,12 @@ pub(crate) use format::BlobKind as Kind;
 
 /// Packs are closed once they hold this many stored bytes.
 pub(crate) const PACK_TARGET: usize = 4 * 1024 * 1024;
+/// A blob at least this large is compressed as a stream straight into a pack file of its
+/// own ([`Compressor::write_pack`]): no compressed copy of it is ever held in memory.
+pub(crate) const STREAM_FROM: usize = PACK_TARGET;
+/// Bytes of messages that the writers of one process may hold in memory at once (see
+/// [`BlobStore::in_flight`]): a larger message takes all of it and is read alone.
+const IN_FLIGHT: u64 = 32 * 1024 * 1024;
 
 /// The storage key of a pack.
 pub(crate) fn pack_key(id: &BlobId) -> String {
@@ -122,6 +129,8 @@ pub(crate) struct BlobStore {
     claims: Mutex<IdMap<BlobId, u64>>,
     claims_released: Condvar,
     next_writer: AtomicU64,
+    /// Shared by every snapshot of the process (see [`BlobStore::in_flight`]).
+    in_flight: crate::pool::Budget,
 }
 
 /// Reads every index file into a fresh index, setting aside the damaged ones.
@@ -172,6 +181,7 @@ impl BlobStore {
             claims: Mutex::new(IdMap::default()),
             claims_released: Condvar::new(),
             next_writer: AtomicU64::new(1),
+            in_flight: crate::pool::Budget::new(IN_FLIGHT),
         }
     }
 
@@ -403,6 +413,14 @@ impl BlobStore {
         }
     }
 
+    /// The budget of message bytes that the writers of this process hold in memory at once:
+    /// workers take a message's size from it before reading the message, and give it back
+    /// once the message's blobs are in a pack, so that concurrent workers and snapshots
+    /// never hold two huge messages at the same time.
+    pub(crate) fn in_flight(&self) -> &crate::pool::Budget {
+        &self.in_flight
+    }
+
     /// Every pack file key referenced by the index.
     pub(crate) fn indexed_blob_count(&self) -> usize {
         self.index
@@ -502,6 +520,136 @@ impl Compressor {
     /// Claims a blob for this session; false if it is stored or claimed already.
     fn claim(&self, id: BlobId) -> bool {
         !self.store.contains(&id) && !self.claimed_already(id, true)
+    }
+
+    /// Writes the blobs of `blobs` that are not known yet into one new pack of their own,
+    /// streamed to storage: blobs of [`STREAM_FROM`] bytes or more are compressed straight
+    /// into the pack file, so that no compressed copy of them is held in memory. What a
+    /// worker does with a message too large to hand over whole; [`PackWriter::adopt`] then
+    /// indexes the pack. Every blob written is claimed for this session first. `None` when
+    /// every blob was known.
+    pub(crate) fn write_pack(
+        &self,
+        encoder: &mut BlobEncoder<'_>,
+        blobs: &[NewBlob<'_>],
+    ) -> Result<Option<WrittenPack>> {
+        let too_big = || Error::invalid("pack", "blob does not fit in a pack");
+        let mut out: Option<PackOut<'_>> = None;
+        let mut records = Vec::new();
+        for blob in blobs {
+            if !self.claim(blob.id) {
+                continue;
+            }
+            let out = match &mut out {
+                Some(out) => out,
+                None => out.insert(PackOut::start(self.store.backend.as_ref())?),
+            };
+            let raw_len = u32::try_from(blob.raw.len()).map_err(|_| too_big())?;
+            let offset = out.len;
+            let codec = if blob.raw.len() >= STREAM_FROM {
+                codec::compress_into(blob.raw, out).map_err(pack_io)?;
+                Codec::Zstd
+            } else {
+                let (codec, stored) = encoder.0.compress(blob.raw, blob.use_dictionary)?;
+                out.write_all(&stored).map_err(pack_io)?;
+                codec
+            };
+            records.push(PackRecord {
+                id: blob.id,
+                kind: blob.kind,
+                codec,
+                offset: u32::try_from(offset).map_err(|_| too_big())?,
+                stored_len: u32::try_from(out.len - offset).map_err(|_| too_big())?,
+                raw_len,
+            });
+        }
+        let Some(out) = out else {
+            return Ok(None);
+        };
+        let dictionary = records
+            .iter()
+            .any(|r| r.codec == Codec::ZstdDictionary)
+            .then(|| self.dictionary.as_ref().map(|d| d.id))
+            .flatten();
+        let trailer = PackTrailer {
+            records,
+            dictionary,
+        };
+        let id = out.finish(&trailer)?;
+        Ok(Some(WrittenPack {
+            id,
+            dictionary,
+            records: trailer.records,
+        }))
+    }
+}
+
+/// One new blob for [`Compressor::write_pack`]: its id (the hash of `raw`), what it is, and
+/// whether it is compressed with the session's dictionary (small blobs only).
+#[derive(Debug)]
+pub(crate) struct NewBlob<'a> {
+    pub id: BlobId,
+    pub kind: BlobKind,
+    pub use_dictionary: bool,
+    pub raw: &'a [u8],
+}
+
+/// A pack a worker wrote by itself, for [`PackWriter::adopt`] to index.
+#[derive(Debug)]
+pub(crate) struct WrittenPack {
+    id: BlobId,
+    dictionary: Option<BlobId>,
+    records: Vec<PackRecord>,
+}
+
+/// An error writing a pack to storage.
+fn pack_io(e: std::io::Error) -> Error {
+    Error::storage("packs", e)
+}
+
+/// A pack file being streamed to storage, hashed as it goes (a pack is named by its hash).
+struct PackOut<'b> {
+    file: Box<dyn crate::backend::StagedFile + 'b>,
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl<'b> PackOut<'b> {
+    fn start(backend: &'b dyn Backend) -> Result<Self> {
+        let mut out = Self {
+            file: backend.stage_new()?,
+            hasher: blake3::Hasher::new(),
+            len: 0,
+        };
+        out.write_all(format::PACK_MAGIC).map_err(pack_io)?;
+        Ok(out)
+    }
+
+    /// Writes the trailer and publishes the pack under its hash; returns the hash.
+    fn finish(mut self, trailer: &PackTrailer) -> Result<BlobId> {
+        let mut tail = Vec::new();
+        format::append_trailer(&mut tail, trailer)?;
+        self.write_all(&tail).map_err(pack_io)?;
+        let id = BlobId::from_bytes(*self.hasher.finalize().as_bytes());
+        match self.file.publish(&pack_key(&id)) {
+            // Identical bytes are already there (a retried session): nothing to do.
+            Ok(()) => Ok(id),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(id),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl std::io::Write for PackOut<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -603,7 +751,8 @@ impl PackWriter {
         Arc::clone(&self.compressor)
     }
 
-    /// Compresses and adds a blob unless it is known. Returns its id.
+    /// Compresses and adds a blob unless it is known. Returns its id. A blob of
+    /// [`STREAM_FROM`] bytes or more is streamed into a pack of its own.
     pub(crate) fn add(&mut self, kind: BlobKind, raw: &[u8]) -> Result<BlobId> {
         let id = BlobId::of(raw);
         if !self.compressor.is_known(&id) {
@@ -613,10 +762,43 @@ impl PackWriter {
                 Some(encoder) => encoder,
                 None => self.plain.insert(BlobEncoder(Encoder::new(None)?)),
             };
-            let blob = encoder.compress(id, kind, false, raw)?;
-            self.push(blob)?;
+            if raw.len() >= STREAM_FROM {
+                let blob = NewBlob {
+                    id,
+                    kind,
+                    use_dictionary: false,
+                    raw,
+                };
+                if let Some(pack) = self.compressor.write_pack(encoder, &[blob])? {
+                    self.adopt(pack)?;
+                }
+            } else {
+                let blob = encoder.compress(id, kind, false, raw)?;
+                self.push(blob)?;
+            }
         }
         Ok(id)
+    }
+
+    /// Indexes a pack that [`Compressor::write_pack`] wrote (its blobs are claimed for this
+    /// session already, and the pack is on storage).
+    pub(crate) fn adopt(&mut self, pack: WrittenPack) -> Result<()> {
+        let number = u32::try_from(self.index.packs.len())
+            .map_err(|_| Error::invalid("index", "too many packs"))?;
+        self.index.packs.push(IndexedPack {
+            id: pack.id,
+            dictionary: pack.dictionary,
+        });
+        for record in &pack.records {
+            self.stats.blobs += 1;
+            self.stats.raw_bytes += u64::from(record.raw_len);
+            self.stats.stored_bytes += u64::from(record.stored_len);
+        }
+        self.index
+            .entries
+            .extend(pack.records.into_iter().map(|r| (number, r)));
+        self.stats.packs += 1;
+        Ok(())
     }
 
     /// Appends a compressed blob; a blob already known is dropped.
