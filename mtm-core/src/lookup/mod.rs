@@ -277,9 +277,10 @@ impl AccountView {
                 id, self.account, info.folder, info.summary.subject
             )
         };
+        // Each part is appended in place: the message is held once, not once more per part.
         let mut raw = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
         for part in &entry.parts {
-            raw.extend_from_slice(&self.inner.store.read(part, &describe)?);
+            self.inner.store.read_append(part, &describe, &mut raw)?;
         }
         if MessageId::of(&raw) != *id {
             return Err(Error::integrity(
@@ -309,7 +310,7 @@ impl AccountView {
             .parts;
         let mut raw = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
         for part in parts {
-            raw.extend_from_slice(&self.inner.store.read(part, &describe)?);
+            self.inner.store.read_append(part, &describe, &mut raw)?;
         }
         if MessageId::of(&raw) != *id {
             return Err(Error::integrity(

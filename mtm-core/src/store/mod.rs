@@ -28,6 +28,9 @@ pub(crate) const PACK_TARGET: usize = 4 * 1024 * 1024;
 /// A blob at least this large is compressed as a stream straight into a pack file of its
 /// own ([`Compressor::write_pack`]): no compressed copy of it is ever held in memory.
 pub(crate) const STREAM_FROM: usize = PACK_TARGET;
+/// Stored bytes of a blob larger than this are read from their pack in pieces of this size
+/// ([`BlobStore::read_append`]).
+const READ_CHUNK: u64 = 1024 * 1024;
 /// Bytes of messages that the writers of one process may hold in memory at once (see
 /// [`BlobStore::in_flight`]): a larger message takes all of it and is read alone.
 const IN_FLIGHT: u64 = 32 * 1024 * 1024;
@@ -349,6 +352,90 @@ impl BlobStore {
             }
             other => other,
         }
+    }
+
+    /// Appends a blob's bytes to `out`, checked against its id, as [`read`](Self::read)
+    /// does; a large blob is read from its pack in pieces and decompressed straight into
+    /// `out`, so that it is never held twice. On error `out` is left as it was.
+    pub(crate) fn read_append(
+        &self,
+        id: &BlobId,
+        describe: &dyn Fn() -> String,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let start = out.len();
+        let result = match self.append_once(id, describe, out) {
+            // As in `read`: the pack may have been repacked meanwhile.
+            Err(e) if e.kind() == ErrorKind::Integrity && self.pack_gone(id) => {
+                out.truncate(start);
+                self.reload()?;
+                self.append_once(id, describe, out)
+            }
+            other => other,
+        };
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    fn append_once(
+        &self,
+        id: &BlobId,
+        describe: &dyn Fn() -> String,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let (pack, record) = self.locate(id).ok_or_else(|| {
+            Error::integrity(describe(), format!("blob {id} is missing from the index"))
+        })?;
+        if u64::from(record.stored_len) <= READ_CHUNK {
+            out.extend_from_slice(&self.read_once(id, describe)?);
+            return Ok(());
+        }
+        let key = pack_key(&pack.id);
+        let where_ = || format!("{} (blob {} in pack {})", describe(), id.to_hex(), pack.id);
+        let dictionary = match (record.codec, pack.dictionary) {
+            (Codec::ZstdDictionary, Some(d)) => Some(self.dictionary(&d)?),
+            _ => None,
+        };
+        let start = out.len();
+        let raw_len = record.raw_len as usize;
+        out.reserve(raw_len);
+        let mut decoder =
+            codec::StreamDecoder::new(record.codec, raw_len, dictionary.as_deref(), out, &where_)?;
+        let damaged =
+            |e: std::io::Error| Error::integrity(where_(), format!("cannot decompress: {e}"));
+        let mut offset = u64::from(record.offset);
+        let end = offset + u64::from(record.stored_len);
+        while offset < end {
+            let len = READ_CHUNK.min(end - offset);
+            let piece = self
+                .backend
+                .read_range(&key, offset, len)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::NotFound | ErrorKind::Integrity => {
+                        Error::integrity(where_(), format!("pack unreadable: {e}"))
+                    }
+                    _ => e,
+                })?;
+            decoder.feed(&piece).map_err(damaged)?;
+            offset += len;
+        }
+        decoder.finish().map_err(damaged)?;
+        let got = out.len() - start;
+        if got != raw_len {
+            return Err(Error::integrity(
+                where_(),
+                format!("decompressed to {got} bytes, expected {raw_len}"),
+            ));
+        }
+        if BlobId::of(&out[start..]) != *id {
+            return Err(Error::integrity(
+                where_(),
+                "content does not match its hash",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the pack the index names for `id` no longer exists.
@@ -970,6 +1057,58 @@ mod tests {
         assert_eq!(stats.packs, 2);
         assert_eq!(backend.list("packs/").unwrap().len(), 2);
         assert_eq!(backend.list("index/").unwrap().len(), 1);
+    }
+
+    /// Mail-like text that zstd shrinks but not to nothing.
+    fn large_text(len: usize) -> Vec<u8> {
+        let mut noise = vec![0u8; len.div_ceil(4)];
+        blake3::Hasher::new().finalize_xof().fill(&mut noise);
+        (0..len)
+            .map(|i| b"abcdefghijklmnop"[usize::from(noise[i / 4] >> (2 * (i % 4))) & 15])
+            .collect()
+    }
+
+    #[test]
+    fn a_large_blob_is_streamed_into_a_pack_of_its_own_and_appended_in_place() {
+        let (backend, store) = store();
+        let large = large_text(STREAM_FROM + 12345);
+        let mut w = store.writer(None);
+        let small = w.add(Kind::Part, b"small").unwrap();
+        let id = w.add(Kind::Part, &large).unwrap();
+        assert_eq!(w.add(Kind::Part, &large).unwrap(), id);
+        let stats = w.finish().unwrap();
+        assert_eq!((stats.blobs, stats.packs), (2, 2));
+        assert!(stats.stored_bytes < large.len() as u64);
+        let reopened = Arc::new(BlobStore::open(backend.clone()).unwrap());
+        let mut out = b"head:".to_vec();
+        reopened
+            .read_append(&small, &|| "t".into(), &mut out)
+            .unwrap();
+        reopened.read_append(&id, &|| "t".into(), &mut out).unwrap();
+        assert!(out[..10] == *b"head:small" && out[10..] == large[..]);
+        assert!(reopened.read(&id, &|| "t".into()).unwrap() == large);
+    }
+
+    #[test]
+    fn a_damaged_large_blob_is_an_integrity_error_and_appends_nothing() {
+        let (backend, store) = store();
+        let large = large_text(STREAM_FROM * 2);
+        let mut w = store.writer(None);
+        let id = w.add(Kind::Part, &large).unwrap();
+        w.finish().unwrap();
+        let key = backend.list("packs/").unwrap().remove(0);
+        let mut pack = backend.read(&key).unwrap();
+        let middle = pack.len() / 2;
+        pack[middle] ^= 0x40;
+        backend.delete(&key).unwrap();
+        backend.write_new(&key, &pack).unwrap();
+        let mut out = b"kept".to_vec();
+        let err = store
+            .read_append(&id, &|| "message L".into(), &mut out)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Integrity);
+        assert!(err.to_string().contains("message L"), "{err}");
+        assert_eq!(out, b"kept");
     }
 
     #[test]

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mtm_core::{
-    AccountId, FixedClock, MaildirAccount, Repository, RepositoryOptions, SnapshotOptions,
+    AccountId, FixedClock, FolderName, MaildirAccount, MessageQuery, Repository, RepositoryOptions,
+    SnapshotOptions,
 };
 use mtm_tests::Maildir;
 
@@ -19,6 +20,8 @@ const MIB: u64 = 1024 * 1024;
 const CHILD_DIR: &str = "MTM_MEMORY_TEST_DIR";
 /// How many snapshot workers the child runs.
 const CHILD_THREADS: &str = "MTM_MEMORY_TEST_THREADS";
+/// Set: the child reads the snapshot back instead of taking it.
+const CHILD_READS: &str = "MTM_MEMORY_TEST_READ";
 /// What a snapshot may use beyond its largest message. A child that snapshots one small
 /// message peaks at about 10 MiB (the test harness, the repository's zstd contexts and index);
 /// reading, compressing and writing a message in streams adds a few MiB of buffers, and the
@@ -26,42 +29,60 @@ const CHILD_THREADS: &str = "MTM_MEMORY_TEST_THREADS";
 /// for allocator slack while staying far below a second copy of a 300 MiB message.
 const ALLOWANCE: u64 = 64 * MIB;
 
-/// The child: snapshots the Maildir in `$MTM_MEMORY_TEST_DIR/maildir` into a new repository
-/// there, then prints its peak resident set. Does nothing when run on its own.
+/// The child: with `$MTM_MEMORY_TEST_READ` unset, snapshots the Maildir in
+/// `$MTM_MEMORY_TEST_DIR/maildir` into a new repository there; set, reads every message of
+/// that snapshot back (the `.eml` download). Then prints its peak resident set. Does nothing
+/// when run on its own.
 #[test]
 #[ignore = "started by the memory tests in a process of its own"]
 fn snapshot_one_account_and_print_the_peak() {
     let Some(dir) = std::env::var_os(CHILD_DIR).map(PathBuf::from) else {
         return;
     };
-    let threads = std::env::var(CHILD_THREADS).map_or(0, |t| t.parse().unwrap());
-    let repo = Repository::init(dir.join("repo"), RepositoryOptions::default()).unwrap();
-    let source = MaildirAccount::open(dir.join("maildir")).unwrap();
-    let report = repo
-        .snapshot(
-            &AccountId::new("big@example.com").unwrap(),
-            &source,
-            &FixedClock::parse("2026-11-21T00:00:30Z").unwrap(),
-            &SnapshotOptions {
-                threads,
-                ..SnapshotOptions::default()
-            },
-        )
-        .unwrap();
-    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let account = AccountId::new("big@example.com").unwrap();
+    let clock = FixedClock::parse("2026-11-21T00:00:30Z").unwrap();
+    if std::env::var_os(CHILD_READS).is_some() {
+        let repo = Repository::open(dir.join("repo")).unwrap();
+        let view = repo.account(&account).unwrap();
+        let day = mtm_core::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let query = MessageQuery::default().page(1, 1000);
+        let mut bytes = 0;
+        for message in view
+            .messages(day, &FolderName::inbox(), &query)
+            .unwrap()
+            .messages
+        {
+            let raw = view.raw(day, &message.id).unwrap();
+            assert_eq!(raw.len() as u64, message.size);
+            bytes += raw.len();
+        }
+        println!("read {bytes} bytes");
+    } else {
+        let threads = std::env::var(CHILD_THREADS).map_or(0, |t| t.parse().unwrap());
+        let repo = Repository::init(dir.join("repo"), RepositoryOptions::default()).unwrap();
+        let source = MaildirAccount::open(dir.join("maildir")).unwrap();
+        let options = SnapshotOptions {
+            threads,
+            ..SnapshotOptions::default()
+        };
+        let report = repo.snapshot(&account, &source, &clock, &options).unwrap();
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        println!("snapshot stored {} bytes", report.stored_bytes);
+    }
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let peak = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .unwrap()
         .trim();
-    println!("snapshot stored {} bytes", report.stored_bytes);
     println!("peak {peak}");
 }
 
-/// Runs the child on `dir` and returns its peak resident set in bytes.
-fn peak_of_snapshot(dir: &Path, threads: usize) -> u64 {
-    let output = Command::new(std::env::current_exe().unwrap())
+/// Runs the child on `dir` and returns its peak resident set in bytes: a snapshot on
+/// `threads` workers, or (`reads`) reading it back.
+fn peak_of_child(dir: &Path, threads: usize, reads: bool) -> u64 {
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child
         .args([
             "--exact",
             "integration::memory::snapshot_one_account_and_print_the_peak",
@@ -70,9 +91,11 @@ fn peak_of_snapshot(dir: &Path, threads: usize) -> u64 {
             "--test-threads=1",
         ])
         .env(CHILD_DIR, dir)
-        .env(CHILD_THREADS, threads.to_string())
-        .output()
-        .unwrap();
+        .env(CHILD_THREADS, threads.to_string());
+    if reads {
+        child.env(CHILD_READS, "1");
+    }
+    let output = child.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -144,33 +167,38 @@ fn ordinary_mailbox(dir: &Path) -> Maildir {
 }
 
 #[test]
-fn a_300_mib_message_is_snapshotted_in_its_size_plus_a_small_constant() {
+fn a_300_mib_message_is_snapshotted_and_read_back_in_its_size_plus_a_small_constant() {
     let small = tempfile::tempdir().unwrap();
     ordinary_mailbox(small.path());
-    let baseline = peak_of_snapshot(small.path(), 0);
-
-    let dir = tempfile::tempdir().unwrap();
-    let maildir = ordinary_mailbox(dir.path());
-    let size = deliver_huge(&maildir.root, "1790000100.M1P1.huge", 300 * MIB, 7);
-    let peak = peak_of_snapshot(dir.path(), 0);
-    eprintln!(
-        "baseline peak {} MiB; with a {} MiB message {} MiB",
-        baseline / MIB,
-        size / MIB,
-        peak / MIB
-    );
+    let baseline = peak_of_child(small.path(), 0, false);
     assert!(
         baseline < ALLOWANCE / 2,
         "a small snapshot alone peaks at {} MiB",
         baseline / MIB
     );
-    assert!(
-        peak <= size + ALLOWANCE,
-        "a {} MiB message peaked at {} MiB, more than its size plus {} MiB",
+
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = ordinary_mailbox(dir.path());
+    let size = deliver_huge(&maildir.root, "1790000100.M1P1.huge", 300 * MIB, 7);
+    let snapshot = peak_of_child(dir.path(), 0, false);
+    let read = peak_of_child(dir.path(), 0, true);
+    eprintln!(
+        "peak of a small snapshot {} MiB; with a {} MiB message: snapshot {} MiB, reading it \
+         back {} MiB",
+        baseline / MIB,
         size / MIB,
-        peak / MIB,
-        ALLOWANCE / MIB
+        snapshot / MIB,
+        read / MIB
     );
+    for (what, peak) in [("snapshot", snapshot), ("read", read)] {
+        assert!(
+            peak <= size + ALLOWANCE,
+            "the {what} of a {} MiB message peaked at {} MiB, more than its size plus {} MiB",
+            size / MIB,
+            peak / MIB,
+            ALLOWANCE / MIB
+        );
+    }
 }
 
 #[test]
@@ -179,7 +207,7 @@ fn two_huge_messages_are_never_held_at_once_by_two_workers() {
     let maildir = ordinary_mailbox(dir.path());
     let a = deliver_huge(&maildir.root, "1790000100.M1P1.huge", 150 * MIB, 7);
     let b = deliver_huge(&maildir.root, "1790000101.M2P1.huge", 150 * MIB, 11);
-    let peak = peak_of_snapshot(dir.path(), 2);
+    let peak = peak_of_child(dir.path(), 2, false);
     eprintln!(
         "two messages of {} MiB with two workers: peak {} MiB",
         a / MIB,
