@@ -115,8 +115,12 @@ impl Drop for Permit<'_> {
     fn drop(&mut self) {
         let mut state = self.budget.lock();
         state.available += self.cost;
+        let waiters = state.next_turn != state.serving;
         drop(state);
-        self.budget.changed.notify_all();
+        // Nobody to wake most of the time: no system call then.
+        if waiters {
+            self.budget.changed.notify_all();
+        }
     }
 }
 
@@ -163,9 +167,12 @@ impl Budget {
         }
         state.available -= cost;
         state.serving += 1;
+        let waiters = state.next_turn != state.serving;
         drop(state);
         // The next in line may fit too.
-        self.changed.notify_all();
+        if waiters {
+            self.changed.notify_all();
+        }
         Permit { budget: self, cost }
     }
 }
@@ -401,10 +408,15 @@ mod tests {
                 let _all = budget.take(100);
             });
             // Until the large item is in line.
+            let since = std::time::Instant::now();
             while {
                 let state = budget.lock();
                 state.next_turn == state.serving
             } {
+                assert!(
+                    since.elapsed() < std::time::Duration::from_secs(10),
+                    "the large item never waited"
+                );
                 std::thread::yield_now();
             }
             // Three units are free, but the large item waits first in line.
