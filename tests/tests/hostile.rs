@@ -6,4 +6,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod hostile {
+    mod h_stream;
 }

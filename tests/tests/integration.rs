@@ -6,7 +6,6 @@ mod integration {
     mod crash;
     mod gc;
     mod isolation;
-    mod memory;
     mod model;
     mod properties;
     mod restore;
