@@ -5,8 +5,8 @@
 //! started, and that error is what the caller gets.
 //!
 //! Work that holds its item in memory (a snapshot reading messages) runs under a [`Budget`]
-//! of bytes shared by every pool of the process, so that two workers never hold two huge
-//! messages at once: peak memory stays near the largest message, not a multiple of it.
+//! of bytes shared by every pool of a repository handle, so that two workers never hold two
+//! huge messages at once: peak memory stays near the largest message, not a multiple of it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError, mpsc};

@@ -119,8 +119,8 @@ pub(crate) fn compress_into(raw: &[u8], out: &mut dyn std::io::Write) -> std::io
     Ok(())
 }
 
-/// Reverses [`Encoder::compress`] and [`compress_into`]. `raw_len` is the expected length; a mismatch is an
-/// integrity error.
+/// Reverses [`Encoder::compress`] and [`compress_into`]. `raw_len` is the expected length; a
+/// mismatch is an integrity error.
 pub(crate) fn decompress(
     codec: Codec,
     stored: &[u8],

@@ -31,8 +31,8 @@ pub(crate) const STREAM_FROM: usize = PACK_TARGET;
 /// Stored bytes of a blob larger than this are read from their pack in pieces of this size
 /// ([`BlobStore::read_append`]).
 const READ_CHUNK: u64 = 1024 * 1024;
-/// Bytes of messages that the writers of one process may hold in memory at once (see
-/// [`BlobStore::in_flight`]): a larger message takes all of it and is read alone.
+/// Bytes of messages that the writers of one repository handle may hold in memory at once
+/// (see [`BlobStore::in_flight`]): a larger message takes all of it and is read alone.
 const IN_FLIGHT: u64 = 32 * 1024 * 1024;
 
 /// The storage key of a pack.
@@ -132,7 +132,7 @@ pub(crate) struct BlobStore {
     claims: Mutex<IdMap<BlobId, u64>>,
     claims_released: Condvar,
     next_writer: AtomicU64,
-    /// Shared by every snapshot of the process (see [`BlobStore::in_flight`]).
+    /// Shared by every snapshot taken through this store (see [`BlobStore::in_flight`]).
     in_flight: crate::pool::Budget,
 }
 
@@ -500,7 +500,7 @@ impl BlobStore {
         }
     }
 
-    /// The budget of message bytes that the writers of this process hold in memory at once:
+    /// The budget of message bytes that the writers of this store hold in memory at once:
     /// workers take a message's size from it before reading the message, and give it back
     /// once the message's blobs are in a pack, so that concurrent workers and snapshots
     /// never hold two huge messages at the same time.
