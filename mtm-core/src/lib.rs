@@ -38,6 +38,7 @@ mod lock;
 mod lookup;
 mod message;
 mod names;
+mod pool;
 mod reach;
 mod repair;
 mod repo;
@@ -49,7 +50,7 @@ pub mod source;
 mod store;
 mod verify;
 
-pub use backend::{Backend, FaultInjectingBackend, LocalBackend, MemoryBackend};
+pub use backend::{Backend, FaultInjectingBackend, LocalBackend, MemoryBackend, StagedFile};
 pub use chrono::{DateTime, NaiveDate, Utc};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};

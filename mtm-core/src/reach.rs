@@ -13,7 +13,6 @@
 //! Every blob read is still checked against its hash, and a blob that cannot be read or
 //! decoded fails the walk: nobody acts on partial knowledge.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::error::{Error, Result};
@@ -77,22 +76,7 @@ pub(crate) fn reachable(
 
 /// Runs `work` on every item, on every core; the first error wins.
 fn parallel<T: Sync>(items: &[T], work: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(2, usize::from);
-    let worker = || -> Result<()> {
-        while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
-            work(item)?;
-        }
-        Ok(())
-    };
-    std::thread::scope(|scope| -> Result<()> {
-        let workers: Vec<_> = (0..threads.min(items.len()))
-            .map(|_| scope.spawn(worker))
-            .collect();
-        workers
-            .into_iter()
-            .try_for_each(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-    })
+    crate::pool::for_each(items, crate::pool::workers(0), work)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

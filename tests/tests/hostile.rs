@@ -8,6 +8,7 @@
 mod hostile {
     mod fs;
     mod guard;
+    mod memory;
     mod repair;
     mod restore;
 }

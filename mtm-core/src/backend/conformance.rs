@@ -98,6 +98,38 @@ macro_rules! backend_conformance_tests {
         }
 
         #[test]
+        fn staged_files_appear_whole_on_publish_and_never_overwrite() {
+            use std::io::Write;
+            let b = fresh();
+            let mut staged = b.stage_new().unwrap();
+            staged.write_all(b"hello ").unwrap();
+            assert!(b.list("").unwrap().iter().all(|k| !k.starts_with("packs/")));
+            staged.write_all(b"world").unwrap();
+            staged.publish("packs/ab/abc").unwrap();
+            assert_eq!(b.read("packs/ab/abc").unwrap(), b"hello world");
+            let mut again = b.stage_new().unwrap();
+            again.write_all(b"other").unwrap();
+            let err = again.publish("packs/ab/abc").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+            assert_eq!(b.read("packs/ab/abc").unwrap(), b"hello world");
+            let mut bad = b.stage_new().unwrap();
+            bad.write_all(b"x").unwrap();
+            let err = bad.publish("../escape").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        }
+
+        #[test]
+        fn a_staged_file_dropped_unpublished_leaves_nothing() {
+            use std::io::Write;
+            let b = fresh();
+            let before = b.list("").unwrap();
+            let mut staged = b.stage_new().unwrap();
+            staged.write_all(&[7; 100_000]).unwrap();
+            drop(staged);
+            assert_eq!(b.list("").unwrap(), before);
+        }
+
+        #[test]
         fn concurrent_writers_of_one_key_have_one_winner() {
             let b = std::sync::Arc::new(fresh());
             let handles: Vec<_> = (0..8u8)

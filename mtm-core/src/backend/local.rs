@@ -3,7 +3,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Backend, check_key, check_prefix};
+use super::{Backend, StagedFile, check_key, check_prefix};
 use crate::error::{Error, Result};
 
 /// A backend on a local directory: the embedded default, no server needed.
@@ -51,6 +51,85 @@ impl LocalBackend {
     }
 }
 
+impl LocalBackend {
+    /// A fresh temporary path in `tmp/` (created if missing).
+    fn new_temp(&self) -> Result<PathBuf> {
+        let tmp_dir = self.root.join("tmp");
+        fs::create_dir_all(&tmp_dir).map_err(|e| Error::storage(&tmp_dir, e))?;
+        Ok(self.temp_path())
+    }
+
+    /// Publishes a complete, synced temporary file as `key`, create-only, and syncs the
+    /// directory. The temporary file is left for the caller to remove.
+    fn link_into_place(&self, temp: &Path, key: &str) -> Result<()> {
+        let target = self.path(key);
+        let dir = target.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| Error::storage(&dir, e))?;
+        // `hard_link` fails if the target exists, which makes the publish step create-only.
+        fs::hard_link(temp, &target).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                Error::AlreadyExists {
+                    what: "file",
+                    name: key.to_owned(),
+                }
+            } else {
+                Error::storage(&target, e)
+            }
+        })?;
+        sync_dir(&dir)
+    }
+}
+
+/// How much of a staged file is buffered before it goes to the kernel.
+const STAGED_BUFFER: usize = 1024 * 1024;
+
+/// A file being written into `tmp/`; published by linking it into place, as `write_new` does.
+struct LocalStaged<'b> {
+    backend: &'b LocalBackend,
+    /// `None` once published.
+    file: Option<io::BufWriter<File>>,
+    temp: PathBuf,
+}
+
+impl Write for LocalStaged<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.file {
+            Some(file) => file.write(buf),
+            None => Err(io::Error::other("staged file already published")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
+}
+
+impl StagedFile for LocalStaged<'_> {
+    fn publish(mut self: Box<Self>, key: &str) -> Result<()> {
+        check_key(key)?;
+        let Some(file) = self.file.take() else {
+            return Err(Error::storage(
+                &self.temp,
+                io::Error::other("staged file already published"),
+            ));
+        };
+        let file = file
+            .into_inner()
+            .map_err(|e| Error::storage(&self.temp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::storage(&self.temp, e))?;
+        drop(file);
+        self.backend.link_into_place(&self.temp, key)
+        // Dropping `self` removes the temporary name; the published link stays.
+    }
+}
+
+impl Drop for LocalStaged<'_> {
+    fn drop(&mut self) {
+        drop(self.file.take());
+        let _ = fs::remove_file(&self.temp);
+    }
+}
+
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |e| {
         if e.kind() == io::ErrorKind::NotFound {
@@ -95,37 +174,29 @@ impl Backend for LocalBackend {
 
     fn write_new(&self, key: &str, bytes: &[u8]) -> Result<()> {
         check_key(key)?;
-        let target = self.path(key);
-        if target.exists() {
+        if self.path(key).exists() {
             return Err(Error::AlreadyExists {
                 what: "file",
                 name: key.to_owned(),
             });
         }
-        let dir = target.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| Error::storage(&dir, e))?;
-        let tmp_dir = self.root.join("tmp");
-        fs::create_dir_all(&tmp_dir).map_err(|e| Error::storage(&tmp_dir, e))?;
-        let temp = self.temp_path();
+        let temp = self.new_temp()?;
         let written = File::create_new(&temp)
             .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
             .map_err(|e| Error::storage(&temp, e));
-        // `hard_link` fails if the target exists, which makes the publish step create-only.
-        let published = written.and_then(|()| {
-            fs::hard_link(&temp, &target).map_err(|e| {
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    Error::AlreadyExists {
-                        what: "file",
-                        name: key.to_owned(),
-                    }
-                } else {
-                    Error::storage(&target, e)
-                }
-            })
-        });
+        let published = written.and_then(|()| self.link_into_place(&temp, key));
         let _ = fs::remove_file(&temp);
-        published?;
-        sync_dir(&dir)
+        published
+    }
+
+    fn stage_new(&self) -> Result<Box<dyn StagedFile + '_>> {
+        let temp = self.new_temp()?;
+        let file = File::create_new(&temp).map_err(|e| Error::storage(&temp, e))?;
+        Ok(Box::new(LocalStaged {
+            backend: self,
+            file: Some(io::BufWriter::with_capacity(STAGED_BUFFER, file)),
+            temp,
+        }))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {

@@ -49,6 +49,52 @@ pub trait Backend: Send + Sync + Debug {
         check_key(key)?;
         Ok(None)
     }
+
+    /// Starts a new file written piece by piece, whose key is given only once every byte is
+    /// written (a pack is named by the hash of its content): nothing is visible until
+    /// [`StagedFile::publish`], which keeps the promises of
+    /// [`write_new`](Self::write_new); a staged file dropped unpublished leaves nothing.
+    ///
+    /// The default keeps the bytes in memory and publishes them with `write_new`. A backend
+    /// that can stream to its storage overrides it, so that a file of hundreds of megabytes
+    /// (the pack of a huge message) is never held in memory whole.
+    fn stage_new(&self) -> Result<Box<dyn StagedFile + '_>> {
+        Ok(Box::new(InMemoryStaged {
+            backend: self,
+            bytes: Vec::new(),
+        }))
+    }
+}
+
+/// A file being written by [`Backend::stage_new`], not yet visible under any key.
+pub trait StagedFile: std::io::Write + Send {
+    /// Makes the bytes written so far the file `key`: atomically, durably, create-only
+    /// ([`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) if `key` exists), as
+    /// [`Backend::write_new`] does.
+    fn publish(self: Box<Self>, key: &str) -> Result<()>;
+}
+
+/// [`Backend::stage_new`]'s default: the bytes wait in memory for `write_new`.
+struct InMemoryStaged<'b, B: ?Sized> {
+    backend: &'b B,
+    bytes: Vec<u8>,
+}
+
+impl<B: ?Sized> std::io::Write for InMemoryStaged<'_, B> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<B: Backend + ?Sized> StagedFile for InMemoryStaged<'_, B> {
+    fn publish(self: Box<Self>, key: &str) -> Result<()> {
+        self.backend.write_new(key, &self.bytes)
+    }
 }
 
 /// Checks that a key is a relative path of plain components; the backends call this before

@@ -277,9 +277,10 @@ impl AccountView {
                 id, self.account, info.folder, info.summary.subject
             )
         };
+        // Each part is appended in place: the message is held once, not once more per part.
         let mut raw = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
         for part in &entry.parts {
-            raw.extend_from_slice(&self.inner.store.read(part, &describe)?);
+            self.inner.store.read_append(part, &describe, &mut raw)?;
         }
         if MessageId::of(&raw) != *id {
             return Err(Error::integrity(
@@ -309,7 +310,7 @@ impl AccountView {
             .parts;
         let mut raw = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
         for part in parts {
-            raw.extend_from_slice(&self.inner.store.read(part, &describe)?);
+            self.inner.store.read_append(part, &describe, &mut raw)?;
         }
         if MessageId::of(&raw) != *id {
             return Err(Error::integrity(
@@ -469,25 +470,10 @@ impl AccountView {
         }
         manifests.sort_unstable();
         manifests.dedup();
-        let threads = std::thread::available_parallelism().map_or(2, usize::from);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads.min(manifests.len()))
-                .map(|_| {
-                    scope.spawn(|| -> Result<()> {
-                        while let Some(id) =
-                            manifests.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                        {
-                            let manifest = self.manifest(id)?;
-                            self.catalogs_of(&manifest)?;
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .try_for_each(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        crate::pool::for_each(&manifests, crate::pool::workers(0), |id| {
+            let manifest = self.manifest(id)?;
+            self.catalogs_of(&manifest)?;
+            Ok(())
         })
     }
 

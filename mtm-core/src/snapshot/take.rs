@@ -5,8 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 
 use super::model::{
     Catalog, CatalogEntry, FORMAT_VERSION, FolderRecord, Manifest, ManifestEntry, SnapshotRecord,
@@ -21,7 +20,7 @@ use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository};
 use crate::source::{MaildirAccount, MaildirReader, MessageFile};
 use crate::store::codec::{Dictionary, train_dictionary};
-use crate::store::{BlobEncoder, CompressedBlob, Kind};
+use crate::store::{BlobEncoder, CompressedBlob, Kind, NewBlob, STREAM_FROM, WrittenPack};
 
 /// A snapshot may reference at most this many catalogs; past it, the catalogs it needs are
 /// merged into one, so that listing a folder never loads hundreds of small catalogs.
@@ -30,12 +29,16 @@ const MAX_CATALOGS: usize = 32;
 const DICTIONARY_SAMPLE_MESSAGES: usize = 600;
 /// How much of each sampled message is read: enough for its header block.
 const DICTIONARY_SAMPLE_BYTES: u64 = 16 * 1024;
-/// Batches in flight between workers and the writer.
-const CHANNEL_DEPTH: usize = 2;
-/// A worker hands over its results after this many messages …
-const BATCH_MESSAGES: usize = 32;
-/// … or this many bytes read, whichever comes first: memory stays bounded by a few batches.
-const BATCH_BYTES: u64 = 1024 * 1024;
+/// A worker's read buffer larger than this is freed after its message: kept, it would hold
+/// the memory of the largest message read for the rest of the snapshot.
+const KEEP_BUFFER: usize = STREAM_FROM;
+/// A worker hands over its results after 32 messages or 1 MiB read, whichever comes first,
+/// with two batches in flight to the writer: memory stays bounded by a few batches.
+const BATCHES: crate::pool::Batch = crate::pool::Batch {
+    items: 32,
+    weight: 1024 * 1024,
+    in_flight: 2,
+};
 
 impl Repository {
     /// Takes today's snapshot of `account` from its Maildir.
@@ -149,17 +152,14 @@ impl Repository {
 
         // Read, hash, split and compress in parallel; append to packs on this thread.
         let mut new_entries: IdMap<MessageId, CatalogEntry> = IdMap::default();
-        let threads = match options.threads {
-            0 => std::thread::available_parallelism().map_or(2, usize::from),
-            n => n,
-        };
+        let threads = crate::pool::workers(options.threads);
         let known = &previous.catalog_of;
         // One read pass: a burst of renames since the scan costs one listing, not one each.
         let reader = source.reader()?;
         let source = &reader;
         // Takes in one worker result: its blobs go into packs, its message into the plan.
-        let mut absorb = |result: Result<Processed>| -> Result<()> {
-            match result? {
+        let absorb = |processed: Processed| -> Result<()> {
+            match processed {
                 Processed::Vanished { path } => {
                     report.vanished += 1;
                     report
@@ -177,6 +177,7 @@ impl Repository {
                         id,
                         new,
                         blobs,
+                        pack,
                     } = *read;
                     report.files_read += 1;
                     if let Some(progress) = &options.progress {
@@ -184,6 +185,9 @@ impl Repository {
                     }
                     for blob in blobs {
                         writer.push(blob)?;
+                    }
+                    if let Some(pack) = pack {
+                        writer.adopt(pack)?;
                     }
                     if let Some(entry) = new {
                         new_entries.entry(id).or_insert(entry);
@@ -193,72 +197,25 @@ impl Repository {
             }
             Ok(())
         };
-        if threads <= 1 || to_read.len() <= 1 {
-            // One worker: this thread reads too (no hand-over, and one allocator arena).
-            let mut encoder = compressor.encoder()?;
-            let mut buffer = Vec::new();
-            for file in &to_read {
-                absorb(process(
-                    source,
-                    file,
-                    known,
-                    &compressor,
-                    &mut encoder,
-                    &mut buffer,
-                ))?;
-            }
-        } else {
-            let next = AtomicUsize::new(0);
-            std::thread::scope(|scope| -> Result<()> {
-                let (tx, rx) = mpsc::sync_channel::<Vec<Result<Processed>>>(CHANNEL_DEPTH);
-                for _ in 0..threads.min(to_read.len()) {
-                    let tx = tx.clone();
-                    let (next, to_read, compressor) = (&next, &to_read, &compressor);
-                    scope.spawn(move || {
-                        let mut encoder = match compressor.encoder() {
-                            Ok(encoder) => encoder,
-                            Err(e) => {
-                                let _ = tx.send(vec![Err(e)]);
-                                return;
-                            }
-                        };
-                        // Results travel in batches: one hand-over per message costs more
-                        // than hashing a small one.
-                        let mut batch = Vec::with_capacity(BATCH_MESSAGES);
-                        let mut buffer = Vec::new();
-                        let mut batch_bytes = 0;
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(file) = to_read.get(i) else { break };
-                            let result =
-                                process(source, file, known, compressor, &mut encoder, &mut buffer);
-                            batch_bytes += file.size;
-                            let failed = result.is_err();
-                            batch.push(result);
-                            if failed || batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES
-                            {
-                                batch_bytes = 0;
-                                if tx.send(std::mem::take(&mut batch)).is_err() || failed {
-                                    return;
-                                }
-                            }
-                        }
-                        if !batch.is_empty() {
-                            let _ = tx.send(batch);
-                        }
-                    });
+        crate::pool::map_consume(
+            &to_read,
+            threads,
+            BATCHES,
+            // A message is in memory from its read until its blobs are in a pack.
+            self.inner.store.in_flight(),
+            // Each worker reuses its compression contexts and its read buffer.
+            || Ok((compressor.encoder()?, Vec::new())),
+            |(encoder, buffer), file| {
+                let processed = process(source, file, known, &compressor, encoder, buffer);
+                // A huge message's buffer is not kept for the next (small) one.
+                if buffer.capacity() > KEEP_BUFFER {
+                    *buffer = Vec::new();
                 }
-                drop(tx);
-                for result in rx.into_iter().flatten() {
-                    if let Err(e) = absorb(result) {
-                        // Stop the workers, then report the first error.
-                        next.store(usize::MAX / 2, Ordering::Relaxed);
-                        return Err(e);
-                    }
-                }
-                Ok(())
-            })?;
-        }
+                processed
+            },
+            |file| file.size,
+            absorb,
+        )?;
 
         // A file moved or renamed during the walk may have been listed twice: keep one.
         let mut seen_paths = HashSet::new();
@@ -377,34 +334,24 @@ impl Repository {
         clock: &dyn Clock,
         options: &SnapshotOptions,
     ) -> Vec<Result<SnapshotReport>> {
-        let concurrency = match options.threads {
-            0 => std::thread::available_parallelism().map_or(2, usize::from),
-            n => n,
-        };
+        let concurrency = crate::pool::workers(options.threads);
         let each = SnapshotOptions {
             threads: 1,
             progress: options.progress.clone(),
             lock_wait: options.lock_wait,
         };
-        let next = AtomicUsize::new(0);
         let mut results: Vec<Option<Result<SnapshotReport>>> = Vec::new();
         results.resize_with(accounts.len(), || None);
         let results = std::sync::Mutex::new(results);
-        std::thread::scope(|scope| {
-            for _ in 0..concurrency.min(accounts.len()) {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((account, source)) = accounts.get(i) else {
-                            break;
-                        };
-                        let result = self.snapshot(account, source, clock, &each);
-                        results
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(result);
-                    }
-                });
-            }
+        let positions: Vec<usize> = (0..accounts.len()).collect();
+        // Never fails: each account's result, error or not, goes into its place.
+        let _ = crate::pool::for_each(&positions, concurrency, |&i| {
+            let (account, source) = &accounts[i];
+            let result = self.snapshot(account, source, clock, &each);
+            results
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(result);
+            Ok(())
         });
         results
             .into_inner()
@@ -635,6 +582,8 @@ struct ReadMessage {
     new: Option<CatalogEntry>,
     /// Its parts not yet in the repository, compressed.
     blobs: Vec<CompressedBlob>,
+    /// Or, for a large message, the pack the worker wrote them into.
+    pack: Option<WrittenPack>,
 }
 
 /// Reads one message and prepares everything to store it (runs on a worker thread).
@@ -669,21 +618,36 @@ fn process(
             id,
             new: None,
             blobs: Vec::new(),
+            pack: None,
         })));
     }
     let mut parts = Vec::new();
     let mut blobs = Vec::new();
+    let mut large = Vec::new();
     let (cuts, summary) = analyze(bytes);
+    // A large message is not handed over to the writer with a compressed copy of its parts
+    // (twice its size in memory): the worker streams them into a pack of its own.
+    let own_pack = bytes.len() >= STREAM_FROM;
     for part in cuts {
         let raw = &bytes[part.range];
         let part_id = BlobId::of(raw);
-        if !compressor.is_known(&part_id) && !blobs.iter().any(|b: &CompressedBlob| b.id == part_id)
+        if own_pack {
+            large.push(NewBlob {
+                id: part_id,
+                kind: Kind::Part,
+                use_dictionary: uses_dictionary(part.kind),
+                raw,
+            });
+        } else if !compressor.is_known(&part_id)
+            && !blobs.iter().any(|b: &CompressedBlob| b.id == part_id)
         {
             blobs.push(encoder.compress(part_id, Kind::Part, uses_dictionary(part.kind), raw)?);
         }
         parts.push(part_id);
     }
+    let pack = compressor.write_pack(encoder, &large)?;
     Ok(Processed::Read(Box::new(ReadMessage {
+        pack,
         new: Some(CatalogEntry {
             id,
             size: bytes.len() as u64,

@@ -105,8 +105,22 @@ impl<'d> Encoder<'d> {
     }
 }
 
-/// Reverses [`Encoder::compress`]. `raw_len` is the expected length; a mismatch is an
-/// integrity error.
+/// Compresses `raw` with zstd (no dictionary) as a stream into `out`, without holding the
+/// compressed bytes in memory: for blobs too large to hold twice. The result is stored as
+/// [`Codec::Zstd`] even when it does not shrink (zstd then stores the blocks raw, a few
+/// bytes each larger).
+pub(crate) fn compress_into(raw: &[u8], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut encoder = zstd::stream::write::Encoder::new(out, LEVEL)?;
+    encoder.set_pledged_src_size(Some(raw.len() as u64))?;
+    encoder.include_contentsize(true)?;
+    encoder.write_all(raw)?;
+    encoder.finish()?;
+    Ok(())
+}
+
+/// Reverses [`Encoder::compress`] and [`compress_into`]. `raw_len` is the expected length; a
+/// mismatch is an integrity error.
 pub(crate) fn decompress(
     codec: Codec,
     stored: &[u8],
@@ -132,6 +146,79 @@ pub(crate) fn decompress(
         ));
     }
     Ok(out)
+}
+
+/// Decompresses one blob fed in pieces (as it is read from its pack), appending to a buffer:
+/// a large blob is never held compressed and decompressed at once. Never writes more than
+/// the blob's raw length; the caller checks the length and the hash at the end.
+pub(crate) struct StreamDecoder<'a> {
+    sink: Box<dyn std::io::Write + 'a>,
+}
+
+impl std::fmt::Debug for StreamDecoder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamDecoder")
+    }
+}
+
+impl<'a> StreamDecoder<'a> {
+    pub(crate) fn new(
+        codec: Codec,
+        raw_len: usize,
+        dictionary: Option<&'a Dictionary>,
+        out: &'a mut Vec<u8>,
+        location: &dyn Fn() -> String,
+    ) -> Result<Self> {
+        let capped = Capped { out, left: raw_len };
+        let zstd_err = |e: std::io::Error| Error::integrity(location(), format!("zstd: {e}"));
+        let sink: Box<dyn std::io::Write + 'a> = match codec {
+            Codec::Raw => Box::new(capped),
+            Codec::Zstd => Box::new(zstd::stream::write::Decoder::new(capped).map_err(zstd_err)?),
+            Codec::ZstdDictionary => {
+                let dict = dictionary
+                    .ok_or_else(|| Error::integrity(location(), "dictionary missing for blob"))?;
+                Box::new(
+                    zstd::stream::write::Decoder::with_prepared_dictionary(capped, &dict.decoder)
+                        .map_err(zstd_err)?,
+                )
+            }
+        };
+        Ok(Self { sink })
+    }
+
+    /// Takes the next piece of the stored bytes.
+    pub(crate) fn feed(&mut self, stored: &[u8]) -> std::io::Result<()> {
+        self.sink.write_all(stored)
+    }
+
+    /// Writes out what the decoder still holds.
+    pub(crate) fn finish(mut self) -> std::io::Result<()> {
+        self.sink.flush()
+    }
+}
+
+/// Appends to a buffer, refusing to grow it past a limit (a damaged frame must not
+/// decompress into unbounded memory).
+struct Capped<'a> {
+    out: &'a mut Vec<u8>,
+    left: usize,
+}
+
+impl std::io::Write for Capped<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.left {
+            return Err(std::io::Error::other(
+                "decompresses to more than its raw length",
+            ));
+        }
+        self.left -= buf.len();
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Trains a header dictionary from samples. `None` if there are too few samples or zstd
@@ -190,6 +277,44 @@ mod tests {
             with_dict * 2 < plain,
             "dictionary {with_dict} vs plain {plain}"
         );
+    }
+
+    #[test]
+    fn a_streamed_blob_reads_back_with_the_ordinary_decoder() {
+        let mut raw = vec![0u8; 3 * 1024 * 1024];
+        blake3::Hasher::new()
+            .finalize_xof()
+            .fill(&mut raw[..1024 * 1024]);
+        for (i, byte) in raw.iter_mut().enumerate().skip(1024 * 1024) {
+            *byte = b"mail text "[i % 10];
+        }
+        let mut stored = Vec::new();
+        compress_into(&raw, &mut stored).unwrap();
+        assert!(stored.len() < raw.len() / 2, "{} bytes", stored.len());
+        let back = decompress(Codec::Zstd, &stored, raw.len(), None, &|| "t".into()).unwrap();
+        assert!(back == raw);
+    }
+
+    #[test]
+    fn a_blob_fed_in_pieces_decompresses_into_the_buffer_and_never_past_its_length() {
+        let raw = header(7).repeat(5000);
+        let mut stored = Vec::new();
+        compress_into(&raw, &mut stored).unwrap();
+        let mut out = b"before".to_vec();
+        let mut decoder =
+            StreamDecoder::new(Codec::Zstd, raw.len(), None, &mut out, &|| "t".into()).unwrap();
+        for piece in stored.chunks(1000) {
+            decoder.feed(piece).unwrap();
+        }
+        decoder.finish().unwrap();
+        assert!(out[..6] == *b"before" && out[6..] == raw[..]);
+        let mut short = Vec::new();
+        let mut decoder =
+            StreamDecoder::new(Codec::Zstd, raw.len() / 2, None, &mut short, &|| "t".into())
+                .unwrap();
+        let fed = decoder.feed(&stored).and_then(|()| decoder.finish());
+        assert!(fed.is_err());
+        assert!(short.len() <= raw.len() / 2);
     }
 
     #[test]

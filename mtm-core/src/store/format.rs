@@ -108,19 +108,26 @@ impl<'a> Reader<'a> {
 
 /// Appends the trailer to a pack body (magic plus blob bytes) and returns the whole file.
 pub(crate) fn finish_pack(mut body: Vec<u8>, trailer: &PackTrailer) -> Result<Vec<u8>> {
+    append_trailer(&mut body, trailer)?;
+    Ok(body)
+}
+
+/// Appends the bytes of a pack trailer (the records, the dictionary, the count and the end
+/// marker) to `out`: what follows the blob bytes of a pack.
+pub(crate) fn append_trailer(out: &mut Vec<u8>, trailer: &PackTrailer) -> Result<()> {
     let count = u32::try_from(trailer.records.len())
         .map_err(|_| Error::invalid("pack", "too many blobs in one pack"))?;
     for r in &trailer.records {
-        body.extend_from_slice(r.id.as_bytes());
-        body.extend_from_slice(&[r.kind as u8, r.codec as u8, 0, 0]);
-        put_u32(&mut body, r.offset);
-        put_u32(&mut body, r.stored_len);
-        put_u32(&mut body, r.raw_len);
+        out.extend_from_slice(r.id.as_bytes());
+        out.extend_from_slice(&[r.kind as u8, r.codec as u8, 0, 0]);
+        put_u32(out, r.offset);
+        put_u32(out, r.stored_len);
+        put_u32(out, r.raw_len);
     }
-    body.extend_from_slice(&dict_bytes(trailer.dictionary));
-    put_u32(&mut body, count);
-    body.extend_from_slice(PACK_END);
-    Ok(body)
+    out.extend_from_slice(&dict_bytes(trailer.dictionary));
+    put_u32(out, count);
+    out.extend_from_slice(PACK_END);
+    Ok(())
 }
 
 /// Reads the table of contents of a whole pack file, checking that every record lies inside

@@ -10,6 +10,7 @@ pub(crate) mod codec;
 pub(crate) mod format;
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, mpsc};
 
@@ -24,6 +25,15 @@ pub(crate) use format::BlobKind as Kind;
 
 /// Packs are closed once they hold this many stored bytes.
 pub(crate) const PACK_TARGET: usize = 4 * 1024 * 1024;
+/// A blob at least this large is compressed as a stream straight into a pack file of its
+/// own ([`Compressor::write_pack`]): no compressed copy of it is ever held in memory.
+pub(crate) const STREAM_FROM: usize = PACK_TARGET;
+/// Stored bytes of a blob larger than this are read from their pack in pieces of this size
+/// ([`BlobStore::read_append`]).
+const READ_CHUNK: u64 = 1024 * 1024;
+/// Bytes of messages that the writers of one repository handle may hold in memory at once
+/// (see [`BlobStore::in_flight`]): a larger message takes all of it and is read alone.
+const IN_FLIGHT: u64 = 32 * 1024 * 1024;
 
 /// The storage key of a pack.
 pub(crate) fn pack_key(id: &BlobId) -> String {
@@ -129,6 +139,8 @@ pub(crate) struct BlobStore {
     claims: Mutex<IdMap<BlobId, u64>>,
     claims_released: Condvar,
     next_writer: AtomicU64,
+    /// Shared by every snapshot taken through this store (see [`BlobStore::in_flight`]).
+    in_flight: crate::pool::Budget,
 }
 
 /// Reads every index file into a fresh index, setting aside the damaged ones.
@@ -180,6 +192,7 @@ impl BlobStore {
             claims: Mutex::new(IdMap::default()),
             claims_released: Condvar::new(),
             next_writer: AtomicU64::new(1),
+            in_flight: crate::pool::Budget::new(IN_FLIGHT),
         }
     }
 
@@ -391,6 +404,90 @@ impl BlobStore {
         }
     }
 
+    /// Appends a blob's bytes to `out`, checked against its id, as [`read`](Self::read)
+    /// does; a large blob is read from its pack in pieces and decompressed straight into
+    /// `out`, so that it is never held twice. On error `out` is left as it was.
+    pub(crate) fn read_append(
+        &self,
+        id: &BlobId,
+        describe: &dyn Fn() -> String,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let start = out.len();
+        let result = match self.append_once(id, describe, out) {
+            // As in `read`: the pack may have been repacked meanwhile.
+            Err(e) if e.kind() == ErrorKind::Integrity && self.pack_gone(id) => {
+                out.truncate(start);
+                self.reload()?;
+                self.append_once(id, describe, out)
+            }
+            other => other,
+        };
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    fn append_once(
+        &self,
+        id: &BlobId,
+        describe: &dyn Fn() -> String,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let (pack, record) = self.locate(id).ok_or_else(|| {
+            Error::integrity(describe(), format!("blob {id} is missing from the index"))
+        })?;
+        if u64::from(record.stored_len) <= READ_CHUNK {
+            out.extend_from_slice(&self.read_once(id, describe)?);
+            return Ok(());
+        }
+        let key = pack_key(&pack.id);
+        let where_ = || format!("{} (blob {} in pack {})", describe(), id.to_hex(), pack.id);
+        let dictionary = match (record.codec, pack.dictionary) {
+            (Codec::ZstdDictionary, Some(d)) => Some(self.dictionary(&d)?),
+            _ => None,
+        };
+        let start = out.len();
+        let raw_len = record.raw_len as usize;
+        out.reserve(raw_len);
+        let mut decoder =
+            codec::StreamDecoder::new(record.codec, raw_len, dictionary.as_deref(), out, &where_)?;
+        let damaged =
+            |e: std::io::Error| Error::integrity(where_(), format!("cannot decompress: {e}"));
+        let mut offset = u64::from(record.offset);
+        let end = offset + u64::from(record.stored_len);
+        while offset < end {
+            let len = READ_CHUNK.min(end - offset);
+            let piece = self
+                .backend
+                .read_range(&key, offset, len)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::NotFound | ErrorKind::Integrity => {
+                        Error::integrity(where_(), format!("pack unreadable: {e}"))
+                    }
+                    _ => e,
+                })?;
+            decoder.feed(&piece).map_err(damaged)?;
+            offset += len;
+        }
+        decoder.finish().map_err(damaged)?;
+        let got = out.len() - start;
+        if got != raw_len {
+            return Err(Error::integrity(
+                where_(),
+                format!("decompressed to {got} bytes, expected {raw_len}"),
+            ));
+        }
+        if BlobId::of(&out[start..]) != *id {
+            return Err(Error::integrity(
+                where_(),
+                "content does not match its hash",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether the pack the index names for `id` no longer exists.
     fn pack_gone(&self, id: &BlobId) -> bool {
         self.locate(id).is_none_or(|(pack, _)| {
@@ -451,6 +548,14 @@ impl BlobStore {
             index: IndexFile::default(),
             stats: WriteStats::default(),
         }
+    }
+
+    /// The budget of message bytes that the writers of this store hold in memory at once:
+    /// workers take a message's size from it before reading the message, and give it back
+    /// once the message's blobs are in a pack, so that concurrent workers and snapshots
+    /// never hold two huge messages at the same time.
+    pub(crate) fn in_flight(&self) -> &crate::pool::Budget {
+        &self.in_flight
     }
 
     /// Every pack file key referenced by the index.
@@ -553,6 +658,136 @@ impl Compressor {
     fn claim(&self, id: BlobId) -> bool {
         !self.store.contains(&id) && !self.claimed_already(id, true)
     }
+
+    /// Writes the blobs of `blobs` that are not known yet into one new pack of their own,
+    /// streamed to storage: blobs of [`STREAM_FROM`] bytes or more are compressed straight
+    /// into the pack file, so that no compressed copy of them is held in memory. What a
+    /// worker does with a message too large to hand over whole; [`PackWriter::adopt`] then
+    /// indexes the pack. Every blob written is claimed for this session first. `None` when
+    /// every blob was known.
+    pub(crate) fn write_pack(
+        &self,
+        encoder: &mut BlobEncoder<'_>,
+        blobs: &[NewBlob<'_>],
+    ) -> Result<Option<WrittenPack>> {
+        let too_big = || Error::invalid("pack", "blob does not fit in a pack");
+        let mut out: Option<PackOut<'_>> = None;
+        let mut records = Vec::new();
+        for blob in blobs {
+            if !self.claim(blob.id) {
+                continue;
+            }
+            let out = match &mut out {
+                Some(out) => out,
+                None => out.insert(PackOut::start(self.store.backend.as_ref())?),
+            };
+            let raw_len = u32::try_from(blob.raw.len()).map_err(|_| too_big())?;
+            let offset = out.len;
+            let codec = if blob.raw.len() >= STREAM_FROM {
+                codec::compress_into(blob.raw, out).map_err(pack_io)?;
+                Codec::Zstd
+            } else {
+                let (codec, stored) = encoder.0.compress(blob.raw, blob.use_dictionary)?;
+                out.write_all(&stored).map_err(pack_io)?;
+                codec
+            };
+            records.push(PackRecord {
+                id: blob.id,
+                kind: blob.kind,
+                codec,
+                offset: u32::try_from(offset).map_err(|_| too_big())?,
+                stored_len: u32::try_from(out.len - offset).map_err(|_| too_big())?,
+                raw_len,
+            });
+        }
+        let Some(out) = out else {
+            return Ok(None);
+        };
+        let dictionary = records
+            .iter()
+            .any(|r| r.codec == Codec::ZstdDictionary)
+            .then(|| self.dictionary.as_ref().map(|d| d.id))
+            .flatten();
+        let trailer = PackTrailer {
+            records,
+            dictionary,
+        };
+        let id = out.finish(&trailer)?;
+        Ok(Some(WrittenPack {
+            id,
+            dictionary,
+            records: trailer.records,
+        }))
+    }
+}
+
+/// One new blob for [`Compressor::write_pack`]: its id (the hash of `raw`), what it is, and
+/// whether it is compressed with the session's dictionary (small blobs only).
+#[derive(Debug)]
+pub(crate) struct NewBlob<'a> {
+    pub id: BlobId,
+    pub kind: BlobKind,
+    pub use_dictionary: bool,
+    pub raw: &'a [u8],
+}
+
+/// A pack a worker wrote by itself, for [`PackWriter::adopt`] to index.
+#[derive(Debug)]
+pub(crate) struct WrittenPack {
+    id: BlobId,
+    dictionary: Option<BlobId>,
+    records: Vec<PackRecord>,
+}
+
+/// An error writing a pack to storage.
+fn pack_io(e: std::io::Error) -> Error {
+    Error::storage("packs", e)
+}
+
+/// A pack file being streamed to storage, hashed as it goes (a pack is named by its hash).
+struct PackOut<'b> {
+    file: Box<dyn crate::backend::StagedFile + 'b>,
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl<'b> PackOut<'b> {
+    fn start(backend: &'b dyn Backend) -> Result<Self> {
+        let mut out = Self {
+            file: backend.stage_new()?,
+            hasher: blake3::Hasher::new(),
+            len: 0,
+        };
+        out.write_all(format::PACK_MAGIC).map_err(pack_io)?;
+        Ok(out)
+    }
+
+    /// Writes the trailer and publishes the pack under its hash; returns the hash.
+    fn finish(mut self, trailer: &PackTrailer) -> Result<BlobId> {
+        let mut tail = Vec::new();
+        format::append_trailer(&mut tail, trailer)?;
+        self.write_all(&tail).map_err(pack_io)?;
+        let id = BlobId::from_bytes(*self.hasher.finalize().as_bytes());
+        match self.file.publish(&pack_key(&id)) {
+            // Identical bytes are already there (a retried session): nothing to do.
+            Ok(()) => Ok(id),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(id),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl std::io::Write for PackOut<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -653,7 +888,8 @@ impl PackWriter {
         Arc::clone(&self.compressor)
     }
 
-    /// Compresses and adds a blob unless it is known. Returns its id.
+    /// Compresses and adds a blob unless it is known. Returns its id. A blob of
+    /// [`STREAM_FROM`] bytes or more is streamed into a pack of its own.
     pub(crate) fn add(&mut self, kind: BlobKind, raw: &[u8]) -> Result<BlobId> {
         let id = BlobId::of(raw);
         if !self.compressor.is_known(&id) {
@@ -663,10 +899,43 @@ impl PackWriter {
                 Some(encoder) => encoder,
                 None => self.plain.insert(BlobEncoder(Encoder::new(None)?)),
             };
-            let blob = encoder.compress(id, kind, false, raw)?;
-            self.push(blob)?;
+            if raw.len() >= STREAM_FROM {
+                let blob = NewBlob {
+                    id,
+                    kind,
+                    use_dictionary: false,
+                    raw,
+                };
+                if let Some(pack) = self.compressor.write_pack(encoder, &[blob])? {
+                    self.adopt(pack)?;
+                }
+            } else {
+                let blob = encoder.compress(id, kind, false, raw)?;
+                self.push(blob)?;
+            }
         }
         Ok(id)
+    }
+
+    /// Indexes a pack that [`Compressor::write_pack`] wrote (its blobs are claimed for this
+    /// session already, and the pack is on storage).
+    pub(crate) fn adopt(&mut self, pack: WrittenPack) -> Result<()> {
+        let number = u32::try_from(self.index.packs.len())
+            .map_err(|_| Error::invalid("index", "too many packs"))?;
+        self.index.packs.push(IndexedPack {
+            id: pack.id,
+            dictionary: pack.dictionary,
+        });
+        for record in &pack.records {
+            self.stats.blobs += 1;
+            self.stats.raw_bytes += u64::from(record.raw_len);
+            self.stats.stored_bytes += u64::from(record.stored_len);
+        }
+        self.index
+            .entries
+            .extend(pack.records.into_iter().map(|r| (number, r)));
+        self.stats.packs += 1;
+        Ok(())
     }
 
     /// Appends a compressed blob; a blob already known is dropped.
@@ -838,6 +1107,58 @@ mod tests {
         assert_eq!(stats.packs, 2);
         assert_eq!(backend.list("packs/").unwrap().len(), 2);
         assert_eq!(backend.list("index/").unwrap().len(), 1);
+    }
+
+    /// Mail-like text that zstd shrinks but not to nothing.
+    fn large_text(len: usize) -> Vec<u8> {
+        let mut noise = vec![0u8; len.div_ceil(4)];
+        blake3::Hasher::new().finalize_xof().fill(&mut noise);
+        (0..len)
+            .map(|i| b"abcdefghijklmnop"[usize::from(noise[i / 4] >> (2 * (i % 4))) & 15])
+            .collect()
+    }
+
+    #[test]
+    fn a_large_blob_is_streamed_into_a_pack_of_its_own_and_appended_in_place() {
+        let (backend, store) = store();
+        let large = large_text(STREAM_FROM + 12345);
+        let mut w = store.writer(None);
+        let small = w.add(Kind::Part, b"small").unwrap();
+        let id = w.add(Kind::Part, &large).unwrap();
+        assert_eq!(w.add(Kind::Part, &large).unwrap(), id);
+        let stats = w.finish().unwrap();
+        assert_eq!((stats.blobs, stats.packs), (2, 2));
+        assert!(stats.stored_bytes < large.len() as u64);
+        let reopened = Arc::new(BlobStore::open(backend.clone()).unwrap());
+        let mut out = b"head:".to_vec();
+        reopened
+            .read_append(&small, &|| "t".into(), &mut out)
+            .unwrap();
+        reopened.read_append(&id, &|| "t".into(), &mut out).unwrap();
+        assert!(out[..10] == *b"head:small" && out[10..] == large[..]);
+        assert!(reopened.read(&id, &|| "t".into()).unwrap() == large);
+    }
+
+    #[test]
+    fn a_damaged_large_blob_is_an_integrity_error_and_appends_nothing() {
+        let (backend, store) = store();
+        let large = large_text(STREAM_FROM * 2);
+        let mut w = store.writer(None);
+        let id = w.add(Kind::Part, &large).unwrap();
+        w.finish().unwrap();
+        let key = backend.list("packs/").unwrap().remove(0);
+        let mut pack = backend.read(&key).unwrap();
+        let middle = pack.len() / 2;
+        pack[middle] ^= 0x40;
+        backend.delete(&key).unwrap();
+        backend.write_new(&key, &pack).unwrap();
+        let mut out = b"kept".to_vec();
+        let err = store
+            .read_append(&id, &|| "message L".into(), &mut out)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Integrity);
+        assert!(err.to_string().contains("message L"), "{err}");
+        assert_eq!(out, b"kept");
     }
 
     #[test]

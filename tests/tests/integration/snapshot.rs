@@ -236,6 +236,66 @@ fn a_large_message_round_trips() {
     assert!(view.raw(day("2026-11-20"), &MessageId::of(&raw)).unwrap() == raw);
 }
 
+#[test]
+fn large_messages_are_streamed_into_packs_of_their_own_and_share_their_attachment() {
+    let t = TestRepo::new();
+    let mut m = Maildir::create(t.dir.path().join("alice"));
+    // 6 MiB of base64-like text, not repetitive enough to shrink to nothing.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let attachment: String = (0..6 * 1024 * 1024)
+        .map(|i| {
+            if i % 78 == 76 {
+                return '\r';
+            }
+            if i % 78 == 77 {
+                return '\n';
+            }
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                    [(state % 64) as usize],
+            )
+        })
+        .collect();
+    let with = |subject: &str| {
+        format!(
+            "From: scans@example.org\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+             Content-Type: text/plain\r\n\r\n{subject}\r\n--b\r\n\
+             Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+             {attachment}--b--\r\n"
+        )
+        .into_bytes()
+    };
+    let (first, second) = (with("scans"), with("the same scans again"));
+    m.deliver("INBOX", &first, "S", 1_790_000_000);
+    m.deliver("INBOX", &second, "S", 1_790_000_100);
+    let report = t.snapshot("alice@example.com", &m, "2026-11-20");
+    assert_eq!(report.messages, 2);
+    // One copy of the attachment, plus each message's own header and text.
+    assert!(
+        report.stored_bytes < attachment.len() as u64,
+        "{} bytes stored for a {} byte attachment sent twice",
+        report.stored_bytes,
+        attachment.len()
+    );
+    let view = t
+        .repo
+        .account(&AccountId::new("alice@example.com").unwrap())
+        .unwrap();
+    for raw in [&first, &second] {
+        assert!(view.raw(day("2026-11-20"), &MessageId::of(raw)).unwrap() == *raw);
+    }
+    let check = t
+        .repo
+        .verify(&mtm_core::VerifyOptions { read_data: 1.0 })
+        .unwrap();
+    assert!(check.is_ok(), "{:?}", check.problems);
+    assert_eq!(check.unreferenced_packs, 0);
+}
+
 /// Changes the mailbox at the moment the snapshot has listed it and starts reading.
 struct Meddler(Mutex<Option<Box<dyn FnOnce() + Send>>>);
 

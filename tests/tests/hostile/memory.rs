@@ -1,0 +1,234 @@
+//! Class 17 of issue 9, scale of bad input: a huge message (a mail user can deliver or
+//! write one of any size) costs a snapshot, and reading it back, at most its own size plus a
+//! small constant, however many workers run.
+//!
+//! Memory is measured as the peak resident set (`VmHWM` in `/proc/self/status`) of a child
+//! process that runs nothing but one snapshot: this test binary, started again on the ignored
+//! test [`snapshot_one_account_and_print_the_peak`].
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mtm_core::{
+    AccountId, FixedClock, FolderName, MaildirAccount, MessageQuery, Repository, RepositoryOptions,
+    SnapshotOptions,
+};
+use mtm_tests::Maildir;
+
+const MIB: u64 = 1024 * 1024;
+/// Where the child finds its Maildir and repository.
+const CHILD_DIR: &str = "MTM_MEMORY_TEST_DIR";
+/// How many snapshot workers the child runs.
+const CHILD_THREADS: &str = "MTM_MEMORY_TEST_THREADS";
+/// Set: the child reads the snapshot back instead of taking it.
+const CHILD_READS: &str = "MTM_MEMORY_TEST_READ";
+/// What a snapshot may use beyond its largest message. A child that snapshots one small
+/// message peaks at about 10 MiB (the test harness, the repository's zstd contexts and index);
+/// reading, compressing and writing a message in streams adds a few MiB of buffers, and the
+/// other workers keep small messages in flight (a few batches of 1 MiB). 64 MiB leaves room
+/// for allocator slack while staying far below a second copy of a 300 MiB message.
+const ALLOWANCE: u64 = 64 * MIB;
+
+/// The child: with `$MTM_MEMORY_TEST_READ` unset, snapshots the Maildir in
+/// `$MTM_MEMORY_TEST_DIR/maildir` into a new repository there; set, reads every message of
+/// that snapshot back (the `.eml` download). Then prints its peak resident set. Does nothing
+/// when run on its own.
+#[test]
+#[ignore = "started by the memory tests in a process of its own"]
+fn snapshot_one_account_and_print_the_peak() {
+    let Some(dir) = std::env::var_os(CHILD_DIR).map(PathBuf::from) else {
+        return;
+    };
+    let account = AccountId::new("big@example.com").unwrap();
+    let clock = FixedClock::parse("2026-11-21T00:00:30Z").unwrap();
+    if std::env::var_os(CHILD_READS).is_some() {
+        let repo = Repository::open(dir.join("repo")).unwrap();
+        let view = repo.account(&account).unwrap();
+        let day = mtm_core::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let query = MessageQuery::default().page(1, 1000);
+        let mut bytes = 0;
+        for message in view
+            .messages(day, &FolderName::inbox(), &query)
+            .unwrap()
+            .messages
+        {
+            let raw = view.raw(day, &message.id).unwrap();
+            assert_eq!(raw.len() as u64, message.size);
+            bytes += raw.len();
+        }
+        println!("read {bytes} bytes");
+    } else {
+        let threads = std::env::var(CHILD_THREADS).map_or(0, |t| t.parse().unwrap());
+        let repo = Repository::init(dir.join("repo"), RepositoryOptions::default()).unwrap();
+        let source = MaildirAccount::open(dir.join("maildir")).unwrap();
+        let options = SnapshotOptions {
+            threads,
+            ..SnapshotOptions::default()
+        };
+        let report = repo.snapshot(&account, &source, &clock, &options).unwrap();
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        println!("snapshot stored {} bytes", report.stored_bytes);
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let peak = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim();
+    println!("peak {peak}");
+}
+
+/// Runs the child on `dir` and returns its peak resident set in bytes: a snapshot on
+/// `threads` workers, or (`reads`) reading it back.
+fn peak_of_child(dir: &Path, threads: usize, reads: bool) -> u64 {
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child
+        .args([
+            "--exact",
+            "hostile::h_stream::snapshot_one_account_and_print_the_peak",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DIR, dir)
+        .env(CHILD_THREADS, threads.to_string());
+    if reads {
+        child.env(CHILD_READS, "1");
+    }
+    let output = child.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let kib: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("peak "))
+        .and_then(|v| v.strip_suffix(" kB"))
+        .unwrap_or_else(|| panic!("no peak in the child's output: {stdout}"))
+        .trim()
+        .parse()
+        .unwrap();
+    kib * 1024
+}
+
+/// Writes a multipart message of about `size` bytes into `maildir`: a short text part and
+/// one base64 attachment of pseudo-random bytes (it compresses as real attachments do, to
+/// about three quarters). Returns the file's size.
+fn deliver_huge(maildir: &Path, name: &str, size: u64, seed: u64) -> u64 {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let path = maildir.join("cur").join(format!("{name}:2,S"));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let head = format!(
+        "From: Archive <archive@example.com>\r\nTo: big@example.com\r\nSubject: scans {name}\r\n\
+         Date: Tue, 17 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{name}@example.com>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe scans are attached.\r\n\
+         --b1\r\nContent-Type: application/octet-stream; name=\"scans.tar\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n"
+    );
+    let tail = "--b1--\r\n";
+    out.write_all(head.as_bytes()).unwrap();
+    let lines = (size - (head.len() + tail.len()) as u64).div_ceil(78);
+    let mut state = seed | 1;
+    let mut line = [0u8; 78];
+    line[76] = b'\r';
+    line[77] = b'\n';
+    for _ in 0..lines {
+        // Ten base64 digits from each 64-bit xorshift step.
+        for chunk in line[..76].chunks_mut(10) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut bits = state;
+            for c in chunk {
+                *c = ALPHABET[(bits & 63) as usize];
+                bits >>= 6;
+            }
+        }
+        out.write_all(&line).unwrap();
+    }
+    out.write_all(tail.as_bytes()).unwrap();
+    out.flush().unwrap();
+    drop(out);
+    std::fs::metadata(&path).unwrap().len()
+}
+
+/// A mailbox of a few ordinary messages, around which the huge ones are delivered.
+fn ordinary_mailbox(dir: &Path) -> Maildir {
+    let mut maildir = Maildir::create(dir.join("maildir"));
+    for i in 0..50 {
+        let body = format!("message {i}: ").repeat(200);
+        let raw = mtm_tests::message("a@example.com", "big@example.com", &format!("m{i}"), &body);
+        maildir.deliver("INBOX", &raw, "S", 1_790_000_000 + i);
+    }
+    maildir
+}
+
+/// As a real deployment has it: the mail user owns the Maildir, `mtm` runs as root.
+fn give_to_the_mail_user(maildir: &Maildir) {
+    if let Some(owner) = mtm_tests::hostile::mail_owner() {
+        mtm_tests::hostile::chown_tree(&maildir.root, owner);
+    }
+}
+
+#[test]
+fn a_300_mib_message_is_snapshotted_and_read_back_in_its_size_plus_a_small_constant() {
+    let small = tempfile::tempdir().unwrap();
+    ordinary_mailbox(small.path());
+    let baseline = peak_of_child(small.path(), 0, false);
+    assert!(
+        baseline < ALLOWANCE / 2,
+        "a small snapshot alone peaks at {} MiB",
+        baseline / MIB
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = ordinary_mailbox(dir.path());
+    let size = deliver_huge(&maildir.root, "1790000100.M1P1.huge", 300 * MIB, 7);
+    give_to_the_mail_user(&maildir);
+    let snapshot = peak_of_child(dir.path(), 0, false);
+    let read = peak_of_child(dir.path(), 0, true);
+    eprintln!(
+        "peak of a small snapshot {} MiB; with a {} MiB message: snapshot {} MiB, reading it \
+         back {} MiB",
+        baseline / MIB,
+        size / MIB,
+        snapshot / MIB,
+        read / MIB
+    );
+    for (what, peak) in [("snapshot", snapshot), ("read", read)] {
+        assert!(
+            peak <= size + ALLOWANCE,
+            "the {what} of a {} MiB message peaked at {} MiB, more than its size plus {} MiB",
+            size / MIB,
+            peak / MIB,
+            ALLOWANCE / MIB
+        );
+    }
+}
+
+#[test]
+fn two_huge_messages_are_never_held_at_once_by_two_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = ordinary_mailbox(dir.path());
+    let a = deliver_huge(&maildir.root, "1790000100.M1P1.huge", 150 * MIB, 7);
+    let b = deliver_huge(&maildir.root, "1790000101.M2P1.huge", 150 * MIB, 11);
+    give_to_the_mail_user(&maildir);
+    let peak = peak_of_child(dir.path(), 2, false);
+    eprintln!(
+        "two messages of {} MiB with two workers: peak {} MiB",
+        a / MIB,
+        peak / MIB
+    );
+    assert!(
+        peak <= a.max(b) + ALLOWANCE,
+        "messages of {} and {} MiB peaked at {} MiB, more than the larger plus {} MiB",
+        a / MIB,
+        b / MIB,
+        peak / MIB,
+        ALLOWANCE / MIB
+    );
+}
