@@ -86,7 +86,7 @@ fn peak_of_child(dir: &Path, threads: usize, reads: bool) -> u64 {
     child
         .args([
             "--exact",
-            "hostile::h_stream::snapshot_one_account_and_print_the_peak",
+            "hostile::memory::snapshot_one_account_and_print_the_peak",
             "--ignored",
             "--nocapture",
             "--test-threads=1",
