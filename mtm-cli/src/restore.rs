@@ -393,7 +393,15 @@ fn list(
         println!(
             "{}",
             table(
-                &["request", "state", "day", "scope", ">messages", ">size", "deadline"],
+                &[
+                    "request",
+                    "state",
+                    "day",
+                    "scope",
+                    ">messages",
+                    ">size",
+                    "deadline"
+                ],
                 rows
             )
         );
