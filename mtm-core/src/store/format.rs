@@ -126,7 +126,7 @@ pub(crate) fn finish_pack(mut body: Vec<u8>, trailer: &PackTrailer) -> Result<Ve
 /// Reads the table of contents of a whole pack file, checking that every record lies inside
 /// the blob area.
 #[cfg_attr(
-    not(test),
+    not(any(test, feature = "fuzzing")),
     expect(
         dead_code,
         reason = "for repository checks that read packs without the index"
