@@ -238,8 +238,9 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
             Err(e) if accounts.len() == 1 => return Err(e.into()),
             // With many accounts, one failure must not hide the others' results.
             Err(e) => {
-                eprintln!("mtm: {account}: {e}");
-                failures.push(e);
+                let err = CliError::Core(e);
+                crate::report_error(cli.json, &err, Some(account.as_str()));
+                failures.push(err);
             }
         }
     }
@@ -284,7 +285,7 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
         }
     }
     match failures.into_iter().next() {
-        Some(first) => Err(first.into()),
+        Some(first) => Err(first),
         None => Ok(()),
     }
 }

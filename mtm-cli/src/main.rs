@@ -62,13 +62,22 @@ fn main() -> ExitCode {
             format!("cannot write to stdout: {e}"),
         )),
     };
-    let (kind, code) = classify(&err);
-    if cli.json {
-        eprintln!("{}", output::json_error(kind, &err.to_string(), code));
-    } else {
-        eprintln!("mtm: {err}");
+    report_error(cli.json, &err, None);
+    ExitCode::from(classify(&err).1)
+}
+
+/// Prints an error on stderr: `mtm: …` for people, one JSON line with `--json`. `account`
+/// names the account of one failure among many (a snapshot of every account).
+pub(crate) fn report_error(json: bool, err: &commands::CliError, account: Option<&str>) {
+    let (kind, code) = classify(err);
+    match (json, account) {
+        (true, _) => eprintln!(
+            "{}",
+            output::json_error(kind, &err.to_string(), code, account)
+        ),
+        (false, Some(account)) => eprintln!("mtm: {account}: {err}"),
+        (false, None) => eprintln!("mtm: {err}"),
     }
-    ExitCode::from(code)
 }
 
 /// Help and version go to stdout as usual; a usage error is JSON when `--json` was given
@@ -100,7 +109,7 @@ fn parse_failed(e: &clap::Error) -> ExitCode {
     };
     eprintln!(
         "{}",
-        output::json_error("invalid_input", &message, exit::USAGE)
+        output::json_error("invalid_input", &message, exit::USAGE, None)
     );
     ExitCode::from(exit::USAGE)
 }

@@ -103,12 +103,14 @@ pub fn finish_stdout() -> Stdout {
 }
 
 /// An error as `--json` prints it on stderr: one line,
-/// `{"error": {"kind": "not_found", "message": "…", "exit_code": 3}}`.
-pub fn json_error(kind: &str, message: &str, exit_code: u8) -> String {
-    serde_json::json!({
-        "error": { "kind": kind, "message": message, "exit_code": exit_code }
-    })
-    .to_string()
+/// `{"error": {"kind": "not_found", "message": "…", "exit_code": 3}}`, with `"account"` too
+/// for one account's failure in a snapshot of many.
+pub fn json_error(kind: &str, message: &str, exit_code: u8, account: Option<&str>) -> String {
+    let mut error = serde_json::json!({ "kind": kind, "message": message, "exit_code": exit_code });
+    if let Some(account) = account {
+        error["account"] = account.into();
+    }
+    serde_json::json!({ "error": error }).to_string()
 }
 
 /// Writes `data` to a path the user named for output (`cat -o`), never replacing anything

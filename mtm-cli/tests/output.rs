@@ -288,3 +288,38 @@ fn with_json_errors_are_json_on_stderr_with_kind_message_and_exit_code() {
     assert_eq!(plain.status.code(), Some(3));
     assert!(stderr(&plain).starts_with("mtm: "), "{}", stderr(&plain));
 }
+
+#[test]
+fn with_json_each_failed_account_of_a_snapshot_is_a_json_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("maildirs");
+    for account in ["alice@example.com", "bob@example.com"] {
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(root.join(account).join(sub)).unwrap();
+        }
+    }
+    let repo = dir.path().join("repo");
+    assert!(run(&repo, &["init"]).status.success());
+    let snapshot = [
+        "--json",
+        "snapshot",
+        "--root",
+        root.to_str().unwrap(),
+        "--now",
+        "2026-11-21T10:00:00Z",
+    ];
+    assert!(run(&repo, &snapshot).status.success());
+    // The same day again: both accounts have their snapshot already.
+    let again = run(&repo, &snapshot);
+    assert_eq!(again.status.code(), Some(4));
+    let lines: Vec<serde_json::Value> = stderr(&again)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let accounts: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["error"]["account"].as_str())
+        .collect();
+    assert_eq!(accounts, ["alice@example.com", "bob@example.com"]);
+    assert!(lines.iter().all(|l| l["error"]["kind"] == "already_exists"));
+}
