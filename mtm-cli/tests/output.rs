@@ -323,3 +323,21 @@ fn with_json_each_failed_account_of_a_snapshot_is_a_json_line_naming_it() {
     assert_eq!(accounts, ["alice@example.com", "bob@example.com"]);
     assert!(lines.iter().all(|l| l["error"]["kind"] == "already_exists"));
 }
+
+#[test]
+fn a_full_disk_behind_stdout_is_reported_once_with_exit_1() {
+    let repo = Repo::new();
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = mtm(&repo.path, &["ls", ACCOUNT, DAY, "INBOX"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "mtm: cannot write to stdout: No space left on device (os error 28)\n"
+    );
+}
