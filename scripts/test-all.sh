@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust workspace (unit, integration, property, corpus,
-# CLI, benchmark, email and doc tests), then the Python binding's suite (scripts/test-python.sh).
+# CLI, benchmark, email and doc tests), the fuzz targets for a bounded time (scripts/fuzz.sh),
+# then the Python binding's suite (scripts/test-python.sh).
 #
 # The benchmark's end-to-end test runs restic and Borg beside mtm; on a Debian machine where
 # we are root they are installed here when missing, and the test then must find them.
@@ -57,5 +58,10 @@ export MTM_TEST_REQUIRE_SMTP=1
 # mtm-py has no Rust tests; it is built by maturin below (building it here too would only
 # rebuild pyo3 under other settings).
 cargo test --workspace --locked --exclude mtm-py
+
+# Fuzzing (fuzz/, its own workspace): message ingest and the repository file decoders, each
+# for a bounded time (MTM_FUZZ_SECONDS, default 60); a crash fails the run.
+echo "fuzzing: scripts/fuzz.sh"
+bash scripts/fuzz.sh
 
 bash scripts/test-python.sh

@@ -15,7 +15,9 @@ Exit codes:
   6  the Maildir could not be read (or written: a restore that stops is left interrupted)
   7  busy: another process holds a conflicting lock (gc while a snapshot runs)
   8  the restore request is not in a state that allows this (already decided, past its deadline)
-  9  permission denied (a user acting on another account, a user approving)";
+  9  permission denied (a user acting on another account, a user approving)
+141  stdout was closed by its reader (mtm ls ... | head): output stopped quietly
+With --json, an error is one JSON line on stderr: {\"error\": {\"kind\", \"message\", \"exit_code\"}}";
 
 /// Mail Time Machine: daily, deduplicated, read-only snapshots of Maildir mailboxes.
 #[derive(Debug, Parser)]

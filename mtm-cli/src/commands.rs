@@ -1,7 +1,6 @@
 //! One function per subcommand: parse the arguments into core types, call the core, print.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -247,8 +246,9 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
             Err(e) if accounts.len() == 1 => return Err(e.into()),
             // With many accounts, one failure must not hide the others' results.
             Err(e) => {
-                eprintln!("mtm: {account}: {e}");
-                failures.push(e);
+                let err = CliError::Core(e);
+                crate::report_error(cli.json, &err, Some(account.as_str()));
+                failures.push(err);
             }
         }
     }
@@ -293,7 +293,7 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
         }
     }
     match failures.into_iter().next() {
-        Some(first) => Err(first.into()),
+        Some(first) => Err(first),
         None => Ok(()),
     }
 }
@@ -425,28 +425,15 @@ fn cat(cli: &Cli, account: &str, day: &str, message: &str, output: Option<&Path>
     let raw = view.raw(day, &id)?;
     match output {
         Some(path) => {
-            write_file_atomically(path, &raw)?;
+            crate::output::write_file(path, &raw)?;
             if cli.json {
                 json(&serde_json::json!({ "id": id, "file": path, "bytes": raw.len() }))?;
             } else {
                 eprintln!("wrote {} ({} bytes)", path.display(), raw.len());
             }
         }
-        None => std::io::stdout().lock().write_all(&raw)?,
+        None => crate::output::write_stdout(&raw),
     }
-    Ok(())
-}
-
-/// Writes next to the target, then renames: a failed download never leaves half a file.
-fn write_file_atomically(path: &Path, data: &[u8]) -> CliResult {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut temp = tempfile::NamedTempFile::new_in(&dir)?;
-    temp.write_all(data)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| CliError::Io(e.error))?;
     Ok(())
 }
 

@@ -273,6 +273,8 @@ fn help_documents_exit_codes() {
         text.contains("Exit codes") && text.contains("3  not found"),
         "{text}"
     );
+    assert!(text.contains("141  stdout was closed"), "{text}");
+    assert!(text.contains("--json, an error is one JSON line"), "{text}");
 }
 
 #[test]

@@ -32,6 +32,10 @@ mod backend;
 mod clock;
 mod error;
 mod flags;
+// The fuzz targets' door to the crate-private decoders (`fuzz/`); no behaviour of its own.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gc;
 mod id;
 mod lock;
