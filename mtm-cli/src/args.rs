@@ -165,11 +165,25 @@ pub struct SnapshotArgs {
     /// Do not show a progress bar.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub accounts: AccountOptions,
+}
+
+/// How account directories are opened: one flag shared by `snapshot` and `restore`.
+#[derive(Debug, Args)]
+pub struct AccountOptions {
     /// Follow an account directory (or an account's Maildir) that is a symlink. Off by
-    /// default: such an account is refused (with --maildir) or skipped with a warning (with
-    /// --root). Symlinks inside a mailbox are never followed.
-    #[arg(long)]
+    /// default: such an account is refused (with --maildir, and by a restore) or skipped with
+    /// a warning (with --root). Symlinks inside a mailbox are never followed.
+    #[arg(long, global = true)]
     pub follow_account_symlinks: bool,
+}
+
+impl AccountOptions {
+    /// The source options these flags stand for.
+    pub fn source_options(&self) -> mtm_core::SourceOptions {
+        mtm_core::SourceOptions::default().follow_root_symlink(self.follow_account_symlinks)
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

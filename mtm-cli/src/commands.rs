@@ -185,8 +185,7 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
         Some(now) => Box::new(FixedClock::parse(now)?),
         None => Box::new(SystemClock),
     };
-    let source_options =
-        mtm_core::SourceOptions::default().follow_root_symlink(args.follow_account_symlinks);
+    let source_options = args.accounts.source_options();
     let accounts: Vec<(AccountId, MaildirAccount)> = match (&args.maildir, &args.root) {
         (Some(maildir), _) => {
             let account = args.account.as_deref().unwrap_or_default();

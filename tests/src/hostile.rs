@@ -72,7 +72,8 @@ pub struct Secret {
 impl Secret {
     pub fn create(dir: &Path, tag: &str) -> Self {
         let path = dir.join(format!("secret-{tag}"));
-        let content = format!("Subject: SECRET-{tag}\r\n\r\nSECRET-{tag} root only\r\n").into_bytes();
+        let content =
+            format!("Subject: SECRET-{tag}\r\n\r\nSECRET-{tag} root only\r\n").into_bytes();
         fs::write(&path, &content).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         Self { path, content }

@@ -213,13 +213,6 @@ impl MaildirAccount {
         let dir = Dir::open_root(root, true).map_err(not_listed)?;
         let entries = dir.entries().map_err(not_listed)?;
         let mut found = DiscoveredAccounts::default();
-        let follow = options.follow_root_symlink;
-        let refused = |path: PathBuf| {
-            SourceWarning::new(
-                path,
-                "account skipped: a symlink (followed only with follow_root_symlink)",
-            )
-        };
         for entry in entries {
             let Ok(name) = entry.name.into_string() else {
                 continue;
@@ -227,58 +220,114 @@ impl MaildirAccount {
             if name.starts_with('.') {
                 continue;
             }
-            let path = root.join(&name);
-            let account = match entry.kind {
-                Kind::Dir => dir.open_dir(&name),
-                Kind::Symlink if follow => Dir::open_root(&path, true),
-                Kind::Symlink => {
-                    found.warnings.push(refused(path));
-                    continue;
-                }
-                Kind::File | Kind::Other => continue,
-            };
-            let account = match account {
-                Ok(account) => account,
-                Err(e) if e.kind() == io::ErrorKind::NotADirectory => continue,
-                Err(e) => {
-                    found.warnings.push(skipped(path, &e));
-                    continue;
-                }
-            };
-            let maildir = if account.is_maildir() {
-                path
-            } else {
-                let nested = match account.kind_of("Maildir") {
-                    Ok(Some(Kind::Dir)) => account.open_dir("Maildir"),
-                    Ok(Some(Kind::Symlink)) if follow => {
-                        Dir::open_root(&path.join("Maildir"), true)
-                    }
-                    Ok(Some(Kind::Symlink)) => {
-                        found.warnings.push(refused(path.join("Maildir")));
-                        continue;
-                    }
-                    _ => continue,
-                };
-                match nested {
-                    Ok(nested) if nested.is_maildir() => path.join("Maildir"),
-                    Ok(_) => continue,
-                    Err(e) => {
-                        found.warnings.push(skipped(path.join("Maildir"), &e));
-                        continue;
-                    }
-                }
-            };
-            let options = options.clone();
-            found.accounts.push((
-                name,
-                MaildirAccount {
-                    root: maildir,
-                    options,
-                },
-            ));
+            match locate(&dir, &name, entry.kind, options) {
+                Located::Maildir(maildir) => found.accounts.push((
+                    name,
+                    MaildirAccount {
+                        root: maildir,
+                        options: options.clone(),
+                    },
+                )),
+                Located::NotAnAccount => {}
+                Located::Refused(why) => found.warnings.push(SourceWarning::new(
+                    why.path,
+                    format!("account skipped: {}", why.message),
+                )),
+            }
         }
         found.accounts.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(found)
+    }
+}
+
+/// What [`locate`] found for one entry of a directory of accounts.
+enum Located {
+    /// The account's Maildir: the entry itself or its `Maildir`.
+    Maildir(PathBuf),
+    /// Not an account (a file, a directory without a Maildir).
+    NotAnAccount,
+    /// Refused (a symlink not followed, a directory that cannot be opened): says why.
+    Refused(SourceWarning),
+}
+
+/// Where the account `name` of the directory of accounts `accounts` (an entry of kind
+/// `kind`, not followed) keeps its Maildir: `<name>/` or `<name>/Maildir/`. A symlink as
+/// either is followed only with [`follow_root_symlink`](SourceOptions::follow_root_symlink).
+fn locate(accounts: &Dir, name: &str, kind: Kind, options: &SourceOptions) -> Located {
+    let follow = options.follow_root_symlink;
+    let refused = |path: PathBuf| {
+        Located::Refused(SourceWarning::new(
+            path,
+            "a symlink (followed only with follow_root_symlink)",
+        ))
+    };
+    let path = accounts.join(name);
+    let account = match kind {
+        Kind::Dir => accounts.open_dir(name),
+        Kind::Symlink if follow => Dir::open_root(&path, true),
+        Kind::Symlink => return refused(path),
+        Kind::File | Kind::Other => return Located::NotAnAccount,
+    };
+    let account = match account {
+        Ok(account) => account,
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Located::NotAnAccount,
+        Err(e) => return Located::Refused(SourceWarning::new(path, e.to_string())),
+    };
+    if account.is_maildir() {
+        return Located::Maildir(path);
+    }
+    let path = path.join("Maildir");
+    let nested = match account.kind_of("Maildir") {
+        Ok(Some(Kind::Dir)) => account.open_dir("Maildir"),
+        Ok(Some(Kind::Symlink)) if follow => Dir::open_root(&path, true),
+        Ok(Some(Kind::Symlink)) => return refused(path),
+        _ => return Located::NotAnAccount,
+    };
+    match nested {
+        Ok(nested) if nested.is_maildir() => Located::Maildir(path),
+        Ok(_) => Located::NotAnAccount,
+        Err(e) => Located::Refused(SourceWarning::new(path, e.to_string())),
+    }
+}
+
+impl MaildirAccount {
+    /// The account `name` under the directory of accounts `accounts`, found as
+    /// [`discover_with`](Self::discover_with) finds it (`<name>/` or `<name>/Maildir/`, a
+    /// symlink as either followed only with
+    /// [`follow_root_symlink`](SourceOptions::follow_root_symlink)), without listing the
+    /// others.
+    ///
+    /// Errors: [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if there is no such
+    /// entry, [`ErrorKind::Source`](crate::ErrorKind::Source) naming the path if it is
+    /// refused or holds no Maildir.
+    pub(crate) fn find_in(accounts: &Path, name: &str, options: &SourceOptions) -> Result<Self> {
+        let path = accounts.join(name);
+        let dir = Dir::open_root(accounts, true).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => {
+                Error::not_found("accounts directory", accounts.display().to_string())
+            }
+            _ => Error::maildir(accounts, format!("cannot open: {e}")),
+        })?;
+        let kind = match dir.kind_of(name) {
+            Ok(Some(kind)) => kind,
+            Ok(None) => return Err(Error::not_found("maildir", path.display().to_string())),
+            Err(e) => return Err(Error::maildir(&path, format!("cannot examine: {e}"))),
+        };
+        match locate(&dir, name, kind, options) {
+            Located::Maildir(root) => Ok(Self {
+                root,
+                options: options.clone(),
+            }),
+            Located::NotAnAccount => Err(Error::maildir(
+                path,
+                "not a maildir: no cur/ or new/ directory, nor a Maildir/ holding them \
+                 (symlinks are not followed)",
+            )),
+            Located::Refused(why) => Err(Error::maildir(
+                why.path,
+                format!("account refused: {}", why.message),
+            )),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use mtm_core::{
     AccountId, Actor, FixedClock, FolderName, MaildirAccount, MaildirRoot, MessageQuery,
     RequestState, RestoreDesk, RestoreScope, RestoreSettings, SnapshotOptions, SnapshotProgress,
-    SnapshotReport,
+    SnapshotReport, SourceOptions,
 };
 use mtm_tests::hostile::{Secret, chown_tree, mail_owner, tree_contains};
 use mtm_tests::{Maildir, TestRepo, day, message};
@@ -289,9 +289,14 @@ impl World {
     /// Alice asks for her account of [`DAY`] back and an admin approves: whether it
     /// completed, and everything said on the way (errors, warnings).
     fn restore(&self) -> (bool, String) {
+        self.restore_with(SourceOptions::default())
+    }
+
+    /// [`restore`](Self::restore), the desk opening accounts with `options`.
+    fn restore_with(&self, options: SourceOptions) -> (bool, String) {
         let desk = RestoreDesk::new(
             self.repo.repo.clone(),
-            MaildirRoot::new(self.mail_root()),
+            MaildirRoot::new(self.mail_root()).with_options(options),
             RestoreSettings::default(),
         );
         let alice = AccountId::new("alice@x").unwrap();
@@ -383,6 +388,27 @@ fn item4_a_restore_through_a_symlinked_account_maildir_writes_nothing_outside() 
     assert!(said.contains("symlink"), "{said}");
     assert_eq!(world.bobs_files(), before);
     assert!(!tree_contains(&world.bob.root, b"LOST-MESSAGE"));
+}
+
+#[test]
+fn item4_an_account_the_provider_symlinked_is_restored_only_with_the_option() {
+    let world = World::new();
+    let account = world.mail_root().join("alice@x");
+    let data = world.tmp.path().join("data/alice@x");
+    fs::create_dir_all(data.parent().unwrap()).unwrap();
+    fs::rename(&account, &data).unwrap();
+    symlink(&data, &account).unwrap();
+
+    let (completed, said) = world.restore();
+    assert!(!completed, "{said}");
+    assert!(said.contains(&account.display().to_string()), "{said}");
+    assert!(said.contains("symlink"), "{said}");
+    assert!(!tree_contains(&data, b"LOST-MESSAGE"));
+
+    let follow = SourceOptions::default().follow_root_symlink(true);
+    let (completed, said) = world.restore_with(follow);
+    assert!(completed, "{said}");
+    assert!(tree_contains(&data.join("Maildir"), b"LOST-MESSAGE"));
 }
 
 #[test]
