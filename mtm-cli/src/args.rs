@@ -93,6 +93,8 @@ pub enum Command {
         /// Compare with this live Maildir instead of a second day.
         #[arg(long, conflicts_with = "to")]
         live: Option<PathBuf>,
+        #[command(flatten)]
+        accounts: AccountOptions,
     },
     /// Show every day and folder where a message was.
     History {
@@ -169,7 +171,8 @@ pub struct SnapshotArgs {
     pub accounts: AccountOptions,
 }
 
-/// How account directories are opened: one flag shared by `snapshot` and `restore`.
+/// How account directories are opened: one flag shared by `snapshot`, `restore` and
+/// `diff --live`.
 #[derive(Debug, Args)]
 pub struct AccountOptions {
     /// Follow an account directory (or an account's Maildir) that is a symlink. Off by

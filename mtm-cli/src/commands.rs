@@ -85,7 +85,14 @@ pub fn run(cli: &Cli) -> CliResult {
             from,
             to,
             live,
-        } => diff(cli, account, from, to.as_deref(), live.as_deref()),
+            accounts,
+        } => diff(
+            cli,
+            account,
+            from,
+            (to.as_deref(), live.as_deref()),
+            accounts,
+        ),
         Command::History { account, message } => history(cli, account, message),
         Command::Verify { read_data } => verify(cli, *read_data),
         Command::Gc {
@@ -536,11 +543,20 @@ fn search(cli: &Cli, args: &SearchArgs) -> CliResult {
     Ok(())
 }
 
-fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Path>) -> CliResult {
+fn diff(
+    cli: &Cli,
+    account: &str,
+    from: &str,
+    (to, live): (Option<&str>, Option<&Path>),
+    accounts: &crate::args::AccountOptions,
+) -> CliResult {
     let (_, view) = view(cli, account)?;
     let from = parse_day(&view, from)?;
     let diff = match (to, live) {
-        (_, Some(maildir)) => view.diff_live(from, &MaildirAccount::open(maildir)?)?,
+        (_, Some(maildir)) => {
+            let source = MaildirAccount::open_with(maildir, &accounts.source_options())?;
+            view.diff_live(from, &source)?
+        }
         (Some(to), None) => view.diff(from, parse_day(&view, to)?)?,
         (None, None) => {
             return Err(CliError::Usage(
@@ -593,6 +609,12 @@ fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Pa
         diff.count(ChangeKind::FlagsChanged),
         diff.count(ChangeKind::KeywordsChanged)
     );
+    if !diff.warnings.is_empty() {
+        println!("skipped:");
+        for warning in &diff.warnings {
+            println!("  {warning}");
+        }
+    }
     println!("Note: {}", diff.note);
     Ok(())
 }

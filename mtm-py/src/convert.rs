@@ -260,6 +260,7 @@ pub(crate) fn snapshot_diff<'py>(py: Python<'py>, d: &SnapshotDiff) -> Obj<'py> 
         to_day: day_side(d.to),
         entries: tuple(py, &d.entries, diff_entry)?,
         note: d.note,
+        warnings: strings(py, &d.warnings)?,
     })
 }
 

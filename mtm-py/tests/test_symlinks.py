@@ -88,3 +88,16 @@ def test_the_restore_desk_follows_a_symlinked_account_only_when_asked(
         mail("Hi Bob", to=BOB)
     ]
 
+
+def test_diff_live_names_what_the_live_scan_skipped(repo: mtm.Repository, maildir: Maildir) -> None:
+    maildir.add(mail("Hello"), flags="S")
+    repo.snapshot(ALICE, maildir.root, now=DAY1)
+    stolen = maildir.folder("Stolen") / "cur"
+    stolen.rmdir()
+    stolen.symlink_to(maildir.root.parent / "elsewhere")
+    (maildir.root.parent / "elsewhere").mkdir()
+
+    diff = repo.account(ALICE).diff_live(DAY, maildir.root)
+    assert diff.entries == ()
+    assert any(str(stolen) in w and "symlink" in w for w in diff.warnings), diff.warnings
+    assert repo.account(ALICE).diff(DAY, DAY).warnings == ()

@@ -571,3 +571,77 @@ fn item16_a_scan_during_a_rename_storm_names_what_it_may_have_missed() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     storm.join().unwrap();
 }
+
+#[test]
+fn item1_diff_live_names_a_symlinked_cur_and_stores_nothing_of_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = Maildir::create(tmp.path().join("alice"));
+    alice.deliver(
+        "INBOX",
+        &message("boss@x", "alice@x", "Alice only", "PRIVATE-ALICE"),
+        "S",
+        1_763_000_000,
+    );
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    mallory.add_folder("Stolen", true);
+    mallory.deliver(
+        "INBOX",
+        &message("a@x", "mallory@x", "Mine", "mine"),
+        "S",
+        2,
+    );
+    let repo = TestRepo::new();
+    repo.snapshot("mallory@x", &mallory, DAY);
+    let stolen_cur = mallory.folder_dir("Stolen").join("cur");
+    fs::remove_dir(&stolen_cur).unwrap();
+    symlink(alice.root.join("cur"), &stolen_cur).unwrap();
+    hand_over(&alice.root);
+    hand_over(&mallory.root);
+
+    let view = repo
+        .repo
+        .account(&AccountId::new("mallory@x").unwrap())
+        .unwrap();
+    let diff = view.diff_live(day(DAY), &mallory.source()).unwrap();
+    assert!(diff.entries.is_empty(), "{:#?}", diff.entries);
+    let named = stolen_cur.display().to_string();
+    assert!(
+        diff.warnings
+            .iter()
+            .any(|w| w.contains(&named) && w.contains("symlink")),
+        "{:?}",
+        diff.warnings
+    );
+    // A day-to-day diff has nothing live to warn about.
+    assert!(view.diff(day(DAY), day(DAY)).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn item2_diff_live_names_a_message_swapped_for_a_fifo_and_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    let repo = TestRepo::new();
+    repo.snapshot("mallory@x", &mallory, DAY);
+    let fifo = mallory.deliver("INBOX", &message("a@x", "m@x", "New", "new"), "S", 2);
+    mallory.deliver("INBOX", &message("b@x", "m@x", "Other", "other"), "S", 3);
+    fs::remove_file(&fifo).unwrap();
+    mkfifo(&fifo);
+    hand_over(&mallory.root);
+
+    let source = mallory.source();
+    let repo_view = repo
+        .repo
+        .account(&AccountId::new("mallory@x").unwrap())
+        .unwrap();
+    let diff = within_a_minute("diff --live", move || {
+        repo_view.diff_live(day(DAY), &source)
+    })
+    .unwrap();
+    assert_eq!(diff.entries.len(), 1, "{:#?}", diff.entries);
+    let named = fifo.display().to_string();
+    assert!(
+        diff.warnings.iter().any(|w| w.contains(&named)),
+        "{:?}",
+        diff.warnings
+    );
+}
