@@ -509,6 +509,8 @@ pub(crate) struct Meta {
     pub(crate) mode: u32,
     pub(crate) uid: u32,
     pub(crate) gid: u32,
+    /// How many names (hard links) the file has.
+    pub(crate) nlink: u64,
     /// mtime and ctime to the nanosecond: changes whenever a directory's entries change.
     pub(crate) change: [i64; 4],
 }
@@ -524,6 +526,7 @@ fn meta(stat: &Stat) -> Meta {
         mode: u32::from(stat.st_mode) & 0o7777,
         uid: u32::from(stat.st_uid),
         gid: u32::from(stat.st_gid),
+        nlink: u64::from(stat.st_nlink),
         change: [
             wide(i128::from(stat.st_mtime)),
             wide(i128::from(stat.st_mtime_nsec)),

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::beneath::{Dir, Kind, is_symlink_refusal};
+use super::beneath::{Dir, Kind, Meta, is_symlink_refusal};
 use super::keywords::{self, Keywords};
 use super::subscriptions::Subscriptions;
 use super::{
@@ -149,8 +149,12 @@ impl MaildirAccount {
     pub fn read_head(&self, file: &MessageFile, limit: u64) -> Result<Option<Vec<u8>>> {
         let rel = self.relative(&file.path)?;
         let mut head = Vec::new();
-        let opened = self.root_dir()?.open_file(rel);
-        match opened.and_then(|(f, _)| f.take(limit).read_to_end(&mut head)) {
+        let root = self.root_dir()?;
+        let opened = root.open_file(rel).and_then(|(f, meta)| {
+            check_links(&meta, root.fstat()?.uid)?;
+            Ok(f)
+        });
+        match opened.and_then(|f| f.take(limit).read_to_end(&mut head)) {
             Ok(_) => Ok(Some(head)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::maildir(&file.path, e.to_string())),
@@ -161,9 +165,15 @@ impl MaildirAccount {
     /// for in one listing of the account shared by all the reads of the pass (see
     /// [`MaildirReader`]). Use one per snapshot.
     pub fn reader(&self) -> Result<MaildirReader<'_>> {
+        let root = self.root_dir()?;
+        let owner = root
+            .fstat()
+            .map_err(|e| Error::maildir(&self.root, format!("cannot examine: {e}")))?
+            .uid;
         Ok(MaildirReader {
             account: self,
-            root: self.root_dir()?,
+            root,
+            owner,
             where_now: Mutex::new(Relocations::default()),
         })
     }
@@ -396,7 +406,7 @@ impl MaildirReader<'_> {
             name: file.folder.clone(),
             rel: folder_rel_of(rel).unwrap_or_else(|| encode_folder_dir(&file.folder).into()),
         };
-        if let Some(found) = read_message(&self.root, &home, rel, Some(file), buf)? {
+        if let Some(found) = read_message(&self.root, self.owner, &home, rel, Some(file), buf)? {
             return Ok(Some(found));
         }
         let started = self.generation();
@@ -406,7 +416,7 @@ impl MaildirReader<'_> {
                 return Ok(None);
             };
             // Found under its new name; it may move once more before we open it.
-            if let Some(found) = read_message(&self.root, &folder, &path, None, buf)? {
+            if let Some(found) = read_message(&self.root, self.owner, &folder, &path, None, buf)? {
                 return Ok(Some(found));
             }
             tried = path;
@@ -781,8 +791,57 @@ fn message_file(
 ///
 /// `listed` is the scan's description of the file at `rel`, if there is one: its name, and
 /// so its flags and keywords, are unchanged, and only size and date are taken afresh.
+/// Refuses a message file with more than one name that does not belong to the account's
+/// owner (`owner`, the owner of the account root).
+///
+/// Where `fs.protected_hardlinks` is 0 (the kernel's default; most distributions set 1), a
+/// user may hard-link any file of the same file system into their Maildir, even one they
+/// cannot read; read as root, it would be stored as their mail. A server's own hard links
+/// (Dovecot links a message it copies to another folder, or delivers to several recipients
+/// of one system user) are files of the mailbox's owner, and are read.
+fn check_links(meta: &Meta, owner: u32) -> io::Result<()> {
+    if meta.nlink > 1 && meta.uid != owner {
+        return Err(io::Error::other(format!(
+            "refused: a hard link ({} names) to a file of uid {}, not of the mailbox's owner \
+             (uid {owner})",
+            meta.nlink, meta.uid
+        )));
+    }
+    Ok(())
+}
+
+/// Reads an open message file whole into `bytes`, as long as it was when opened (`size`):
+/// a Maildir message never changes once delivered, so a file that grows or shrinks while it
+/// is read is refused (named by the caller) rather than stored half-written, and what is read
+/// never exceeds the size it had.
+fn read_whole(file: std::fs::File, size: u64, bytes: &mut Vec<u8>) -> io::Result<()> {
+    bytes.clear();
+    file.take(size.saturating_add(1)).read_to_end(bytes)?;
+    let read = bytes.len() as u64;
+    if read != size {
+        let now = if read > size { "grew" } else { "shrank" };
+        return Err(io::Error::other(format!(
+            "refused: the file {now} while it was read ({size} bytes when opened)"
+        )));
+    }
+    Ok(())
+}
+
+/// What a test runs while a file is being read (see `WHILE_READING`).
+#[cfg(test)]
+type Meanwhile = Box<dyn FnOnce(&Path)>;
+
+#[cfg(test)]
+thread_local! {
+    /// Run once by the next [`read_message`] of this thread, between opening the file and
+    /// reading it: lets tests change a file while it is being read.
+    static WHILE_READING: std::cell::Cell<Option<Meanwhile>> =
+        const { std::cell::Cell::new(None) };
+}
+
 fn read_message(
     root: &Dir,
+    owner: u32,
     folder: &FolderDir,
     rel: &Path,
     listed: Option<&MessageFile>,
@@ -791,14 +850,18 @@ fn read_message(
     let path = root.join(rel);
     let fail =
         |what: &str, e: io::Error| Error::maildir(&path, format!("cannot {what} message: {e}"));
-    let (mut handle, meta) = match root.open_file(rel) {
+    let (handle, meta) = match root.open_file(rel) {
         Ok(open) => open,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail("open", e)),
     };
+    check_links(&meta, owner).map_err(|e| fail("read", e))?;
+    #[cfg(test)]
+    if let Some(meanwhile) = WHILE_READING.with(std::cell::Cell::take) {
+        meanwhile(&path);
+    }
     // Metadata of the open file: it describes exactly the bytes read, even if renamed meanwhile.
-    bytes.clear();
-    handle.read_to_end(bytes).map_err(|e| fail("read", e))?;
+    read_whole(handle, meta.size, bytes).map_err(|e| fail("read", e))?;
     if let Some(listed) = listed.filter(|l| l.path == path) {
         let file = MessageFile {
             size: meta.size,
@@ -1276,6 +1339,34 @@ mod tests {
         assert_eq!(now.path, moved);
         assert_eq!(now.flags.to_string(), "ST");
         assert!(now.keywords.is_empty());
+    }
+
+    #[test]
+    fn a_message_that_grows_or_shrinks_while_it_is_read_is_refused_and_named() {
+        type Change = fn(&Path);
+        let changes: [(&str, Change); 2] = [
+            ("grew", |path| {
+                let mut file = fs::OpenOptions::new().append(true).open(path).unwrap();
+                std::io::Write::write_all(&mut file, &[b'x'; 100_000]).unwrap();
+            }),
+            ("shrank", |path| {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .unwrap()
+                    .set_len(3)
+                    .unwrap();
+            }),
+        ];
+        for (what, change) in changes {
+            let (_tmp, account, file) = one_message();
+            WHILE_READING.with(|hook| hook.set(Some(Box::new(change))));
+            let err = account.read(&file).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Source, "{what}");
+            let text = err.to_string();
+            assert!(text.contains(&file.path.display().to_string()), "{text}");
+            assert!(text.contains(what), "{text}");
+        }
     }
 
     #[test]

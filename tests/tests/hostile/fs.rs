@@ -645,3 +645,36 @@ fn item2_diff_live_names_a_message_swapped_for_a_fifo_and_goes_on() {
         diff.warnings
     );
 }
+
+#[test]
+fn item2_a_hard_link_to_a_file_of_another_owner_is_not_stored_as_mail() {
+    // Where fs.protected_hardlinks is 0 (the kernel's own default), a user may hard-link any
+    // file of the same file system into their Maildir, even one they cannot read.
+    let Some(_owner) = mail_owner() else {
+        eprintln!("needs root and the mail user: a root-only file and a user's mailbox");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = Secret::create(tmp.path(), "hardlink");
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    mallory.add_folder("Copies", true);
+    mallory.deliver("INBOX", &message("a@x", "m@x", "Mine", "MINE"), "S", 1);
+    let copied = mallory.deliver("INBOX", &message("b@x", "m@x", "Copied", "COPY"), "S", 2);
+    hand_over(&mallory.root);
+    // Dovecot hard-links a message it copies to another folder: the owner's own file, kept.
+    let copy = mallory
+        .folder_dir("Copies")
+        .join("cur")
+        .join(copied.file_name().unwrap());
+    fs::hard_link(&copied, &copy).unwrap();
+    let link = mallory.root.join("cur/1763000000.M9P9.evil:2,S");
+    fs::hard_link(&secret.path, &link).unwrap();
+
+    let repo = TestRepo::new();
+    let report = repo.snapshot("mallory@x", &mallory, DAY);
+    let all = stored(&repo, "mallory@x");
+    assert!(all.iter().all(|raw| !contains(raw, b"SECRET-hardlink")));
+    assert_eq!(report.messages, 3, "{:?}", report.warnings);
+    assert!(warned_about(&report, &link), "{:?}", report.warnings);
+    assert!(all.iter().any(|raw| contains(raw, b"COPY")));
+}
