@@ -678,3 +678,53 @@ fn item2_a_hard_link_to_a_file_of_another_owner_is_not_stored_as_mail() {
     assert!(warned_about(&report, &link), "{:?}", report.warnings);
     assert!(all.iter().any(|raw| contains(raw, b"COPY")));
 }
+
+#[test]
+fn item4_a_notification_maildir_with_a_symlinked_tmp_or_new_writes_nothing_outside() {
+    use mtm_core::{
+        EmailNotifier, EmailSettings, EmailTransport, Notification, NotificationKind, Notifier,
+        Recipient, RequestId, RestoreRequest,
+    };
+    let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+    let alice = AccountId::new("alice@x").unwrap();
+    let request = RestoreRequest::new(
+        RequestId::new(alice.clone(), 1).unwrap(),
+        day(DAY),
+        RestoreScope::Account,
+        Actor::User(alice),
+        at("2026-11-20T10:00:00Z"),
+        at("2026-11-25T00:00:00Z"),
+    )
+    .unwrap();
+    let notification = Notification {
+        kind: NotificationKind::NewRequest,
+        recipient: Recipient::Admins,
+        request,
+        plan: None,
+        result: None,
+        sent_at: at("2026-11-20T10:00:01Z"),
+    };
+    for sub in ["tmp", "new"] {
+        // The notifications go to a mailbox its user can write (say, an admin's own).
+        let tmp = tempfile::tempdir().unwrap();
+        let outbox = Maildir::create(tmp.path().join("outbox"));
+        let elsewhere = tmp.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        let theirs = outbox.root.join(sub);
+        fs::remove_dir(&theirs).unwrap();
+        symlink(&elsewhere, &theirs).unwrap();
+        hand_over(&outbox.root);
+        let notifier = EmailNotifier::new(
+            EmailSettings::new("MTM <mtm@x>", ["ops@x"]),
+            EmailTransport::Maildir(outbox.root.clone()),
+        )
+        .unwrap();
+
+        let err = notifier.notify(&notification).unwrap_err();
+        assert!(
+            err.to_string().contains(&theirs.display().to_string()),
+            "{sub}: {err}"
+        );
+        assert!(files_below(&elsewhere).is_empty(), "{sub}: wrote outside");
+    }
+}
