@@ -16,6 +16,8 @@
 //!   FIFO or a device in place of a message never blocks and is never read.
 //! - Control files are read with a limit ([`Dir::read_bounded`]): `subscriptions ->
 //!   /dev/zero` is refused before it is read, and a huge regular file is refused at the limit.
+//! - A hard link to a file of another owner is refused ([`check_links`]): where
+//!   `fs.protected_hardlinks` is 0, a user could link a file they cannot read.
 //! - Creating is exclusive (`O_CREAT | O_EXCL`, never through an existing name); renames and
 //!   removals name one entry of an open directory.
 //!
@@ -345,17 +347,22 @@ impl Dir {
 
     /// Reads the regular file `rel` whole if it holds at most `limit` bytes. `Ok(None)` if
     /// there is no such file; a larger file is an error of kind
-    /// [`FileTooLarge`](io::ErrorKind::FileTooLarge), without reading past the limit.
+    /// [`FileTooLarge`](io::ErrorKind::FileTooLarge), without reading past the limit. A file
+    /// with several names (hard links) that does not belong to this directory's owner is
+    /// refused (see [`check_links`]).
     pub(crate) fn read_bounded(
         &self,
         rel: impl AsRef<Path>,
         limit: u64,
     ) -> io::Result<Option<Vec<u8>>> {
-        let (file, _) = match self.open_file(rel) {
+        let (file, meta) = match self.open_file(rel) {
             Ok(open) => open,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
+        if meta.nlink > 1 {
+            check_links(&meta, self.fstat()?.uid)?;
+        }
         let mut bytes = Vec::new();
         file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
         if bytes.len() as u64 > limit {
@@ -487,6 +494,26 @@ impl AsFd for Dir {
 pub(crate) fn chown(fd: impl AsFd, uid: u32, gid: u32) -> io::Result<()> {
     let (uid, gid) = (rfs::Uid::from_raw(uid), rfs::Gid::from_raw(gid));
     Ok(rfs::fchown(fd, Some(uid), Some(gid))?)
+}
+
+/// Refuses a file with more than one name (hard link) that does not belong to `owner` (the
+/// owner of the account root, or of the directory it is in).
+///
+/// Where `fs.protected_hardlinks` is 0 (the kernel's default; most distributions set 1), a
+/// user may hard-link any file of the same file system into their Maildir, even one they
+/// cannot read; read as root, it would be stored as their mail or copied into their mailbox.
+/// A server's own hard links (Dovecot links a message it copies to another folder, or
+/// delivers to several folders of one system user) are files of the mailbox's owner, and are
+/// read.
+pub(crate) fn check_links(meta: &Meta, owner: u32) -> io::Result<()> {
+    if meta.nlink > 1 && meta.uid != owner {
+        return Err(io::Error::other(format!(
+            "refused: a hard link ({} names) to a file of uid {}, not of the mailbox's owner \
+             (uid {owner})",
+            meta.nlink, meta.uid
+        )));
+    }
+    Ok(())
 }
 
 /// The error for a file that is not a regular one.

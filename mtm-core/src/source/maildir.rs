@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::beneath::{Dir, Kind, Meta, is_symlink_refusal};
+use super::beneath::{Dir, Kind, check_links, is_symlink_refusal};
 use super::keywords::{self, Keywords};
 use super::subscriptions::Subscriptions;
 use super::{
@@ -791,25 +791,6 @@ fn message_file(
 ///
 /// `listed` is the scan's description of the file at `rel`, if there is one: its name, and
 /// so its flags and keywords, are unchanged, and only size and date are taken afresh.
-/// Refuses a message file with more than one name that does not belong to the account's
-/// owner (`owner`, the owner of the account root).
-///
-/// Where `fs.protected_hardlinks` is 0 (the kernel's default; most distributions set 1), a
-/// user may hard-link any file of the same file system into their Maildir, even one they
-/// cannot read; read as root, it would be stored as their mail. A server's own hard links
-/// (Dovecot links a message it copies to another folder, or delivers to several recipients
-/// of one system user) are files of the mailbox's owner, and are read.
-fn check_links(meta: &Meta, owner: u32) -> io::Result<()> {
-    if meta.nlink > 1 && meta.uid != owner {
-        return Err(io::Error::other(format!(
-            "refused: a hard link ({} names) to a file of uid {}, not of the mailbox's owner \
-             (uid {owner})",
-            meta.nlink, meta.uid
-        )));
-    }
-    Ok(())
-}
-
 /// Reads an open message file whole into `bytes`, as long as it was when opened (`size`):
 /// a Maildir message never changes once delivered, so a file that grows or shrinks while it
 /// is read is refused (named by the caller) rather than stored half-written, and what is read

@@ -119,7 +119,7 @@ pub struct DiscoveredAccounts {
 pub struct MaildirReader<'a> {
     account: &'a MaildirAccount,
     root: beneath::Dir,
-    /// The owner of the account root (see `maildir::check_links`).
+    /// The owner of the account root (see `beneath::check_links`).
     owner: u32,
     where_now: Mutex<maildir::Relocations>,
 }

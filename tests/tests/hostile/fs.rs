@@ -728,3 +728,36 @@ fn item4_a_notification_maildir_with_a_symlinked_tmp_or_new_writes_nothing_outsi
         assert!(files_below(&elsewhere).is_empty(), "{sub}: wrote outside");
     }
 }
+
+#[test]
+fn item4_a_restore_never_copies_a_hard_linked_control_file_into_the_mailbox() {
+    // Where fs.protected_hardlinks is 0, a user may hard-link a root-only file as their
+    // `subscriptions` or `dovecot-keywords`: the restore must not rewrite it into a file
+    // of theirs.
+    let Some(_owner) = mail_owner() else {
+        eprintln!("needs root and the mail user: a root-only file and a user's mailbox");
+        return;
+    };
+    for control in ["subscriptions", "dovecot-keywords"] {
+        let world = World::new();
+        let secret = Secret::create(world.tmp.path(), control);
+        fs::remove_dir_all(world.alice.folder_dir("Projects")).unwrap();
+        let file = world.alice.root.join(control);
+        fs::remove_file(&file).unwrap();
+        fs::hard_link(&secret.path, &file).unwrap();
+
+        let (completed, said) = world.restore();
+        assert!(!completed, "{control}: {said}");
+        assert!(said.contains(&file.display().to_string()), "{said}");
+        assert_eq!(
+            fs::metadata(&file).unwrap().ino(),
+            fs::metadata(&secret.path).unwrap().ino(),
+            "{control}: replaced"
+        );
+        let copied = files_below(&world.alice.root)
+            .into_iter()
+            .filter(|p| *p != file)
+            .any(|p| contains(&fs::read(&p).unwrap(), &secret.content));
+        assert!(!copied, "{control}: the secret was copied into the mailbox");
+    }
+}
