@@ -761,3 +761,40 @@ fn item4_a_restore_never_copies_a_hard_linked_control_file_into_the_mailbox() {
         assert!(!copied, "{control}: the secret was copied into the mailbox");
     }
 }
+
+#[test]
+fn item2_a_folder_swapped_for_a_symlink_after_the_listing_is_not_read_through() {
+    // The folder's messages are listed; then the user swaps the folder's directory for a
+    // symlink to another user's folder holding files of the same names.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bob = Maildir::create(tmp.path().join("bob"));
+    bob.add_folder("Work", true);
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    mallory.add_folder("Work", true);
+    let bait = mallory.deliver("Work", &message("a@x", "m@x", "Bait", "bait"), "S", 1);
+    let name = bait.file_name().unwrap().to_owned();
+    fs::write(
+        bob.folder_dir("Work").join("cur").join(&name),
+        message("boss@x", "bob@x", "Bob only", "PRIVATE-BOB"),
+    )
+    .unwrap();
+    hand_over(&mallory.root);
+
+    let repo = TestRepo::new();
+    let (theirs, target) = (mallory.folder_dir("Work"), bob.folder_dir("Work"));
+    let moved = tmp.path().join("work-moved");
+    let options = after_scan(move || {
+        fs::rename(&theirs, &moved).unwrap();
+        symlink(&target, &theirs).unwrap();
+    });
+    let report = repo
+        .try_snapshot("mallory@x", &mallory, DAY, &options)
+        .unwrap();
+    assert!(
+        stored(&repo, "mallory@x")
+            .iter()
+            .all(|raw| !contains(raw, b"PRIVATE-BOB"))
+    );
+    assert_eq!(report.messages, 0, "{:?}", report.warnings);
+    assert!(warned_about(&report, &bait), "{:?}", report.warnings);
+}
