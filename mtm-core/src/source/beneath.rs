@@ -516,6 +516,26 @@ pub(crate) fn check_links(meta: &Meta, owner: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Refuses a file of `size` bytes that has a hole (a sparse file), and leaves the file's
+/// offset at its start.
+///
+/// `truncate -s 1T` makes a file that costs its user no quota and would take a terabyte to
+/// read; a delivered message is written byte by byte and never has one. Where the file
+/// system cannot tell holes, the answer is "none" (`SEEK_HOLE` says the end of the file).
+pub(crate) fn check_not_sparse(file: &File, size: u64) -> io::Result<()> {
+    let hole = rfs::seek(file, rfs::SeekFrom::Hole(0));
+    rfs::seek(file, rfs::SeekFrom::Start(0))?;
+    match hole {
+        Ok(at) if at < size => Err(io::Error::other(format!(
+            "refused: a sparse file ({size} bytes with a hole at byte {at}): not a delivered \
+             message"
+        ))),
+        // ENXIO: an empty file; EINVAL: no SEEK_HOLE here.
+        Ok(_) | Err(Errno::NXIO | Errno::INVAL) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The error for a file that is not a regular one.
 fn not_regular(file_type: FileType) -> io::Error {
     io::Error::other(format!(

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::beneath::{Dir, Kind, check_links, is_symlink_refusal};
+use super::beneath::{Dir, Kind, check_links, check_not_sparse, is_symlink_refusal};
 use super::keywords::{self, Keywords};
 use super::subscriptions::Subscriptions;
 use super::{
@@ -837,6 +837,7 @@ fn read_message(
         Err(e) => return Err(fail("open", e)),
     };
     check_links(&meta, owner).map_err(|e| fail("read", e))?;
+    check_not_sparse(&handle, meta.size).map_err(|e| fail("read", e))?;
     #[cfg(test)]
     if let Some(meanwhile) = WHILE_READING.with(std::cell::Cell::take) {
         meanwhile(&path);

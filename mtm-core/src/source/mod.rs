@@ -36,6 +36,8 @@
 //!   of the account root: where `fs.protected_hardlinks` is 0 a user could link a file they
 //!   cannot read into their Maildir. Dovecot's own links (a copy to another folder, one
 //!   delivery to several folders of one user) are files of the owner, and are read.
+//! - A sparse message file (`truncate -s 1T`, no quota spent) is refused before it is
+//!   read: a delivered message never has holes.
 //! - A message is read only as long as it was when opened: a file that grows or shrinks
 //!   while it is read is refused, never stored half-written, and a read never takes more
 //!   memory than the file's size then.

@@ -798,3 +798,28 @@ fn item2_a_folder_swapped_for_a_symlink_after_the_listing_is_not_read_through() 
     assert_eq!(report.messages, 0, "{:?}", report.warnings);
     assert!(warned_about(&report, &bait), "{:?}", report.warnings);
 }
+
+#[test]
+fn item3_a_sparse_message_file_is_refused_without_reading_its_holes() {
+    // `truncate -s 1T cur/x` costs a user no quota, and reading it would take a terabyte of
+    // memory: a delivered message is written byte by byte and never has holes.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    mallory.deliver("INBOX", &message("a@x", "m@x", "Real", "real"), "S", 1);
+    let sparse = mallory.root.join("cur/1763000000.M9P9.sparse:2,S");
+    let file = fs::File::create(&sparse).unwrap();
+    std::io::Write::write_all(&mut &file, b"Subject: holes\r\n\r\n").unwrap();
+    file.set_len(64 << 20).unwrap();
+    drop(file);
+    hand_over(&mallory.root);
+
+    let repo = TestRepo::new();
+    let report = repo.snapshot("mallory@x", &mallory, DAY);
+    assert_eq!(report.messages, 1, "{:?}", report.warnings);
+    assert!(warned_about(&report, &sparse), "{:?}", report.warnings);
+    assert!(
+        stored(&repo, "mallory@x")
+            .iter()
+            .all(|raw| !contains(raw, b"holes"))
+    );
+}
