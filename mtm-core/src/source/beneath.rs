@@ -497,7 +497,8 @@ pub(crate) fn chown(fd: impl AsFd, uid: u32, gid: u32) -> io::Result<()> {
 }
 
 /// Refuses a file with more than one name (hard link) that does not belong to `owner` (the
-/// owner of the account root, or of the directory it is in).
+/// owner of the account root or of the directory the file is in: a message is read if it
+/// belongs to either).
 ///
 /// Where `fs.protected_hardlinks` is 0 (the kernel's default; most distributions set 1), a
 /// user may hard-link any file of the same file system into their Maildir, even one they

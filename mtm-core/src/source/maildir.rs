@@ -836,6 +836,16 @@ fn read_message(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail("open", e)),
     };
+    let owner = if meta.nlink > 1 && meta.uid != owner {
+        // An account root that is not the user's (`root:mail 0770`): the message directory
+        // is.
+        rel.parent()
+            .and_then(|sub| root.open_dir(sub).ok())
+            .and_then(|dir| dir.fstat().ok())
+            .map_or(owner, |dir| dir.uid)
+    } else {
+        owner
+    };
     check_links(&meta, owner).map_err(|e| fail("read", e))?;
     check_not_sparse(&handle, meta.size).map_err(|e| fail("read", e))?;
     #[cfg(test)]

@@ -823,3 +823,29 @@ fn item3_a_sparse_message_file_is_refused_without_reading_its_holes() {
             .all(|raw| !contains(raw, b"holes"))
     );
 }
+
+#[test]
+fn item2_dovecots_hard_links_are_read_where_the_account_root_is_not_the_users() {
+    // `root:mail 0770` account directories, the message directories the user's: a copy that
+    // Dovecot hard-linked belongs to the owner of its directory, and is read.
+    let Some(owner) = mail_owner() else {
+        eprintln!("needs root and the mail user: files of the user in a root's directory");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = Maildir::create(tmp.path().join("alice"));
+    alice.add_folder("Copies", true);
+    let copied = alice.deliver("INBOX", &message("b@x", "a@x", "Copied", "COPY"), "S", 2);
+    hand_over(&alice.root);
+    std::os::unix::fs::lchown(&alice.root, Some(0), Some(owner.gid)).unwrap();
+    let copy = alice
+        .folder_dir("Copies")
+        .join("cur")
+        .join(copied.file_name().unwrap());
+    fs::hard_link(&copied, &copy).unwrap();
+
+    let repo = TestRepo::new();
+    let report = repo.snapshot("alice@x", &alice, DAY);
+    assert_eq!(report.messages, 2, "{:?}", report.warnings);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
