@@ -95,6 +95,8 @@ pub enum Command {
         /// Compare with this live Maildir instead of a second day.
         #[arg(long, conflicts_with = "to")]
         live: Option<PathBuf>,
+        #[command(flatten)]
+        accounts: AccountOptions,
     },
     /// Show every day and folder where a message was.
     History {
@@ -169,11 +171,26 @@ pub struct SnapshotArgs {
     /// Do not show a progress bar.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub accounts: AccountOptions,
+}
+
+/// How account directories are opened: one flag shared by `snapshot`, `restore` and
+/// `diff --live`.
+#[derive(Debug, Args)]
+pub struct AccountOptions {
     /// Follow an account directory (or an account's Maildir) that is a symlink. Off by
-    /// default: such an account is refused (with --maildir) or skipped with a warning (with
-    /// --root). Symlinks inside a mailbox are never followed.
-    #[arg(long)]
+    /// default: such an account is refused (with --maildir, and by a restore) or skipped with
+    /// a warning (with --root). Symlinks inside a mailbox are never followed.
+    #[arg(long, global = true)]
     pub follow_account_symlinks: bool,
+}
+
+impl AccountOptions {
+    /// The source options these flags stand for.
+    pub fn source_options(&self) -> mtm_core::SourceOptions {
+        mtm_core::SourceOptions::default().follow_root_symlink(self.follow_account_symlinks)
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

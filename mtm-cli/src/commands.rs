@@ -84,7 +84,14 @@ pub fn run(cli: &Cli) -> CliResult {
             from,
             to,
             live,
-        } => diff(cli, account, from, to.as_deref(), live.as_deref()),
+            accounts,
+        } => diff(
+            cli,
+            account,
+            from,
+            (to.as_deref(), live.as_deref()),
+            accounts,
+        ),
         Command::History { account, message } => history(cli, account, message),
         Command::Verify { read_data } => verify(cli, *read_data),
         Command::Gc {
@@ -185,8 +192,7 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
         Some(now) => Box::new(FixedClock::parse(now)?),
         None => Box::new(SystemClock),
     };
-    let source_options =
-        mtm_core::SourceOptions::default().follow_root_symlink(args.follow_account_symlinks);
+    let source_options = args.accounts.source_options();
     let accounts: Vec<(AccountId, MaildirAccount)> = match (&args.maildir, &args.root) {
         (Some(maildir), _) => {
             let account = args.account.as_deref().unwrap_or_default();
@@ -525,11 +531,20 @@ fn search(cli: &Cli, args: &SearchArgs) -> CliResult {
     Ok(())
 }
 
-fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Path>) -> CliResult {
+fn diff(
+    cli: &Cli,
+    account: &str,
+    from: &str,
+    (to, live): (Option<&str>, Option<&Path>),
+    accounts: &crate::args::AccountOptions,
+) -> CliResult {
     let (_, view) = view(cli, account)?;
     let from = parse_day(&view, from)?;
     let diff = match (to, live) {
-        (_, Some(maildir)) => view.diff_live(from, &MaildirAccount::open(maildir)?)?,
+        (_, Some(maildir)) => {
+            let source = MaildirAccount::open_with(maildir, &accounts.source_options())?;
+            view.diff_live(from, &source)?
+        }
         (Some(to), None) => view.diff(from, parse_day(&view, to)?)?,
         (None, None) => {
             return Err(CliError::Usage(
@@ -582,6 +597,12 @@ fn diff(cli: &Cli, account: &str, from: &str, to: Option<&str>, live: Option<&Pa
         diff.count(ChangeKind::FlagsChanged),
         diff.count(ChangeKind::KeywordsChanged)
     );
+    if !diff.warnings.is_empty() {
+        println!("skipped:");
+        for warning in &diff.warnings {
+            println!("  {warning}");
+        }
+    }
     println!("Note: {}", diff.note);
     Ok(())
 }

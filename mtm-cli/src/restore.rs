@@ -89,6 +89,8 @@ pub struct Setup {
     /// Act as if the time were this RFC 3339 instant (default: now).
     #[arg(long, global = true)]
     pub now: Option<String>,
+    #[command(flatten)]
+    pub accounts: crate::args::AccountOptions,
 }
 
 #[derive(Debug, Subcommand)]
@@ -303,7 +305,10 @@ fn desk(repo: mtm_core::Repository, setup: &Setup) -> CliResult<RestoreDesk> {
         tag_keyword: setup.tag_keyword.clone(),
     };
     let desk = match setup.maildirs.clone() {
-        Some(root) => RestoreDesk::new(repo, MaildirRoot::new(root), settings),
+        Some(root) => {
+            let root = MaildirRoot::new(root).with_options(setup.accounts.source_options());
+            RestoreDesk::new(repo, root, settings)
+        }
         None => RestoreDesk::new(repo, NoMaildirs, settings),
     };
     Ok(match crate::notify::notifier(setup)? {

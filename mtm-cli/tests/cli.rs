@@ -452,3 +452,44 @@ fn a_symlinked_account_is_snapshotted_only_with_follow_account_symlinks() {
         "alice@example.com\nbob@example.com\n"
     );
 }
+
+#[test]
+fn diff_live_lists_what_it_skipped_after_the_table_and_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let alice = dir.path().join("alice");
+    maildir(&alice, &[("Hello", "one")]);
+    ok(&mtm(&repo, &["init"]));
+    let snapshot = [
+        "snapshot",
+        "--quiet",
+        "--maildir",
+        alice.to_str().unwrap(),
+        "--account",
+        "alice@example.com",
+        "--now",
+        "2026-11-20T00:00:30Z",
+    ];
+    ok(&mtm(&repo, &snapshot));
+    maildir(&dir.path().join("bob"), &[("Bob's", "two")]);
+    let stolen = alice.join(".Stolen");
+    std::fs::create_dir_all(stolen.join("new")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("bob/cur"), stolen.join("cur")).unwrap();
+
+    let diff = ["diff", "alice@example.com", "2026-11-20", "--live"];
+    let live = [&diff[..], &[alice.to_str().unwrap()]].concat();
+    let text = ok(&mtm(&repo, &live));
+    let named = stolen.join("cur").display().to_string();
+    let skipped = text.split("skipped:").nth(1).unwrap_or_default();
+    assert!(skipped.contains(&named), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&mtm(&repo, &[&["--json"][..], &live].concat()))).unwrap();
+    let warnings = json["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains(&named)),
+        "{json}"
+    );
+    assert_eq!(json["entries"].as_array().unwrap().len(), 0, "{json}");
+}

@@ -412,3 +412,43 @@ fn accounts_without_a_domain_are_mailed_at_the_mail_domain_or_told_how_to_fix_it
         "{mails:?}"
     );
 }
+
+#[test]
+fn a_symlinked_account_is_restored_only_with_follow_account_symlinks() {
+    let s = Setup::new();
+    let account = s.maildirs.join(s.account);
+    let data = s.maildirs.with_file_name("data");
+    std::fs::rename(&account, &data).unwrap();
+    std::os::unix::fs::symlink(&data, &account).unwrap();
+    let now = ["--now", "2026-11-12T09:00:00Z"];
+    let request = |follow: bool| {
+        let mut args = vec!["restore", "request", s.account, "2026-11-10"];
+        args.extend_from_slice(&now);
+        if follow {
+            args.push("--follow-account-symlinks");
+        }
+        s.mtm(&args)
+    };
+
+    let refused = request(false);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&account.display().to_string()) && stderr.contains("symlink"),
+        "{stderr}"
+    );
+
+    ok(&request(true));
+    let approve = [
+        "restore",
+        "approve",
+        "alice@example.com/1",
+        "--admin",
+        "carol",
+    ];
+    let refused = s.mtm(&[&approve[..], &now].concat());
+    assert!(!refused.status.success());
+    let follow = ["--follow-account-symlinks"];
+    ok(&s.mtm(&[&approve[..], &now, &follow].concat()));
+    assert_eq!(s.live_subjects(), ["Keep", "Lost one", "Lost two"]);
+}

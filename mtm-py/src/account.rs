@@ -224,15 +224,19 @@ impl Account {
     }
 
     /// What changed from a snapshot day to the live Maildir now (`to_day` is then `None`).
+    /// A `maildir` that is a symlink is refused unless `follow_account_symlinks`.
+    #[pyo3(signature = (day, maildir, *, follow_account_symlinks = false))]
     fn diff_live<'py>(
         &self,
         py: Python<'py>,
         day: NaiveDate,
         maildir: PathBuf,
+        follow_account_symlinks: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let view = Arc::clone(&self.view);
+        let options = crate::repo::source_options(follow_account_symlinks);
         let diff = run(py, move || {
-            view.diff_live(day, &MaildirAccount::open(&maildir)?)
+            view.diff_live(day, &MaildirAccount::open_with(&maildir, &options)?)
         })?;
         convert::snapshot_diff(py, &diff)
     }

@@ -123,6 +123,22 @@ pub(crate) fn account_snapshot<'py>(
     })
 }
 
+/// An `AccountSnapshot` for an account that was not snapshotted at all, with `error`.
+pub(crate) fn account_skipped<'py>(
+    py: Python<'py>,
+    account: &str,
+    maildir: &std::path::Path,
+    error: PyErr,
+) -> Obj<'py> {
+    let error = Some(error.into_value(py));
+    build!(py, "AccountSnapshot" {
+        account: account,
+        maildir: maildir,
+        report: None::<Bound<'py, PyAny>>,
+        error: error,
+    })
+}
+
 pub(crate) fn snapshot_info<'py>(py: Python<'py>, s: &SnapshotInfo) -> Obj<'py> {
     build!(py, "SnapshotInfo" {
         account: s.account.as_str(),
@@ -244,6 +260,7 @@ pub(crate) fn snapshot_diff<'py>(py: Python<'py>, d: &SnapshotDiff) -> Obj<'py> 
         to_day: day_side(d.to),
         entries: tuple(py, &d.entries, diff_entry)?,
         note: d.note,
+        warnings: strings(py, &d.warnings)?,
     })
 }
 

@@ -158,8 +158,9 @@ impl Repository {
     }
 
     /// Snapshots one account's Maildir as of `now` (an aware datetime; default: the system
-    /// clock). `threads` = 0 uses one worker per core.
-    #[pyo3(signature = (account, maildir, *, now = None, threads = 0))]
+    /// clock). `threads` = 0 uses one worker per core. A `maildir` that is a symlink is
+    /// refused unless `follow_account_symlinks` (symlinks inside it never are followed).
+    #[pyo3(signature = (account, maildir, *, now = None, threads = 0, follow_account_symlinks = false))]
     fn snapshot<'py>(
         &self,
         py: Python<'py>,
@@ -167,13 +168,15 @@ impl Repository {
         maildir: PathBuf,
         now: Option<&Bound<'py, PyAny>>,
         threads: i64,
+        follow_account_symlinks: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let source_options = source_options(follow_account_symlinks);
         let id = convert::account_id(py, account)?;
         let clock = convert::clock(now)?;
         let options = snapshot_options(py, threads)?;
         let repo = self.get(py)?;
         let report = run(py, move || {
-            let source = MaildirAccount::open(&maildir)?;
+            let source = MaildirAccount::open_with(&maildir, &source_options)?;
             repo.snapshot(&id, &source, clock.as_ref(), &options)
         })?;
         convert::snapshot_report(py, &report)
@@ -182,15 +185,17 @@ impl Repository {
     /// Snapshots several accounts side by side, one per core (`threads` = 0) or `threads`
     /// at a time. `accounts` is pairs of (account id, Maildir path), or a mapping of them.
     /// One failing account does not stop the others: each gets an `AccountSnapshot` with
-    /// its report or its error.
-    #[pyo3(signature = (accounts, *, now = None, threads = 0))]
+    /// its report or its error. `follow_account_symlinks` as for `snapshot`.
+    #[pyo3(signature = (accounts, *, now = None, threads = 0, follow_account_symlinks = false))]
     fn snapshot_many<'py>(
         &self,
         py: Python<'py>,
         accounts: &Bound<'py, PyAny>,
         now: Option<&Bound<'py, PyAny>>,
         threads: i64,
+        follow_account_symlinks: bool,
     ) -> PyResult<Bound<'py, PyList>> {
+        let source_options = source_options(follow_account_symlinks);
         let pairs = if let Ok(mapping) = accounts.cast::<pyo3::types::PyMapping>() {
             mapping.items()?.into_any()
         } else {
@@ -207,7 +212,12 @@ impl Repository {
         let (names, outcomes) = run(py, move || {
             let opened = sources
                 .iter()
-                .map(|(id, path)| Ok((id.clone(), MaildirAccount::open(path)?)))
+                .map(|(id, path)| {
+                    Ok((
+                        id.clone(),
+                        MaildirAccount::open_with(path, &source_options)?,
+                    ))
+                })
                 .collect::<mtm_core::Result<Vec<_>>>()?;
             let outcomes = repo.snapshot_many(&opened, clock.as_ref(), &options);
             Ok((sources, outcomes))
@@ -222,22 +232,27 @@ impl Repository {
 
     /// Snapshots every account under a Maildir root (each subdirectory that is a Maildir or
     /// holds `<name>/Maildir`; the directory name is the account id). A directory whose name
-    /// is not a valid account id is reported as that account's error, not snapshotted.
-    #[pyo3(signature = (root, *, now = None, threads = 0))]
+    /// is not a valid account id, and an account directory (or `Maildir`) that is a symlink
+    /// while `follow_account_symlinks` is false, is reported as that account's error (a
+    /// `SourceError` naming the path), not snapshotted. Sorted by account name.
+    #[pyo3(signature = (root, *, now = None, threads = 0, follow_account_symlinks = false))]
     fn snapshot_root<'py>(
         &self,
         py: Python<'py>,
         root: PathBuf,
         now: Option<&Bound<'py, PyAny>>,
         threads: i64,
+        follow_account_symlinks: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let clock = convert::clock(now)?;
         let options = snapshot_options(py, threads)?;
+        let source_options = source_options(follow_account_symlinks);
         let repo = self.get(py)?;
-        let outcomes = run(py, move || {
+        let (outcomes, skipped) = run(py, move || {
+            let discovered = MaildirAccount::discover_with(&root, &source_options)?;
             let mut valid = Vec::new();
             let mut all = Vec::new();
-            for (name, source) in MaildirAccount::discover(&root)? {
+            for (name, source) in discovered.accounts {
                 let path = source.root().to_path_buf();
                 match AccountId::new(name.as_str()) {
                     Ok(id) => {
@@ -255,17 +270,28 @@ impl Repository {
                     entry.2 = reports.next();
                 }
             }
-            Ok(all)
+            let skipped: Vec<(String, PathBuf, String)> = discovered
+                .warnings
+                .into_iter()
+                .map(|w| (account_of(&root, &w.path), w.path, w.message))
+                .collect();
+            Ok((all, skipped))
         })?;
-        let results = outcomes
+        let mut results = outcomes
             .iter()
             .filter_map(|(name, path, outcome)| {
                 outcome
                     .as_ref()
-                    .map(|o| convert::account_snapshot(py, name, path, o))
+                    .map(|o| Ok((name, convert::account_snapshot(py, name, path, o)?)))
             })
             .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, results)
+        for (name, path, message) in &skipped {
+            let error =
+                crate::error::raise(py, "SourceError", format!("{}: {message}", path.display()));
+            results.push((name, convert::account_skipped(py, name, path, error)?));
+        }
+        results.sort_by(|a, b| a.0.cmp(b.0));
+        PyList::new(py, results.into_iter().map(|(_, result)| result))
     }
 
     /// The size of the repository: files, bytes, packs, snapshots, blobs.
@@ -332,7 +358,7 @@ impl Repository {
 
     /// A dry run of restoring `account` as it was on `day` (`scope` None: all of it) into
     /// the live Maildir at `maildir`: per folder, what would come back. Writes nothing.
-    #[pyo3(signature = (account, day, scope, maildir))]
+    #[pyo3(signature = (account, day, scope, maildir, *, follow_account_symlinks = false))]
     fn restore_plan<'py>(
         &self,
         py: Python<'py>,
@@ -340,12 +366,14 @@ impl Repository {
         day: chrono::NaiveDate,
         scope: Option<&Bound<'py, PyAny>>,
         maildir: PathBuf,
+        follow_account_symlinks: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let source_options = source_options(follow_account_symlinks);
         let id = convert::account_id(py, account)?;
         let scope = convert::scope_from(scope)?;
         let repo = self.get(py)?;
         let plan = run(py, move || {
-            let live = MaildirAccount::open(&maildir)?;
+            let live = MaildirAccount::open_with(&maildir, &source_options)?;
             repo.restore_plan(&id, day, &scope, &live)
         })?;
         convert::restore_plan(py, &plan)
@@ -432,4 +460,21 @@ impl Repository {
         let report = run(py, move || repo.verify(&VerifyOptions { read_data }))?;
         convert::verify_report(py, &report)
     }
+}
+
+/// The source options of the `follow_account_symlinks` keyword.
+pub(crate) fn source_options(follow_account_symlinks: bool) -> mtm_core::SourceOptions {
+    mtm_core::SourceOptions::default().follow_root_symlink(follow_account_symlinks)
+}
+
+/// The account a path below a directory of accounts belongs to: its first component below
+/// `root` (`<root>/<name>` or `<root>/<name>/Maildir`).
+fn account_of(root: &std::path::Path, path: &std::path::Path) -> String {
+    path.strip_prefix(root)
+        .ok()
+        .and_then(|rel| rel.components().next())
+        .map_or_else(
+            || path.display().to_string(),
+            |name| name.as_os_str().to_string_lossy().into_owned(),
+        )
 }

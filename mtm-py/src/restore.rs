@@ -85,7 +85,8 @@ impl BillingSink for PyBillingSink {
 }
 
 /// The restore workflow of one repository, restoring into the accounts under a Maildir
-/// root (`<root>/<account>/` or `<root>/<account>/Maildir/`). Every method takes the
+/// root (`<root>/<account>/` or `<root>/<account>/Maildir/`; a symlink as either is refused
+/// unless `follow_account_symlinks`). Every method takes the
 /// acting `mtm.Actor`; request ids are `"<account>/<number>"` strings or `mtm.RequestId`s;
 /// `now` is an aware datetime (default: the system clock). Keeps working after the
 /// repository it was made from is closed.
@@ -98,7 +99,8 @@ pub(crate) struct RestoreDesk {
 #[pymethods]
 impl RestoreDesk {
     #[new]
-    #[pyo3(signature = (repo, maildirs, *, pricing = None, tag_keyword = None, notifier = None, billing = None))]
+    #[pyo3(signature = (repo, maildirs, *, pricing = None, tag_keyword = None, notifier = None, billing = None, follow_account_symlinks = false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         repo: &Bound<'_, Repository>,
@@ -107,6 +109,7 @@ impl RestoreDesk {
         tag_keyword: Option<String>,
         notifier: Option<&Bound<'_, PyAny>>,
         billing: Option<&Bound<'_, PyAny>>,
+        follow_account_symlinks: bool,
     ) -> PyResult<Self> {
         let settings = RestoreSettings {
             pricing: convert::pricing_from(pricing)?,
@@ -114,7 +117,8 @@ impl RestoreDesk {
         };
         let mut desk = CoreRestoreDesk::new(
             repo.get().get(py)?,
-            MaildirRoot::new(maildirs.clone()),
+            MaildirRoot::new(maildirs.clone())
+                .with_options(crate::repo::source_options(follow_account_symlinks)),
             settings,
         );
         if let Some(notifier) = notifier {

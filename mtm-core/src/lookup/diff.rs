@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::AccountView;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::flags::Flags;
 use crate::id::{IdMap, MessageId};
 use crate::message::{Summary, summarize};
@@ -116,6 +116,11 @@ pub struct SnapshotDiff {
     pub entries: Vec<DiffEntry>,
     /// What a diff cannot show.
     pub note: &'static str,
+    /// What the live side skipped, each naming its path: what the scan of the live Maildir
+    /// refused (symlinks, FIFOs, oversized control files …), messages that could not be read
+    /// (they are missing from the live side, so they may show as removed) and messages that
+    /// vanished while the diff read them. Always empty between two days.
+    pub warnings: Vec<String>,
 }
 
 impl SnapshotDiff {
@@ -174,6 +179,11 @@ impl AccountView {
         }
         let mut after = Side::default();
         let scan = live.scan()?;
+        let mut warnings: Vec<String> = scan
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.path.display(), w.message))
+            .collect();
         let reader = live.reader()?;
         for folder in scan.folders {
             for file in folder.messages {
@@ -183,8 +193,16 @@ impl AccountView {
                     .map(|(_, _, id)| *id);
                 let (id, file) = match cached {
                     Some(id) => (id, file),
-                    None => match reader.read(&file)? {
-                        ReadOutcome::Read { bytes, file } => {
+                    None => match reader.read(&file) {
+                        Err(e) if e.kind() == ErrorKind::Source => {
+                            warnings.push(format!(
+                                "{}: skipped, {e} (left out of the live side)",
+                                file.path.display()
+                            ));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                        Ok(ReadOutcome::Read { bytes, file }) => {
                             let id = MessageId::of(&bytes);
                             if !before.about.contains_key(&id) {
                                 after
@@ -193,13 +211,21 @@ impl AccountView {
                             }
                             (id, file)
                         }
-                        ReadOutcome::Vanished => continue,
+                        Ok(ReadOutcome::Vanished) => {
+                            warnings.push(format!(
+                                "{}: vanished while the diff read it",
+                                file.path.display()
+                            ));
+                            continue;
+                        }
                     },
                 };
                 after.add(id, file.folder.clone(), file.flags, &file.keywords);
             }
         }
-        Ok(compare(DiffSide::Day(day), before, DiffSide::Live, after))
+        let mut diff = compare(DiffSide::Day(day), before, DiffSide::Live, after);
+        diff.warnings = warnings;
+        Ok(diff)
     }
 
     /// Every day and folder where a message was, oldest first.
@@ -299,5 +325,6 @@ fn compare(from: DiffSide, before: Side, to: DiffSide, after: Side) -> SnapshotD
         to,
         entries,
         note: DIFF_NOTE,
+        warnings: Vec::new(),
     }
 }

@@ -27,7 +27,7 @@ use crate::restore::outcome::{RestorePlan, RestoreResult};
 use crate::restore::request::{
     Action, Actor, RequestId, RequestState, RestoreRequest, RestoreScope,
 };
-use crate::source::MaildirAccount;
+use crate::source::{MaildirAccount, SourceOptions};
 
 /// Finds the live Maildir of an account: where a restore writes.
 pub trait Mailboxes: Send + Sync + Debug {
@@ -36,28 +36,40 @@ pub trait Mailboxes: Send + Sync + Debug {
 }
 
 /// Accounts as directories of one root, the layout `mtm snapshot --root` reads:
-/// `<root>/<account>/` or `<root>/<account>/Maildir/`.
+/// `<root>/<account>/` or `<root>/<account>/Maildir/`, found as
+/// [`MaildirAccount::discover_with`] finds them.
+///
+/// An account directory (or its `Maildir`) that is a symlink is refused, with an
+/// [`ErrorKind::Source`] error naming it, unless the [`SourceOptions`] given to
+/// [`with_options`](Self::with_options) say to follow it; symlinks below the account
+/// directory are never followed.
 #[derive(Debug, Clone)]
 pub struct MaildirRoot {
     root: PathBuf,
+    options: SourceOptions,
 }
 
 impl MaildirRoot {
-    /// Accounts under `root`.
+    /// Accounts under `root`, with the default [`SourceOptions`].
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            options: SourceOptions::default(),
+        }
+    }
+
+    /// The same root, opening accounts with `options` (for example
+    /// [`follow_root_symlink`](SourceOptions::follow_root_symlink) for a provider who lays
+    /// accounts out with symlinks on purpose; use the options the snapshots use).
+    pub fn with_options(mut self, options: SourceOptions) -> Self {
+        self.options = options;
+        self
     }
 }
 
 impl Mailboxes for MaildirRoot {
     fn maildir(&self, account: &AccountId) -> Result<MaildirAccount> {
-        let dir = self.root.join(account.as_str());
-        let nested = dir.join("Maildir");
-        if nested.join("cur").is_dir() || nested.join("new").is_dir() {
-            MaildirAccount::open(nested)
-        } else {
-            MaildirAccount::open(dir)
-        }
+        MaildirAccount::find_in(&self.root, account.as_str(), &self.options)
     }
 }
 

@@ -16,6 +16,8 @@
 //!   FIFO or a device in place of a message never blocks and is never read.
 //! - Control files are read with a limit ([`Dir::read_bounded`]): `subscriptions ->
 //!   /dev/zero` is refused before it is read, and a huge regular file is refused at the limit.
+//! - A hard link to a file of another owner is refused ([`check_links`]): where
+//!   `fs.protected_hardlinks` is 0, a user could link a file they cannot read.
 //! - Creating is exclusive (`O_CREAT | O_EXCL`, never through an existing name); renames and
 //!   removals name one entry of an open directory.
 //!
@@ -345,17 +347,22 @@ impl Dir {
 
     /// Reads the regular file `rel` whole if it holds at most `limit` bytes. `Ok(None)` if
     /// there is no such file; a larger file is an error of kind
-    /// [`FileTooLarge`](io::ErrorKind::FileTooLarge), without reading past the limit.
+    /// [`FileTooLarge`](io::ErrorKind::FileTooLarge), without reading past the limit. A file
+    /// with several names (hard links) that does not belong to this directory's owner is
+    /// refused (see [`check_links`]).
     pub(crate) fn read_bounded(
         &self,
         rel: impl AsRef<Path>,
         limit: u64,
     ) -> io::Result<Option<Vec<u8>>> {
-        let (file, _) = match self.open_file(rel) {
+        let (file, meta) = match self.open_file(rel) {
             Ok(open) => open,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
+        if meta.nlink > 1 {
+            check_links(&meta, self.fstat()?.uid)?;
+        }
         let mut bytes = Vec::new();
         file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
         if bytes.len() as u64 > limit {
@@ -489,6 +496,47 @@ pub(crate) fn chown(fd: impl AsFd, uid: u32, gid: u32) -> io::Result<()> {
     Ok(rfs::fchown(fd, Some(uid), Some(gid))?)
 }
 
+/// Refuses a file with more than one name (hard link) that does not belong to `owner` (the
+/// owner of the account root or of the directory the file is in: a message is read if it
+/// belongs to either).
+///
+/// Where `fs.protected_hardlinks` is 0 (the kernel's default; most distributions set 1), a
+/// user may hard-link any file of the same file system into their Maildir, even one they
+/// cannot read; read as root, it would be stored as their mail or copied into their mailbox.
+/// A server's own hard links (Dovecot links a message it copies to another folder, or
+/// delivers to several folders of one system user) are files of the mailbox's owner, and are
+/// read.
+pub(crate) fn check_links(meta: &Meta, owner: u32) -> io::Result<()> {
+    if meta.nlink > 1 && meta.uid != owner {
+        return Err(io::Error::other(format!(
+            "refused: a hard link ({} names) to a file of uid {}, not of the mailbox's owner \
+             (uid {owner})",
+            meta.nlink, meta.uid
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a file of `size` bytes that has a hole (a sparse file), and leaves the file's
+/// offset at its start.
+///
+/// `truncate -s 1T` makes a file that costs its user no quota and would take a terabyte to
+/// read; a delivered message is written byte by byte and never has one. Where the file
+/// system cannot tell holes, the answer is "none" (`SEEK_HOLE` says the end of the file).
+pub(crate) fn check_not_sparse(file: &File, size: u64) -> io::Result<()> {
+    let hole = rfs::seek(file, rfs::SeekFrom::Hole(0));
+    rfs::seek(file, rfs::SeekFrom::Start(0))?;
+    match hole {
+        Ok(at) if at < size => Err(io::Error::other(format!(
+            "refused: a sparse file ({size} bytes with a hole at byte {at}): not a delivered \
+             message"
+        ))),
+        // ENXIO: an empty file; EINVAL: no SEEK_HOLE here.
+        Ok(_) | Err(Errno::NXIO | Errno::INVAL) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The error for a file that is not a regular one.
 fn not_regular(file_type: FileType) -> io::Error {
     io::Error::other(format!(
@@ -509,6 +557,8 @@ pub(crate) struct Meta {
     pub(crate) mode: u32,
     pub(crate) uid: u32,
     pub(crate) gid: u32,
+    /// How many names (hard links) the file has.
+    pub(crate) nlink: u64,
     /// mtime and ctime to the nanosecond: changes whenever a directory's entries change.
     pub(crate) change: [i64; 4],
 }
@@ -524,6 +574,7 @@ fn meta(stat: &Stat) -> Meta {
         mode: u32::from(stat.st_mode) & 0o7777,
         uid: u32::from(stat.st_uid),
         gid: u32::from(stat.st_gid),
+        nlink: u64::from(stat.st_nlink),
         change: [
             wide(i128::from(stat.st_mtime)),
             wide(i128::from(stat.st_mtime_nsec)),

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::beneath::{Dir, Kind, is_symlink_refusal};
+use super::beneath::{Dir, Kind, check_links, check_not_sparse, is_symlink_refusal};
 use super::keywords::{self, Keywords};
 use super::subscriptions::Subscriptions;
 use super::{
@@ -149,8 +149,12 @@ impl MaildirAccount {
     pub fn read_head(&self, file: &MessageFile, limit: u64) -> Result<Option<Vec<u8>>> {
         let rel = self.relative(&file.path)?;
         let mut head = Vec::new();
-        let opened = self.root_dir()?.open_file(rel);
-        match opened.and_then(|(f, _)| f.take(limit).read_to_end(&mut head)) {
+        let root = self.root_dir()?;
+        let opened = root.open_file(rel).and_then(|(f, meta)| {
+            check_links(&meta, root.fstat()?.uid)?;
+            Ok(f)
+        });
+        match opened.and_then(|f| f.take(limit).read_to_end(&mut head)) {
             Ok(_) => Ok(Some(head)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::maildir(&file.path, e.to_string())),
@@ -161,9 +165,15 @@ impl MaildirAccount {
     /// for in one listing of the account shared by all the reads of the pass (see
     /// [`MaildirReader`]). Use one per snapshot.
     pub fn reader(&self) -> Result<MaildirReader<'_>> {
+        let root = self.root_dir()?;
+        let owner = root
+            .fstat()
+            .map_err(|e| Error::maildir(&self.root, format!("cannot examine: {e}")))?
+            .uid;
         Ok(MaildirReader {
             account: self,
-            root: self.root_dir()?,
+            root,
+            owner,
             where_now: Mutex::new(Relocations::default()),
         })
     }
@@ -213,13 +223,6 @@ impl MaildirAccount {
         let dir = Dir::open_root(root, true).map_err(not_listed)?;
         let entries = dir.entries().map_err(not_listed)?;
         let mut found = DiscoveredAccounts::default();
-        let follow = options.follow_root_symlink;
-        let refused = |path: PathBuf| {
-            SourceWarning::new(
-                path,
-                "account skipped: a symlink (followed only with follow_root_symlink)",
-            )
-        };
         for entry in entries {
             let Ok(name) = entry.name.into_string() else {
                 continue;
@@ -227,58 +230,114 @@ impl MaildirAccount {
             if name.starts_with('.') {
                 continue;
             }
-            let path = root.join(&name);
-            let account = match entry.kind {
-                Kind::Dir => dir.open_dir(&name),
-                Kind::Symlink if follow => Dir::open_root(&path, true),
-                Kind::Symlink => {
-                    found.warnings.push(refused(path));
-                    continue;
-                }
-                Kind::File | Kind::Other => continue,
-            };
-            let account = match account {
-                Ok(account) => account,
-                Err(e) if e.kind() == io::ErrorKind::NotADirectory => continue,
-                Err(e) => {
-                    found.warnings.push(skipped(path, &e));
-                    continue;
-                }
-            };
-            let maildir = if account.is_maildir() {
-                path
-            } else {
-                let nested = match account.kind_of("Maildir") {
-                    Ok(Some(Kind::Dir)) => account.open_dir("Maildir"),
-                    Ok(Some(Kind::Symlink)) if follow => {
-                        Dir::open_root(&path.join("Maildir"), true)
-                    }
-                    Ok(Some(Kind::Symlink)) => {
-                        found.warnings.push(refused(path.join("Maildir")));
-                        continue;
-                    }
-                    _ => continue,
-                };
-                match nested {
-                    Ok(nested) if nested.is_maildir() => path.join("Maildir"),
-                    Ok(_) => continue,
-                    Err(e) => {
-                        found.warnings.push(skipped(path.join("Maildir"), &e));
-                        continue;
-                    }
-                }
-            };
-            let options = options.clone();
-            found.accounts.push((
-                name,
-                MaildirAccount {
-                    root: maildir,
-                    options,
-                },
-            ));
+            match locate(&dir, &name, entry.kind, options) {
+                Located::Maildir(maildir) => found.accounts.push((
+                    name,
+                    MaildirAccount {
+                        root: maildir,
+                        options: options.clone(),
+                    },
+                )),
+                Located::NotAnAccount => {}
+                Located::Refused(why) => found.warnings.push(SourceWarning::new(
+                    why.path,
+                    format!("account skipped: {}", why.message),
+                )),
+            }
         }
         found.accounts.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(found)
+    }
+}
+
+/// What [`locate`] found for one entry of a directory of accounts.
+enum Located {
+    /// The account's Maildir: the entry itself or its `Maildir`.
+    Maildir(PathBuf),
+    /// Not an account (a file, a directory without a Maildir).
+    NotAnAccount,
+    /// Refused (a symlink not followed, a directory that cannot be opened): says why.
+    Refused(SourceWarning),
+}
+
+/// Where the account `name` of the directory of accounts `accounts` (an entry of kind
+/// `kind`, not followed) keeps its Maildir: `<name>/` or `<name>/Maildir/`. A symlink as
+/// either is followed only with [`follow_root_symlink`](SourceOptions::follow_root_symlink).
+fn locate(accounts: &Dir, name: &str, kind: Kind, options: &SourceOptions) -> Located {
+    let follow = options.follow_root_symlink;
+    let refused = |path: PathBuf| {
+        Located::Refused(SourceWarning::new(
+            path,
+            "a symlink (followed only with follow_root_symlink)",
+        ))
+    };
+    let path = accounts.join(name);
+    let account = match kind {
+        Kind::Dir => accounts.open_dir(name),
+        Kind::Symlink if follow => Dir::open_root(&path, true),
+        Kind::Symlink => return refused(path),
+        Kind::File | Kind::Other => return Located::NotAnAccount,
+    };
+    let account = match account {
+        Ok(account) => account,
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Located::NotAnAccount,
+        Err(e) => return Located::Refused(SourceWarning::new(path, e.to_string())),
+    };
+    if account.is_maildir() {
+        return Located::Maildir(path);
+    }
+    let path = path.join("Maildir");
+    let nested = match account.kind_of("Maildir") {
+        Ok(Some(Kind::Dir)) => account.open_dir("Maildir"),
+        Ok(Some(Kind::Symlink)) if follow => Dir::open_root(&path, true),
+        Ok(Some(Kind::Symlink)) => return refused(path),
+        _ => return Located::NotAnAccount,
+    };
+    match nested {
+        Ok(nested) if nested.is_maildir() => Located::Maildir(path),
+        Ok(_) => Located::NotAnAccount,
+        Err(e) => Located::Refused(SourceWarning::new(path, e.to_string())),
+    }
+}
+
+impl MaildirAccount {
+    /// The account `name` under the directory of accounts `accounts`, found as
+    /// [`discover_with`](Self::discover_with) finds it (`<name>/` or `<name>/Maildir/`, a
+    /// symlink as either followed only with
+    /// [`follow_root_symlink`](SourceOptions::follow_root_symlink)), without listing the
+    /// others.
+    ///
+    /// Errors: [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if there is no such
+    /// entry, [`ErrorKind::Source`](crate::ErrorKind::Source) naming the path if it is
+    /// refused or holds no Maildir.
+    pub(crate) fn find_in(accounts: &Path, name: &str, options: &SourceOptions) -> Result<Self> {
+        let path = accounts.join(name);
+        let dir = Dir::open_root(accounts, true).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => {
+                Error::not_found("accounts directory", accounts.display().to_string())
+            }
+            _ => Error::maildir(accounts, format!("cannot open: {e}")),
+        })?;
+        let kind = match dir.kind_of(name) {
+            Ok(Some(kind)) => kind,
+            Ok(None) => return Err(Error::not_found("maildir", path.display().to_string())),
+            Err(e) => return Err(Error::maildir(&path, format!("cannot examine: {e}"))),
+        };
+        match locate(&dir, name, kind, options) {
+            Located::Maildir(root) => Ok(Self {
+                root,
+                options: options.clone(),
+            }),
+            Located::NotAnAccount => Err(Error::maildir(
+                path,
+                "not a maildir: no cur/ or new/ directory, nor a Maildir/ holding them \
+                 (symlinks are not followed)",
+            )),
+            Located::Refused(why) => Err(Error::maildir(
+                why.path,
+                format!("account refused: {}", why.message),
+            )),
+        }
     }
 }
 
@@ -347,7 +406,7 @@ impl MaildirReader<'_> {
             name: file.folder.clone(),
             rel: folder_rel_of(rel).unwrap_or_else(|| encode_folder_dir(&file.folder).into()),
         };
-        if let Some(found) = read_message(&self.root, &home, rel, Some(file), buf)? {
+        if let Some(found) = read_message(&self.root, self.owner, &home, rel, Some(file), buf)? {
             return Ok(Some(found));
         }
         let started = self.generation();
@@ -357,7 +416,7 @@ impl MaildirReader<'_> {
                 return Ok(None);
             };
             // Found under its new name; it may move once more before we open it.
-            if let Some(found) = read_message(&self.root, &folder, &path, None, buf)? {
+            if let Some(found) = read_message(&self.root, self.owner, &folder, &path, None, buf)? {
                 return Ok(Some(found));
             }
             tried = path;
@@ -732,8 +791,38 @@ fn message_file(
 ///
 /// `listed` is the scan's description of the file at `rel`, if there is one: its name, and
 /// so its flags and keywords, are unchanged, and only size and date are taken afresh.
+/// Reads an open message file whole into `bytes`, as long as it was when opened (`size`):
+/// a Maildir message never changes once delivered, so a file that grows or shrinks while it
+/// is read is refused (named by the caller) rather than stored half-written, and what is read
+/// never exceeds the size it had.
+fn read_whole(file: std::fs::File, size: u64, bytes: &mut Vec<u8>) -> io::Result<()> {
+    bytes.clear();
+    file.take(size.saturating_add(1)).read_to_end(bytes)?;
+    let read = bytes.len() as u64;
+    if read != size {
+        let now = if read > size { "grew" } else { "shrank" };
+        return Err(io::Error::other(format!(
+            "refused: the file {now} while it was read ({size} bytes when opened)"
+        )));
+    }
+    Ok(())
+}
+
+/// What a test runs while a file is being read (see `WHILE_READING`).
+#[cfg(test)]
+type Meanwhile = Box<dyn FnOnce(&Path)>;
+
+#[cfg(test)]
+thread_local! {
+    /// Run once by the next [`read_message`] of this thread, between opening the file and
+    /// reading it: lets tests change a file while it is being read.
+    static WHILE_READING: std::cell::Cell<Option<Meanwhile>> =
+        const { std::cell::Cell::new(None) };
+}
+
 fn read_message(
     root: &Dir,
+    owner: u32,
     folder: &FolderDir,
     rel: &Path,
     listed: Option<&MessageFile>,
@@ -742,14 +831,29 @@ fn read_message(
     let path = root.join(rel);
     let fail =
         |what: &str, e: io::Error| Error::maildir(&path, format!("cannot {what} message: {e}"));
-    let (mut handle, meta) = match root.open_file(rel) {
+    let (handle, meta) = match root.open_file(rel) {
         Ok(open) => open,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail("open", e)),
     };
+    let owner = if meta.nlink > 1 && meta.uid != owner {
+        // An account root that is not the user's (`root:mail 0770`): the message directory
+        // is.
+        rel.parent()
+            .and_then(|sub| root.open_dir(sub).ok())
+            .and_then(|dir| dir.fstat().ok())
+            .map_or(owner, |dir| dir.uid)
+    } else {
+        owner
+    };
+    check_links(&meta, owner).map_err(|e| fail("read", e))?;
+    check_not_sparse(&handle, meta.size).map_err(|e| fail("read", e))?;
+    #[cfg(test)]
+    if let Some(meanwhile) = WHILE_READING.with(std::cell::Cell::take) {
+        meanwhile(&path);
+    }
     // Metadata of the open file: it describes exactly the bytes read, even if renamed meanwhile.
-    bytes.clear();
-    handle.read_to_end(bytes).map_err(|e| fail("read", e))?;
+    read_whole(handle, meta.size, bytes).map_err(|e| fail("read", e))?;
     if let Some(listed) = listed.filter(|l| l.path == path) {
         let file = MessageFile {
             size: meta.size,
@@ -1227,6 +1331,34 @@ mod tests {
         assert_eq!(now.path, moved);
         assert_eq!(now.flags.to_string(), "ST");
         assert!(now.keywords.is_empty());
+    }
+
+    #[test]
+    fn a_message_that_grows_or_shrinks_while_it_is_read_is_refused_and_named() {
+        type Change = fn(&Path);
+        let changes: [(&str, Change); 2] = [
+            ("grew", |path| {
+                let mut file = fs::OpenOptions::new().append(true).open(path).unwrap();
+                std::io::Write::write_all(&mut file, &[b'x'; 100_000]).unwrap();
+            }),
+            ("shrank", |path| {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .unwrap()
+                    .set_len(3)
+                    .unwrap();
+            }),
+        ];
+        for (what, change) in changes {
+            let (_tmp, account, file) = one_message();
+            WHILE_READING.with(|hook| hook.set(Some(Box::new(change))));
+            let err = account.read(&file).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Source, "{what}");
+            let text = err.to_string();
+            assert!(text.contains(&file.path.display().to_string()), "{text}");
+            assert!(text.contains(what), "{text}");
+        }
     }
 
     #[test]

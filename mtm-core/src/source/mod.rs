@@ -32,6 +32,15 @@
 //!   symlink or a FIFO after the scan is refused, never read through and never waited on.
 //! - Control files (`subscriptions`, `courierimapsubscribed`, `dovecot-keywords`) are read
 //!   only up to 1 MiB: a larger one, a FIFO or `-> /dev/zero` is a warning naming it.
+//! - A message file with several names (hard links) is read only if it belongs to the owner
+//!   of the account root: where `fs.protected_hardlinks` is 0 a user could link a file they
+//!   cannot read into their Maildir. Dovecot's own links (a copy to another folder, one
+//!   delivery to several folders of one user) are files of the owner, and are read.
+//! - A sparse message file (`truncate -s 1T`, no quota spent) is refused before it is
+//!   read: a delivered message never has holes.
+//! - A message is read only as long as it was when opened: a file that grows or shrinks
+//!   while it is read is refused, never stored half-written, and a read never takes more
+//!   memory than the file's size then.
 //! - The account directory itself is opened by its path. If it (or an account's `Maildir`)
 //!   is a symlink, it is refused unless [`SourceOptions::follow_root_symlink`] is set, for
 //!   providers that lay mail out with symlinks on purpose.
@@ -112,6 +121,8 @@ pub struct DiscoveredAccounts {
 pub struct MaildirReader<'a> {
     account: &'a MaildirAccount,
     root: beneath::Dir,
+    /// The owner of the account root (see `beneath::check_links`).
+    owner: u32,
     where_now: Mutex<maildir::Relocations>,
 }
 

@@ -85,6 +85,7 @@ class Repository:
         *,
         now: Optional[datetime] = None,
         threads: int = 0,
+        follow_account_symlinks: bool = False,
     ) -> SnapshotReport: ...
     def snapshot_many(
         self,
@@ -92,9 +93,15 @@ class Repository:
         *,
         now: Optional[datetime] = None,
         threads: int = 0,
+        follow_account_symlinks: bool = False,
     ) -> list[AccountSnapshot]: ...
     def snapshot_root(
-        self, root: _Path, *, now: Optional[datetime] = None, threads: int = 0
+        self,
+        root: _Path,
+        *,
+        now: Optional[datetime] = None,
+        threads: int = 0,
+        follow_account_symlinks: bool = False,
     ) -> list[AccountSnapshot]: ...
     def stats(self) -> RepositoryStats: ...
     def prune_plan(
@@ -104,7 +111,13 @@ class Repository:
     def gc(self, *, repack_below: float = 0.5, max_unused: float = 0.05) -> GcReport: ...
     def verify(self, *, read_data: float = 1.0) -> VerifyReport: ...
     def restore_plan(
-        self, account: str, day: date, scope: Optional[Scope], maildir: _Path
+        self,
+        account: str,
+        day: date,
+        scope: Optional[Scope],
+        maildir: _Path,
+        *,
+        follow_account_symlinks: bool = False,
     ) -> RestorePlan: ...
     def billing_ledger(self) -> list[BillingRecord]: ...
     def repair_index(self) -> IndexRepairReport: ...
@@ -176,7 +189,9 @@ class Account:
         has_attachment: Optional[bool] = None,
     ) -> list[SearchHit]: ...
     def diff(self, from_day: date, to_day: date) -> SnapshotDiff: ...
-    def diff_live(self, day: date, maildir: _Path) -> SnapshotDiff: ...
+    def diff_live(
+        self, day: date, maildir: _Path, *, follow_account_symlinks: bool = False
+    ) -> SnapshotDiff: ...
     def history(self, id: str) -> list[Sighting]: ...
 
 class MessageIterator(Iterator[MessageInfo]):
@@ -195,6 +210,7 @@ class RestoreDesk:
         tag_keyword: Optional[str] = None,
         notifier: Optional[Notifier] = None,
         billing: Optional[BillingSink] = None,
+        follow_account_symlinks: bool = False,
     ) -> None: ...
     @property
     def maildirs(self) -> Path: ...

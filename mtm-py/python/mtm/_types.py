@@ -268,12 +268,15 @@ class SnapshotDiff:
     """The changes between two sides; a side of ``None`` is the live Maildir.
 
     ``note`` says what no diff can show: mail received and deleted between two snapshots.
+    ``warnings`` names what the live side skipped (symlinks, FIFOs, unreadable or vanished
+    messages: an unreadable one may show as removed); always empty between two days.
     """
 
     from_day: Optional[date]
     to_day: Optional[date]
     entries: Tuple[DiffEntry, ...]
     note: str
+    warnings: Tuple[str, ...] = ()
 
     def count(self, kind: ChangeKind) -> int:
         """How many entries are of ``kind``."""

@@ -11,7 +11,7 @@ use std::time::Duration;
 use mtm_core::{
     AccountId, Actor, FixedClock, FolderName, MaildirAccount, MaildirRoot, MessageQuery,
     RequestState, RestoreDesk, RestoreScope, RestoreSettings, SnapshotOptions, SnapshotProgress,
-    SnapshotReport,
+    SnapshotReport, SourceOptions,
 };
 use mtm_tests::hostile::{Secret, chown_tree, mail_owner, tree_contains};
 use mtm_tests::{Maildir, TestRepo, day, message};
@@ -289,9 +289,14 @@ impl World {
     /// Alice asks for her account of [`DAY`] back and an admin approves: whether it
     /// completed, and everything said on the way (errors, warnings).
     fn restore(&self) -> (bool, String) {
+        self.restore_with(SourceOptions::default())
+    }
+
+    /// [`restore`](Self::restore), the desk opening accounts with `options`.
+    fn restore_with(&self, options: SourceOptions) -> (bool, String) {
         let desk = RestoreDesk::new(
             self.repo.repo.clone(),
-            MaildirRoot::new(self.mail_root()),
+            MaildirRoot::new(self.mail_root()).with_options(options),
             RestoreSettings::default(),
         );
         let alice = AccountId::new("alice@x").unwrap();
@@ -383,6 +388,27 @@ fn item4_a_restore_through_a_symlinked_account_maildir_writes_nothing_outside() 
     assert!(said.contains("symlink"), "{said}");
     assert_eq!(world.bobs_files(), before);
     assert!(!tree_contains(&world.bob.root, b"LOST-MESSAGE"));
+}
+
+#[test]
+fn item4_an_account_the_provider_symlinked_is_restored_only_with_the_option() {
+    let world = World::new();
+    let account = world.mail_root().join("alice@x");
+    let data = world.tmp.path().join("data/alice@x");
+    fs::create_dir_all(data.parent().unwrap()).unwrap();
+    fs::rename(&account, &data).unwrap();
+    symlink(&data, &account).unwrap();
+
+    let (completed, said) = world.restore();
+    assert!(!completed, "{said}");
+    assert!(said.contains(&account.display().to_string()), "{said}");
+    assert!(said.contains("symlink"), "{said}");
+    assert!(!tree_contains(&data, b"LOST-MESSAGE"));
+
+    let follow = SourceOptions::default().follow_root_symlink(true);
+    let (completed, said) = world.restore_with(follow);
+    assert!(completed, "{said}");
+    assert!(tree_contains(&data.join("Maildir"), b"LOST-MESSAGE"));
 }
 
 #[test]
@@ -544,4 +570,282 @@ fn item16_a_scan_during_a_rename_storm_names_what_it_may_have_missed() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     storm.join().unwrap();
+}
+
+#[test]
+fn item1_diff_live_names_a_symlinked_cur_and_stores_nothing_of_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = Maildir::create(tmp.path().join("alice"));
+    alice.deliver(
+        "INBOX",
+        &message("boss@x", "alice@x", "Alice only", "PRIVATE-ALICE"),
+        "S",
+        1_763_000_000,
+    );
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    mallory.add_folder("Stolen", true);
+    mallory.deliver(
+        "INBOX",
+        &message("a@x", "mallory@x", "Mine", "mine"),
+        "S",
+        2,
+    );
+    let repo = TestRepo::new();
+    repo.snapshot("mallory@x", &mallory, DAY);
+    let stolen_cur = mallory.folder_dir("Stolen").join("cur");
+    fs::remove_dir(&stolen_cur).unwrap();
+    symlink(alice.root.join("cur"), &stolen_cur).unwrap();
+    hand_over(&alice.root);
+    hand_over(&mallory.root);
+
+    let view = repo
+        .repo
+        .account(&AccountId::new("mallory@x").unwrap())
+        .unwrap();
+    let diff = view.diff_live(day(DAY), &mallory.source()).unwrap();
+    assert!(diff.entries.is_empty(), "{:#?}", diff.entries);
+    let named = stolen_cur.display().to_string();
+    assert!(
+        diff.warnings
+            .iter()
+            .any(|w| w.contains(&named) && w.contains("symlink")),
+        "{:?}",
+        diff.warnings
+    );
+    // A day-to-day diff has nothing live to warn about.
+    assert!(view.diff(day(DAY), day(DAY)).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn item2_diff_live_names_a_message_swapped_for_a_fifo_and_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    let repo = TestRepo::new();
+    repo.snapshot("mallory@x", &mallory, DAY);
+    let fifo = mallory.deliver("INBOX", &message("a@x", "m@x", "New", "new"), "S", 2);
+    mallory.deliver("INBOX", &message("b@x", "m@x", "Other", "other"), "S", 3);
+    fs::remove_file(&fifo).unwrap();
+    mkfifo(&fifo);
+    hand_over(&mallory.root);
+
+    let source = mallory.source();
+    let repo_view = repo
+        .repo
+        .account(&AccountId::new("mallory@x").unwrap())
+        .unwrap();
+    let diff = within_a_minute("diff --live", move || {
+        repo_view.diff_live(day(DAY), &source)
+    })
+    .unwrap();
+    assert_eq!(diff.entries.len(), 1, "{:#?}", diff.entries);
+    let named = fifo.display().to_string();
+    assert!(
+        diff.warnings.iter().any(|w| w.contains(&named)),
+        "{:?}",
+        diff.warnings
+    );
+}
+
+#[test]
+fn item2_a_hard_link_to_a_file_of_another_owner_is_not_stored_as_mail() {
+    // Where fs.protected_hardlinks is 0 (the kernel's own default), a user may hard-link any
+    // file of the same file system into their Maildir, even one they cannot read.
+    let Some(_owner) = mail_owner() else {
+        eprintln!("needs root and the mail user: a root-only file and a user's mailbox");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = Secret::create(tmp.path(), "hardlink");
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    mallory.add_folder("Copies", true);
+    mallory.deliver("INBOX", &message("a@x", "m@x", "Mine", "MINE"), "S", 1);
+    let copied = mallory.deliver("INBOX", &message("b@x", "m@x", "Copied", "COPY"), "S", 2);
+    hand_over(&mallory.root);
+    // Dovecot hard-links a message it copies to another folder: the owner's own file, kept.
+    let copy = mallory
+        .folder_dir("Copies")
+        .join("cur")
+        .join(copied.file_name().unwrap());
+    fs::hard_link(&copied, &copy).unwrap();
+    let link = mallory.root.join("cur/1763000000.M9P9.evil:2,S");
+    fs::hard_link(&secret.path, &link).unwrap();
+
+    let repo = TestRepo::new();
+    let report = repo.snapshot("mallory@x", &mallory, DAY);
+    let all = stored(&repo, "mallory@x");
+    assert!(all.iter().all(|raw| !contains(raw, b"SECRET-hardlink")));
+    assert_eq!(report.messages, 3, "{:?}", report.warnings);
+    assert!(warned_about(&report, &link), "{:?}", report.warnings);
+    assert!(all.iter().any(|raw| contains(raw, b"COPY")));
+}
+
+#[test]
+fn item4_a_notification_maildir_with_a_symlinked_tmp_or_new_writes_nothing_outside() {
+    use mtm_core::{
+        EmailNotifier, EmailSettings, EmailTransport, Notification, NotificationKind, Notifier,
+        Recipient, RequestId, RestoreRequest,
+    };
+    let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+    let alice = AccountId::new("alice@x").unwrap();
+    let request = RestoreRequest::new(
+        RequestId::new(alice.clone(), 1).unwrap(),
+        day(DAY),
+        RestoreScope::Account,
+        Actor::User(alice),
+        at("2026-11-20T10:00:00Z"),
+        at("2026-11-25T00:00:00Z"),
+    )
+    .unwrap();
+    let notification = Notification {
+        kind: NotificationKind::NewRequest,
+        recipient: Recipient::Admins,
+        request,
+        plan: None,
+        result: None,
+        sent_at: at("2026-11-20T10:00:01Z"),
+    };
+    for sub in ["tmp", "new"] {
+        // The notifications go to a mailbox its user can write (say, an admin's own).
+        let tmp = tempfile::tempdir().unwrap();
+        let outbox = Maildir::create(tmp.path().join("outbox"));
+        let elsewhere = tmp.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        let theirs = outbox.root.join(sub);
+        fs::remove_dir(&theirs).unwrap();
+        symlink(&elsewhere, &theirs).unwrap();
+        hand_over(&outbox.root);
+        let notifier = EmailNotifier::new(
+            EmailSettings::new("MTM <mtm@x>", ["ops@x"]),
+            EmailTransport::Maildir(outbox.root.clone()),
+        )
+        .unwrap();
+
+        let err = notifier.notify(&notification).unwrap_err();
+        assert!(
+            err.to_string().contains(&theirs.display().to_string()),
+            "{sub}: {err}"
+        );
+        assert!(files_below(&elsewhere).is_empty(), "{sub}: wrote outside");
+    }
+}
+
+#[test]
+fn item4_a_restore_never_copies_a_hard_linked_control_file_into_the_mailbox() {
+    // Where fs.protected_hardlinks is 0, a user may hard-link a root-only file as their
+    // `subscriptions` or `dovecot-keywords`: the restore must not rewrite it into a file
+    // of theirs.
+    let Some(_owner) = mail_owner() else {
+        eprintln!("needs root and the mail user: a root-only file and a user's mailbox");
+        return;
+    };
+    for control in ["subscriptions", "dovecot-keywords"] {
+        let world = World::new();
+        let secret = Secret::create(world.tmp.path(), control);
+        fs::remove_dir_all(world.alice.folder_dir("Projects")).unwrap();
+        let file = world.alice.root.join(control);
+        fs::remove_file(&file).unwrap();
+        fs::hard_link(&secret.path, &file).unwrap();
+
+        let (completed, said) = world.restore();
+        assert!(!completed, "{control}: {said}");
+        assert!(said.contains(&file.display().to_string()), "{said}");
+        assert_eq!(
+            fs::metadata(&file).unwrap().ino(),
+            fs::metadata(&secret.path).unwrap().ino(),
+            "{control}: replaced"
+        );
+        let copied = files_below(&world.alice.root)
+            .into_iter()
+            .filter(|p| *p != file)
+            .any(|p| contains(&fs::read(&p).unwrap(), &secret.content));
+        assert!(!copied, "{control}: the secret was copied into the mailbox");
+    }
+}
+
+#[test]
+fn item2_a_folder_swapped_for_a_symlink_after_the_listing_is_not_read_through() {
+    // The folder's messages are listed; then the user swaps the folder's directory for a
+    // symlink to another user's folder holding files of the same names.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bob = Maildir::create(tmp.path().join("bob"));
+    bob.add_folder("Work", true);
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    mallory.add_folder("Work", true);
+    let bait = mallory.deliver("Work", &message("a@x", "m@x", "Bait", "bait"), "S", 1);
+    let name = bait.file_name().unwrap().to_owned();
+    fs::write(
+        bob.folder_dir("Work").join("cur").join(&name),
+        message("boss@x", "bob@x", "Bob only", "PRIVATE-BOB"),
+    )
+    .unwrap();
+    hand_over(&mallory.root);
+
+    let repo = TestRepo::new();
+    let (theirs, target) = (mallory.folder_dir("Work"), bob.folder_dir("Work"));
+    let moved = tmp.path().join("work-moved");
+    let options = after_scan(move || {
+        fs::rename(&theirs, &moved).unwrap();
+        symlink(&target, &theirs).unwrap();
+    });
+    let report = repo
+        .try_snapshot("mallory@x", &mallory, DAY, &options)
+        .unwrap();
+    assert!(
+        stored(&repo, "mallory@x")
+            .iter()
+            .all(|raw| !contains(raw, b"PRIVATE-BOB"))
+    );
+    assert_eq!(report.messages, 0, "{:?}", report.warnings);
+    assert!(warned_about(&report, &bait), "{:?}", report.warnings);
+}
+
+#[test]
+fn item3_a_sparse_message_file_is_refused_without_reading_its_holes() {
+    // `truncate -s 1T cur/x` costs a user no quota, and reading it would take a terabyte of
+    // memory: a delivered message is written byte by byte and never has holes.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut mallory = Maildir::create(tmp.path().join("mallory"));
+    mallory.deliver("INBOX", &message("a@x", "m@x", "Real", "real"), "S", 1);
+    let sparse = mallory.root.join("cur/1763000000.M9P9.sparse:2,S");
+    let file = fs::File::create(&sparse).unwrap();
+    std::io::Write::write_all(&mut &file, b"Subject: holes\r\n\r\n").unwrap();
+    file.set_len(64 << 20).unwrap();
+    drop(file);
+    hand_over(&mallory.root);
+
+    let repo = TestRepo::new();
+    let report = repo.snapshot("mallory@x", &mallory, DAY);
+    assert_eq!(report.messages, 1, "{:?}", report.warnings);
+    assert!(warned_about(&report, &sparse), "{:?}", report.warnings);
+    assert!(
+        stored(&repo, "mallory@x")
+            .iter()
+            .all(|raw| !contains(raw, b"holes"))
+    );
+}
+
+#[test]
+fn item2_dovecots_hard_links_are_read_where_the_account_root_is_not_the_users() {
+    // `root:mail 0770` account directories, the message directories the user's: a copy that
+    // Dovecot hard-linked belongs to the owner of its directory, and is read.
+    let Some(owner) = mail_owner() else {
+        eprintln!("needs root and the mail user: files of the user in a root's directory");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = Maildir::create(tmp.path().join("alice"));
+    alice.add_folder("Copies", true);
+    let copied = alice.deliver("INBOX", &message("b@x", "a@x", "Copied", "COPY"), "S", 2);
+    hand_over(&alice.root);
+    std::os::unix::fs::lchown(&alice.root, Some(0), Some(owner.gid)).unwrap();
+    let copy = alice
+        .folder_dir("Copies")
+        .join("cur")
+        .join(copied.file_name().unwrap());
+    fs::hard_link(&copied, &copy).unwrap();
+
+    let repo = TestRepo::new();
+    let report = repo.snapshot("alice@x", &alice, DAY);
+    assert_eq!(report.messages, 2, "{:?}", report.warnings);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 }

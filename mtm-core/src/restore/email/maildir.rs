@@ -1,11 +1,12 @@
 //! Delivery straight into a Maildir.
 
 use std::fs;
-use std::io::Write as _;
+use std::io::{self, Write as _};
 use std::path::Path;
 
 use super::unique;
 use crate::error::{Error, Result};
+use crate::source::beneath::Dir;
 
 /// The host name for Maildir file names, with `/` and `:` escaped as the Maildir spec says.
 fn maildir_host() -> String {
@@ -18,11 +19,22 @@ fn maildir_host() -> String {
 }
 
 /// Delivers `bytes` the Maildir way: a new file in `tmp/`, synced, renamed into `new/`.
+///
+/// The Maildir may be a mailbox its user can write (an admin's own), so everything below
+/// `root` goes through [`Dir`] as a restore's writes do: a `tmp/`, `new/` or `cur/` that is a
+/// symlink is refused with an error naming it, and nothing is written outside. `root` itself
+/// is the provider's path (created if missing, followed if a symlink).
 pub(super) fn deliver_to_maildir(root: &Path, bytes: &[u8]) -> Result<()> {
-    for sub in ["cur", "new", "tmp"] {
-        let dir = root.join(sub);
-        fs::create_dir_all(&dir).map_err(|e| Error::storage(&dir, e))?;
-    }
+    let refused = |path: &Path, e: io::Error| Error::maildir(path, e.to_string());
+    fs::create_dir_all(root).map_err(|e| Error::storage(root, e))?;
+    let dir = Dir::open_root(root, true).map_err(|e| refused(root, e))?;
+    let open = |sub: &str| -> Result<Dir> {
+        let path = dir.join(sub);
+        dir.mkdir(sub, 0o700).map_err(|e| refused(&path, e))?;
+        dir.open_dir(sub).map_err(|e| refused(&path, e))
+    };
+    let (tmp, new) = (open("tmp")?, open("new")?);
+    open("cur")?;
     let (since, seq) = unique();
     let name = format!(
         "{}.M{}P{}Q{seq}.{}",
@@ -31,22 +43,16 @@ pub(super) fn deliver_to_maildir(root: &Path, bytes: &[u8]) -> Result<()> {
         std::process::id(),
         maildir_host()
     );
-    let tmp = root.join("tmp").join(&name);
-    let new = root.join("new").join(&name);
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        });
+    let written = tmp.create_new(&name, 0o600).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
     if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::storage(&tmp, e));
+        let _ = tmp.unlink(&name);
+        return Err(Error::storage(tmp.join(&name), e));
     }
-    fs::rename(&tmp, &new).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::storage(&new, e)
+    tmp.rename(&name, &new, &name).map_err(|e| {
+        let _ = tmp.unlink(&name);
+        Error::storage(new.join(&name), e)
     })
 }
