@@ -32,7 +32,7 @@ use crate::repo::Repository;
 use crate::retention::{PrunePlan, PruneReport};
 use crate::store::codec::Codec;
 use crate::store::format::{IndexFile, IndexedPack, PackRecord, encode_index};
-use crate::store::{BlobStore, pack_key};
+use crate::store::{BlobStore, STREAM_FROM, pack_key};
 use crate::verify::unindexed_packs;
 
 /// How aggressive a collection is.
@@ -258,7 +258,17 @@ impl Repository {
                 }
                 PackFate::Repack => {
                     for r in alive {
-                        let raw = store.read(&r.id, &|| format!("blob {} being repacked", r.id))?;
+                        let describe = || format!("blob {} being repacked", r.id);
+                        if r.raw_len as usize >= STREAM_FROM || r.stored_len as usize >= STREAM_FROM
+                        {
+                            // A large blob is copied as it is stored, in pieces: never held
+                            // whole, never compressed again.
+                            if let Some(copied) = compressor.copy_blob(store, &r.id, &describe)? {
+                                writer.adopt(copied)?;
+                            }
+                            continue;
+                        }
+                        let raw = store.read(&r.id, &describe)?;
                         let use_dictionary = r.codec == Codec::ZstdDictionary;
                         writer.push(encoder.compress(r.id, r.kind, use_dictionary, &raw)?)?;
                     }
