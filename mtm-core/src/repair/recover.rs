@@ -16,7 +16,8 @@
 //! 1. writes the recovered messages, the readable blobs of damaged packs, one new catalog
 //!    per account and the rewritten manifests into new packs, with their index file;
 //! 2. replaces each damaged snapshot record (the new one is first written beside it as
-//!    `<day>.json.repair`, which a later run publishes if a crash came between);
+//!    `<day>.json.repair`, which a later run publishes if a crash came between; until then
+//!    gc refuses to run, as what it names is reachable from no published record);
 //! 3. rewrites the index files that name damaged blobs or packs without them;
 //! 4. deletes the damaged packs and dictionaries.
 
