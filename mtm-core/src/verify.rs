@@ -359,10 +359,8 @@ enum Open<'d> {
     Failed(String),
 }
 
-/// Reads a pack's data and checks its hash and every blob of `records` (recording damaged
-/// blobs in `damaged`): a small pack with one read, a large one piece by piece, each blob
-/// checked as its bytes go by. Memory stays at a piece and a small blob, whatever the size
-/// of the pack and its blobs.
+/// Reads a pack's data and checks its hash and every blob of `records`, recording damaged
+/// blobs in `damaged`.
 fn read_pack_data(
     inner: &RepoInner,
     pack: &IndexedPack,
@@ -370,10 +368,38 @@ fn read_pack_data(
     report: &mut VerifyReport,
     damaged: &mut IdMap<BlobId, String>,
 ) -> Result<()> {
+    report.packs_read += 1;
+    let intact = check_pack_data(inner, pack, records, |record, reason| {
+        report.blobs_checked += 1;
+        if let Some(reason) = reason {
+            damaged.insert(record.id, reason);
+        }
+    })?;
+    if !intact {
+        // The pack is damaged; which blobs, and so which messages, the checks of each blob
+        // tell.
+        report.problems.push(problem(
+            pack_key(&pack.id),
+            "content does not match its hash",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a pack's data, a small pack with one read, a large one piece by piece, and checks
+/// each blob of `records` as its bytes go by: `blob` is told each one's fate (why it is
+/// damaged, or `None`). Returns whether the pack's bytes hash to its id. Memory stays at a
+/// piece and a small blob, whatever the size of the pack and its blobs (verify and the
+/// recovery's survey read every pack with it). An error only if the storage fails.
+pub(crate) fn check_pack_data(
+    inner: &RepoInner,
+    pack: &IndexedPack,
+    records: &[PackRecord],
+    mut blob: impl FnMut(&PackRecord, Option<String>),
+) -> Result<bool> {
     use crate::store::codec::{Codec, StreamCheck};
     let key = pack_key(&pack.id);
     let size = inner.backend.size(&key)?;
-    report.packs_read += 1;
     let mut order: Vec<&PackRecord> = records.iter().collect();
     order.sort_by_key(|r| r.offset);
     let large = |r: &PackRecord| r.raw_len > STREAM_CHECK || r.stored_len > STREAM_CHECK;
@@ -471,10 +497,7 @@ fn read_pack_data(
                 Open::Failed(_) => {}
             }
             if to <= end {
-                report.blobs_checked += 1;
-                if let Some(reason) = finish(r, state)? {
-                    damaged.insert(r.id, reason);
-                }
+                blob(r, finish(r, state)?);
             } else {
                 still_open.push((r, state));
             }
@@ -482,30 +505,21 @@ fn read_pack_data(
         open = still_open;
         at = end;
     }
-    if BlobId::from_bytes(*hasher.finalize().as_bytes()) != pack.id || at != size {
-        // The pack is damaged; which blobs, and so which messages, the checks of each blob
-        // tell.
-        report
-            .problems
-            .push(problem(&key, "content does not match its hash"));
-    }
+    let intact = BlobId::from_bytes(*hasher.finalize().as_bytes()) == pack.id && at == size;
     let beyond = open
         .into_iter()
         .map(|(r, _)| r)
         .chain(order[next..].iter().copied());
     for r in beyond {
-        report.blobs_checked += 1;
         let reason = if u64::from(r.offset) + u64::from(r.stored_len) <= at {
             // An empty blob at the very end.
             finish(r, Open::Buffer(Vec::new()))?
         } else {
             Some(format!("{key}: blob beyond the end of the pack"))
         };
-        if let Some(reason) = reason {
-            damaged.insert(r.id, reason);
-        }
+        blob(r, reason);
     }
-    Ok(())
+    Ok(intact)
 }
 
 fn check_dictionaries(inner: &RepoInner, report: &mut VerifyReport) -> Result<()> {

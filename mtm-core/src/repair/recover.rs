@@ -4,7 +4,7 @@
 //! it is not. Afterwards every blob a snapshot reaches is readable: `verify` is clean and
 //! `gc` runs.
 //!
-//! The survey reads everything, as `verify` does: every indexed pack whole (its hash and
+//! The survey reads everything, as `verify` does (in pieces): every indexed pack (its hash and
 //! every blob), every dictionary, every snapshot record, manifest and catalog. The Maildir of
 //! an account is scanned only if one of its snapshots lost a message; a live file is read
 //! only if its unique name and size match the lost one's, or else its size does.
@@ -41,7 +41,7 @@ use crate::snapshot::take::load_blob;
 use crate::source::{MaildirAccount, MessageFile};
 use crate::store::codec::Codec;
 use crate::store::format::{IndexFile, IndexedPack, PackRecord, decode_index, encode_index};
-use crate::store::{BlobStore, Kind, dictionary_key, pack_key};
+use crate::store::{BlobStore, Kind, STREAM_FROM, dictionary_key, pack_key};
 use crate::verify::Problem;
 
 /// Suffix of a replacement snapshot record waiting to be published.
@@ -470,31 +470,32 @@ fn survey_blobs(inner: &RepoInner) -> Result<BlobDamage> {
     }
     for (id, (pack, records)) in &by_pack {
         let key = pack_key(id);
-        let data = match inner.backend.read(&key) {
-            Ok(data) => Some(data),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
+        // Read in pieces, each blob checked as it goes: a huge message part is never held.
+        let mut fates: Vec<(PackRecord, Option<String>)> = Vec::with_capacity(records.len());
+        let whole = match crate::verify::check_pack_data(inner, pack, records, |r, reason| {
+            fates.push((*r, reason));
+        }) {
+            Ok(whole) => whole,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                fates = records
+                    .iter()
+                    .map(|r| (*r, Some(format!("{key}: missing or truncated"))))
+                    .collect();
+                false
+            }
             Err(e) => return Err(e),
         };
-        let whole = data.as_ref().is_some_and(|d| BlobId::of(d) == *id);
         if !whole {
             damage.packs.insert(key.clone());
         }
-        for record in records {
-            let stored = data.as_ref().and_then(|d| {
-                d.get(record.offset as usize..(record.offset as usize) + record.stored_len as usize)
-            });
-            let result = match stored {
-                None => Err(Error::integrity(&key, "missing or truncated")),
-                Some(stored) => store.check_stored(pack, record, stored),
-            };
-            match result {
-                Ok(()) if whole => {}
-                Ok(()) => damage.rescue.push((*pack, *record)),
-                Err(e) if matches!(e.kind(), ErrorKind::Integrity | ErrorKind::NotFound) => {
-                    damage.unreadable.insert(record.id, e.to_string());
+        for (record, reason) in fates {
+            match reason {
+                None if whole => {}
+                None => damage.rescue.push((*pack, record)),
+                Some(reason) => {
+                    damage.unreadable.insert(record.id, reason);
                     damage.drop.insert((*id, record.id));
                 }
-                Err(e) => return Err(e),
             }
         }
     }
@@ -618,7 +619,16 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
     let compressor = writer.compressor();
     let mut encoder = compressor.encoder()?;
     for (pack, record) in &damage.rescue {
-        let raw = store.read(&record.id, &|| format!("blob {} being rescued", record.id))?;
+        let describe = || format!("blob {} being rescued", record.id);
+        if record.raw_len as usize >= STREAM_FROM || record.stored_len as usize >= STREAM_FROM {
+            // A large blob is copied as it is stored, in pieces, as gc moves one.
+            if let Some(copied) = compressor.copy_blob(store, &record.id, &describe)? {
+                writer.adopt(copied)?;
+            }
+            report.blobs_rescued += 1;
+            continue;
+        }
+        let raw = store.read(&record.id, &describe)?;
         let use_dictionary = record.codec == Codec::ZstdDictionary && pack.dictionary.is_some();
         writer.push(encoder.compress(record.id, record.kind, use_dictionary, &raw)?)?;
         report.blobs_rescued += 1;

@@ -3,7 +3,8 @@
 //! small constant, however many workers run.
 //!
 //! The same bound holds for what reads a huge message's blobs afterwards: `verify` reading
-//! every pack's data, and `gc` rewriting the pack that holds it.
+//! every pack's data, `repair recover`'s survey doing the same, and `gc` rewriting the pack
+//! that holds it.
 //!
 //! Memory is measured as the peak resident set (`VmHWM` in `/proc/self/status`) of a child
 //! process that runs nothing but one such operation: this test binary, started again on the
@@ -36,6 +37,8 @@ enum Child {
     Read,
     /// `verify` reading every pack's data (`--read-data 1.0`).
     Verify,
+    /// `repair recover`'s plan, whose survey reads every pack's data as verify does.
+    Plan,
     /// `gc` rewriting every pack that holds any garbage (even only its own trailer), so
     /// that the pack of the huge message is repacked.
     Gc,
@@ -47,6 +50,7 @@ impl Child {
             Child::Snapshot => "snapshot",
             Child::Read => "read",
             Child::Verify => "verify",
+            Child::Plan => "plan",
             Child::Gc => "gc",
         }
     }
@@ -77,6 +81,11 @@ fn snapshot_one_account_and_print_the_peak() {
             .unwrap();
         assert!(report.is_ok(), "{:?}", report.problems);
         println!("verify checked {} blobs", report.blobs_checked);
+    } else if does == Child::Plan.name() {
+        let repo = Repository::open(dir.join("repo")).unwrap();
+        let plan = repo.recovery_plan(&[]).unwrap();
+        assert!(plan.is_empty(), "{plan:?}");
+        println!("nothing to recover");
     } else if does == Child::Gc.name() {
         let repo = Repository::open(dir.join("repo")).unwrap();
         let options = mtm_core::GcOptions {
@@ -245,21 +254,24 @@ fn a_300_mib_message_is_snapshotted_read_back_collected_and_verified_in_its_size
     );
     // After the gc: verify also checks the huge blob's copy.
     let verify = peak_of_child(dir.path(), 0, Child::Verify);
+    let plan = peak_of_child(dir.path(), 0, Child::Plan);
     eprintln!(
         "peak of a small snapshot {} MiB; with a {} MiB message: snapshot {} MiB, reading it \
-         back {} MiB, gc repacking it {} MiB, verify reading every pack {} MiB",
+         back {} MiB, gc repacking it {} MiB, verify reading every pack {} MiB, a recovery plan {} MiB",
         baseline / MIB,
         size / MIB,
         snapshot / MIB,
         read / MIB,
         gc / MIB,
-        verify / MIB
+        verify / MIB,
+        plan / MIB
     );
     for (what, peak) in [
         ("snapshot", snapshot),
         ("read", read),
         ("gc", gc),
         ("verify", verify),
+        ("recovery plan", plan),
     ] {
         assert!(
             peak <= size + ALLOWANCE,
