@@ -4,10 +4,11 @@
 //! it is not. Afterwards every blob a snapshot reaches is readable: `verify` is clean and
 //! `gc` runs.
 //!
-//! The survey reads everything, as `verify` does (in pieces): every indexed pack (its hash and
-//! every blob), every dictionary, every snapshot record, manifest and catalog. The Maildir of
-//! an account is scanned only if one of its snapshots lost a message; a live file is read
-//! only if its unique name and size match the lost one's, or else its size does.
+//! The survey reads everything, as `verify` does (a large pack in pieces): every indexed
+//! pack (its hash and every blob), every dictionary, every snapshot record, manifest and
+//! catalog. The Maildir of an account is scanned only if one of its snapshots lost a
+//! message; a live file is read only if its unique name and size match the lost one's, or
+//! else its size does.
 //!
 //! Execution, under the gc lock, surveys again and refuses a plan that no longer matches,
 //! then in this order (a crash between two steps leaves a repository that a second run
