@@ -42,7 +42,7 @@ use crate::snapshot::take::load_blob;
 use crate::source::{MaildirAccount, MessageFile};
 use crate::store::codec::Codec;
 use crate::store::format::{IndexFile, IndexedPack, PackRecord, decode_index, encode_index};
-use crate::store::{BlobStore, Kind, STREAM_FROM, dictionary_key, pack_key};
+use crate::store::{BlobStore, Kind, NewBlob, STREAM_FROM, dictionary_key, pack_key};
 use crate::verify::Problem;
 
 /// Suffix of a replacement snapshot record waiting to be published.
@@ -677,6 +677,9 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
                     }
                     let (cuts, summary) = analyze(&bytes);
                     let mut parts = Vec::with_capacity(cuts.len());
+                    // A large message's parts are streamed into a pack of its own, as a
+                    // snapshot stores them: no compressed copy of them is held.
+                    let mut large = Vec::new();
                     for part in cuts {
                         let raw = &bytes[part.range];
                         let part_id = BlobId::of(raw);
@@ -685,10 +688,28 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
                                 part.kind,
                                 crate::message::PartKind::Trace | crate::message::PartKind::Header
                             );
-                            writer.push(encoder.compress(part_id, Kind::Part, header, raw)?)?;
+                            if bytes.len() >= STREAM_FROM {
+                                large.push(NewBlob {
+                                    id: part_id,
+                                    kind: Kind::Part,
+                                    use_dictionary: header,
+                                    raw,
+                                });
+                            } else {
+                                writer.push(encoder.compress(
+                                    part_id,
+                                    Kind::Part,
+                                    header,
+                                    raw,
+                                )?)?;
+                            }
                         }
                         parts.push(part_id);
                     }
+                    if let Some(pack) = compressor.write_pack(&mut encoder, &large)? {
+                        writer.adopt(pack)?;
+                    }
+                    drop(large);
                     entries.insert(
                         *id,
                         CatalogEntry {

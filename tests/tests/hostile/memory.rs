@@ -3,8 +3,8 @@
 //! small constant, however many workers run.
 //!
 //! The same bound holds for what reads a huge message's blobs afterwards: `verify` reading
-//! every pack's data, `repair recover`'s survey doing the same, and `gc` rewriting the pack
-//! that holds it.
+//! every pack's data, `repair recover`'s survey doing the same and its storing the message
+//! again from the Maildir, and `gc` rewriting the pack that holds it.
 //!
 //! Memory is measured as the peak resident set (`VmHWM` in `/proc/self/status`) of a child
 //! process that runs nothing but one such operation: this test binary, started again on the
@@ -39,6 +39,9 @@ enum Child {
     Verify,
     /// `repair recover`'s plan, whose survey reads every pack's data as verify does.
     Plan,
+    /// `repair recover` storing the huge message again from the Maildir (the test damaged
+    /// its attachment's pack).
+    Recover,
     /// `gc` rewriting every pack that holds any garbage (even only its own trailer), so
     /// that the pack of the huge message is repacked.
     Gc,
@@ -51,6 +54,7 @@ impl Child {
             Child::Read => "read",
             Child::Verify => "verify",
             Child::Plan => "plan",
+            Child::Recover => "recover",
             Child::Gc => "gc",
         }
     }
@@ -86,6 +90,12 @@ fn snapshot_one_account_and_print_the_peak() {
         let plan = repo.recovery_plan(&[]).unwrap();
         assert!(plan.is_empty(), "{plan:?}");
         println!("nothing to recover");
+    } else if does == Child::Recover.name() {
+        let repo = Repository::open(dir.join("repo")).unwrap();
+        let source = MaildirAccount::open(dir.join("maildir")).unwrap();
+        let plan = repo.recovery_plan(&[(account.clone(), source)]).unwrap();
+        let recovered = repo.recover(&plan, &clock).unwrap();
+        println!("recovered {} messages", recovered.messages_recovered);
     } else if does == Child::Gc.name() {
         let repo = Repository::open(dir.join("repo")).unwrap();
         let options = mtm_core::GcOptions {
@@ -211,6 +221,18 @@ fn deliver_huge(maildir: &Path, name: &str, size: u64, seed: u64) -> u64 {
     std::fs::metadata(&path).unwrap().len()
 }
 
+/// The largest file below `dir` (a directory of directories of files, as `packs/` is).
+fn largest_file(dir: &Path) -> PathBuf {
+    let mut files = Vec::new();
+    for sub in std::fs::read_dir(dir).unwrap() {
+        for file in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            files.push((std::fs::metadata(&path).unwrap().len(), path));
+        }
+    }
+    files.into_iter().max().unwrap().1
+}
+
 /// A mailbox of a few ordinary messages, around which the huge ones are delivered.
 fn ordinary_mailbox(dir: &Path) -> Maildir {
     let mut maildir = Maildir::create(dir.join("maildir"));
@@ -230,7 +252,7 @@ fn give_to_the_mail_user(maildir: &Maildir) {
 }
 
 #[test]
-fn a_300_mib_message_is_snapshotted_read_back_collected_and_verified_in_its_size_plus_a_small_constant()
+fn a_300_mib_message_costs_its_size_plus_a_small_constant_to_snapshot_read_collect_verify_and_recover()
  {
     let small = tempfile::tempdir().unwrap();
     ordinary_mailbox(small.path());
@@ -255,16 +277,26 @@ fn a_300_mib_message_is_snapshotted_read_back_collected_and_verified_in_its_size
     // After the gc: verify also checks the huge blob's copy.
     let verify = peak_of_child(dir.path(), 0, Child::Verify);
     let plan = peak_of_child(dir.path(), 0, Child::Plan);
+    // A flipped byte in the huge attachment: the recovery stores it again from the Maildir.
+    let pack = largest_file(&dir.path().join("repo/packs"));
+    let mut data = std::fs::read(&pack).unwrap();
+    let middle = data.len() / 2;
+    data[middle] ^= 0x20;
+    std::fs::remove_file(&pack).unwrap();
+    std::fs::write(&pack, data).unwrap();
+    let (recover, said) = child_run(dir.path(), 0, Child::Recover);
+    assert!(said.contains("recovered 1 messages"), "{said}");
     eprintln!(
         "peak of a small snapshot {} MiB; with a {} MiB message: snapshot {} MiB, reading it \
-         back {} MiB, gc repacking it {} MiB, verify reading every pack {} MiB, a recovery plan {} MiB",
+         back {} MiB, gc repacking it {} MiB, verify reading every pack {} MiB, a recovery plan {} MiB, recovering it {} MiB",
         baseline / MIB,
         size / MIB,
         snapshot / MIB,
         read / MIB,
         gc / MIB,
         verify / MIB,
-        plan / MIB
+        plan / MIB,
+        recover / MIB
     );
     for (what, peak) in [
         ("snapshot", snapshot),
@@ -272,6 +304,7 @@ fn a_300_mib_message_is_snapshotted_read_back_collected_and_verified_in_its_size
         ("gc", gc),
         ("verify", verify),
         ("recovery plan", plan),
+        ("recovery", recover),
     ] {
         assert!(
             peak <= size + ALLOWANCE,
