@@ -600,17 +600,28 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
             continue;
         };
         let data = backend.read(staged)?;
+        // What this code staged is a sealed record of the day its name says; anything else
+        // is damage, which never replaces a published record (the published one, if
+        // damaged, is planned and replaced by this run's step 2 like any other).
+        let intact = SnapshotRecord::decode(&data, staged)
+            .is_ok_and(|record| snapshot_key(&record.account, record.day) == key);
         match backend.read(key) {
-            Ok(current) if current == data => {}
+            Ok(current) if current == data => report.snapshots_rewritten += 1,
+            Ok(_) if !intact => {}
             Ok(_) => {
                 backend.delete(key)?;
                 backend.write_new(key, &data)?;
+                report.snapshots_rewritten += 1;
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => backend.write_new(key, &data)?,
+            // Published even if damaged: a record that `verify` names is better than a day
+            // that silently disappears.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                backend.write_new(key, &data)?;
+                report.snapshots_rewritten += 1;
+            }
             Err(e) => return Err(e),
         }
         backend.delete(staged)?;
-        report.snapshots_rewritten += 1;
     }
 
     // 1. New blobs, through a store that knows none: a damaged blob that is indexed must

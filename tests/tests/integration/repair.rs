@@ -526,3 +526,29 @@ fn a_large_intact_blob_of_a_damaged_pack_is_copied_as_stored_into_a_pack_of_its_
         .unwrap();
     assert!(view.raw(day("2026-11-20"), &inbox.messages[0].id).unwrap() == raw);
 }
+
+#[test]
+fn a_damaged_staged_record_never_replaces_a_published_one() {
+    let t = TestRepo::new();
+    alice_with_two_days(&t);
+    // A replacement record staged by a crashed recovery, damaged since (its seal is broken).
+    let record = t.path().join("snapshots/alice@example.com/2026-11-20.json");
+    let mut staged = std::fs::read(&record).unwrap();
+    let middle = staged.len() / 2;
+    staged[middle] ^= 0x01;
+    let staged_path = record.with_extension("json.repair");
+    std::fs::write(&staged_path, &staged).unwrap();
+    let repo = Repository::open(t.path()).unwrap();
+    let err = repo.gc(&Default::default()).unwrap_err();
+    assert!(err.to_string().contains("mtm repair recover"), "{err}");
+    let plan = repo.recovery_plan(&alice(&t)).unwrap();
+    assert_eq!(plan.staged_records.len(), 1, "{plan:#?}");
+    let before = std::fs::read(&record).unwrap();
+    let report = repo.recover(&plan, &clock()).unwrap();
+    assert_eq!(report.snapshots_rewritten, 0, "{report:?}");
+    assert!(!staged_path.exists());
+    assert!(std::fs::read(&record).unwrap() == before);
+    assert_eq!(problems(&repo), Vec::<String>::new());
+    repo.gc(&Default::default()).unwrap();
+    assert_eq!(read_both_days(&repo), 25);
+}
