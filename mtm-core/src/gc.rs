@@ -4,11 +4,12 @@
 //! repository's exclusive lock, so no snapshot is writing while it marks and deletes, and a
 //! snapshot waits for no gc (it fails `Busy` and is retried). Under the lock, gc:
 //!
-//! 1. reads the index afresh and marks every blob reachable from any snapshot record, and
-//!    refuses (an integrity error that names `mtm repair index`) if any live blob is in no
-//!    index file: the sweep decides by the index, and would otherwise delete, as
-//!    unreferenced, a pack whose index file was lost while it holds the only copy of live
-//!    mail;
+//! 1. refuses while an interrupted recovery left a replacement record staged
+//!    (`<day>.json.repair`: what it names is reachable from no published record); reads the
+//!    index afresh and marks every blob reachable from any snapshot record, and refuses (an
+//!    integrity error that names `mtm repair index`) if any live blob is in no index file:
+//!    the sweep decides by the index, and would otherwise delete, as unreferenced, a pack
+//!    whose index file was lost while it holds the only copy of live mail;
 //! 2. deletes packs with no live blob, and repacks packs whose live share is small into new
 //!    packs (with their own new index file);
 //! 3. writes one new index file for the live blobs of the packs it keeps;
@@ -32,7 +33,7 @@ use crate::repo::Repository;
 use crate::retention::{PrunePlan, PruneReport};
 use crate::store::codec::Codec;
 use crate::store::format::{IndexFile, IndexedPack, PackRecord, encode_index};
-use crate::store::{BlobStore, pack_key};
+use crate::store::{BlobStore, STREAM_FROM, pack_key};
 use crate::verify::unindexed_packs;
 
 /// How aggressive a collection is.
@@ -203,6 +204,7 @@ impl Repository {
                 ),
             ));
         }
+        refuse_staged_records(backend.as_ref())?;
         Ok((backend.list("index/")?, backend.list("packs/")?))
     }
 
@@ -258,7 +260,17 @@ impl Repository {
                 }
                 PackFate::Repack => {
                     for r in alive {
-                        let raw = store.read(&r.id, &|| format!("blob {} being repacked", r.id))?;
+                        let describe = || format!("blob {} being repacked", r.id);
+                        if r.raw_len as usize >= STREAM_FROM || r.stored_len as usize >= STREAM_FROM
+                        {
+                            // A large blob is copied as it is stored, in pieces: never held
+                            // whole, never compressed again.
+                            if let Some(copied) = compressor.copy_blob(store, &r.id, &describe)? {
+                                writer.adopt(copied)?;
+                            }
+                            continue;
+                        }
+                        let raw = store.read(&r.id, &describe)?;
                         let use_dictionary = r.codec == Codec::ZstdDictionary;
                         writer.push(encoder.compress(r.id, r.kind, use_dictionary, &raw)?)?;
                     }
@@ -405,6 +417,35 @@ impl Repository {
         }
         reachable(&self.inner.store, &manifests, &IdSet::default())
     }
+}
+
+/// Refuses to collect while an interrupted recovery left a replacement snapshot record
+/// staged (`<day>.json.repair`, FORMAT.md *Repair*): the new manifests and catalog it names
+/// are reachable from no published record (the old one may be deleted already, or still
+/// published and naming the damaged blobs instead), so a mark of the published records would
+/// have the sweep delete them, and the recovery would then publish a record whose blobs are
+/// gone. Refusing here, at the start that `gc` and `prune --gc` share, covers every mark;
+/// marking the staged records instead would have to be taught to every walk of the
+/// records, and would collect a repository that is halfway through a rewrite. `mtm repair
+/// recover` publishes the staged records first thing.
+fn refuse_staged_records(backend: &dyn crate::backend::Backend) -> Result<()> {
+    let staged: Vec<String> = backend
+        .list("snapshots/")?
+        .into_iter()
+        .filter(|key| key.ends_with(".json.repair"))
+        .collect();
+    let Some(first) = staged.first() else {
+        return Ok(());
+    };
+    Err(Error::integrity(
+        first,
+        format!(
+            "a recovery was interrupted before it published {} replacement snapshot \
+             record(s) (the first is {first}); gc deleted nothing: run `mtm repair recover` \
+             (with the Maildirs, as before) to finish it, then gc",
+            staged.len()
+        ),
+    ))
 }
 
 /// A mark that could not read what a snapshot references refuses the collection: says so,

@@ -334,36 +334,192 @@ fn check_packs(
             }
             continue;
         }
-        let data = inner.backend.read(&key)?;
-        report.packs_read += 1;
-        if BlobId::of(&data) != *id {
-            // The pack is damaged; which blobs, and so which messages, the checks of each
-            // blob below tell.
-            report
-                .problems
-                .push(problem(&key, "content does not match its hash"));
+        read_pack_data(inner, pack, records, report, &mut damaged)?;
+    }
+    Ok((damaged, unindexed))
+}
+
+/// A pack file up to this size is read with one read; a larger one (a large message part
+/// has a pack of its own) in pieces of [`PIECE`] bytes.
+const WHOLE_PACK: u64 = 8 * 1024 * 1024;
+/// How much of a large pack is read at once.
+const PIECE: u64 = 1024 * 1024;
+/// A blob whose raw or stored bytes are larger than this is decompressed as a stream and
+/// hashed as its pieces are read, never held whole (a huge message part costs verify a few
+/// MiB, not twice its size).
+const STREAM_CHECK: u32 = 1024 * 1024;
+
+/// A blob whose stored bytes span more than one piece of its pack, while they are read.
+enum Open<'d> {
+    /// A small blob: its stored bytes so far.
+    Buffer(Vec<u8>),
+    /// A large blob, checked as it goes.
+    Stream(Box<crate::store::codec::StreamCheck<'d>>),
+    /// A blob already found damaged (the rest of its bytes are skipped).
+    Failed(String),
+}
+
+/// Reads a pack's data and checks its hash and every blob of `records`, recording damaged
+/// blobs in `damaged`.
+fn read_pack_data(
+    inner: &RepoInner,
+    pack: &IndexedPack,
+    records: &[PackRecord],
+    report: &mut VerifyReport,
+    damaged: &mut IdMap<BlobId, String>,
+) -> Result<()> {
+    report.packs_read += 1;
+    let intact = check_pack_data(inner, pack, records, |record, reason| {
+        report.blobs_checked += 1;
+        if let Some(reason) = reason {
+            damaged.insert(record.id, reason);
         }
-        for record in records {
-            let start = record.offset as usize;
-            let end = start + record.stored_len as usize;
-            report.blobs_checked += 1;
-            let result = match data.get(start..end) {
-                Some(stored) => inner.store.check_stored(pack, record, stored),
-                None => Err(crate::Error::integrity(
-                    &key,
-                    "blob beyond the end of the pack",
-                )),
-            };
-            match result {
-                Ok(()) => {}
+    })?;
+    if !intact {
+        // The pack is damaged; which blobs, and so which messages, the checks of each blob
+        // tell.
+        report.problems.push(problem(
+            pack_key(&pack.id),
+            "content does not match its hash",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a pack's data, a small pack with one read, a large one piece by piece, and checks
+/// each blob of `records` as its bytes go by: `blob` is told each one's fate (why it is
+/// damaged, or `None`). Returns whether the pack's bytes hash to its id. Memory stays at a
+/// piece and a small blob, whatever the size of the pack and its blobs (verify and the
+/// recovery's survey read every pack with it). An error only if the storage fails.
+pub(crate) fn check_pack_data(
+    inner: &RepoInner,
+    pack: &IndexedPack,
+    records: &[PackRecord],
+    mut blob: impl FnMut(&PackRecord, Option<String>),
+) -> Result<bool> {
+    use crate::store::codec::{Codec, StreamCheck};
+    let key = pack_key(&pack.id);
+    let size = inner.backend.size(&key)?;
+    let mut order: Vec<&PackRecord> = records.iter().collect();
+    order.sort_by_key(|r| r.offset);
+    let large = |r: &PackRecord| r.raw_len > STREAM_CHECK || r.stored_len > STREAM_CHECK;
+    // The dictionary of large blobs that need it (small ones load it through the store).
+    let mut dictionary_failure = None;
+    let dictionary = match pack.dictionary {
+        Some(d)
+            if order
+                .iter()
+                .any(|r| large(r) && r.codec == Codec::ZstdDictionary) =>
+        {
+            match inner.store.dictionary(&d) {
+                Ok(dictionary) => Some(dictionary),
                 Err(e) if e.kind() == ErrorKind::Integrity => {
-                    damaged.insert(record.id, e.to_string());
+                    dictionary_failure = Some(e.to_string());
+                    None
                 }
                 Err(e) => return Err(e),
             }
         }
+        _ => None,
+    };
+    let where_ = |r: &PackRecord| format!("blob {} in pack {}", r.id, pack.id);
+    let start = |r: &PackRecord| -> Open<'_> {
+        if !large(r) {
+            return Open::Buffer(Vec::with_capacity(r.stored_len as usize));
+        }
+        if let (Codec::ZstdDictionary, Some(reason)) = (r.codec, &dictionary_failure) {
+            return Open::Failed(format!("{}: {reason}", where_(r)));
+        }
+        match StreamCheck::new(r.codec, r.raw_len as usize, dictionary.as_deref(), &|| {
+            where_(r)
+        }) {
+            Ok(check) => Open::Stream(Box::new(check)),
+            Err(e) => Open::Failed(e.to_string()),
+        }
+    };
+    // The outcome of a blob whose stored bytes are all in: `Err` only if storage failed.
+    let finish = |r: &PackRecord, open: Open<'_>| -> Result<Option<String>> {
+        let result = match open {
+            Open::Failed(reason) => return Ok(Some(reason)),
+            Open::Buffer(stored) => inner.store.check_stored(pack, r, &stored),
+            Open::Stream(check) => match check.finish() {
+                Ok((len, id)) if (len, id) == (u64::from(r.raw_len), r.id) => Ok(()),
+                Ok((len, _)) if len != u64::from(r.raw_len) => Err(crate::Error::integrity(
+                    where_(r),
+                    format!("decompressed to {len} bytes, expected {}", r.raw_len),
+                )),
+                Ok(_) => Err(crate::Error::integrity(
+                    where_(r),
+                    "content does not match its hash",
+                )),
+                Err(e) => Err(crate::Error::integrity(
+                    where_(r),
+                    format!("cannot decompress: {e}"),
+                )),
+            },
+        };
+        match result {
+            Ok(()) => Ok(None),
+            Err(e) if e.kind() == ErrorKind::Integrity => Ok(Some(e.to_string())),
+            Err(e) => Err(e),
+        }
+    };
+    let piece = if size <= WHOLE_PACK { size } else { PIECE };
+    let mut hasher = blake3::Hasher::new();
+    let mut open: Vec<(&PackRecord, Open<'_>)> = Vec::new();
+    let mut next = 0;
+    let mut at = 0u64;
+    while at < size {
+        let data = inner.backend.read_range(&key, at, piece.min(size - at))?;
+        if data.is_empty() {
+            break;
+        }
+        hasher.update(&data);
+        let end = at + data.len() as u64;
+        while next < order.len() && u64::from(order[next].offset) < end {
+            open.push((order[next], start(order[next])));
+            next += 1;
+        }
+        let mut still_open = Vec::with_capacity(open.len());
+        for (r, mut state) in open.drain(..) {
+            let (from, to) = (
+                u64::from(r.offset),
+                u64::from(r.offset) + u64::from(r.stored_len),
+            );
+            let slice = &data[(from.max(at) - at) as usize..(to.min(end) - at) as usize];
+            match &mut state {
+                Open::Buffer(stored) => stored.extend_from_slice(slice),
+                Open::Stream(check) => {
+                    if let Err(e) = check.feed(slice) {
+                        state = Open::Failed(format!("{}: cannot decompress: {e}", where_(r)));
+                    }
+                }
+                Open::Failed(_) => {}
+            }
+            if to <= end {
+                blob(r, finish(r, state)?);
+            } else {
+                still_open.push((r, state));
+            }
+        }
+        open = still_open;
+        at = end;
     }
-    Ok((damaged, unindexed))
+    let intact = BlobId::from_bytes(*hasher.finalize().as_bytes()) == pack.id && at == size;
+    let beyond = open
+        .into_iter()
+        .map(|(r, _)| r)
+        .chain(order[next..].iter().copied());
+    for r in beyond {
+        let reason = if u64::from(r.offset) + u64::from(r.stored_len) <= at {
+            // An empty blob at the very end.
+            finish(r, Open::Buffer(Vec::new()))?
+        } else {
+            Some(format!("{key}: blob beyond the end of the pack"))
+        };
+        blob(r, reason);
+    }
+    Ok(intact)
 }
 
 fn check_dictionaries(inner: &RepoInner, report: &mut VerifyReport) -> Result<()> {
@@ -546,4 +702,67 @@ fn check_snapshots(
         });
     }
     Ok(needed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Kind;
+    use crate::{Repository, RepositoryOptions};
+
+    fn packs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for sub in std::fs::read_dir(dir).unwrap() {
+            for file in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+                out.push(file.unwrap().path());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_large_pack_is_read_in_pieces_and_a_flipped_byte_in_its_blob_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let repo = Repository::init(&root, RepositoryOptions::default()).unwrap();
+        let inner = &repo.inner;
+        // Incompressible: the pack is larger than one read, the blob spans many pieces.
+        let mut large = vec![0u8; (WHOLE_PACK + 3 * PIECE + 12345) as usize];
+        blake3::Hasher::new().finalize_xof().fill(&mut large);
+        let mut writer = inner.store.writer(None);
+        let small = writer.add(Kind::Part, b"a small blob").unwrap();
+        let id = writer.add(Kind::Part, &large).unwrap();
+        writer.finish().unwrap();
+        let check = |report: &mut VerifyReport| {
+            check_packs(inner, &VerifyOptions::default(), report)
+                .unwrap()
+                .0
+        };
+        let mut report = VerifyReport::default();
+        assert!(check(&mut report).is_empty());
+        assert_eq!((report.packs_read, report.blobs_checked), (2, 2));
+        assert!(report.is_ok(), "{:?}", report.problems);
+
+        let pack = packs(&root.join("packs"))
+            .into_iter()
+            .find(|p| std::fs::metadata(p).unwrap().len() > WHOLE_PACK)
+            .unwrap();
+        let mut data = std::fs::read(&pack).unwrap();
+        data[(WHOLE_PACK / 2) as usize] ^= 0x10;
+        std::fs::remove_file(&pack).unwrap();
+        std::fs::write(&pack, data).unwrap();
+        let mut report = VerifyReport::default();
+        let damaged = check(&mut report);
+        assert!(damaged.contains_key(&id) && !damaged.contains_key(&small));
+        assert!(
+            damaged[&id].contains("does not match its hash"),
+            "{damaged:?}"
+        );
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert!(
+            report.problems[0]
+                .reason
+                .contains("does not match its hash")
+        );
+    }
 }

@@ -4,10 +4,11 @@
 //! it is not. Afterwards every blob a snapshot reaches is readable: `verify` is clean and
 //! `gc` runs.
 //!
-//! The survey reads everything, as `verify` does: every indexed pack whole (its hash and
-//! every blob), every dictionary, every snapshot record, manifest and catalog. The Maildir of
-//! an account is scanned only if one of its snapshots lost a message; a live file is read
-//! only if its unique name and size match the lost one's, or else its size does.
+//! The survey reads everything, as `verify` does (a large pack in pieces): every indexed
+//! pack (its hash and every blob), every dictionary, every snapshot record, manifest and
+//! catalog. The Maildir of an account is scanned only if one of its snapshots lost a
+//! message; a live file is read only if its unique name and size match the lost one's, or
+//! else its size does.
 //!
 //! Execution, under the gc lock, surveys again and refuses a plan that no longer matches,
 //! then in this order (a crash between two steps leaves a repository that a second run
@@ -16,7 +17,8 @@
 //! 1. writes the recovered messages, the readable blobs of damaged packs, one new catalog
 //!    per account and the rewritten manifests into new packs, with their index file;
 //! 2. replaces each damaged snapshot record (the new one is first written beside it as
-//!    `<day>.json.repair`, which a later run publishes if a crash came between);
+//!    `<day>.json.repair`, which a later run publishes if a crash came between; until then
+//!    gc refuses to run, as what it names is reachable from no published record);
 //! 3. rewrites the index files that name damaged blobs or packs without them;
 //! 4. deletes the damaged packs and dictionaries.
 
@@ -40,7 +42,7 @@ use crate::snapshot::take::load_blob;
 use crate::source::{MaildirAccount, MessageFile};
 use crate::store::codec::Codec;
 use crate::store::format::{IndexFile, IndexedPack, PackRecord, decode_index, encode_index};
-use crate::store::{BlobStore, Kind, dictionary_key, pack_key};
+use crate::store::{BlobStore, Kind, NewBlob, STREAM_FROM, dictionary_key, pack_key};
 use crate::verify::Problem;
 
 /// Suffix of a replacement snapshot record waiting to be published.
@@ -469,31 +471,32 @@ fn survey_blobs(inner: &RepoInner) -> Result<BlobDamage> {
     }
     for (id, (pack, records)) in &by_pack {
         let key = pack_key(id);
-        let data = match inner.backend.read(&key) {
-            Ok(data) => Some(data),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
+        // Read in pieces, each blob checked as it goes: a huge message part is never held.
+        let mut fates: Vec<(PackRecord, Option<String>)> = Vec::with_capacity(records.len());
+        let whole = match crate::verify::check_pack_data(inner, pack, records, |r, reason| {
+            fates.push((*r, reason));
+        }) {
+            Ok(whole) => whole,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                fates = records
+                    .iter()
+                    .map(|r| (*r, Some(format!("{key}: missing or truncated"))))
+                    .collect();
+                false
+            }
             Err(e) => return Err(e),
         };
-        let whole = data.as_ref().is_some_and(|d| BlobId::of(d) == *id);
         if !whole {
             damage.packs.insert(key.clone());
         }
-        for record in records {
-            let stored = data.as_ref().and_then(|d| {
-                d.get(record.offset as usize..(record.offset as usize) + record.stored_len as usize)
-            });
-            let result = match stored {
-                None => Err(Error::integrity(&key, "missing or truncated")),
-                Some(stored) => store.check_stored(pack, record, stored),
-            };
-            match result {
-                Ok(()) if whole => {}
-                Ok(()) => damage.rescue.push((*pack, *record)),
-                Err(e) if matches!(e.kind(), ErrorKind::Integrity | ErrorKind::NotFound) => {
-                    damage.unreadable.insert(record.id, e.to_string());
+        for (record, reason) in fates {
+            match reason {
+                None if whole => {}
+                None => damage.rescue.push((*pack, record)),
+                Some(reason) => {
+                    damage.unreadable.insert(record.id, reason);
                     damage.drop.insert((*id, record.id));
                 }
-                Err(e) => return Err(e),
             }
         }
     }
@@ -597,17 +600,28 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
             continue;
         };
         let data = backend.read(staged)?;
+        // What this code staged is a sealed record of the day its name says; anything else
+        // is damage, which never replaces a published record (the published one, if
+        // damaged, is planned and replaced by this run's step 2 like any other).
+        let intact = SnapshotRecord::decode(&data, staged)
+            .is_ok_and(|record| snapshot_key(&record.account, record.day) == key);
         match backend.read(key) {
-            Ok(current) if current == data => {}
+            Ok(current) if current == data => report.snapshots_rewritten += 1,
+            Ok(_) if !intact => {}
             Ok(_) => {
                 backend.delete(key)?;
                 backend.write_new(key, &data)?;
+                report.snapshots_rewritten += 1;
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => backend.write_new(key, &data)?,
+            // Published even if damaged: a record that `verify` names is better than a day
+            // that silently disappears.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                backend.write_new(key, &data)?;
+                report.snapshots_rewritten += 1;
+            }
             Err(e) => return Err(e),
         }
         backend.delete(staged)?;
-        report.snapshots_rewritten += 1;
     }
 
     // 1. New blobs, through a store that knows none: a damaged blob that is indexed must
@@ -617,7 +631,16 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
     let compressor = writer.compressor();
     let mut encoder = compressor.encoder()?;
     for (pack, record) in &damage.rescue {
-        let raw = store.read(&record.id, &|| format!("blob {} being rescued", record.id))?;
+        let describe = || format!("blob {} being rescued", record.id);
+        if record.raw_len as usize >= STREAM_FROM || record.stored_len as usize >= STREAM_FROM {
+            // A large blob is copied as it is stored, in pieces, as gc moves one.
+            if let Some(copied) = compressor.copy_blob(store, &record.id, &describe)? {
+                writer.adopt(copied)?;
+            }
+            report.blobs_rescued += 1;
+            continue;
+        }
+        let raw = store.read(&record.id, &describe)?;
         let use_dictionary = record.codec == Codec::ZstdDictionary && pack.dictionary.is_some();
         writer.push(encoder.compress(record.id, record.kind, use_dictionary, &raw)?)?;
         report.blobs_rescued += 1;
@@ -665,6 +688,9 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
                     }
                     let (cuts, summary) = analyze(&bytes);
                     let mut parts = Vec::with_capacity(cuts.len());
+                    // A large message's parts are streamed into a pack of its own, as a
+                    // snapshot stores them: no compressed copy of them is held.
+                    let mut large = Vec::new();
                     for part in cuts {
                         let raw = &bytes[part.range];
                         let part_id = BlobId::of(raw);
@@ -673,10 +699,28 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
                                 part.kind,
                                 crate::message::PartKind::Trace | crate::message::PartKind::Header
                             );
-                            writer.push(encoder.compress(part_id, Kind::Part, header, raw)?)?;
+                            if bytes.len() >= STREAM_FROM {
+                                large.push(NewBlob {
+                                    id: part_id,
+                                    kind: Kind::Part,
+                                    use_dictionary: header,
+                                    raw,
+                                });
+                            } else {
+                                writer.push(encoder.compress(
+                                    part_id,
+                                    Kind::Part,
+                                    header,
+                                    raw,
+                                )?)?;
+                            }
                         }
                         parts.push(part_id);
                     }
+                    if let Some(pack) = compressor.write_pack(&mut encoder, &large)? {
+                        writer.adopt(pack)?;
+                    }
+                    drop(large);
                     entries.insert(
                         *id,
                         CatalogEntry {

@@ -197,6 +197,99 @@ impl<'a> StreamDecoder<'a> {
     }
 }
 
+/// Checks one blob fed in pieces (as it is read from its pack): decompressed as a stream
+/// and hashed as it goes, so that neither its stored nor its raw bytes are ever held whole.
+/// Never decompresses past the blob's raw length.
+pub(crate) struct StreamCheck<'a> {
+    sink: CheckSink<'a>,
+}
+
+enum CheckSink<'a> {
+    Raw(Hashing),
+    Zstd(zstd::stream::write::Decoder<'a, Hashing>),
+}
+
+impl std::fmt::Debug for StreamCheck<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamCheck")
+    }
+}
+
+impl<'a> StreamCheck<'a> {
+    pub(crate) fn new(
+        codec: Codec,
+        raw_len: usize,
+        dictionary: Option<&'a Dictionary>,
+        location: &dyn Fn() -> String,
+    ) -> Result<Self> {
+        let hashing = Hashing {
+            hasher: blake3::Hasher::new(),
+            left: raw_len,
+        };
+        let zstd_err = |e: std::io::Error| Error::integrity(location(), format!("zstd: {e}"));
+        let sink = match codec {
+            Codec::Raw => CheckSink::Raw(hashing),
+            Codec::Zstd => {
+                CheckSink::Zstd(zstd::stream::write::Decoder::new(hashing).map_err(zstd_err)?)
+            }
+            Codec::ZstdDictionary => {
+                let dict = dictionary
+                    .ok_or_else(|| Error::integrity(location(), "dictionary missing for blob"))?;
+                CheckSink::Zstd(
+                    zstd::stream::write::Decoder::with_prepared_dictionary(hashing, &dict.decoder)
+                        .map_err(zstd_err)?,
+                )
+            }
+        };
+        Ok(Self { sink })
+    }
+
+    /// Takes the next piece of the stored bytes.
+    pub(crate) fn feed(&mut self, stored: &[u8]) -> std::io::Result<()> {
+        use std::io::Write as _;
+        match &mut self.sink {
+            CheckSink::Raw(sink) => sink.write_all(stored),
+            CheckSink::Zstd(sink) => sink.write_all(stored),
+        }
+    }
+
+    /// Ends the stream (an error if the stored bytes end inside a frame) and returns how
+    /// many raw bytes they decompressed to, and their hash.
+    pub(crate) fn finish(self) -> std::io::Result<(u64, BlobId)> {
+        let hashing = match self.sink {
+            CheckSink::Raw(sink) => sink,
+            CheckSink::Zstd(sink) => sink.finish()?,
+        };
+        Ok((
+            hashing.hasher.count(),
+            BlobId::from_bytes(*hashing.hasher.finalize().as_bytes()),
+        ))
+    }
+}
+
+/// Hashes what is written, refusing more than a limit.
+struct Hashing {
+    hasher: blake3::Hasher,
+    left: usize,
+}
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.left {
+            return Err(std::io::Error::other(
+                "decompresses to more than its raw length",
+            ));
+        }
+        self.left -= buf.len();
+        self.hasher.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Appends to a buffer, refusing to grow it past a limit (a damaged frame must not
 /// decompress into unbounded memory).
 struct Capped<'a> {
@@ -315,6 +408,36 @@ mod tests {
         let fed = decoder.feed(&stored).and_then(|()| decoder.finish());
         assert!(fed.is_err());
         assert!(short.len() <= raw.len() / 2);
+    }
+
+    #[test]
+    fn a_blob_checked_in_pieces_hashes_to_its_id_and_a_short_or_long_one_fails() {
+        let raw = header(3).repeat(5000);
+        let mut stored = Vec::new();
+        compress_into(&raw, &mut stored).unwrap();
+        let mut check = StreamCheck::new(Codec::Zstd, raw.len(), None, &|| "t".into()).unwrap();
+        for piece in stored.chunks(777) {
+            check.feed(piece).unwrap();
+        }
+        assert_eq!(
+            check.finish().unwrap(),
+            (raw.len() as u64, BlobId::of(&raw))
+        );
+        let mut cut = StreamCheck::new(Codec::Zstd, raw.len(), None, &|| "t".into()).unwrap();
+        cut.feed(&stored[..stored.len() - 3]).unwrap();
+        assert!(cut.finish().is_err(), "a frame cut short");
+        let mut capped =
+            StreamCheck::new(Codec::Zstd, raw.len() - 1, None, &|| "t".into()).unwrap();
+        assert!(
+            capped
+                .feed(&stored)
+                .and_then(|()| capped.finish().map(drop))
+                .is_err()
+        );
+        let mut plain = StreamCheck::new(Codec::Raw, 5, None, &|| "t".into()).unwrap();
+        plain.feed(b"ab").unwrap();
+        plain.feed(b"cde").unwrap();
+        assert_eq!(plain.finish().unwrap(), (5, BlobId::of(b"abcde")));
     }
 
     #[test]

@@ -719,6 +719,82 @@ impl Compressor {
             records: trailer.records,
         }))
     }
+
+    /// Copies one blob of `source` into a new pack of its own, its stored bytes unchanged,
+    /// read in pieces and checked against its id by a streaming decode as they go: garbage
+    /// collection moves a large live blob without decompressing it into memory or
+    /// compressing it again. The stored bytes of a blob are self-contained (raw bytes, or
+    /// one zstd frame that needs nothing but the dictionary its pack names, which the new
+    /// pack names too). `None` if the blob is stored or claimed already; an integrity error
+    /// naming `describe` if its bytes do not match its id.
+    pub(crate) fn copy_blob(
+        &self,
+        source: &BlobStore,
+        id: &BlobId,
+        describe: &dyn Fn() -> String,
+    ) -> Result<Option<WrittenPack>> {
+        let (pack, record) = source.locate(id).ok_or_else(|| {
+            Error::integrity(describe(), format!("blob {id} is missing from the index"))
+        })?;
+        if !self.claim(*id) {
+            return Ok(None);
+        }
+        let key = pack_key(&pack.id);
+        let where_ = || format!("{} (blob {} in pack {})", describe(), id.to_hex(), pack.id);
+        let dictionary_id = match record.codec {
+            Codec::ZstdDictionary => pack.dictionary,
+            _ => None,
+        };
+        let dictionary = dictionary_id.map(|d| source.dictionary(&d)).transpose()?;
+        let mut check = codec::StreamCheck::new(
+            record.codec,
+            record.raw_len as usize,
+            dictionary.as_deref(),
+            &where_,
+        )?;
+        let damaged =
+            |e: std::io::Error| Error::integrity(where_(), format!("cannot decompress: {e}"));
+        let mut out = PackOut::start(self.store.backend.as_ref())?;
+        let offset = out.len;
+        let mut at = u64::from(record.offset);
+        let end = at + u64::from(record.stored_len);
+        while at < end {
+            let len = READ_CHUNK.min(end - at);
+            let piece = source
+                .backend
+                .read_range(&key, at, len)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::NotFound | ErrorKind::Integrity => {
+                        Error::integrity(where_(), format!("pack unreadable: {e}"))
+                    }
+                    _ => e,
+                })?;
+            check.feed(&piece).map_err(damaged)?;
+            out.write_all(&piece).map_err(pack_io)?;
+            at += len;
+        }
+        let (raw_len, hash) = check.finish().map_err(damaged)?;
+        if raw_len != u64::from(record.raw_len) || hash != *id {
+            return Err(Error::integrity(
+                where_(),
+                "content does not match its hash",
+            ));
+        }
+        let too_big = || Error::invalid("pack", "blob does not fit in a pack");
+        let trailer = PackTrailer {
+            records: vec![PackRecord {
+                offset: u32::try_from(offset).map_err(|_| too_big())?,
+                ..record
+            }],
+            dictionary: dictionary_id,
+        };
+        let id = out.finish(&trailer)?;
+        Ok(Some(WrittenPack {
+            id,
+            dictionary: dictionary_id,
+            records: trailer.records,
+        }))
+    }
 }
 
 /// One new blob for [`Compressor::write_pack`]: its id (the hash of `raw`), what it is, and

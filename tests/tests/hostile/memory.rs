@@ -2,9 +2,13 @@
 //! write one of any size) costs a snapshot, and reading it back, at most its own size plus a
 //! small constant, however many workers run.
 //!
+//! The same bound holds for what reads a huge message's blobs afterwards: `verify` reading
+//! every pack's data, `repair recover`'s survey doing the same and its storing the message
+//! again from the Maildir, and `gc` rewriting the pack that holds it.
+//!
 //! Memory is measured as the peak resident set (`VmHWM` in `/proc/self/status`) of a child
-//! process that runs nothing but one snapshot: this test binary, started again on the ignored
-//! test [`snapshot_one_account_and_print_the_peak`].
+//! process that runs nothing but one such operation: this test binary, started again on the
+//! ignored test [`snapshot_one_account_and_print_the_peak`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,8 +25,40 @@ const MIB: u64 = 1024 * 1024;
 const CHILD_DIR: &str = "MTM_MEMORY_TEST_DIR";
 /// How many snapshot workers the child runs.
 const CHILD_THREADS: &str = "MTM_MEMORY_TEST_THREADS";
-/// Set: the child reads the snapshot back instead of taking it.
-const CHILD_READS: &str = "MTM_MEMORY_TEST_READ";
+/// What the child does: `snapshot` (unset), `read`, `verify` or `gc` (see [`Child`]).
+const CHILD_DOES: &str = "MTM_MEMORY_TEST_DOES";
+
+/// What a child process does with the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Child {
+    /// Snapshots the Maildir into a new repository.
+    Snapshot,
+    /// Reads every message of the snapshot back (the `.eml` download).
+    Read,
+    /// `verify` reading every pack's data (`--read-data 1.0`).
+    Verify,
+    /// `repair recover`'s plan, whose survey reads every pack's data as verify does.
+    Plan,
+    /// `repair recover` storing the huge message again from the Maildir (the test damaged
+    /// its attachment's pack).
+    Recover,
+    /// `gc` rewriting every pack that holds any garbage (even only its own trailer), so
+    /// that the pack of the huge message is repacked.
+    Gc,
+}
+
+impl Child {
+    fn name(self) -> &'static str {
+        match self {
+            Child::Snapshot => "snapshot",
+            Child::Read => "read",
+            Child::Verify => "verify",
+            Child::Plan => "plan",
+            Child::Recover => "recover",
+            Child::Gc => "gc",
+        }
+    }
+}
 /// What a snapshot may use beyond its largest message. A child that snapshots one small
 /// message peaks at about 10 MiB (the test harness, the repository's zstd contexts and index);
 /// reading, compressing and writing a message in streams adds a few MiB of buffers, and the
@@ -30,10 +66,9 @@ const CHILD_READS: &str = "MTM_MEMORY_TEST_READ";
 /// for allocator slack while staying far below a second copy of a 300 MiB message.
 const ALLOWANCE: u64 = 64 * MIB;
 
-/// The child: with `$MTM_MEMORY_TEST_READ` unset, snapshots the Maildir in
-/// `$MTM_MEMORY_TEST_DIR/maildir` into a new repository there; set, reads every message of
-/// that snapshot back (the `.eml` download). Then prints its peak resident set. Does nothing
-/// when run on its own.
+/// The child: does what `$MTM_MEMORY_TEST_DOES` says ([`Child`]) with the Maildir in
+/// `$MTM_MEMORY_TEST_DIR/maildir` and the repository there, then prints its peak resident
+/// set. Does nothing when run on its own.
 #[test]
 #[ignore = "started by the memory tests in a process of its own"]
 fn snapshot_one_account_and_print_the_peak() {
@@ -42,7 +77,34 @@ fn snapshot_one_account_and_print_the_peak() {
     };
     let account = AccountId::new("big@example.com").unwrap();
     let clock = FixedClock::parse("2026-11-21T00:00:30Z").unwrap();
-    if std::env::var_os(CHILD_READS).is_some() {
+    let does = std::env::var(CHILD_DOES).unwrap_or_default();
+    if does == Child::Verify.name() {
+        let repo = Repository::open(dir.join("repo")).unwrap();
+        let report = repo
+            .verify(&mtm_core::VerifyOptions { read_data: 1.0 })
+            .unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        println!("verify checked {} blobs", report.blobs_checked);
+    } else if does == Child::Plan.name() {
+        let repo = Repository::open(dir.join("repo")).unwrap();
+        let plan = repo.recovery_plan(&[]).unwrap();
+        assert!(plan.is_empty(), "{plan:?}");
+        println!("nothing to recover");
+    } else if does == Child::Recover.name() {
+        let repo = Repository::open(dir.join("repo")).unwrap();
+        let source = MaildirAccount::open(dir.join("maildir")).unwrap();
+        let plan = repo.recovery_plan(&[(account.clone(), source)]).unwrap();
+        let recovered = repo.recover(&plan, &clock).unwrap();
+        println!("recovered {} messages", recovered.messages_recovered);
+    } else if does == Child::Gc.name() {
+        let repo = Repository::open(dir.join("repo")).unwrap();
+        let options = mtm_core::GcOptions {
+            repack_below: 1.0,
+            max_unused: 0.0,
+        };
+        let report = repo.gc(&options).unwrap();
+        println!("gc repacked {} packs", report.packs_repacked);
+    } else if does == Child::Read.name() {
         let repo = Repository::open(dir.join("repo")).unwrap();
         let view = repo.account(&account).unwrap();
         let day = mtm_core::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
@@ -79,9 +141,9 @@ fn snapshot_one_account_and_print_the_peak() {
     println!("peak {peak}");
 }
 
-/// Runs the child on `dir` and returns its peak resident set in bytes: a snapshot on
-/// `threads` workers, or (`reads`) reading it back.
-fn peak_of_child(dir: &Path, threads: usize, reads: bool) -> u64 {
+/// Runs the child on `dir` (snapshots on `threads` workers) and returns its peak resident
+/// set in bytes and what it printed.
+fn child_run(dir: &Path, threads: usize, does: Child) -> (u64, String) {
     let mut child = Command::new(std::env::current_exe().unwrap());
     child
         .args([
@@ -93,9 +155,7 @@ fn peak_of_child(dir: &Path, threads: usize, reads: bool) -> u64 {
         ])
         .env(CHILD_DIR, dir)
         .env(CHILD_THREADS, threads.to_string());
-    if reads {
-        child.env(CHILD_READS, "1");
-    }
+    child.env(CHILD_DOES, does.name());
     let output = child.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -111,7 +171,12 @@ fn peak_of_child(dir: &Path, threads: usize, reads: bool) -> u64 {
         .trim()
         .parse()
         .unwrap();
-    kib * 1024
+    (kib * 1024, stdout.into_owned())
+}
+
+/// The peak resident set in bytes of a child that does `does` on `dir`.
+fn peak_of_child(dir: &Path, threads: usize, does: Child) -> u64 {
+    child_run(dir, threads, does).0
 }
 
 /// Writes a multipart message of about `size` bytes into `maildir`: a short text part and
@@ -156,6 +221,18 @@ fn deliver_huge(maildir: &Path, name: &str, size: u64, seed: u64) -> u64 {
     std::fs::metadata(&path).unwrap().len()
 }
 
+/// The largest file below `dir` (a directory of directories of files, as `packs/` is).
+fn largest_file(dir: &Path) -> PathBuf {
+    let mut files = Vec::new();
+    for sub in std::fs::read_dir(dir).unwrap() {
+        for file in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            files.push((std::fs::metadata(&path).unwrap().len(), path));
+        }
+    }
+    files.into_iter().max().unwrap().1
+}
+
 /// A mailbox of a few ordinary messages, around which the huge ones are delivered.
 fn ordinary_mailbox(dir: &Path) -> Maildir {
     let mut maildir = Maildir::create(dir.join("maildir"));
@@ -175,10 +252,11 @@ fn give_to_the_mail_user(maildir: &Maildir) {
 }
 
 #[test]
-fn a_300_mib_message_is_snapshotted_and_read_back_in_its_size_plus_a_small_constant() {
+fn a_300_mib_message_costs_its_size_plus_a_small_constant_to_snapshot_read_collect_verify_and_recover()
+ {
     let small = tempfile::tempdir().unwrap();
     ordinary_mailbox(small.path());
-    let baseline = peak_of_child(small.path(), 0, false);
+    let baseline = peak_of_child(small.path(), 0, Child::Snapshot);
     assert!(
         baseline < ALLOWANCE / 2,
         "a small snapshot alone peaks at {} MiB",
@@ -189,17 +267,45 @@ fn a_300_mib_message_is_snapshotted_and_read_back_in_its_size_plus_a_small_const
     let maildir = ordinary_mailbox(dir.path());
     let size = deliver_huge(&maildir.root, "1790000100.M1P1.huge", 300 * MIB, 7);
     give_to_the_mail_user(&maildir);
-    let snapshot = peak_of_child(dir.path(), 0, false);
-    let read = peak_of_child(dir.path(), 0, true);
+    let snapshot = peak_of_child(dir.path(), 0, Child::Snapshot);
+    let read = peak_of_child(dir.path(), 0, Child::Read);
+    let (gc, said) = child_run(dir.path(), 0, Child::Gc);
+    assert!(
+        !said.contains("gc repacked 0 packs"),
+        "gc rewrote no pack: {said}"
+    );
+    // After the gc: verify also checks the huge blob's copy.
+    let verify = peak_of_child(dir.path(), 0, Child::Verify);
+    let plan = peak_of_child(dir.path(), 0, Child::Plan);
+    // A flipped byte in the huge attachment: the recovery stores it again from the Maildir.
+    let pack = largest_file(&dir.path().join("repo/packs"));
+    let mut data = std::fs::read(&pack).unwrap();
+    let middle = data.len() / 2;
+    data[middle] ^= 0x20;
+    std::fs::remove_file(&pack).unwrap();
+    std::fs::write(&pack, data).unwrap();
+    let (recover, said) = child_run(dir.path(), 0, Child::Recover);
+    assert!(said.contains("recovered 1 messages"), "{said}");
     eprintln!(
         "peak of a small snapshot {} MiB; with a {} MiB message: snapshot {} MiB, reading it \
-         back {} MiB",
+         back {} MiB, gc repacking it {} MiB, verify reading every pack {} MiB, a recovery plan {} MiB, recovering it {} MiB",
         baseline / MIB,
         size / MIB,
         snapshot / MIB,
-        read / MIB
+        read / MIB,
+        gc / MIB,
+        verify / MIB,
+        plan / MIB,
+        recover / MIB
     );
-    for (what, peak) in [("snapshot", snapshot), ("read", read)] {
+    for (what, peak) in [
+        ("snapshot", snapshot),
+        ("read", read),
+        ("gc", gc),
+        ("verify", verify),
+        ("recovery plan", plan),
+        ("recovery", recover),
+    ] {
         assert!(
             peak <= size + ALLOWANCE,
             "the {what} of a {} MiB message peaked at {} MiB, more than its size plus {} MiB",
@@ -217,7 +323,7 @@ fn two_huge_messages_are_never_held_at_once_by_two_workers() {
     let a = deliver_huge(&maildir.root, "1790000100.M1P1.huge", 150 * MIB, 7);
     let b = deliver_huge(&maildir.root, "1790000101.M2P1.huge", 150 * MIB, 11);
     give_to_the_mail_user(&maildir);
-    let peak = peak_of_child(dir.path(), 2, false);
+    let peak = peak_of_child(dir.path(), 2, Child::Snapshot);
     eprintln!(
         "two messages of {} MiB with two workers: peak {} MiB",
         a / MIB,

@@ -394,6 +394,26 @@ fn a_recovery_that_dies_at_any_write_is_finished_by_the_next_one() {
         // The process died: its lock is stale.
         let _ = std::fs::remove_dir_all(scratch.path().join("locks"));
         let repo = Repository::open_with_backend(local).unwrap();
+        // A gc before the recovery is finished never deletes what the replacement records
+        // staged as `.json.repair` need: it refuses while one is there, naming it.
+        let staged: Vec<PathBuf> = files(&scratch.path().join("snapshots"))
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(".json.repair"))
+            .collect();
+        match repo.gc(&Default::default()) {
+            Ok(_) => assert!(
+                staged.is_empty(),
+                "gc ran beside {staged:?} (crash at {crash_at})"
+            ),
+            Err(e) if !staged.is_empty() => {
+                let said = e.to_string();
+                assert!(
+                    said.contains(".json.repair") && said.contains("mtm repair recover"),
+                    "crash at {crash_at}: {said}"
+                );
+            }
+            Err(_) => {}
+        }
         let plan = repo.recovery_plan(&maildirs).unwrap();
         repo.recover(&plan, &clock()).unwrap();
         assert_eq!(problems(&repo), Vec::<String>::new(), "crash at {crash_at}");
@@ -440,4 +460,95 @@ fn a_failing_disk_during_planning_fails_the_plan_and_never_loses_a_message() {
         }
         faulty.fail_reads_from(0);
     }
+}
+
+#[test]
+fn a_large_intact_blob_of_a_damaged_pack_is_copied_as_stored_into_a_pack_of_its_own() {
+    let t = TestRepo::new();
+    let mut m = Maildir::create(t.dir.path().join("alice"));
+    // A 5 MiB body (more than a pack's target size): the message gets a pack of its own.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let body: String = (0..5 * 1024 * 1024)
+        .map(|i| {
+            if i % 77 == 76 {
+                return '\n';
+            }
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect();
+    let raw = message("a@example.org", "alice@example.com", "Scans", &body);
+    m.deliver("INBOX", &raw, "S", 1_790_000_000);
+    t.snapshot("alice@example.com", &m, "2026-11-20");
+    let big = files(&t.path().join("packs"))
+        .into_iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let blobs = pack_blobs(&big);
+    let (_, body_at, body_len) = *blobs.iter().max_by_key(|b| b.2).unwrap();
+    let stored = std::fs::read(&big).unwrap()[body_at..body_at + body_len].to_vec();
+    // The message's header block is damaged; its body is intact and must be rescued.
+    let (_, offset, len) = *blobs
+        .iter()
+        .filter(|b| b.0 == 0)
+        .min_by_key(|b| b.2)
+        .unwrap();
+    damage(&big, |d| d[offset + len / 2] ^= 0x08);
+    let before = files(&t.path().join("packs"));
+
+    let repo = Repository::open(t.path()).unwrap();
+    let plan = repo.recovery_plan(&alice(&t)).unwrap();
+    assert_eq!(plan.recovered_messages(), 1, "{plan:#?}");
+    let report = repo.recover(&plan, &clock()).unwrap();
+    assert!(report.blobs_rescued >= 1, "{report:?}");
+    assert!(!big.exists());
+    let copy = files(&t.path().join("packs"))
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .find(|p| pack_blobs(p).len() == 1 && pack_blobs(p)[0].2 == body_len)
+        .expect("the body copied into a pack of its own");
+    let (_, at, _) = pack_blobs(&copy)[0];
+    assert!(std::fs::read(&copy).unwrap()[at..at + body_len] == stored[..]);
+    assert_eq!(problems(&repo), Vec::<String>::new());
+    repo.gc(&Default::default()).unwrap();
+    assert_eq!(problems(&repo), Vec::<String>::new());
+    let view = repo
+        .account(&AccountId::new("alice@example.com").unwrap())
+        .unwrap();
+    let inbox = view
+        .messages(
+            day("2026-11-20"),
+            &mtm_core::FolderName::inbox(),
+            &Default::default(),
+        )
+        .unwrap();
+    assert!(view.raw(day("2026-11-20"), &inbox.messages[0].id).unwrap() == raw);
+}
+
+#[test]
+fn a_damaged_staged_record_never_replaces_a_published_one() {
+    let t = TestRepo::new();
+    alice_with_two_days(&t);
+    // A replacement record staged by a crashed recovery, damaged since (its seal is broken).
+    let record = t.path().join("snapshots/alice@example.com/2026-11-20.json");
+    let mut staged = std::fs::read(&record).unwrap();
+    let middle = staged.len() / 2;
+    staged[middle] ^= 0x01;
+    let staged_path = record.with_extension("json.repair");
+    std::fs::write(&staged_path, &staged).unwrap();
+    let repo = Repository::open(t.path()).unwrap();
+    let err = repo.gc(&Default::default()).unwrap_err();
+    assert!(err.to_string().contains("mtm repair recover"), "{err}");
+    let plan = repo.recovery_plan(&alice(&t)).unwrap();
+    assert_eq!(plan.staged_records.len(), 1, "{plan:#?}");
+    let before = std::fs::read(&record).unwrap();
+    let report = repo.recover(&plan, &clock()).unwrap();
+    assert_eq!(report.snapshots_rewritten, 0, "{report:?}");
+    assert!(!staged_path.exists());
+    assert!(std::fs::read(&record).unwrap() == before);
+    assert_eq!(problems(&repo), Vec::<String>::new());
+    repo.gc(&Default::default()).unwrap();
+    assert_eq!(read_both_days(&repo), 25);
 }
