@@ -1,5 +1,6 @@
 //! Printing: tables for people, JSON for scripts; the one stdout every command writes to;
-//! errors as JSON; the one way to write a user-given output file.
+//! errors as JSON; spinners; the one way to write a user-given output file. Above `error`
+//! only: every command module prints through it.
 //!
 //! **Standard output.** Every `println!` and `print!` of this crate is the macro below, not
 //! std's (main.rs declares this module first, with `#[macro_use]`, so the textual macro
@@ -7,7 +8,7 @@
 //! [`write_stdout`]. When the reader has gone away (`mtm ls … | head`), the first failed write
 //! marks stdout closed, later output is dropped, the command finishes what it was doing (no
 //! lock or half-done step is left behind by an exit in the middle) and `mtm` exits with
-//! [`crate::exit::BROKEN_PIPE`] (141, what a shell reports for a process killed by SIGPIPE,
+//! [`crate::error::exit::BROKEN_PIPE`] (141, what a shell reports for a process killed by SIGPIPE,
 //! as coreutils are) without a word. Any other write failure (a full disk behind `>`) is
 //! reported once at the end, exit 1. `eprintln!` ignores failures: there is nowhere left to
 //! report them.
@@ -22,7 +23,7 @@ use std::sync::Mutex;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
 use serde::Serialize;
 
-use crate::commands::{CliError, CliResult};
+use crate::error::{CliError, CliResult};
 
 /// Prints a line on stdout through [`print_stdout`] (shadows std's `println!`).
 macro_rules! println {
@@ -111,6 +112,33 @@ pub fn json_error(kind: &str, message: &str, exit_code: u8, account: Option<&str
         error["account"] = account.into();
     }
     serde_json::json!({ "error": error }).to_string()
+}
+
+/// Prints an error on stderr: `mtm: …` for people, one JSON line with `--json`. `account`
+/// names the account of one failure among many (a snapshot of every account).
+pub fn report_error(json: bool, err: &CliError, account: Option<&str>) {
+    let (kind, code) = err.classify();
+    match (json, account) {
+        (true, _) => eprintln!("{}", json_error(kind, &err.to_string(), code, account)),
+        (false, Some(account)) => eprintln!("mtm: {account}: {err}"),
+        (false, None) => eprintln!("mtm: {err}"),
+    }
+}
+
+/// A spinner on stderr while a long call runs (hidden when stderr is not a terminal, and
+/// with `--json`).
+pub fn busy<T>(json: bool, message: &str, work: impl FnOnce() -> T) -> T {
+    let spinner = (!json).then(|| {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.set_message(message.to_owned());
+        s.enable_steady_tick(std::time::Duration::from_millis(120));
+        s
+    });
+    let result = work();
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    result
 }
 
 /// Writes `data` to a path the user named for output (`cat -o`), never replacing anything
