@@ -10,13 +10,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mtm_core::{
     AccountId, AccountView, ChangeKind, DayScope, FolderName, MaildirAccount, MessageId,
     MessageQuery, Repository, RepositoryOptions, SearchQuery, SnapshotOptions, SnapshotProgress,
-    SnapshotReport, SortKey,
+    SnapshotReport, SortKey, format_bytes, parse_day,
 };
 
 use crate::args::{Cli, LsArgs, SearchArgs, SnapshotArgs, Sort};
 use crate::error::{CliError, CliResult};
-use crate::output::{busy, bytes, clip, json, report_error, table, write_file, write_stdout};
-use crate::session::{clock, open, parse_date, parse_day, repo_path};
+use crate::output::{busy, clip, json, report_error, table, write_file, write_stdout};
+use crate::session::{clock, open, repo_path};
 
 fn view(cli: &Cli, account: &str) -> CliResult<(Repository, AccountView)> {
     let repo = open(cli)?;
@@ -73,18 +73,15 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
             vec![(AccountId::new(account)?, source)]
         }
         (None, Some(root)) => {
-            let mut found = Vec::new();
-            let discovered = MaildirAccount::discover_with(root, &source_options)?;
-            for warning in &discovered.warnings {
+            let found = MaildirAccount::discover_accounts(root, &source_options)?;
+            for warning in &found.warnings {
                 eprintln!("mtm: {}: {}", warning.path.display(), warning.message);
             }
-            for (name, source) in discovered.accounts {
-                match AccountId::new(name.as_str()) {
-                    Ok(id) => found.push((id, source)),
-                    Err(e) => eprintln!("mtm: skipping {}: {e}", root.join(&name).display()),
-                }
+            for invalid in &found.invalid {
+                let path = root.join(&invalid.name);
+                eprintln!("mtm: skipping {}: {}", path.display(), invalid.error);
             }
-            found
+            found.accounts
         }
         (None, None) => {
             return Err(CliError::Usage(
@@ -142,9 +139,9 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
                     r.day.to_string(),
                     r.folders.to_string(),
                     r.messages.to_string(),
-                    bytes(r.bytes),
+                    format_bytes(r.bytes),
                     r.files_read.to_string(),
-                    bytes(r.stored_bytes),
+                    format_bytes(r.stored_bytes),
                     r.vanished.to_string(),
                 ]
             })
@@ -205,7 +202,7 @@ pub fn days(cli: &Cli, account: &str) -> CliResult {
                     i.taken_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
                     i.folders.to_string(),
                     i.messages.to_string(),
-                    bytes(i.bytes),
+                    format_bytes(i.bytes),
                 ]
             })
             .collect();
@@ -219,7 +216,7 @@ pub fn days(cli: &Cli, account: &str) -> CliResult {
 
 pub fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
     let (_, view) = view(cli, &args.account)?;
-    let day = parse_day(&view, &args.day)?;
+    let day = view.resolve_day(&args.day)?;
     let Some(folder) = &args.folder else {
         let folders = view.folders(day)?;
         if cli.json {
@@ -234,7 +231,7 @@ pub fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
                         format!("{}{leaf}", "  ".repeat(depth)),
                         if f.subscribed { "yes" } else { "no" }.to_owned(),
                         f.messages.to_string(),
-                        bytes(f.bytes),
+                        format_bytes(f.bytes),
                     ]
                 })
                 .collect();
@@ -245,9 +242,6 @@ pub fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
         }
         return Ok(());
     };
-    if args.page == 0 || args.per_page == 0 {
-        return Err(CliError::Usage("--page and --per-page start at 1".into()));
-    }
     let sort = match args.sort {
         Sort::Date => SortKey::Date,
         Sort::Received => SortKey::Received,
@@ -257,7 +251,7 @@ pub fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
     };
     let query = MessageQuery::default()
         .sort(sort, !args.asc)
-        .page(args.page, args.per_page);
+        .numbered_page(args.page, args.per_page)?;
     let page = view.messages(day, &FolderName::new(folder.as_str())?, &query)?;
     if cli.json {
         json(&page)?;
@@ -272,7 +266,7 @@ pub fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
                     clip(&m.summary.from, 28),
                     clip(&m.summary.subject, 44),
                     m.flags.to_string(),
-                    bytes(m.size),
+                    format_bytes(m.size),
                 ]
             })
             .collect();
@@ -299,7 +293,7 @@ fn message_id(view: &AccountView, day: NaiveDate, text: &str) -> CliResult<Messa
 
 pub fn cat(cli: &Cli, account: &str, day: &str, message: &str, output: Option<&Path>) -> CliResult {
     let (_, view) = view(cli, account)?;
-    let day = parse_day(&view, day)?;
+    let day = view.resolve_day(day)?;
     let id = message_id(&view, day, message)?;
     let raw = view.raw(day, &id)?;
     match output {
@@ -318,7 +312,7 @@ pub fn cat(cli: &Cli, account: &str, day: &str, message: &str, output: Option<&P
 
 pub fn show(cli: &Cli, account: &str, day: &str, message: &str, html: bool) -> CliResult {
     let (_, view) = view(cli, account)?;
-    let day = parse_day(&view, day)?;
+    let day = view.resolve_day(day)?;
     let id = message_id(&view, day, message)?;
     let info = view.message(day, &id)?;
     let parsed = view.parsed(day, &id)?;
@@ -331,7 +325,7 @@ pub fn show(cli: &Cli, account: &str, day: &str, message: &str, html: bool) -> C
         "Folder: {}   Flags: {}   Size: {}",
         info.folder,
         info.flags,
-        bytes(info.size)
+        format_bytes(info.size)
     );
     if !parsed.summary.parsed {
         println!("(this message could not be parsed; `mtm cat` gives its exact bytes)");
@@ -351,7 +345,7 @@ pub fn show(cli: &Cli, account: &str, day: &str, message: &str, html: bool) -> C
             "[attachment] {} ({}, {})",
             a.name.as_deref().unwrap_or("unnamed"),
             a.content_type,
-            bytes(a.size)
+            format_bytes(a.size)
         );
     }
     Ok(())
@@ -360,7 +354,7 @@ pub fn show(cli: &Cli, account: &str, day: &str, message: &str, html: bool) -> C
 pub fn search(cli: &Cli, args: &SearchArgs) -> CliResult {
     let (_, view) = view(cli, &args.account)?;
     let days = match &args.day {
-        Some(day) => DayScope::Day(parse_day(&view, day)?),
+        Some(day) => DayScope::Day(view.resolve_day(day)?),
         None => DayScope::All,
     };
     let mut query = SearchQuery::default().days(days);
@@ -368,8 +362,8 @@ pub fn search(cli: &Cli, args: &SearchArgs) -> CliResult {
     query.to = args.to.clone();
     query.subject = args.subject.clone();
     query.message_id = args.message_id.clone();
-    query.since = args.since.as_deref().map(parse_date).transpose()?;
-    query.until = args.until.as_deref().map(parse_date).transpose()?;
+    query.since = args.since.as_deref().map(parse_day).transpose()?;
+    query.until = args.until.as_deref().map(parse_day).transpose()?;
     query.has_attachment = args.has_attachment.then_some(true);
     let hits = view.search(&query)?;
     if cli.json {
@@ -412,10 +406,10 @@ pub fn diff(
     live: Option<&Path>,
 ) -> CliResult {
     let (_, view) = view(cli, account)?;
-    let from = parse_day(&view, from)?;
+    let from = view.resolve_day(from)?;
     let diff = match (to, live) {
         (_, Some(maildir)) => view.diff_live(from, &MaildirAccount::open(maildir)?)?,
-        (Some(to), None) => view.diff(from, parse_day(&view, to)?)?,
+        (Some(to), None) => view.diff(from, view.resolve_day(to)?)?,
         (None, None) => {
             return Err(CliError::Usage(
                 "give a second day, or --live MAILDIR".into(),
@@ -495,11 +489,6 @@ pub fn history(cli: &Cli, account: &str, message: &str) -> CliResult {
 }
 
 pub fn verify(cli: &Cli, read_data: f64) -> CliResult {
-    if !(0.0..=1.0).contains(&read_data) {
-        return Err(CliError::Usage(
-            "--read-data is a share between 0 and 1".into(),
-        ));
-    }
     let repo = open(cli)?;
     let report = busy(cli.json, "verifying every hash and reference", || {
         repo.verify(&mtm_core::VerifyOptions { read_data })
@@ -581,7 +570,7 @@ fn print_plan(plan: &mtm_core::PrunePlan) {
                 s.account.to_string(),
                 s.day.to_string(),
                 s.messages.to_string(),
-                bytes(s.bytes),
+                format_bytes(s.bytes),
             ]
         })
         .collect();
@@ -591,7 +580,7 @@ fn print_plan(plan: &mtm_core::PrunePlan) {
         plan.kept,
         plan.keep_from,
         plan.expired.len(),
-        bytes(plan.reclaimable_bytes),
+        format_bytes(plan.reclaimable_bytes),
         plan.reclaimable_blobs
     );
     for pin in &plan.pinned {
@@ -645,7 +634,7 @@ fn print_gc(report: &mtm_core::GcReport) {
         report.blobs_removed,
         report.packs_deleted,
         report.packs_repacked,
-        bytes(report.pack_bytes_before),
-        bytes(report.pack_bytes_after)
+        format_bytes(report.pack_bytes_before),
+        format_bytes(report.pack_bytes_after)
     );
 }

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use mtm_core::{AccountId, MaildirAccount, RecoveryPlan};
+use mtm_core::{AccountId, MaildirAccount, RecoveryPlan, SourceOptions};
 
 use crate::args::{Cli, RepairArgs, RepairCommand};
 use crate::error::{CliError, CliResult};
@@ -68,14 +68,12 @@ fn sources(
             Ok(vec![(AccountId::new(account)?, MaildirAccount::open(dir)?)])
         }
         (Some(root), None, _) => {
-            let mut found = Vec::new();
-            for (name, source) in MaildirAccount::discover(root)? {
-                match AccountId::new(name.as_str()) {
-                    Ok(id) => found.push((id, source)),
-                    Err(e) => eprintln!("mtm: skipping {}: {e}", root.join(&name).display()),
-                }
+            let found = MaildirAccount::discover_accounts(root, &SourceOptions::default())?;
+            for invalid in &found.invalid {
+                let path = root.join(&invalid.name);
+                eprintln!("mtm: skipping {}: {}", path.display(), invalid.error);
             }
-            Ok(found)
+            Ok(found.accounts)
         }
         _ => Err(CliError::Usage(
             "pass --maildirs DIR (or MTM_MAILDIRS), or --maildir DIR with --account: damaged \

@@ -6,13 +6,14 @@
 
 use mtm_core::{
     AccountId, Actor, AuditEvent, Clock, FolderName, Mailboxes, MaildirRoot, Pricing, RequestId,
-    RestoreDesk, RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings,
+    RestoreDesk, RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings, format_bytes,
+    parse_day,
 };
 
 use crate::args::{Cli, RestoreArgs, RestoreCommand, Setup, Who};
 use crate::error::{CliError, CliResult};
-use crate::output::{busy, bytes, json, table};
-use crate::session::{clock, open, parse_date};
+use crate::output::{busy, json, table};
+use crate::session::{clock, open};
 
 pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
     let repo = open(cli)?;
@@ -34,7 +35,7 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
             let actor = actor(&args.who, Some(&account))?;
             let scope = scope(folders, messages)?;
             let outcome = busy(cli.json, "planning against the live Maildir", || {
-                desk.request(&actor, &account, parse_date(day)?, scope, clock)
+                desk.request(&actor, &account, parse_day(day)?, scope, clock)
                     .map_err(CliError::from)
             })?;
             print_outcome(cli, &outcome)
@@ -230,7 +231,9 @@ fn list(
                     q.plan
                         .as_ref()
                         .map_or("?".into(), |p| p.messages.to_string()),
-                    q.plan.as_ref().map_or("?".into(), |p| bytes(p.bytes)),
+                    q.plan
+                        .as_ref()
+                        .map_or("?".into(), |p| format_bytes(p.bytes)),
                     q.request.deadline.to_string(),
                 ]
             })
@@ -291,7 +294,7 @@ fn ledger(cli: &Cli, repo: &mtm_core::Repository) -> CliResult {
                 r.request.to_string(),
                 r.day.to_string(),
                 r.messages.to_string(),
-                bytes(r.bytes),
+                format_bytes(r.bytes),
                 r.price_text(),
                 r.approved_by.clone(),
                 r.at.to_string(),
@@ -332,7 +335,7 @@ fn print_plan(plan: &RestorePlan) {
                 f.folder.to_string(),
                 f.in_snapshot.to_string(),
                 f.to_restore.to_string(),
-                bytes(f.bytes_to_restore),
+                format_bytes(f.bytes_to_restore),
                 f.already_present.to_string(),
                 notes.join(", "),
             ]
@@ -355,7 +358,7 @@ fn print_plan(plan: &RestorePlan) {
     println!(
         "{} message(s), {} to restore; {} already in the live account",
         plan.messages,
-        bytes(plan.bytes),
+        format_bytes(plan.bytes),
         plan.already_present
     );
 }
@@ -385,7 +388,7 @@ fn print_outcome(cli: &Cli, outcome: &RestoreOutcome) -> CliResult {
         println!(
             "  restored      {} message(s), {}; {} already there",
             result.messages_restored,
-            bytes(result.bytes_restored),
+            format_bytes(result.bytes_restored),
             result.already_present
         );
         for folder in &result.folders_recreated {

@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-use chrono::NaiveDate;
-use mtm_core::{AccountView, Clock, FixedClock, Repository, SystemClock};
+use mtm_core::{Clock, FixedClock, Repository, SystemClock};
 
 use crate::args::Cli;
 use crate::error::{CliError, CliResult};
@@ -27,21 +26,4 @@ pub fn clock(now: Option<&str>) -> CliResult<Box<dyn Clock>> {
         Some(now) => Box::new(FixedClock::parse(now)?),
         None => Box::new(SystemClock),
     })
-}
-
-/// `YYYY-MM-DD`, or `latest` for the newest snapshot of the account.
-pub fn parse_day(view: &AccountView, text: &str) -> CliResult<NaiveDate> {
-    if text == "latest" {
-        return view
-            .days()?
-            .last()
-            .copied()
-            .ok_or_else(|| CliError::Usage(format!("{} has no snapshot", view.account())));
-    }
-    parse_date(text)
-}
-
-pub fn parse_date(text: &str) -> CliResult<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| CliError::Usage(format!("{text:?} is not a day (YYYY-MM-DD)")))
 }
