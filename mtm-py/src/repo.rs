@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use mtm_core::{
     AccountId, GcOptions, MaildirAccount, Repository as CoreRepository, RepositoryOptions,
-    SnapshotOptions, VerifyOptions,
+    SnapshotOptions, SourceOptions, VerifyOptions,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDateTime, PyList, PyType};
@@ -234,38 +234,28 @@ impl Repository {
         let clock = convert::clock(now)?;
         let options = snapshot_options(py, threads)?;
         let repo = self.get(py)?;
-        let outcomes = run(py, move || {
-            let mut valid = Vec::new();
-            let mut all = Vec::new();
-            for (name, source) in MaildirAccount::discover(&root)? {
-                let path = source.root().to_path_buf();
-                match AccountId::new(name.as_str()) {
-                    Ok(id) => {
-                        all.push((name, path, None));
-                        valid.push((id, source));
-                    }
-                    Err(e) => all.push((name, path, Some(Err(e)))),
-                }
-            }
-            let mut reports = repo
-                .snapshot_many(&valid, clock.as_ref(), &options)
-                .into_iter();
-            for entry in &mut all {
-                if entry.2.is_none() {
-                    entry.2 = reports.next();
-                }
-            }
-            Ok(all)
+        let (invalid, outcomes) = run(py, move || {
+            let found = MaildirAccount::discover_accounts(&root, &SourceOptions::default())?;
+            let outcomes = repo.snapshot_many(&found.accounts, clock.as_ref(), &options);
+            let snapshotted = found.accounts.into_iter().zip(outcomes);
+            let outcomes: Vec<_> = snapshotted
+                .map(|((id, source), outcome)| (id, source.root().to_path_buf(), outcome))
+                .collect();
+            Ok((found.invalid, outcomes))
         })?;
-        let results = outcomes
-            .iter()
-            .filter_map(|(name, path, outcome)| {
-                outcome
-                    .as_ref()
-                    .map(|o| convert::account_snapshot(py, name, path, o))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, results)
+        // Every Maildir in name order: the ones snapshotted and the ones whose name is not
+        // an account id, each with its error.
+        let mut results = Vec::with_capacity(outcomes.len() + invalid.len());
+        for (id, path, outcome) in &outcomes {
+            let result = convert::account_snapshot(py, id.as_str(), path, outcome)?;
+            results.push((id.as_str().to_owned(), result));
+        }
+        for bad in invalid {
+            let result = convert::account_snapshot(py, &bad.name, &bad.path, &Err(bad.error))?;
+            results.push((bad.name, result));
+        }
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        PyList::new(py, results.into_iter().map(|(_, result)| result))
     }
 
     /// The size of the repository: files, bytes, packs, snapshots, blobs.
@@ -422,12 +412,6 @@ impl Repository {
     /// data is read and hashed. The report names the messages any damage hurts.
     #[pyo3(signature = (*, read_data = 1.0))]
     fn verify<'py>(&self, py: Python<'py>, read_data: f64) -> PyResult<Bound<'py, PyAny>> {
-        if !(0.0..=1.0).contains(&read_data) {
-            return Err(invalid(
-                py,
-                format!("read_data must be between 0 and 1, got {read_data}"),
-            ));
-        }
         let repo = self.get(py)?;
         let report = run(py, move || repo.verify(&VerifyOptions { read_data }))?;
         convert::verify_report(py, &report)
