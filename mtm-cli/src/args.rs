@@ -18,7 +18,8 @@ Exit codes:
   8  the restore request is not in a state that allows this (already decided, past its deadline)
   9  permission denied (a user acting on another account, a user approving)
 141  stdout was closed by its reader (mtm ls ... | head): output stopped quietly
-With --json, an error is one JSON line on stderr: {\"error\": {\"kind\", \"message\", \"exit_code\"}}";
+With --json, an error is one JSON line on stderr: {\"error\": {\"kind\", \"message\", \"exit_code\"}},
+and so is a warning naming a path: {\"warning\": {\"path\", \"message\"}}";
 
 /// Mail Time Machine: daily, deduplicated, read-only snapshots of Maildir mailboxes.
 #[derive(Debug, Parser)]

@@ -15,7 +15,9 @@ use mtm_core::{
 
 use crate::args::{Cli, LsArgs, SearchArgs, SnapshotArgs, Sort};
 use crate::error::{CliError, CliResult};
-use crate::output::{busy, clip, json, report_error, table, write_file, write_stdout};
+use crate::output::{
+    busy, clip, json, report_error, skipped_accounts, table, write_file, write_stdout,
+};
 use crate::session::{clock, open, repo_path};
 
 fn view(cli: &Cli, account: &str) -> CliResult<(Repository, AccountView)> {
@@ -74,13 +76,7 @@ pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
         }
         (None, Some(root)) => {
             let found = MaildirAccount::discover_accounts(root, &source_options)?;
-            for warning in &found.warnings {
-                eprintln!("mtm: {}: {}", warning.path.display(), warning.message);
-            }
-            for invalid in &found.invalid {
-                let path = root.join(&invalid.name);
-                eprintln!("mtm: skipping {}: {}", path.display(), invalid.error);
-            }
+            skipped_accounts(cli.json, root, &found);
             found.accounts
         }
         (None, None) => {

@@ -1,5 +1,5 @@
 //! Printing: tables for people, JSON for scripts; the one stdout every command writes to;
-//! errors as JSON; spinners; the one way to write a user-given output file. Above `error`
+//! errors and warnings as JSON; spinners; the one way to write a user-given output file. Above `error`
 //! only: every command module prints through it.
 //!
 //! **Standard output.** Every `println!` and `print!` of this crate is the macro below, not
@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
+use mtm_core::RootAccounts;
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
@@ -139,6 +140,40 @@ pub fn busy<T>(json: bool, message: &str, work: impl FnOnce() -> T) -> T {
         s.finish_and_clear();
     }
     result
+}
+
+/// A warning as `--json` prints it on stderr: one line,
+/// `{"warning": {"path": "…", "message": "…"}}`, beside the JSON error lines.
+pub fn json_warning(path: &Path, message: &str) -> String {
+    serde_json::json!({ "warning": { "path": path, "message": message } }).to_string()
+}
+
+/// Prints a warning about a path on stderr: `mtm: PATH: MESSAGE` for people, one JSON line
+/// ([`json_warning`]) with `--json`.
+pub fn warning(json: bool, path: &Path, message: &str) {
+    if json {
+        eprintln!("{}", json_warning(path, message));
+    } else {
+        eprintln!("mtm: {}: {message}", path.display());
+    }
+}
+
+/// Prints what a look for the accounts under `root` skipped: the account directories it
+/// could not take (a symlink not followed, one that cannot be opened) and the Maildirs
+/// whose name is not an account id (`mtm: skipping DIR: …` for people).
+pub fn skipped_accounts(json: bool, root: &Path, found: &RootAccounts) {
+    for w in &found.warnings {
+        warning(json, &w.path, &w.message);
+    }
+    for invalid in &found.invalid {
+        let path = root.join(&invalid.name);
+        if json {
+            let message = format!("account skipped: {}", invalid.error);
+            eprintln!("{}", json_warning(&path, &message));
+        } else {
+            eprintln!("mtm: skipping {}: {}", path.display(), invalid.error);
+        }
+    }
 }
 
 /// Writes `data` to a path the user named for output (`cat -o`), never replacing anything

@@ -10,7 +10,7 @@ use mtm_core::{AccountId, MaildirAccount, RecoveryPlan, SourceOptions};
 
 use crate::args::{Cli, RepairArgs, RepairCommand};
 use crate::error::{CliError, CliResult};
-use crate::output::{busy, json, table};
+use crate::output::{busy, json, skipped_accounts, table};
 use crate::session::{clock, open};
 
 pub fn run(cli: &Cli, args: &RepairArgs) -> CliResult {
@@ -23,7 +23,7 @@ pub fn run(cli: &Cli, args: &RepairArgs) -> CliResult {
             yes,
             now,
         } => {
-            let sources = sources(maildirs.as_ref(), maildir.as_ref(), account.as_deref())?;
+            let sources = sources(cli, maildirs.as_ref(), maildir.as_ref(), account.as_deref())?;
             recover(cli, &sources, *yes, now.as_deref())
         }
     }
@@ -57,8 +57,9 @@ fn index(cli: &Cli) -> CliResult {
     }
 }
 
-/// The live Maildirs named on the command line.
+/// The live Maildirs named on the command line; what a `--maildirs` root skips is a warning.
 fn sources(
+    cli: &Cli,
     maildirs: Option<&PathBuf>,
     maildir: Option<&PathBuf>,
     account: Option<&str>,
@@ -69,10 +70,7 @@ fn sources(
         }
         (Some(root), None, _) => {
             let found = MaildirAccount::discover_accounts(root, &SourceOptions::default())?;
-            for invalid in &found.invalid {
-                let path = root.join(&invalid.name);
-                eprintln!("mtm: skipping {}: {}", path.display(), invalid.error);
-            }
+            skipped_accounts(cli.json, root, &found);
             Ok(found.accounts)
         }
         _ => Err(CliError::Usage(

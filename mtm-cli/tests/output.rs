@@ -341,3 +341,121 @@ fn a_full_disk_behind_stdout_is_reported_once_with_exit_1() {
         "mtm: cannot write to stdout: No space left on device (os error 28)\n"
     );
 }
+
+/// A Maildir root with one good account, one Maildir whose name is no account id and one
+/// symlinked account (skipped without --follow-account-symlinks).
+fn root_with_skipped_accounts(dir: &Path) -> PathBuf {
+    let root = dir.join("maildirs");
+    for account in ["alice@example.com", "not an id", "elsewhere/carol"] {
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(root.join(account).join(sub)).unwrap();
+        }
+    }
+    std::os::unix::fs::symlink(root.join("elsewhere/carol"), root.join("carol@example.com"))
+        .unwrap();
+    root
+}
+
+#[test]
+fn with_json_the_accounts_a_snapshot_of_a_root_skips_are_json_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root_with_skipped_accounts(dir.path());
+    let repo = dir.path().join("repo");
+    assert!(run(&repo, &["init"]).status.success());
+    let out = run(
+        &repo,
+        &[
+            "--json",
+            "snapshot",
+            "--root",
+            root.to_str().unwrap(),
+            "--now",
+            "2026-11-21T10:00:00Z",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let warnings: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let paths: Vec<&str> = warnings
+        .iter()
+        .map(|w| w["warning"]["path"].as_str().unwrap())
+        .collect();
+    let carol = root.join("carol@example.com");
+    let bad = root.join("not an id");
+    assert_eq!(paths, [carol.to_str().unwrap(), bad.to_str().unwrap()]);
+    for w in &warnings {
+        let message = w["warning"]["message"].as_str().unwrap();
+        assert!(message.starts_with("account skipped: "), "{message}");
+    }
+    assert!(
+        warnings[1]["warning"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("account id"),
+        "{warnings:?}"
+    );
+    // Only alice was snapshotted, and stdout is the JSON reports alone.
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports.as_array().unwrap().len(), 1);
+    assert_eq!(reports[0]["account"], "alice@example.com");
+}
+
+#[test]
+fn without_json_the_accounts_a_snapshot_or_a_recovery_skips_are_plain_lines_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root_with_skipped_accounts(dir.path());
+    let root_arg = root.to_str().unwrap();
+    let repo = dir.path().join("repo");
+    assert!(run(&repo, &["init"]).status.success());
+    let now = "2026-11-21T10:00:00Z";
+    let snapshot = ["snapshot", "--root", root_arg, "--now", now, "--quiet"];
+    let recover = ["repair", "recover", "--maildirs", root_arg];
+    for args in [&snapshot[..], &recover[..]] {
+        let out = run(&repo, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let lines: Vec<String> = stderr(&out).lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {lines:?}");
+        let carol = root.join("carol@example.com");
+        assert!(
+            lines[0].starts_with(&format!("mtm: {}: account skipped", carol.display())),
+            "{args:?}: {lines:?}"
+        );
+        let bad = root.join("not an id");
+        assert!(
+            lines[1].starts_with(&format!("mtm: skipping {}: ", bad.display())),
+            "{args:?}: {lines:?}"
+        );
+    }
+}
+
+#[test]
+fn with_json_the_accounts_a_recovery_root_skips_are_json_warnings_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root_with_skipped_accounts(dir.path());
+    let repo = dir.path().join("repo");
+    assert!(run(&repo, &["init"]).status.success());
+    let out = run(
+        &repo,
+        &[
+            "--json",
+            "repair",
+            "recover",
+            "--maildirs",
+            root.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let paths: Vec<String> = stderr(&out)
+        .lines()
+        .map(|line| {
+            let w: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            w["warning"]["path"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let expected = [root.join("carol@example.com"), root.join("not an id")];
+    let expected: Vec<String> = expected.iter().map(|p| p.display().to_string()).collect();
+    assert_eq!(paths, expected);
+}
