@@ -5,9 +5,8 @@
 //! `error`, `session`, `notify` and `output`; no other command module.
 
 use mtm_core::{
-    AccountId, Actor, AuditEvent, Clock, FolderName, Mailboxes, MaildirRoot, Pricing, RequestId,
-    RestoreDesk, RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings, format_bytes,
-    parse_day,
+    AccountId, Actor, AuditEvent, Clock, Mailboxes, MaildirRoot, Pricing, RequestId, RestoreDesk,
+    RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings, format_bytes, parse_day,
 };
 
 use crate::args::{Cli, RestoreArgs, RestoreCommand, Setup, Who};
@@ -191,18 +190,10 @@ fn request_id(text: &str) -> CliResult<RequestId> {
 
 fn scope(folders: &[String], messages: &[String]) -> CliResult<RestoreScope> {
     if !folders.is_empty() {
-        let folders = folders
-            .iter()
-            .map(FolderName::new)
-            .collect::<Result<_, _>>()?;
-        return Ok(RestoreScope::Folders { folders });
+        return Ok(RestoreScope::folders_named(folders)?);
     }
     if !messages.is_empty() {
-        let messages = messages
-            .iter()
-            .map(|m| mtm_core::MessageId::from_hex(m))
-            .collect::<Result<_, _>>()?;
-        return Ok(RestoreScope::Messages { messages });
+        return Ok(RestoreScope::messages_named(messages)?);
     }
     Ok(RestoreScope::Account)
 }

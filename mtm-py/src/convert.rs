@@ -607,10 +607,6 @@ pub(crate) fn folder_name(py: Python<'_>, name: &str) -> PyResult<FolderName> {
     FolderName::new(name).map_err(|e| to_py(py, &e))
 }
 
-pub(crate) fn message_id(py: Python<'_>, hex: &str) -> PyResult<MessageId> {
-    MessageId::from_hex(hex).map_err(|e| to_py(py, &e))
-}
-
 /// A `SortKey` member, or its value as a string (`"subject"`).
 pub(crate) fn sort_key(key: &Bound<'_, PyAny>) -> PyResult<SortKey> {
     let py = key.py();
@@ -716,18 +712,8 @@ pub(crate) fn scope_from(value: Option<&Bound<'_, PyAny>>) -> PyResult<RestoreSc
     let names: Vec<String> = value.getattr("names")?.extract()?;
     match kind.as_str() {
         "account" => Ok(RestoreScope::Account),
-        "folders" => Ok(RestoreScope::Folders {
-            folders: names
-                .iter()
-                .map(|n| folder_name(py, n))
-                .collect::<PyResult<_>>()?,
-        }),
-        "messages" => Ok(RestoreScope::Messages {
-            messages: names
-                .iter()
-                .map(|n| message_id(py, n))
-                .collect::<PyResult<_>>()?,
-        }),
+        "folders" => RestoreScope::folders_named(&names).map_err(|e| to_py(py, &e)),
+        "messages" => RestoreScope::messages_named(&names).map_err(|e| to_py(py, &e)),
         other => Err(invalid(py, format!("invalid scope kind {other:?}"))),
     }
 }
