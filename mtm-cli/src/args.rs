@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use mtm_core::SortKey;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -178,13 +180,9 @@ pub struct SnapshotArgs {
     pub follow_account_symlinks: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Sort {
-    Date,
-    Received,
-    From,
-    Subject,
-    Size,
+/// A sort key by its core name, the names listed in the help.
+fn sort_key() -> impl TypedValueParser<Value = SortKey> {
+    PossibleValuesParser::new(SortKey::ALL.map(SortKey::as_str)).try_map(|name| name.parse())
 }
 
 #[derive(Debug, Args)]
@@ -196,8 +194,8 @@ pub struct LsArgs {
     /// The folder; without it, the folder tree.
     pub folder: Option<String>,
     /// Sort key.
-    #[arg(long, value_enum, default_value = "date")]
-    pub sort: Sort,
+    #[arg(long, value_parser = sort_key(), default_value = "date")]
+    pub sort: SortKey,
     /// Oldest / smallest / A first.
     #[arg(long)]
     pub asc: bool,

@@ -10,10 +10,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mtm_core::{
     AccountId, AccountView, ChangeKind, DayScope, FolderName, MaildirAccount, MessageId,
     MessageQuery, Repository, RepositoryOptions, SearchQuery, SnapshotOptions, SnapshotProgress,
-    SnapshotReport, SortKey, format_bytes, parse_day,
+    SnapshotReport, format_bytes, parse_day,
 };
 
-use crate::args::{Cli, LsArgs, SearchArgs, SnapshotArgs, Sort};
+use crate::args::{Cli, LsArgs, SearchArgs, SnapshotArgs};
 use crate::error::{CliError, CliResult};
 use crate::output::{
     busy, clip, json, report_error, skipped_accounts, table, write_file, write_stdout,
@@ -238,15 +238,8 @@ pub fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
         }
         return Ok(());
     };
-    let sort = match args.sort {
-        Sort::Date => SortKey::Date,
-        Sort::Received => SortKey::Received,
-        Sort::From => SortKey::From,
-        Sort::Subject => SortKey::Subject,
-        Sort::Size => SortKey::Size,
-    };
     let query = MessageQuery::default()
-        .sort(sort, !args.asc)
+        .sort(args.sort, !args.asc)
         .numbered_page(args.page, args.per_page)?;
     let page = view.messages(day, &FolderName::new(folder.as_str())?, &query)?;
     if cli.json {

@@ -30,6 +30,7 @@
 
 mod backend;
 mod clock;
+mod enum_names;
 mod error;
 mod flags;
 // The fuzz targets' door to the crate-private decoders (`fuzz/`); no behaviour of its own.

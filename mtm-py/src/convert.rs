@@ -67,14 +67,7 @@ pub(crate) fn flags<'py>(py: Python<'py>, flags: Flags) -> Obj<'py> {
 }
 
 fn change_kind<'py>(py: Python<'py>, kind: ChangeKind) -> Obj<'py> {
-    let value = match kind {
-        ChangeKind::Removed => "removed",
-        ChangeKind::Added => "added",
-        ChangeKind::Moved => "moved",
-        ChangeKind::FlagsChanged => "flags_changed",
-        ChangeKind::KeywordsChanged => "keywords_changed",
-    };
-    types_class!(py, "ChangeKind")?.call1((value,))
+    types_class!(py, "ChangeKind")?.call1((kind.as_str(),))
 }
 
 fn day_side(side: DiffSide) -> Option<NaiveDate> {
@@ -412,14 +405,7 @@ fn request_state<'py>(py: Python<'py>, state: RequestState) -> Obj<'py> {
 }
 
 fn notification_kind<'py>(py: Python<'py>, kind: NotificationKind) -> Obj<'py> {
-    let value = match kind {
-        NotificationKind::NewRequest => "new_request",
-        NotificationKind::Completed => "completed",
-        NotificationKind::Failed => "failed",
-        NotificationKind::Rejected => "rejected",
-        NotificationKind::Expired => "expired",
-    };
-    types_class!(py, "NotificationKind")?.call1((value,))
+    types_class!(py, "NotificationKind")?.call1((kind.as_str(),))
 }
 
 /// The account told, or `None` for the administrators.
@@ -617,17 +603,8 @@ pub(crate) fn sort_key(key: &Bound<'_, PyAny>) -> PyResult<SortKey> {
     } else {
         return Err(invalid(py, "sort must be a mtm.SortKey"));
     };
-    match value.extract::<String>()?.as_str() {
-        "date" => Ok(SortKey::Date),
-        "received" => Ok(SortKey::Received),
-        "from" => Ok(SortKey::From),
-        "subject" => Ok(SortKey::Subject),
-        "size" => Ok(SortKey::Size),
-        other => Err(invalid(
-            py,
-            format!("invalid sort key {other:?}: one of date, received, from, subject, size"),
-        )),
-    }
+    let name: String = value.extract()?;
+    name.parse::<SortKey>().map_err(|e| to_py(py, &e))
 }
 
 /// An aware `datetime.datetime` as a fixed clock; `None` is the system clock. A naive
