@@ -593,6 +593,24 @@ pub(crate) fn folder_name(py: Python<'_>, name: &str) -> PyResult<FolderName> {
     FolderName::new(name).map_err(|e| to_py(py, &e))
 }
 
+/// Accounts and their Maildirs: a mapping of account id to path, or pairs of them.
+pub(crate) fn account_maildirs(
+    py: Python<'_>,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Vec<(AccountId, std::path::PathBuf)>> {
+    let pairs = if let Ok(mapping) = value.cast::<pyo3::types::PyMapping>() {
+        mapping.items()?.into_any()
+    } else {
+        value.clone()
+    };
+    let mut sources = Vec::new();
+    for pair in pairs.try_iter()? {
+        let (name, path): (String, std::path::PathBuf) = pair?.extract()?;
+        sources.push((account_id(py, &name)?, path));
+    }
+    Ok(sources)
+}
+
 /// A `SortKey` member, or its value as a string (`"subject"`).
 pub(crate) fn sort_key(key: &Bound<'_, PyAny>) -> PyResult<SortKey> {
     let py = key.py();

@@ -41,6 +41,16 @@ impl Repository {
     }
 }
 
+/// Opens each account's Maildir (the first that cannot be opened is the error).
+fn open_maildirs(
+    sources: &[(AccountId, PathBuf)],
+) -> mtm_core::Result<Vec<(AccountId, MaildirAccount)>> {
+    sources
+        .iter()
+        .map(|(id, path)| Ok((id.clone(), MaildirAccount::open(path)?)))
+        .collect()
+}
+
 fn snapshot_options(py: Python<'_>, threads: i64) -> PyResult<SnapshotOptions> {
     Ok(SnapshotOptions {
         threads: convert::count(py, "threads", threads)?,
@@ -191,24 +201,12 @@ impl Repository {
         now: Option<&Bound<'py, PyAny>>,
         threads: i64,
     ) -> PyResult<Bound<'py, PyList>> {
-        let pairs = if let Ok(mapping) = accounts.cast::<pyo3::types::PyMapping>() {
-            mapping.items()?.into_any()
-        } else {
-            accounts.clone()
-        };
-        let mut sources: Vec<(AccountId, PathBuf)> = Vec::new();
-        for pair in pairs.try_iter()? {
-            let (name, path): (String, PathBuf) = pair?.extract()?;
-            sources.push((convert::account_id(py, &name)?, path));
-        }
+        let sources = convert::account_maildirs(py, accounts)?;
         let clock = convert::clock(now)?;
         let options = snapshot_options(py, threads)?;
         let repo = self.get(py)?;
         let (names, outcomes) = run(py, move || {
-            let opened = sources
-                .iter()
-                .map(|(id, path)| Ok((id.clone(), MaildirAccount::open(path)?)))
-                .collect::<mtm_core::Result<Vec<_>>>()?;
+            let opened = open_maildirs(&sources)?;
             let outcomes = repo.snapshot_many(&opened, clock.as_ref(), &options);
             Ok((sources, outcomes))
         })?;
@@ -370,22 +368,10 @@ impl Repository {
         py: Python<'_>,
         maildirs: &Bound<'_, PyAny>,
     ) -> PyResult<crate::repair::RecoveryPlan> {
-        let pairs = if let Ok(mapping) = maildirs.cast::<pyo3::types::PyMapping>() {
-            mapping.items()?.into_any()
-        } else {
-            maildirs.clone()
-        };
-        let mut sources: Vec<(AccountId, PathBuf)> = Vec::new();
-        for pair in pairs.try_iter()? {
-            let (name, path): (String, PathBuf) = pair?.extract()?;
-            sources.push((convert::account_id(py, &name)?, path));
-        }
+        let sources = convert::account_maildirs(py, maildirs)?;
         let repo = self.get(py)?;
         let plan = run(py, move || {
-            let opened = sources
-                .iter()
-                .map(|(id, path)| Ok((id.clone(), MaildirAccount::open(path)?)))
-                .collect::<mtm_core::Result<Vec<_>>>()?;
+            let opened = open_maildirs(&sources)?;
             repo.recovery_plan(&opened)
         })?;
         Ok(crate::repair::RecoveryPlan { plan })
