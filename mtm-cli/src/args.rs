@@ -1,8 +1,11 @@
-//! The command line, as clap parses it.
+//! The command line, as clap parses it: every subcommand's arguments. The bottom layer of
+//! the crate with `error`: it imports nothing of it.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use mtm_core::SortKey;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -17,7 +20,8 @@ Exit codes:
   8  the restore request is not in a state that allows this (already decided, past its deadline)
   9  permission denied (a user acting on another account, a user approving)
 141  stdout was closed by its reader (mtm ls ... | head): output stopped quietly
-With --json, an error is one JSON line on stderr: {\"error\": {\"kind\", \"message\", \"exit_code\"}}";
+With --json, an error is one JSON line on stderr: {\"error\": {\"kind\", \"message\", \"exit_code\"}},
+and so is a warning naming a path: {\"warning\": {\"path\", \"message\"}}";
 
 /// Mail Time Machine: daily, deduplicated, read-only snapshots of Maildir mailboxes.
 #[derive(Debug, Parser)]
@@ -140,9 +144,9 @@ pub enum Command {
         read_data: f64,
     },
     /// Mend a damaged repository: rebuild the index, recover damaged snapshots.
-    Repair(crate::repair::RepairArgs),
+    Repair(RepairArgs),
     /// Restore requests: ask, plan, approve or reject, run, list.
-    Restore(crate::restore::RestoreArgs),
+    Restore(RestoreArgs),
     /// Run a guided demonstration on a sample mailbox in a temporary directory.
     Demo {
         /// Keep the sample Maildir and repository in this directory instead of a temporary one.
@@ -193,13 +197,9 @@ impl AccountOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Sort {
-    Date,
-    Received,
-    From,
-    Subject,
-    Size,
+/// A sort key by its core name, the names listed in the help.
+fn sort_key() -> impl TypedValueParser<Value = SortKey> {
+    PossibleValuesParser::new(SortKey::ALL.map(SortKey::as_str)).try_map(|name| name.parse())
 }
 
 #[derive(Debug, Args)]
@@ -211,8 +211,8 @@ pub struct LsArgs {
     /// The folder; without it, the folder tree.
     pub folder: Option<String>,
     /// Sort key.
-    #[arg(long, value_enum, default_value = "date")]
-    pub sort: Sort,
+    #[arg(long, value_parser = sort_key(), default_value = "date")]
+    pub sort: SortKey,
     /// Oldest / smallest / A first.
     #[arg(long)]
     pub asc: bool,
@@ -255,4 +255,195 @@ pub struct SearchArgs {
     /// Only messages with attachments.
     #[arg(long)]
     pub has_attachment: bool,
+}
+
+// ---- mtm repair ----
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    #[command(subcommand)]
+    pub command: RepairCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepairCommand {
+    /// Rebuild lost or damaged index files from the pack trailers (run it when verify
+    /// reports blobs missing from the index or a damaged index file, before gc). Only adds
+    /// entries; refused while a snapshot or gc runs.
+    Index,
+    /// Recover damaged snapshots: messages still in the live Maildir are stored again, the
+    /// others are dropped from their snapshots and listed as lost in the records. Shows the
+    /// plan; changes nothing without --yes. Run `repair index` first. Exits 5 if damage
+    /// that no recovery can mend remains (an unreadable snapshot record).
+    Recover {
+        /// The live Maildirs: one directory per account, as `mtm snapshot --root` reads them.
+        #[arg(long, env = "MTM_MAILDIRS", conflicts_with = "maildir")]
+        maildirs: Option<PathBuf>,
+        /// One account's live Maildir (needs --account).
+        #[arg(long, requires = "account")]
+        maildir: Option<PathBuf>,
+        /// The account of --maildir.
+        #[arg(long)]
+        account: Option<String>,
+        /// Execute the plan (without it, only show it).
+        #[arg(long)]
+        yes: bool,
+        /// Date the repair as if the time were this RFC 3339 instant (default: now).
+        #[arg(long)]
+        now: Option<String>,
+    },
+}
+
+// ---- mtm restore ----
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(subcommand)]
+    pub command: RestoreCommand,
+    #[command(flatten)]
+    pub who: Who,
+    #[command(flatten)]
+    pub setup: Setup,
+}
+
+/// Who makes the call.
+#[derive(Debug, Args)]
+pub struct Who {
+    /// Act as this administrator.
+    #[arg(long, global = true, env = "MTM_ADMIN", conflicts_with = "user")]
+    pub admin: Option<String>,
+    /// Act as the user of this account (default: the account the request is for).
+    #[arg(long, global = true)]
+    pub user: Option<String>,
+}
+
+/// How the provider runs restores.
+#[derive(Debug, Args)]
+pub struct Setup {
+    /// The live Maildirs: one directory per account, as `mtm snapshot --root` reads them.
+    #[arg(long, global = true, env = "MTM_MAILDIRS")]
+    pub maildirs: Option<PathBuf>,
+    /// Send notifications by SMTP to this HOST:PORT (no TLS: a local MTA or relay).
+    #[arg(
+        long,
+        global = true,
+        env = "MTM_SMTP",
+        conflicts_with = "notify_maildir"
+    )]
+    pub smtp: Option<String>,
+    /// Write notification emails into this Maildir instead of sending them.
+    #[arg(long, global = true, env = "MTM_NOTIFY_MAILDIR")]
+    pub notify_maildir: Option<PathBuf>,
+    /// The From address of notifications.
+    #[arg(
+        long,
+        global = true,
+        env = "MTM_MAIL_FROM",
+        default_value = "mail-time-machine@localhost"
+    )]
+    pub mail_from: String,
+    /// The mail domain of accounts without `@`: user `bob` is emailed at `bob@DOMAIN`
+    /// (Dovecot passwd files often name users without a domain).
+    #[arg(long, global = true, env = "MTM_MAIL_DOMAIN")]
+    pub mail_domain: Option<String>,
+    /// The administrators' address for new requests (repeatable).
+    #[arg(
+        long = "admin-email",
+        global = true,
+        env = "MTM_ADMIN_EMAIL",
+        value_delimiter = ','
+    )]
+    pub admin_emails: Vec<String>,
+    /// The fee of every restore, in cents (minor units).
+    #[arg(long, global = true, env = "MTM_PRICE_BASE", default_value_t = 0)]
+    pub price_base: u64,
+    /// The price of each started GiB restored, in cents.
+    #[arg(long, global = true, env = "MTM_PRICE_PER_GIB", default_value_t = 0)]
+    pub price_per_gib: u64,
+    /// The currency of the prices.
+    #[arg(long, global = true, env = "MTM_CURRENCY", default_value = "EUR")]
+    pub currency: String,
+    /// Tag every restored message with this IMAP keyword (e.g. `$Restored`).
+    #[arg(long, global = true, env = "MTM_RESTORE_KEYWORD")]
+    pub tag_keyword: Option<String>,
+    /// Act as if the time were this RFC 3339 instant (default: now).
+    #[arg(long, global = true)]
+    pub now: Option<String>,
+    #[command(flatten)]
+    pub accounts: AccountOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RestoreCommand {
+    /// Ask for an account as it was on a day (all of it, some folders, or some messages).
+    Request {
+        /// The account id.
+        account: String,
+        /// The snapshot day (YYYY-MM-DD).
+        day: String,
+        /// Only this folder (repeatable).
+        #[arg(long = "folder", conflicts_with = "messages")]
+        folders: Vec<String>,
+        /// Only this message id (64 hex digits; repeatable).
+        #[arg(long = "message")]
+        messages: Vec<String>,
+    },
+    /// A fresh dry run against the live Maildir: per folder, what would come back.
+    Plan {
+        /// The request (`<account>/<number>`).
+        id: String,
+    },
+    /// Approve (administrators): bills the request and runs the restore at once.
+    Approve {
+        /// The request.
+        id: String,
+    },
+    /// Reject (administrators), saying why: the user is told.
+    Reject {
+        /// The request.
+        id: String,
+        /// Why (shown to the user).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Withdraw a request nobody decided yet.
+    Cancel {
+        /// The request.
+        id: String,
+    },
+    /// Run an approved restore again: retry an interrupted one once its cause is fixed, or
+    /// resume one cut off by a crash (billed once, however often it runs).
+    Run {
+        /// The request.
+        id: String,
+    },
+    /// Give up on an approved restore that did not complete (administrators), saying why:
+    /// it ends as failed and the user is told the reason.
+    GiveUp {
+        /// The request.
+        id: String,
+        /// Why (shown to the user).
+        #[arg(long)]
+        reason: String,
+    },
+    /// A user's requests, every request (administrators), or the pending queue.
+    List {
+        /// Only this account's requests.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only requests waiting for a decision, nearest deadline first (administrators).
+        #[arg(long)]
+        queue: bool,
+    },
+    /// One request with its plan, result, bill and audit trail.
+    Show {
+        /// The request.
+        id: String,
+    },
+    /// Expire every request that waited past its deadline, and tell the users.
+    Expire,
+    /// Retry the bills and notifications that failed or were never sent.
+    Deliver,
+    /// The billing ledger kept in the repository.
+    Ledger,
 }

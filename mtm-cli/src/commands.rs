@@ -1,4 +1,6 @@
-//! One function per subcommand: parse the arguments into core types, call the core, print.
+//! The commands that read and maintain a repository (init, snapshot, browsing, verify, prune,
+//! gc): one function per subcommand that parses its arguments into core types, calls the
+//! core and prints. Uses `args`, `error`, `session` and `output`; no other command module.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -6,125 +8,17 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use mtm_core::{
-    AccountId, AccountView, ChangeKind, Clock, DayScope, FixedClock, FolderName, MaildirAccount,
-    MessageId, MessageQuery, Repository, RepositoryOptions, SearchQuery, SnapshotOptions,
-    SnapshotProgress, SnapshotReport, SortKey, SystemClock,
+    AccountId, AccountView, ChangeKind, DayScope, FolderName, MaildirAccount, MessageId,
+    MessageQuery, Repository, RepositoryOptions, SearchQuery, SnapshotOptions, SnapshotProgress,
+    SnapshotReport, format_bytes, parse_day,
 };
 
-use crate::args::{Cli, Command, LsArgs, SearchArgs, SnapshotArgs, Sort};
-use crate::output::{bytes, clip, json, table};
-
-/// Why a command failed.
-#[derive(Debug)]
-pub enum CliError {
-    Core(mtm_core::Error),
-    Usage(String),
-    Io(std::io::Error),
-    /// `verify` found damage (already printed).
-    Damaged(usize),
-}
-
-impl std::fmt::Display for CliError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CliError::Core(e) => write!(f, "{e}"),
-            CliError::Usage(m) => write!(f, "{m}"),
-            CliError::Io(e) => write!(f, "{e}"),
-            CliError::Damaged(n) => write!(f, "the repository has {n} problem(s)"),
-        }
-    }
-}
-
-impl From<mtm_core::Error> for CliError {
-    fn from(e: mtm_core::Error) -> Self {
-        CliError::Core(e)
-    }
-}
-
-impl From<std::io::Error> for CliError {
-    fn from(e: std::io::Error) -> Self {
-        CliError::Io(e)
-    }
-}
-
-impl From<serde_json::Error> for CliError {
-    fn from(e: serde_json::Error) -> Self {
-        CliError::Io(e.into())
-    }
-}
-
-pub type CliResult<T = ()> = Result<T, CliError>;
-
-pub fn run(cli: &Cli) -> CliResult {
-    match &cli.command {
-        Command::Init {
-            time_zone,
-            no_dictionary,
-            retention_days,
-        } => init(cli, time_zone, !no_dictionary, *retention_days),
-        Command::Snapshot(args) => snapshot(cli, args),
-        Command::Accounts => accounts(cli),
-        Command::Days { account } => days(cli, account),
-        Command::Ls(args) => ls(cli, args),
-        Command::Cat {
-            account,
-            day,
-            message,
-            output,
-        } => cat(cli, account, day, message, output.as_deref()),
-        Command::Show {
-            account,
-            day,
-            message,
-            html,
-        } => show(cli, account, day, message, *html),
-        Command::Search(args) => search(cli, args),
-        Command::Diff {
-            account,
-            from,
-            to,
-            live,
-            accounts,
-        } => diff(
-            cli,
-            account,
-            from,
-            (to.as_deref(), live.as_deref()),
-            accounts,
-        ),
-        Command::History { account, message } => history(cli, account, message),
-        Command::Verify { read_data } => verify(cli, *read_data),
-        Command::Gc {
-            repack_below,
-            max_unused,
-        } => gc(cli, *repack_below, *max_unused),
-        Command::Prune {
-            account,
-            dry_run,
-            now,
-            gc: false,
-        } => prune(cli, account.as_deref(), *dry_run, now.as_deref()),
-        Command::Prune {
-            account,
-            now,
-            gc: true,
-            ..
-        } => prune_and_gc(cli, account.as_deref(), now.as_deref()),
-        Command::Demo { keep } => crate::demo::run(keep.as_deref()),
-        Command::Restore(args) => crate::restore::run(cli, args),
-        Command::Repair(args) => crate::repair::run(cli, args),
-    }
-}
-
-fn repo_path(cli: &Cli) -> CliResult<&Path> {
-    cli.repo
-        .as_deref()
-        .ok_or_else(|| CliError::Usage("no repository: pass --repo PATH or set MTM_REPO".into()))
-}
-
-pub(crate) fn open(cli: &Cli) -> CliResult<Repository> {
-    Ok(Repository::open(repo_path(cli)?)?)
-}
+use crate::args::{Cli, LsArgs, SearchArgs, SnapshotArgs};
+use crate::error::{CliError, CliResult};
+use crate::output::{
+    busy, clip, json, report_error, skipped_accounts, table, write_file, write_stdout,
+};
+use crate::session::{clock, open, repo_path};
 
 fn view(cli: &Cli, account: &str) -> CliResult<(Repository, AccountView)> {
     let repo = open(cli)?;
@@ -132,24 +26,7 @@ fn view(cli: &Cli, account: &str) -> CliResult<(Repository, AccountView)> {
     Ok((repo, view))
 }
 
-/// `YYYY-MM-DD`, or `latest` for the newest snapshot of the account.
-pub fn parse_day(view: &AccountView, text: &str) -> CliResult<NaiveDate> {
-    if text == "latest" {
-        return view
-            .days()?
-            .last()
-            .copied()
-            .ok_or_else(|| CliError::Usage(format!("{} has no snapshot", view.account())));
-    }
-    parse_date(text)
-}
-
-pub(crate) fn parse_date(text: &str) -> CliResult<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| CliError::Usage(format!("{text:?} is not a day (YYYY-MM-DD)")))
-}
-
-fn init(cli: &Cli, time_zone: &str, dictionary: bool, retention_days: u32) -> CliResult {
+pub fn init(cli: &Cli, time_zone: &str, dictionary: bool, retention_days: u32) -> CliResult {
     let path = repo_path(cli)?;
     let repo = Repository::init(
         path,
@@ -186,12 +63,9 @@ impl SnapshotProgress for Bar {
     }
 }
 
-fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
+pub fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
     let repo = open(cli)?;
-    let clock: Box<dyn Clock> = match &args.now {
-        Some(now) => Box::new(FixedClock::parse(now)?),
-        None => Box::new(SystemClock),
-    };
+    let clock = clock(args.now.as_deref())?;
     let source_options = args.accounts.source_options();
     let accounts: Vec<(AccountId, MaildirAccount)> = match (&args.maildir, &args.root) {
         (Some(maildir), _) => {
@@ -200,18 +74,9 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
             vec![(AccountId::new(account)?, source)]
         }
         (None, Some(root)) => {
-            let mut found = Vec::new();
-            let discovered = MaildirAccount::discover_with(root, &source_options)?;
-            for warning in &discovered.warnings {
-                eprintln!("mtm: {}: {}", warning.path.display(), warning.message);
-            }
-            for (name, source) in discovered.accounts {
-                match AccountId::new(name.as_str()) {
-                    Ok(id) => found.push((id, source)),
-                    Err(e) => eprintln!("mtm: skipping {}: {e}", root.join(&name).display()),
-                }
-            }
-            found
+            let found = MaildirAccount::discover_accounts(root, &source_options)?;
+            skipped_accounts(cli.json, root, &found);
+            found.accounts
         }
         (None, None) => {
             return Err(CliError::Usage(
@@ -253,7 +118,7 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
             // With many accounts, one failure must not hide the others' results.
             Err(e) => {
                 let err = CliError::Core(e);
-                crate::report_error(cli.json, &err, Some(account.as_str()));
+                report_error(cli.json, &err, Some(account.as_str()));
                 failures.push(err);
             }
         }
@@ -269,9 +134,9 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
                     r.day.to_string(),
                     r.folders.to_string(),
                     r.messages.to_string(),
-                    bytes(r.bytes),
+                    format_bytes(r.bytes),
                     r.files_read.to_string(),
-                    bytes(r.stored_bytes),
+                    format_bytes(r.stored_bytes),
                     r.vanished.to_string(),
                 ]
             })
@@ -304,7 +169,7 @@ fn snapshot(cli: &Cli, args: &SnapshotArgs) -> CliResult {
     }
 }
 
-fn accounts(cli: &Cli) -> CliResult {
+pub fn accounts(cli: &Cli) -> CliResult {
     let accounts = open(cli)?.accounts()?;
     if cli.json {
         json(&accounts)?;
@@ -314,7 +179,7 @@ fn accounts(cli: &Cli) -> CliResult {
     Ok(())
 }
 
-fn days(cli: &Cli, account: &str) -> CliResult {
+pub fn days(cli: &Cli, account: &str) -> CliResult {
     let (_, view) = view(cli, account)?;
     let infos = view
         .days()?
@@ -332,7 +197,7 @@ fn days(cli: &Cli, account: &str) -> CliResult {
                     i.taken_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
                     i.folders.to_string(),
                     i.messages.to_string(),
-                    bytes(i.bytes),
+                    format_bytes(i.bytes),
                 ]
             })
             .collect();
@@ -344,9 +209,9 @@ fn days(cli: &Cli, account: &str) -> CliResult {
     Ok(())
 }
 
-fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
+pub fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
     let (_, view) = view(cli, &args.account)?;
-    let day = parse_day(&view, &args.day)?;
+    let day = view.resolve_day(&args.day)?;
     let Some(folder) = &args.folder else {
         let folders = view.folders(day)?;
         if cli.json {
@@ -361,7 +226,7 @@ fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
                         format!("{}{leaf}", "  ".repeat(depth)),
                         if f.subscribed { "yes" } else { "no" }.to_owned(),
                         f.messages.to_string(),
-                        bytes(f.bytes),
+                        format_bytes(f.bytes),
                     ]
                 })
                 .collect();
@@ -372,19 +237,9 @@ fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
         }
         return Ok(());
     };
-    if args.page == 0 || args.per_page == 0 {
-        return Err(CliError::Usage("--page and --per-page start at 1".into()));
-    }
-    let sort = match args.sort {
-        Sort::Date => SortKey::Date,
-        Sort::Received => SortKey::Received,
-        Sort::From => SortKey::From,
-        Sort::Subject => SortKey::Subject,
-        Sort::Size => SortKey::Size,
-    };
     let query = MessageQuery::default()
-        .sort(sort, !args.asc)
-        .page(args.page, args.per_page);
+        .sort(args.sort, !args.asc)
+        .numbered_page(args.page, args.per_page)?;
     let page = view.messages(day, &FolderName::new(folder.as_str())?, &query)?;
     if cli.json {
         json(&page)?;
@@ -399,7 +254,7 @@ fn ls(cli: &Cli, args: &LsArgs) -> CliResult {
                     clip(&m.summary.from, 28),
                     clip(&m.summary.subject, 44),
                     m.flags.to_string(),
-                    bytes(m.size),
+                    format_bytes(m.size),
                 ]
             })
             .collect();
@@ -424,28 +279,28 @@ fn message_id(view: &AccountView, day: NaiveDate, text: &str) -> CliResult<Messa
     Ok(view.resolve_id(day, text)?)
 }
 
-fn cat(cli: &Cli, account: &str, day: &str, message: &str, output: Option<&Path>) -> CliResult {
+pub fn cat(cli: &Cli, account: &str, day: &str, message: &str, output: Option<&Path>) -> CliResult {
     let (_, view) = view(cli, account)?;
-    let day = parse_day(&view, day)?;
+    let day = view.resolve_day(day)?;
     let id = message_id(&view, day, message)?;
     let raw = view.raw(day, &id)?;
     match output {
         Some(path) => {
-            crate::output::write_file(path, &raw)?;
+            write_file(path, &raw)?;
             if cli.json {
                 json(&serde_json::json!({ "id": id, "file": path, "bytes": raw.len() }))?;
             } else {
                 eprintln!("wrote {} ({} bytes)", path.display(), raw.len());
             }
         }
-        None => crate::output::write_stdout(&raw),
+        None => write_stdout(&raw),
     }
     Ok(())
 }
 
-fn show(cli: &Cli, account: &str, day: &str, message: &str, html: bool) -> CliResult {
+pub fn show(cli: &Cli, account: &str, day: &str, message: &str, html: bool) -> CliResult {
     let (_, view) = view(cli, account)?;
-    let day = parse_day(&view, day)?;
+    let day = view.resolve_day(day)?;
     let id = message_id(&view, day, message)?;
     let info = view.message(day, &id)?;
     let parsed = view.parsed(day, &id)?;
@@ -458,7 +313,7 @@ fn show(cli: &Cli, account: &str, day: &str, message: &str, html: bool) -> CliRe
         "Folder: {}   Flags: {}   Size: {}",
         info.folder,
         info.flags,
-        bytes(info.size)
+        format_bytes(info.size)
     );
     if !parsed.summary.parsed {
         println!("(this message could not be parsed; `mtm cat` gives its exact bytes)");
@@ -478,16 +333,16 @@ fn show(cli: &Cli, account: &str, day: &str, message: &str, html: bool) -> CliRe
             "[attachment] {} ({}, {})",
             a.name.as_deref().unwrap_or("unnamed"),
             a.content_type,
-            bytes(a.size)
+            format_bytes(a.size)
         );
     }
     Ok(())
 }
 
-fn search(cli: &Cli, args: &SearchArgs) -> CliResult {
+pub fn search(cli: &Cli, args: &SearchArgs) -> CliResult {
     let (_, view) = view(cli, &args.account)?;
     let days = match &args.day {
-        Some(day) => DayScope::Day(parse_day(&view, day)?),
+        Some(day) => DayScope::Day(view.resolve_day(day)?),
         None => DayScope::All,
     };
     let mut query = SearchQuery::default().days(days);
@@ -495,8 +350,8 @@ fn search(cli: &Cli, args: &SearchArgs) -> CliResult {
     query.to = args.to.clone();
     query.subject = args.subject.clone();
     query.message_id = args.message_id.clone();
-    query.since = args.since.as_deref().map(parse_date).transpose()?;
-    query.until = args.until.as_deref().map(parse_date).transpose()?;
+    query.since = args.since.as_deref().map(parse_day).transpose()?;
+    query.until = args.until.as_deref().map(parse_day).transpose()?;
     query.has_attachment = args.has_attachment.then_some(true);
     let hits = view.search(&query)?;
     if cli.json {
@@ -531,7 +386,7 @@ fn search(cli: &Cli, args: &SearchArgs) -> CliResult {
     Ok(())
 }
 
-fn diff(
+pub fn diff(
     cli: &Cli,
     account: &str,
     from: &str,
@@ -539,13 +394,13 @@ fn diff(
     accounts: &crate::args::AccountOptions,
 ) -> CliResult {
     let (_, view) = view(cli, account)?;
-    let from = parse_day(&view, from)?;
+    let from = view.resolve_day(from)?;
     let diff = match (to, live) {
         (_, Some(maildir)) => {
             let source = MaildirAccount::open_with(maildir, &accounts.source_options())?;
             view.diff_live(from, &source)?
         }
-        (Some(to), None) => view.diff(from, parse_day(&view, to)?)?,
+        (Some(to), None) => view.diff(from, view.resolve_day(to)?)?,
         (None, None) => {
             return Err(CliError::Usage(
                 "give a second day, or --live MAILDIR".into(),
@@ -607,7 +462,7 @@ fn diff(
     Ok(())
 }
 
-fn history(cli: &Cli, account: &str, message: &str) -> CliResult {
+pub fn history(cli: &Cli, account: &str, message: &str) -> CliResult {
     let (_, view) = view(cli, account)?;
     let id = view.resolve_id_any_day(message)?;
     let seen = view.history(&id)?;
@@ -630,30 +485,9 @@ fn history(cli: &Cli, account: &str, message: &str) -> CliResult {
     Ok(())
 }
 
-/// A spinner on stderr while a long call runs (hidden when stderr is not a terminal, and
-/// with --json).
-pub(crate) fn busy<T>(cli: &Cli, message: &str, work: impl FnOnce() -> T) -> T {
-    let spinner = (!cli.json).then(|| {
-        let s = ProgressBar::new_spinner();
-        s.set_message(message.to_owned());
-        s.enable_steady_tick(std::time::Duration::from_millis(120));
-        s
-    });
-    let result = work();
-    if let Some(s) = spinner {
-        s.finish_and_clear();
-    }
-    result
-}
-
-fn verify(cli: &Cli, read_data: f64) -> CliResult {
-    if !(0.0..=1.0).contains(&read_data) {
-        return Err(CliError::Usage(
-            "--read-data is a share between 0 and 1".into(),
-        ));
-    }
+pub fn verify(cli: &Cli, read_data: f64) -> CliResult {
     let repo = open(cli)?;
-    let report = busy(cli, "verifying every hash and reference", || {
+    let report = busy(cli.json, "verifying every hash and reference", || {
         repo.verify(&mtm_core::VerifyOptions { read_data })
     })?;
     if cli.json {
@@ -698,14 +532,11 @@ fn verify(cli: &Cli, read_data: f64) -> CliResult {
     }
 }
 
-fn prune(cli: &Cli, account: Option<&str>, dry_run: bool, now: Option<&str>) -> CliResult {
+pub fn prune(cli: &Cli, account: Option<&str>, dry_run: bool, now: Option<&str>) -> CliResult {
     let repo = open(cli)?;
-    let clock: Box<dyn Clock> = match now {
-        Some(now) => Box::new(FixedClock::parse(now)?),
-        None => Box::new(SystemClock),
-    };
+    let clock = clock(now)?;
     let account = account.map(AccountId::new).transpose()?;
-    let plan = busy(cli, "planning the prune", || {
+    let plan = busy(cli.json, "planning the prune", || {
         repo.prune_plan(clock.as_ref(), account.as_ref())
     })?;
     let removed = if dry_run {
@@ -736,7 +567,7 @@ fn print_plan(plan: &mtm_core::PrunePlan) {
                 s.account.to_string(),
                 s.day.to_string(),
                 s.messages.to_string(),
-                bytes(s.bytes),
+                format_bytes(s.bytes),
             ]
         })
         .collect();
@@ -746,7 +577,7 @@ fn print_plan(plan: &mtm_core::PrunePlan) {
         plan.kept,
         plan.keep_from,
         plan.expired.len(),
-        bytes(plan.reclaimable_bytes),
+        format_bytes(plan.reclaimable_bytes),
         plan.reclaimable_blobs
     );
     for pin in &plan.pinned {
@@ -757,14 +588,11 @@ fn print_plan(plan: &mtm_core::PrunePlan) {
     }
 }
 
-fn prune_and_gc(cli: &Cli, account: Option<&str>, now: Option<&str>) -> CliResult {
+pub fn prune_and_gc(cli: &Cli, account: Option<&str>, now: Option<&str>) -> CliResult {
     let repo = open(cli)?;
-    let clock: Box<dyn Clock> = match now {
-        Some(now) => Box::new(FixedClock::parse(now)?),
-        None => Box::new(SystemClock),
-    };
+    let clock = clock(now)?;
     let account = account.map(AccountId::new).transpose()?;
-    let (plan, removed, collected) = busy(cli, "pruning and collecting garbage", || {
+    let (plan, removed, collected) = busy(cli.json, "pruning and collecting garbage", || {
         repo.prune_and_gc(
             clock.as_ref(),
             account.as_ref(),
@@ -781,9 +609,9 @@ fn prune_and_gc(cli: &Cli, account: Option<&str>, now: Option<&str>) -> CliResul
     Ok(())
 }
 
-fn gc(cli: &Cli, repack_below: f64, max_unused: f64) -> CliResult {
+pub fn gc(cli: &Cli, repack_below: f64, max_unused: f64) -> CliResult {
     let repo = open(cli)?;
-    let report = busy(cli, "collecting garbage", || {
+    let report = busy(cli.json, "collecting garbage", || {
         repo.gc(&mtm_core::GcOptions {
             repack_below,
             max_unused,
@@ -803,7 +631,7 @@ fn print_gc(report: &mtm_core::GcReport) {
         report.blobs_removed,
         report.packs_deleted,
         report.packs_repacked,
-        bytes(report.pack_bytes_before),
-        bytes(report.pack_bytes_after)
+        format_bytes(report.pack_bytes_before),
+        format_bytes(report.pack_bytes_after)
     );
 }

@@ -2,7 +2,9 @@
 //! directory, snapshots it over four simulated days while the user reads, files and deletes
 //! mail, then shows what was lost and brings a deleted message back as an `.eml` file.
 //!
-//! Every step is a real `mtm` command, printed before it runs.
+//! Every step is a real `mtm` command, printed before it runs, and run through the
+//! dispatcher main.rs hands in ([`Dispatch`]): the demo uses `args`, `error` and `output`,
+//! and no other command module.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,11 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 
 use crate::args::Cli;
-use crate::commands::{CliError, CliResult, run as run_command};
+use crate::error::{CliError, CliResult};
+
+/// Runs one parsed `mtm` command: the dispatcher of main.rs, handed in so that the demo
+/// depends on no other command module.
+pub type Dispatch = fn(&Cli) -> CliResult;
 
 /// A message of the sample mailbox.
 struct Mail {
@@ -257,7 +263,7 @@ fn step(title: &str) {
     println!("\n━━ {title}");
 }
 
-fn mtm(repo: &Path, args: &[&str]) -> CliResult {
+fn mtm(dispatch: Dispatch, repo: &Path, args: &[&str]) -> CliResult {
     println!("$ mtm {}", args.join(" "));
     let mut argv = vec![
         "mtm".to_owned(),
@@ -266,10 +272,10 @@ fn mtm(repo: &Path, args: &[&str]) -> CliResult {
     ];
     argv.extend(args.iter().map(|a| (*a).to_owned()));
     let cli = Cli::try_parse_from(argv).map_err(|e| CliError::Usage(e.to_string()))?;
-    run_command(&cli)
+    dispatch(&cli)
 }
 
-pub fn run(keep: Option<&Path>) -> CliResult {
+pub fn run(keep: Option<&Path>, dispatch: Dispatch) -> CliResult {
     let temp;
     let base = match keep {
         Some(dir) => {
@@ -298,9 +304,10 @@ pub fn run(keep: Option<&Path>) -> CliResult {
         mailbox.deliver(mail, day(0) - 86_400 + 3600 * i as i64, flags)?;
     }
     step("1. Create a repository (the provider's time zone decides when a day starts)");
-    mtm(&repo, &["init", "--time-zone", "Europe/Rome"])?;
+    mtm(dispatch, &repo, &["init", "--time-zone", "Europe/Rome"])?;
     step("2. Night 1: snapshot every account under the Maildir root");
     mtm(
+        dispatch,
         &repo,
         &[
             "snapshot",
@@ -319,6 +326,7 @@ pub fn run(keep: Option<&Path>) -> CliResult {
     mailbox.set_flags("Password expiry reminder", "S")?;
     mailbox.set_flags("Signed contract for Q4", "FS")?;
     mtm(
+        dispatch,
         &repo,
         &[
             "snapshot",
@@ -344,6 +352,7 @@ pub fn run(keep: Option<&Path>) -> CliResult {
         .join(lunch.file_name().unwrap_or_default());
     fs::rename(&lunch, archived)?;
     mtm(
+        dispatch,
         &repo,
         &[
             "snapshot",
@@ -360,6 +369,7 @@ pub fn run(keep: Option<&Path>) -> CliResult {
     step("Day 4: one more day of mail");
     mailbox.deliver(&FOURTH_DAY[0], day(3) + 3600, "")?;
     mtm(
+        dispatch,
         &repo,
         &[
             "snapshot",
@@ -374,20 +384,29 @@ pub fn run(keep: Option<&Path>) -> CliResult {
     )?;
 
     step("3. The days Alice can browse");
-    mtm(&repo, &["days", ACCOUNT])?;
+    mtm(dispatch, &repo, &["days", ACCOUNT])?;
     step("4. The folder tree of the latest day: subscribed and unsubscribed folders");
-    mtm(&repo, &["ls", ACCOUNT, "latest"])?;
+    mtm(dispatch, &repo, &["ls", ACCOUNT, "latest"])?;
     step("5. Alice's inbox on day 2, newest first, as webmail shows it");
-    mtm(&repo, &["ls", ACCOUNT, "2026-11-18", "INBOX"])?;
+    mtm(dispatch, &repo, &["ls", ACCOUNT, "2026-11-18", "INBOX"])?;
     step("6. \"What did I lose?\": the diff between day 2 and day 3");
-    mtm(&repo, &["diff", ACCOUNT, "2026-11-18", "2026-11-19"])?;
+    mtm(
+        dispatch,
+        &repo,
+        &["diff", ACCOUNT, "2026-11-18", "2026-11-19"],
+    )?;
     step("7. Search every retained day for the contract");
-    mtm(&repo, &["search", ACCOUNT, "--subject", "contract"])?;
+    mtm(
+        dispatch,
+        &repo,
+        &["search", ACCOUNT, "--subject", "contract"],
+    )?;
 
     step("8. Download the deleted message from day 2 as a byte-exact .eml file");
     let id = mtm_core::MessageId::of(&original).to_hex();
     let eml = base.join("signed-contract.eml");
     mtm(
+        dispatch,
         &repo,
         &[
             "cat",
@@ -411,11 +430,11 @@ pub fn run(keep: Option<&Path>) -> CliResult {
         &id[..16]
     );
     step("9. Where that message was, day by day");
-    mtm(&repo, &["history", ACCOUNT, &id])?;
+    mtm(dispatch, &repo, &["history", ACCOUNT, &id])?;
     step("10. Read it");
-    mtm(&repo, &["show", ACCOUNT, "2026-11-18", &id[..12]])?;
+    mtm(dispatch, &repo, &["show", ACCOUNT, "2026-11-18", &id[..12]])?;
 
-    restore_tour(&repo, &base, &maildir_root, &mailbox, &original)?;
+    restore_tour(dispatch, &repo, &base, &maildir_root, &mailbox, &original)?;
 
     println!("\nDone. Snapshots see the mailbox once a day: mail received and deleted between two");
     println!("snapshots is in none of them, and mail a POP3 client removed from the server is not");
@@ -432,6 +451,7 @@ pub fn run(keep: Option<&Path>) -> CliResult {
 /// Steps 11 to 16: Alice asks for day 2 back, an administrator approves, the restore runs,
 /// and the mail (and the notification emails) are checked.
 fn restore_tour(
+    dispatch: Dispatch,
     repo: &Path,
     base: &Path,
     maildir_root: &Path,
@@ -461,7 +481,7 @@ fn restore_tour(
             "--now",
             now,
         ]);
-        mtm(repo, &all)
+        mtm(dispatch, repo, &all)
     };
     step(
         "11. Alice asks for her mailbox as it was on day 2; the admins get the plan and the deadline",
@@ -494,6 +514,7 @@ fn restore_tour(
         back.strip_prefix(base).unwrap_or(&back).display()
     );
     mtm(
+        dispatch,
         repo,
         &[
             "diff",
@@ -526,8 +547,8 @@ fn restore_tour(
         )));
     }
     step("16. The audit trail and the bill");
-    mtm(repo, &["restore", "show", &id])?;
-    mtm(repo, &["restore", "ledger"])
+    mtm(dispatch, repo, &["restore", "show", &id])?;
+    mtm(dispatch, repo, &["restore", "ledger"])
 }
 
 #[cfg(test)]

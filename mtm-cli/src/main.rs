@@ -2,6 +2,25 @@
 //!
 //! Parses arguments, calls `mtm-core`, prints tables for people or JSON for scripts. All
 //! logic lives in the core; this binary only translates.
+//!
+//! # Layers
+//!
+//! Each module imports only the modules of the layers below it, never one beside or above:
+//!
+//! 1. `args` (the clap definitions of every subcommand) and `error` (`CliError`, the exit
+//!    codes and the one table from an error to its kind and code): they import nothing of
+//!    the crate.
+//! 2. `output` (stdout that a closed pipe ends quietly, tables, JSON, errors and warnings
+//!    on stderr, spinners, writing a user-named file): imports `error`.
+//!    `session` (the repository `--repo` names, the clock `--now` names): imports `args`
+//!    and `error`. `notify` (the notifier of the restore options): imports `args` and
+//!    `error`.
+//! 3. The command modules: `commands` (init, snapshot, browsing, verify, prune, gc),
+//!    `restore`, `repair` and `demo`. Each imports layers 1 and 2 and the core, never
+//!    another command module; a helper two of them need moves down to `output` or
+//!    `session`, or into `mtm-core` when a binding needs it too.
+//! 4. This file: `main` and [`run`], the dispatcher from a subcommand to its module. The
+//!    demo runs real commands through the dispatcher, which it is handed as a function.
 
 // First, so that its `println!`, `print!` and `eprintln!` replace std's in every module
 // below (see output.rs: a closed pipe ends the output quietly instead of panicking).
@@ -11,74 +30,37 @@ mod output;
 mod args;
 mod commands;
 mod demo;
+mod error;
 mod notify;
 mod repair;
 mod restore;
+mod session;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use mtm_core::ErrorKind;
 
-/// Exit codes, documented in `mtm --help` and the README.
-pub(crate) mod exit {
-    /// Success.
-    pub const OK: u8 = 0;
-    /// A storage or I/O failure.
-    pub const STORAGE: u8 = 1;
-    /// Bad arguments (also used by the argument parser itself).
-    pub const USAGE: u8 = 2;
-    /// The repository, account, day, folder or message does not exist.
-    pub const NOT_FOUND: u8 = 3;
-    /// Something to create exists already (a snapshot of that day, a repository).
-    pub const ALREADY_EXISTS: u8 = 4;
-    /// Stored data is damaged, or written by an unsupported format version.
-    pub const INTEGRITY: u8 = 5;
-    /// The Maildir could not be read.
-    pub const SOURCE: u8 = 6;
-    /// Another process holds a conflicting lock (gc while snapshots run): try again later.
-    pub const BUSY: u8 = 7;
-    /// A restore request cannot make this move from its state.
-    pub const INVALID_TRANSITION: u8 = 8;
-    /// The actor's role does not allow this.
-    pub const PERMISSION_DENIED: u8 = 9;
-    /// The reader of stdout went away (`mtm ls … | head`): output stopped quietly. 128 + 13,
-    /// what a shell reports for a process killed by SIGPIPE, as coreutils are.
-    pub const BROKEN_PIPE: u8 = 141;
-}
+use crate::args::{Cli, Command};
+use crate::error::{CliError, CliResult, exit};
 
 fn main() -> ExitCode {
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return parse_failed(&e),
     };
-    let result = commands::run(&cli);
+    let result = run(&cli);
     let stdout = output::finish_stdout();
     let err = match (result, stdout) {
         (Err(err), _) => err,
         (Ok(()), output::Stdout::Open) => return ExitCode::from(exit::OK),
         (Ok(()), output::Stdout::Closed) => return ExitCode::from(exit::BROKEN_PIPE),
-        (Ok(()), output::Stdout::Failed(e)) => commands::CliError::Io(std::io::Error::new(
+        (Ok(()), output::Stdout::Failed(e)) => CliError::Io(std::io::Error::new(
             e.kind(),
             format!("cannot write to stdout: {e}"),
         )),
     };
-    report_error(cli.json, &err, None);
-    ExitCode::from(classify(&err).1)
-}
-
-/// Prints an error on stderr: `mtm: …` for people, one JSON line with `--json`. `account`
-/// names the account of one failure among many (a snapshot of every account).
-pub(crate) fn report_error(json: bool, err: &commands::CliError, account: Option<&str>) {
-    let (kind, code) = classify(err);
-    match (json, account) {
-        (true, _) => eprintln!(
-            "{}",
-            output::json_error(kind, &err.to_string(), code, account)
-        ),
-        (false, Some(account)) => eprintln!("mtm: {account}: {err}"),
-        (false, None) => eprintln!("mtm: {err}"),
-    }
+    output::report_error(cli.json, &err, None);
+    ExitCode::from(err.classify().1)
 }
 
 /// Help and version go to stdout as usual; a usage error is JSON when `--json` was given
@@ -115,24 +97,64 @@ fn parse_failed(e: &clap::Error) -> ExitCode {
     ExitCode::from(exit::USAGE)
 }
 
-/// The kind name (`--json` errors; the snake_case of the core's `ErrorKind`) and the exit
-/// code of an error: one table, so the two never disagree.
-fn classify(err: &commands::CliError) -> (&'static str, u8) {
-    match err {
-        commands::CliError::Usage(_) => ("invalid_input", exit::USAGE),
-        commands::CliError::Io(_) => ("storage", exit::STORAGE),
-        commands::CliError::Damaged(_) => ("integrity", exit::INTEGRITY),
-        commands::CliError::Core(e) => match e.kind() {
-            ErrorKind::InvalidInput => ("invalid_input", exit::USAGE),
-            ErrorKind::NotFound => ("not_found", exit::NOT_FOUND),
-            ErrorKind::AlreadyExists => ("already_exists", exit::ALREADY_EXISTS),
-            ErrorKind::Integrity => ("integrity", exit::INTEGRITY),
-            ErrorKind::UnsupportedFormat => ("unsupported_format", exit::INTEGRITY),
-            ErrorKind::Source => ("source", exit::SOURCE),
-            ErrorKind::Busy => ("busy", exit::BUSY),
-            ErrorKind::InvalidTransition => ("invalid_transition", exit::INVALID_TRANSITION),
-            ErrorKind::PermissionDenied => ("permission_denied", exit::PERMISSION_DENIED),
-            _ => ("storage", exit::STORAGE),
-        },
+/// Runs one parsed command: the subcommand's module does the work.
+fn run(cli: &Cli) -> CliResult {
+    match &cli.command {
+        Command::Init {
+            time_zone,
+            no_dictionary,
+            retention_days,
+        } => commands::init(cli, time_zone, !no_dictionary, *retention_days),
+        Command::Snapshot(args) => commands::snapshot(cli, args),
+        Command::Accounts => commands::accounts(cli),
+        Command::Days { account } => commands::days(cli, account),
+        Command::Ls(args) => commands::ls(cli, args),
+        Command::Cat {
+            account,
+            day,
+            message,
+            output,
+        } => commands::cat(cli, account, day, message, output.as_deref()),
+        Command::Show {
+            account,
+            day,
+            message,
+            html,
+        } => commands::show(cli, account, day, message, *html),
+        Command::Search(args) => commands::search(cli, args),
+        Command::Diff {
+            account,
+            from,
+            to,
+            live,
+            accounts,
+        } => commands::diff(
+            cli,
+            account,
+            from,
+            (to.as_deref(), live.as_deref()),
+            accounts,
+        ),
+        Command::History { account, message } => commands::history(cli, account, message),
+        Command::Verify { read_data } => commands::verify(cli, *read_data),
+        Command::Gc {
+            repack_below,
+            max_unused,
+        } => commands::gc(cli, *repack_below, *max_unused),
+        Command::Prune {
+            account,
+            dry_run,
+            now,
+            gc: false,
+        } => commands::prune(cli, account.as_deref(), *dry_run, now.as_deref()),
+        Command::Prune {
+            account,
+            now,
+            gc: true,
+            ..
+        } => commands::prune_and_gc(cli, account.as_deref(), now.as_deref()),
+        Command::Demo { keep } => demo::run(keep.as_deref(), run),
+        Command::Restore(args) => restore::run(cli, args),
+        Command::Repair(args) => repair::run(cli, args),
     }
 }

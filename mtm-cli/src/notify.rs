@@ -1,13 +1,14 @@
 //! The notifier the restore commands use: the built-in email notifier, sending by SMTP
 //! (`--smtp HOST:PORT`) or writing into a Maildir (`--notify-maildir DIR`); none if neither
 //! is given (notifications then stay pending until `mtm restore deliver` runs with one).
+//! Built from the restore options of `args`; used by the `restore` commands.
 
 use std::sync::Arc;
 
 use mtm_core::{EmailNotifier, EmailSettings, EmailTransport, Notifier};
 
-use crate::commands::{CliError, CliResult};
-use crate::restore::Setup;
+use crate::args::Setup;
+use crate::error::{CliError, CliResult};
 
 pub fn notifier(setup: &Setup) -> CliResult<Option<Arc<dyn Notifier>>> {
     let transport = match (&setup.smtp, &setup.notify_maildir) {

@@ -1,5 +1,6 @@
 //! Printing: tables for people, JSON for scripts; the one stdout every command writes to;
-//! errors as JSON; the one way to write a user-given output file.
+//! errors and warnings as JSON; spinners; the one way to write a user-given output file. Above `error`
+//! only: every command module prints through it.
 //!
 //! **Standard output.** Every `println!` and `print!` of this crate is the macro below, not
 //! std's (main.rs declares this module first, with `#[macro_use]`, so the textual macro
@@ -7,7 +8,7 @@
 //! [`write_stdout`]. When the reader has gone away (`mtm ls … | head`), the first failed write
 //! marks stdout closed, later output is dropped, the command finishes what it was doing (no
 //! lock or half-done step is left behind by an exit in the middle) and `mtm` exits with
-//! [`crate::exit::BROKEN_PIPE`] (141, what a shell reports for a process killed by SIGPIPE,
+//! [`crate::error::exit::BROKEN_PIPE`] (141, what a shell reports for a process killed by SIGPIPE,
 //! as coreutils are) without a word. Any other write failure (a full disk behind `>`) is
 //! reported once at the end, exit 1. `eprintln!` ignores failures: there is nowhere left to
 //! report them.
@@ -20,9 +21,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
+use mtm_core::RootAccounts;
 use serde::Serialize;
 
-use crate::commands::{CliError, CliResult};
+use crate::error::{CliError, CliResult};
 
 /// Prints a line on stdout through [`print_stdout`] (shadows std's `println!`).
 macro_rules! println {
@@ -111,6 +113,67 @@ pub fn json_error(kind: &str, message: &str, exit_code: u8, account: Option<&str
         error["account"] = account.into();
     }
     serde_json::json!({ "error": error }).to_string()
+}
+
+/// Prints an error on stderr: `mtm: …` for people, one JSON line with `--json`. `account`
+/// names the account of one failure among many (a snapshot of every account).
+pub fn report_error(json: bool, err: &CliError, account: Option<&str>) {
+    let (kind, code) = err.classify();
+    match (json, account) {
+        (true, _) => eprintln!("{}", json_error(kind, &err.to_string(), code, account)),
+        (false, Some(account)) => eprintln!("mtm: {account}: {err}"),
+        (false, None) => eprintln!("mtm: {err}"),
+    }
+}
+
+/// A spinner on stderr while a long call runs (hidden when stderr is not a terminal, and
+/// with `--json`).
+pub fn busy<T>(json: bool, message: &str, work: impl FnOnce() -> T) -> T {
+    let spinner = (!json).then(|| {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.set_message(message.to_owned());
+        s.enable_steady_tick(std::time::Duration::from_millis(120));
+        s
+    });
+    let result = work();
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    result
+}
+
+/// A warning as `--json` prints it on stderr: one line,
+/// `{"warning": {"path": "…", "message": "…"}}`, beside the JSON error lines.
+pub fn json_warning(path: &Path, message: &str) -> String {
+    serde_json::json!({ "warning": { "path": path, "message": message } }).to_string()
+}
+
+/// Prints a warning about a path on stderr: `mtm: PATH: MESSAGE` for people, one JSON line
+/// ([`json_warning`]) with `--json`.
+pub fn warning(json: bool, path: &Path, message: &str) {
+    if json {
+        eprintln!("{}", json_warning(path, message));
+    } else {
+        eprintln!("mtm: {}: {message}", path.display());
+    }
+}
+
+/// Prints what a look for the accounts under `root` skipped: the account directories it
+/// could not take (a symlink not followed, one that cannot be opened) and the Maildirs
+/// whose name is not an account id (`mtm: skipping DIR: …` for people).
+pub fn skipped_accounts(json: bool, root: &Path, found: &RootAccounts) {
+    for w in &found.warnings {
+        warning(json, &w.path, &w.message);
+    }
+    for invalid in &found.invalid {
+        let path = root.join(&invalid.name);
+        if json {
+            let message = format!("account skipped: {}", invalid.error);
+            eprintln!("{}", json_warning(&path, &message));
+        } else {
+            eprintln!("mtm: skipping {}: {}", path.display(), invalid.error);
+        }
+    }
 }
 
 /// Writes `data` to a path the user named for output (`cat -o`), never replacing anything
@@ -213,22 +276,6 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     t.to_string()
 }
 
-/// 1536 → "1.5 KiB".
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 /// Cuts text to `max` characters with an ellipsis.
 pub fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -243,14 +290,6 @@ pub fn clip(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_like_people_write_them() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1023), "1023 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
-    }
 
     #[test]
     fn clipping_counts_characters_not_bytes() {

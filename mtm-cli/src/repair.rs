@@ -1,51 +1,17 @@
 //! `mtm repair …`: mending a damaged repository.
 //!
 //! `repair index` only adds index entries and runs at once; `repair recover` rewrites
-//! damaged snapshots, so it shows its plan and changes nothing without `--yes`.
+//! damaged snapshots, so it shows its plan and changes nothing without `--yes`. Uses
+//! `args`, `error`, `session` and `output`; no other command module.
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
-use mtm_core::{AccountId, Clock, FixedClock, MaildirAccount, RecoveryPlan, SystemClock};
+use mtm_core::{AccountId, MaildirAccount, RecoveryPlan, SourceOptions};
 
-use crate::args::Cli;
-use crate::commands::{CliError, CliResult, busy, open};
-use crate::output::{json, table};
-
-#[derive(Debug, Args)]
-pub struct RepairArgs {
-    #[command(subcommand)]
-    pub command: RepairCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum RepairCommand {
-    /// Rebuild lost or damaged index files from the pack trailers (run it when verify
-    /// reports blobs missing from the index or a damaged index file, before gc). Only adds
-    /// entries; refused while a snapshot or gc runs.
-    Index,
-    /// Recover damaged snapshots: messages still in the live Maildir are stored again, the
-    /// others are dropped from their snapshots and listed as lost in the records. Shows the
-    /// plan; changes nothing without --yes. Run `repair index` first. Exits 5 if damage
-    /// that no recovery can mend remains (an unreadable snapshot record).
-    Recover {
-        /// The live Maildirs: one directory per account, as `mtm snapshot --root` reads them.
-        #[arg(long, env = "MTM_MAILDIRS", conflicts_with = "maildir")]
-        maildirs: Option<PathBuf>,
-        /// One account's live Maildir (needs --account).
-        #[arg(long, requires = "account")]
-        maildir: Option<PathBuf>,
-        /// The account of --maildir.
-        #[arg(long)]
-        account: Option<String>,
-        /// Execute the plan (without it, only show it).
-        #[arg(long)]
-        yes: bool,
-        /// Date the repair as if the time were this RFC 3339 instant (default: now).
-        #[arg(long)]
-        now: Option<String>,
-    },
-}
+use crate::args::{Cli, RepairArgs, RepairCommand};
+use crate::error::{CliError, CliResult};
+use crate::output::{busy, json, skipped_accounts, table};
+use crate::session::{clock, open};
 
 pub fn run(cli: &Cli, args: &RepairArgs) -> CliResult {
     match &args.command {
@@ -57,7 +23,7 @@ pub fn run(cli: &Cli, args: &RepairArgs) -> CliResult {
             yes,
             now,
         } => {
-            let sources = sources(maildirs.as_ref(), maildir.as_ref(), account.as_deref())?;
+            let sources = sources(cli, maildirs.as_ref(), maildir.as_ref(), account.as_deref())?;
             recover(cli, &sources, *yes, now.as_deref())
         }
     }
@@ -65,7 +31,7 @@ pub fn run(cli: &Cli, args: &RepairArgs) -> CliResult {
 
 fn index(cli: &Cli) -> CliResult {
     let repo = open(cli)?;
-    let report = busy(cli, "reading pack trailers", || repo.repair_index())?;
+    let report = busy(cli.json, "reading pack trailers", || repo.repair_index())?;
     if cli.json {
         json(&report)?;
     } else {
@@ -91,8 +57,9 @@ fn index(cli: &Cli) -> CliResult {
     }
 }
 
-/// The live Maildirs named on the command line.
+/// The live Maildirs named on the command line; what a `--maildirs` root skips is a warning.
 fn sources(
+    cli: &Cli,
     maildirs: Option<&PathBuf>,
     maildir: Option<&PathBuf>,
     account: Option<&str>,
@@ -102,14 +69,9 @@ fn sources(
             Ok(vec![(AccountId::new(account)?, MaildirAccount::open(dir)?)])
         }
         (Some(root), None, _) => {
-            let mut found = Vec::new();
-            for (name, source) in MaildirAccount::discover(root)? {
-                match AccountId::new(name.as_str()) {
-                    Ok(id) => found.push((id, source)),
-                    Err(e) => eprintln!("mtm: skipping {}: {e}", root.join(&name).display()),
-                }
-            }
-            Ok(found)
+            let found = MaildirAccount::discover_accounts(root, &SourceOptions::default())?;
+            skipped_accounts(cli.json, root, &found);
+            Ok(found.accounts)
         }
         _ => Err(CliError::Usage(
             "pass --maildirs DIR (or MTM_MAILDIRS), or --maildir DIR with --account: damaged \
@@ -125,16 +87,13 @@ fn recover(
     yes: bool,
     now: Option<&str>,
 ) -> CliResult {
-    let clock: Box<dyn Clock> = match now {
-        Some(now) => Box::new(FixedClock::parse(now)?),
-        None => Box::new(SystemClock),
-    };
+    let clock = clock(now)?;
     let repo = open(cli)?;
-    let plan = busy(cli, "reading every pack, manifest and catalog", || {
+    let plan = busy(cli.json, "reading every pack, manifest and catalog", || {
         repo.recovery_plan(sources)
     })?;
     let report = if yes && !plan.is_empty() {
-        Some(busy(cli, "recovering", || {
+        Some(busy(cli.json, "recovering", || {
             repo.recover(&plan, clock.as_ref())
         })?)
     } else {

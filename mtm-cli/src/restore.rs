@@ -1,179 +1,22 @@
 //! `mtm restore …`: the restore workflow from the command line.
 //!
 //! Who acts is said on every call: `--admin NAME` for an administrator, otherwise the user
-//! of the account concerned (`--user ACCOUNT` to say which user explicitly).
+//! of the account concerned (`--user ACCOUNT` to say which user explicitly). Uses `args`,
+//! `error`, `session`, `notify` and `output`; no other command module.
 
-use std::path::PathBuf;
-
-use clap::{Args, Subcommand};
 use mtm_core::{
-    AccountId, Actor, AuditEvent, Clock, FixedClock, FolderName, Mailboxes, MaildirRoot, Pricing,
-    RequestId, RestoreDesk, RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings,
-    SystemClock,
+    AccountId, Actor, AuditEvent, Clock, Mailboxes, MaildirRoot, Pricing, RequestId, RestoreDesk,
+    RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings, format_bytes, parse_day,
 };
 
-use crate::args::Cli;
-use crate::commands::{CliError, CliResult, busy, open, parse_date};
-use crate::output::{bytes, json, table};
-
-#[derive(Debug, Args)]
-pub struct RestoreArgs {
-    #[command(subcommand)]
-    pub command: RestoreCommand,
-    #[command(flatten)]
-    pub who: Who,
-    #[command(flatten)]
-    pub setup: Setup,
-}
-
-/// Who makes the call.
-#[derive(Debug, Args)]
-pub struct Who {
-    /// Act as this administrator.
-    #[arg(long, global = true, env = "MTM_ADMIN", conflicts_with = "user")]
-    pub admin: Option<String>,
-    /// Act as the user of this account (default: the account the request is for).
-    #[arg(long, global = true)]
-    pub user: Option<String>,
-}
-
-/// How the provider runs restores.
-#[derive(Debug, Args)]
-pub struct Setup {
-    /// The live Maildirs: one directory per account, as `mtm snapshot --root` reads them.
-    #[arg(long, global = true, env = "MTM_MAILDIRS")]
-    pub maildirs: Option<PathBuf>,
-    /// Send notifications by SMTP to this HOST:PORT (no TLS: a local MTA or relay).
-    #[arg(
-        long,
-        global = true,
-        env = "MTM_SMTP",
-        conflicts_with = "notify_maildir"
-    )]
-    pub smtp: Option<String>,
-    /// Write notification emails into this Maildir instead of sending them.
-    #[arg(long, global = true, env = "MTM_NOTIFY_MAILDIR")]
-    pub notify_maildir: Option<PathBuf>,
-    /// The From address of notifications.
-    #[arg(
-        long,
-        global = true,
-        env = "MTM_MAIL_FROM",
-        default_value = "mail-time-machine@localhost"
-    )]
-    pub mail_from: String,
-    /// The mail domain of accounts without `@`: user `bob` is emailed at `bob@DOMAIN`
-    /// (Dovecot passwd files often name users without a domain).
-    #[arg(long, global = true, env = "MTM_MAIL_DOMAIN")]
-    pub mail_domain: Option<String>,
-    /// The administrators' address for new requests (repeatable).
-    #[arg(
-        long = "admin-email",
-        global = true,
-        env = "MTM_ADMIN_EMAIL",
-        value_delimiter = ','
-    )]
-    pub admin_emails: Vec<String>,
-    /// The fee of every restore, in cents (minor units).
-    #[arg(long, global = true, env = "MTM_PRICE_BASE", default_value_t = 0)]
-    pub price_base: u64,
-    /// The price of each started GiB restored, in cents.
-    #[arg(long, global = true, env = "MTM_PRICE_PER_GIB", default_value_t = 0)]
-    pub price_per_gib: u64,
-    /// The currency of the prices.
-    #[arg(long, global = true, env = "MTM_CURRENCY", default_value = "EUR")]
-    pub currency: String,
-    /// Tag every restored message with this IMAP keyword (e.g. `$Restored`).
-    #[arg(long, global = true, env = "MTM_RESTORE_KEYWORD")]
-    pub tag_keyword: Option<String>,
-    /// Act as if the time were this RFC 3339 instant (default: now).
-    #[arg(long, global = true)]
-    pub now: Option<String>,
-    #[command(flatten)]
-    pub accounts: crate::args::AccountOptions,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum RestoreCommand {
-    /// Ask for an account as it was on a day (all of it, some folders, or some messages).
-    Request {
-        /// The account id.
-        account: String,
-        /// The snapshot day (YYYY-MM-DD).
-        day: String,
-        /// Only this folder (repeatable).
-        #[arg(long = "folder", conflicts_with = "messages")]
-        folders: Vec<String>,
-        /// Only this message id (64 hex digits; repeatable).
-        #[arg(long = "message")]
-        messages: Vec<String>,
-    },
-    /// A fresh dry run against the live Maildir: per folder, what would come back.
-    Plan {
-        /// The request (`<account>/<number>`).
-        id: String,
-    },
-    /// Approve (administrators): bills the request and runs the restore at once.
-    Approve {
-        /// The request.
-        id: String,
-    },
-    /// Reject (administrators), saying why: the user is told.
-    Reject {
-        /// The request.
-        id: String,
-        /// Why (shown to the user).
-        #[arg(long)]
-        reason: String,
-    },
-    /// Withdraw a request nobody decided yet.
-    Cancel {
-        /// The request.
-        id: String,
-    },
-    /// Run an approved restore again: retry an interrupted one once its cause is fixed, or
-    /// resume one cut off by a crash (billed once, however often it runs).
-    Run {
-        /// The request.
-        id: String,
-    },
-    /// Give up on an approved restore that did not complete (administrators), saying why:
-    /// it ends as failed and the user is told the reason.
-    GiveUp {
-        /// The request.
-        id: String,
-        /// Why (shown to the user).
-        #[arg(long)]
-        reason: String,
-    },
-    /// A user's requests, every request (administrators), or the pending queue.
-    List {
-        /// Only this account's requests.
-        #[arg(long)]
-        account: Option<String>,
-        /// Only requests waiting for a decision, nearest deadline first (administrators).
-        #[arg(long)]
-        queue: bool,
-    },
-    /// One request with its plan, result, bill and audit trail.
-    Show {
-        /// The request.
-        id: String,
-    },
-    /// Expire every request that waited past its deadline, and tell the users.
-    Expire,
-    /// Retry the bills and notifications that failed or were never sent.
-    Deliver,
-    /// The billing ledger kept in the repository.
-    Ledger,
-}
+use crate::args::{Cli, RestoreArgs, RestoreCommand, Setup, Who};
+use crate::error::{CliError, CliResult};
+use crate::output::{busy, json, table};
+use crate::session::{clock, open};
 
 pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
     let repo = open(cli)?;
-    let clock: Box<dyn Clock> = match &args.setup.now {
-        Some(now) => Box::new(FixedClock::parse(now)?),
-        None => Box::new(SystemClock),
-    };
+    let clock = clock(args.setup.now.as_deref())?;
     let clock = clock.as_ref();
     if let RestoreCommand::Ledger = args.command {
         // The ledger needs no Maildirs and no notifier.
@@ -190,8 +33,8 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
             let account = AccountId::new(account)?;
             let actor = actor(&args.who, Some(&account))?;
             let scope = scope(folders, messages)?;
-            let outcome = busy(cli, "planning against the live Maildir", || {
-                desk.request(&actor, &account, parse_date(day)?, scope, clock)
+            let outcome = busy(cli.json, "planning against the live Maildir", || {
+                desk.request(&actor, &account, parse_day(day)?, scope, clock)
                     .map_err(CliError::from)
             })?;
             print_outcome(cli, &outcome)
@@ -209,7 +52,7 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
         RestoreCommand::Approve { id } => {
             let id = request_id(id)?;
             let admin = actor(&args.who, Some(id.account()))?;
-            let outcome = busy(cli, "restoring", || desk.approve(&admin, &id, clock))?;
+            let outcome = busy(cli.json, "restoring", || desk.approve(&admin, &id, clock))?;
             print_outcome(cli, &outcome)
         }
         RestoreCommand::Reject { id, reason } => {
@@ -225,7 +68,7 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
         RestoreCommand::Run { id } => {
             let id = request_id(id)?;
             let admin = actor(&args.who, Some(id.account()))?;
-            let outcome = busy(cli, "restoring", || desk.run(&admin, &id, clock))?;
+            let outcome = busy(cli.json, "restoring", || desk.run(&admin, &id, clock))?;
             print_outcome(cli, &outcome)
         }
         RestoreCommand::GiveUp { id, reason } => {
@@ -350,18 +193,10 @@ fn request_id(text: &str) -> CliResult<RequestId> {
 
 fn scope(folders: &[String], messages: &[String]) -> CliResult<RestoreScope> {
     if !folders.is_empty() {
-        let folders = folders
-            .iter()
-            .map(FolderName::new)
-            .collect::<Result<_, _>>()?;
-        return Ok(RestoreScope::Folders { folders });
+        return Ok(RestoreScope::folders_named(folders)?);
     }
     if !messages.is_empty() {
-        let messages = messages
-            .iter()
-            .map(|m| mtm_core::MessageId::from_hex(m))
-            .collect::<Result<_, _>>()?;
-        return Ok(RestoreScope::Messages { messages });
+        return Ok(RestoreScope::messages_named(messages)?);
     }
     Ok(RestoreScope::Account)
 }
@@ -390,7 +225,9 @@ fn list(
                     q.plan
                         .as_ref()
                         .map_or("?".into(), |p| p.messages.to_string()),
-                    q.plan.as_ref().map_or("?".into(), |p| bytes(p.bytes)),
+                    q.plan
+                        .as_ref()
+                        .map_or("?".into(), |p| format_bytes(p.bytes)),
                     q.request.deadline.to_string(),
                 ]
             })
@@ -451,7 +288,7 @@ fn ledger(cli: &Cli, repo: &mtm_core::Repository) -> CliResult {
                 r.request.to_string(),
                 r.day.to_string(),
                 r.messages.to_string(),
-                bytes(r.bytes),
+                format_bytes(r.bytes),
                 r.price_text(),
                 r.approved_by.clone(),
                 r.at.to_string(),
@@ -492,7 +329,7 @@ fn print_plan(plan: &RestorePlan) {
                 f.folder.to_string(),
                 f.in_snapshot.to_string(),
                 f.to_restore.to_string(),
-                bytes(f.bytes_to_restore),
+                format_bytes(f.bytes_to_restore),
                 f.already_present.to_string(),
                 notes.join(", "),
             ]
@@ -515,7 +352,7 @@ fn print_plan(plan: &RestorePlan) {
     println!(
         "{} message(s), {} to restore; {} already in the live account",
         plan.messages,
-        bytes(plan.bytes),
+        format_bytes(plan.bytes),
         plan.already_present
     );
 }
@@ -545,7 +382,7 @@ fn print_outcome(cli: &Cli, outcome: &RestoreOutcome) -> CliResult {
         println!(
             "  restored      {} message(s), {}; {} already there",
             result.messages_restored,
-            bytes(result.bytes_restored),
+            format_bytes(result.bytes_restored),
             result.already_present
         );
         for folder in &result.folders_recreated {

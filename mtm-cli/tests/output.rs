@@ -341,3 +341,115 @@ fn a_full_disk_behind_stdout_is_reported_once_with_exit_1() {
         "mtm: cannot write to stdout: No space left on device (os error 28)\n"
     );
 }
+
+/// A repository and a Maildir root with one good account, one Maildir whose name is no
+/// account id and one symlinked account (skipped without --follow-account-symlinks).
+struct SkippingRoot {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    repo: PathBuf,
+}
+
+impl SkippingRoot {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("maildirs");
+        for account in ["alice@example.com", "not an id", "elsewhere/carol"] {
+            for sub in ["cur", "new", "tmp"] {
+                fs::create_dir_all(root.join(account).join(sub)).unwrap();
+            }
+        }
+        std::os::unix::fs::symlink(root.join("elsewhere/carol"), root.join("carol@example.com"))
+            .unwrap();
+        let repo = dir.path().join("repo");
+        assert!(run(&repo, &["init"]).status.success());
+        Self {
+            _dir: dir,
+            root,
+            repo,
+        }
+    }
+
+    /// `snapshot --root ROOT --now … ARGS`.
+    fn snapshot(&self, args: &[&str]) -> Output {
+        let root = self.root.to_str().unwrap();
+        let snapshot = ["snapshot", "--root", root, "--now", "2026-11-21T10:00:00Z"];
+        run(&self.repo, &[&snapshot[..], args].concat())
+    }
+
+    /// `repair recover --maildirs ROOT ARGS`.
+    fn recover(&self, args: &[&str]) -> Output {
+        let recover = [
+            "repair",
+            "recover",
+            "--maildirs",
+            self.root.to_str().unwrap(),
+        ];
+        run(&self.repo, &[&recover[..], args].concat())
+    }
+
+    /// The two skipped: the symlinked account, then the name that is no account id.
+    fn skipped(&self) -> [PathBuf; 2] {
+        [
+            self.root.join("carol@example.com"),
+            self.root.join("not an id"),
+        ]
+    }
+}
+
+/// Every line of stderr, each parsed as JSON.
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    stderr(out)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+fn warning_paths(warnings: &[serde_json::Value]) -> Vec<PathBuf> {
+    warnings
+        .iter()
+        .map(|w| PathBuf::from(w["warning"]["path"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn with_json_the_accounts_a_snapshot_of_a_root_skips_are_json_warnings() {
+    let root = SkippingRoot::new();
+    let out = root.snapshot(&["--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let warnings = json_lines(&out);
+    assert_eq!(warning_paths(&warnings), root.skipped());
+    for w in &warnings {
+        let message = w["warning"]["message"].as_str().unwrap();
+        assert!(message.starts_with("account skipped: "), "{message}");
+    }
+    let bad_name = warnings[1]["warning"]["message"].as_str().unwrap();
+    assert!(bad_name.contains("account id"), "{bad_name}");
+    // Only alice was snapshotted, and stdout is the JSON reports alone.
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports.as_array().unwrap().len(), 1);
+    assert_eq!(reports[0]["account"], "alice@example.com");
+}
+
+#[test]
+fn with_json_the_accounts_a_recovery_root_skips_are_json_warnings_too() {
+    let root = SkippingRoot::new();
+    let out = root.recover(&["--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(warning_paths(&json_lines(&out)), root.skipped());
+}
+
+#[test]
+fn without_json_the_accounts_a_snapshot_or_a_recovery_skips_are_plain_lines_naming_them() {
+    let root = SkippingRoot::new();
+    let [symlinked, bad_name] = root.skipped();
+    for out in [root.snapshot(&["--quiet"]), root.recover(&[])] {
+        assert!(out.status.success(), "{}", stderr(&out));
+        let lines: Vec<String> = stderr(&out).lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let symlink_line = format!("mtm: {}: account skipped", symlinked.display());
+        assert!(lines[0].starts_with(&symlink_line), "{lines:?}");
+        let bad_line = format!("mtm: skipping {}: ", bad_name.display());
+        assert!(lines[1].starts_with(&bad_line), "{lines:?}");
+    }
+}

@@ -30,6 +30,7 @@
 
 mod backend;
 mod clock;
+mod enum_names;
 mod error;
 mod flags;
 // The fuzz targets' door to the crate-private decoders (`fuzz/`); no behaviour of its own.
@@ -52,6 +53,7 @@ mod sealed;
 mod snapshot;
 pub mod source;
 mod store;
+mod units;
 mod verify;
 
 pub use backend::{Backend, FaultInjectingBackend, LocalBackend, MemoryBackend, StagedFile};
@@ -66,6 +68,7 @@ pub use lookup::{
     MessagePage, MessageQuery, Placement, SearchHit, SearchQuery, Sighting, SnapshotDiff,
     SnapshotInfo, SortKey,
 };
+pub use lookup::{MessagePager, MessagePages, parse_day};
 pub use message::{
     Attachment, Header, ParsedMessage, Part, PartKind, Summary, parse_view, split_message,
     summarize,
@@ -88,4 +91,6 @@ pub use source::{
     DiscoveredAccounts, MaildirAccount, MaildirReader, MessageFile, ReadOutcome, ScannedAccount,
     ScannedFolder, SourceOptions, SourceWarning, encode_folder_dir,
 };
+pub use source::{InvalidAccount, RootAccounts};
+pub use units::format_bytes;
 pub use verify::{DamagedMessage, Problem, VerifyOptions, VerifyReport};

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::id::{BlobId, IdMap, IdSet, MessageId};
 use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository};
@@ -36,6 +36,24 @@ pub struct VerifyOptions {
 impl Default for VerifyOptions {
     fn default() -> Self {
         Self { read_data: 1.0 }
+    }
+}
+
+impl VerifyOptions {
+    /// Checks that `read_data` is a share between 0 and 1 (what
+    /// [`Repository::verify`](crate::Repository::verify) checks first).
+    pub fn validate(&self) -> Result<()> {
+        if (0.0..=1.0).contains(&self.read_data) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "verify options",
+                format!(
+                    "read_data is a share between 0 and 1, not {}",
+                    self.read_data
+                ),
+            ))
+        }
     }
 }
 
@@ -114,6 +132,7 @@ impl Repository {
     /// # Ok::<(), mtm_core::Error>(())
     /// ```
     pub fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport> {
+        options.validate()?;
         let inner = &self.inner;
         // Check the repository as it is now, not as this handle first saw it.
         inner.store.reload()?;
@@ -764,5 +783,21 @@ mod tests {
                 .reason
                 .contains("does not match its hash")
         );
+    }
+}
+
+#[cfg(test)]
+mod options_tests {
+    use super::*;
+
+    #[test]
+    fn read_data_is_a_share_between_zero_and_one() {
+        for ok in [0.0, 0.25, 1.0] {
+            assert!(VerifyOptions { read_data: ok }.validate().is_ok(), "{ok}");
+        }
+        for bad in [-0.1, 1.5, f64::NAN] {
+            let err = VerifyOptions { read_data: bad }.validate().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}");
+        }
     }
 }

@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use mtm_core::{AccountView, DayScope, FolderName, MaildirAccount, MessageQuery, SearchQuery};
+use mtm_core::{
+    AccountView, DayScope, FolderName, MaildirAccount, MessagePager, MessageQuery, SearchQuery,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::convert;
-use crate::error::{invalid, run};
+use crate::error::{invalid, run, to_py};
 
 /// A read-only view of one account's snapshots: it can reach only this account's data.
 /// Get one with `Repository.account(name)`. Message ids are 64 hex digits (the BLAKE3 of
@@ -107,23 +109,19 @@ impl Account {
         page_size: i64,
     ) -> PyResult<MessageIterator> {
         let folder = convert::folder_name(py, folder)?;
-        if page_size < 1 {
-            return Err(invalid(
-                py,
-                format!("page_size must be >= 1, got {page_size}"),
-            ));
-        }
         let sort = sort.map(convert::sort_key).transpose()?.unwrap_or_default();
+        let pager = MessagePager::new(MessageQuery {
+            sort,
+            descending,
+            offset: 0,
+            limit: convert::count(py, "page_size", page_size)?,
+        })
+        .map_err(|e| to_py(py, &e))?;
         Ok(MessageIterator {
             view: Arc::clone(&self.view),
             day,
             folder,
-            next: Some(MessageQuery {
-                sort,
-                descending,
-                offset: 0,
-                limit: convert::count(py, "page_size", page_size)?,
-            }),
+            pager,
             buffer: VecDeque::new(),
         })
     }
@@ -257,8 +255,8 @@ pub(crate) struct MessageIterator {
     view: Arc<AccountView>,
     day: NaiveDate,
     folder: FolderName,
-    /// The next page to fetch; `None` once the folder is exhausted.
-    next: Option<MessageQuery>,
+    /// Which page to fetch next, if any.
+    pager: MessagePager,
     buffer: VecDeque<Py<PyAny>>,
 }
 
@@ -272,18 +270,13 @@ impl MessageIterator {
         if let Some(next) = self.buffer.pop_front() {
             return Ok(Some(next));
         }
-        let Some(query) = self.next else {
+        let Some(query) = self.pager.next_query() else {
             return Ok(None);
         };
         let view = Arc::clone(&self.view);
         let (day, folder) = (self.day, self.folder.clone());
         let page = run(py, move || view.messages(day, &folder, &query))?;
-        let fetched = page.messages.len();
-        self.next = (fetched == query.limit && (query.offset + fetched) < page.total as usize)
-            .then(|| MessageQuery {
-                offset: query.offset + fetched,
-                ..query
-            });
+        self.pager.advance(&page);
         for info in &page.messages {
             self.buffer
                 .push_back(convert::message_info(py, info)?.unbind());

@@ -67,14 +67,7 @@ pub(crate) fn flags<'py>(py: Python<'py>, flags: Flags) -> Obj<'py> {
 }
 
 fn change_kind<'py>(py: Python<'py>, kind: ChangeKind) -> Obj<'py> {
-    let value = match kind {
-        ChangeKind::Removed => "removed",
-        ChangeKind::Added => "added",
-        ChangeKind::Moved => "moved",
-        ChangeKind::FlagsChanged => "flags_changed",
-        ChangeKind::KeywordsChanged => "keywords_changed",
-    };
-    types_class!(py, "ChangeKind")?.call1((value,))
+    types_class!(py, "ChangeKind")?.call1((kind.as_str(),))
 }
 
 fn day_side(side: DiffSide) -> Option<NaiveDate> {
@@ -429,14 +422,7 @@ fn request_state<'py>(py: Python<'py>, state: RequestState) -> Obj<'py> {
 }
 
 fn notification_kind<'py>(py: Python<'py>, kind: NotificationKind) -> Obj<'py> {
-    let value = match kind {
-        NotificationKind::NewRequest => "new_request",
-        NotificationKind::Completed => "completed",
-        NotificationKind::Failed => "failed",
-        NotificationKind::Rejected => "rejected",
-        NotificationKind::Expired => "expired",
-    };
-    types_class!(py, "NotificationKind")?.call1((value,))
+    types_class!(py, "NotificationKind")?.call1((kind.as_str(),))
 }
 
 /// The account told, or `None` for the administrators.
@@ -624,8 +610,22 @@ pub(crate) fn folder_name(py: Python<'_>, name: &str) -> PyResult<FolderName> {
     FolderName::new(name).map_err(|e| to_py(py, &e))
 }
 
-pub(crate) fn message_id(py: Python<'_>, hex: &str) -> PyResult<MessageId> {
-    MessageId::from_hex(hex).map_err(|e| to_py(py, &e))
+/// Accounts and their Maildirs: a mapping of account id to path, or pairs of them.
+pub(crate) fn account_maildirs(
+    py: Python<'_>,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Vec<(AccountId, std::path::PathBuf)>> {
+    let pairs = if let Ok(mapping) = value.cast::<pyo3::types::PyMapping>() {
+        mapping.items()?.into_any()
+    } else {
+        value.clone()
+    };
+    let mut sources = Vec::new();
+    for pair in pairs.try_iter()? {
+        let (name, path): (String, std::path::PathBuf) = pair?.extract()?;
+        sources.push((account_id(py, &name)?, path));
+    }
+    Ok(sources)
 }
 
 /// A `SortKey` member, or its value as a string (`"subject"`).
@@ -638,17 +638,8 @@ pub(crate) fn sort_key(key: &Bound<'_, PyAny>) -> PyResult<SortKey> {
     } else {
         return Err(invalid(py, "sort must be a mtm.SortKey"));
     };
-    match value.extract::<String>()?.as_str() {
-        "date" => Ok(SortKey::Date),
-        "received" => Ok(SortKey::Received),
-        "from" => Ok(SortKey::From),
-        "subject" => Ok(SortKey::Subject),
-        "size" => Ok(SortKey::Size),
-        other => Err(invalid(
-            py,
-            format!("invalid sort key {other:?}: one of date, received, from, subject, size"),
-        )),
-    }
+    let name: String = value.extract()?;
+    name.parse::<SortKey>().map_err(|e| to_py(py, &e))
 }
 
 /// An aware `datetime.datetime` as a fixed clock; `None` is the system clock. A naive
@@ -733,18 +724,8 @@ pub(crate) fn scope_from(value: Option<&Bound<'_, PyAny>>) -> PyResult<RestoreSc
     let names: Vec<String> = value.getattr("names")?.extract()?;
     match kind.as_str() {
         "account" => Ok(RestoreScope::Account),
-        "folders" => Ok(RestoreScope::Folders {
-            folders: names
-                .iter()
-                .map(|n| folder_name(py, n))
-                .collect::<PyResult<_>>()?,
-        }),
-        "messages" => Ok(RestoreScope::Messages {
-            messages: names
-                .iter()
-                .map(|n| message_id(py, n))
-                .collect::<PyResult<_>>()?,
-        }),
+        "folders" => RestoreScope::folders_named(&names).map_err(|e| to_py(py, &e)),
+        "messages" => RestoreScope::messages_named(&names).map_err(|e| to_py(py, &e)),
         other => Err(invalid(py, format!("invalid scope kind {other:?}"))),
     }
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use mtm_core::{
     AccountId, GcOptions, MaildirAccount, Repository as CoreRepository, RepositoryOptions,
-    SnapshotOptions, VerifyOptions,
+    SnapshotOptions, SourceOptions, VerifyOptions,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDateTime, PyList, PyType};
@@ -39,6 +39,17 @@ impl Repository {
             .clone()
             .ok_or_else(|| raise(py, "ClosedError", "the repository is closed"))
     }
+}
+
+/// Opens each account's Maildir (the first that cannot be opened is the error).
+fn open_maildirs(
+    sources: &[(AccountId, PathBuf)],
+    options: &mtm_core::SourceOptions,
+) -> mtm_core::Result<Vec<(AccountId, MaildirAccount)>> {
+    sources
+        .iter()
+        .map(|(id, path)| Ok((id.clone(), MaildirAccount::open_with(path, options)?)))
+        .collect()
 }
 
 fn snapshot_options(py: Python<'_>, threads: i64) -> PyResult<SnapshotOptions> {
@@ -196,29 +207,12 @@ impl Repository {
         follow_account_symlinks: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let source_options = source_options(follow_account_symlinks);
-        let pairs = if let Ok(mapping) = accounts.cast::<pyo3::types::PyMapping>() {
-            mapping.items()?.into_any()
-        } else {
-            accounts.clone()
-        };
-        let mut sources: Vec<(AccountId, PathBuf)> = Vec::new();
-        for pair in pairs.try_iter()? {
-            let (name, path): (String, PathBuf) = pair?.extract()?;
-            sources.push((convert::account_id(py, &name)?, path));
-        }
+        let sources = convert::account_maildirs(py, accounts)?;
         let clock = convert::clock(now)?;
         let options = snapshot_options(py, threads)?;
         let repo = self.get(py)?;
         let (names, outcomes) = run(py, move || {
-            let opened = sources
-                .iter()
-                .map(|(id, path)| {
-                    Ok((
-                        id.clone(),
-                        MaildirAccount::open_with(path, &source_options)?,
-                    ))
-                })
-                .collect::<mtm_core::Result<Vec<_>>>()?;
+            let opened = open_maildirs(&sources, &source_options)?;
             let outcomes = repo.snapshot_many(&opened, clock.as_ref(), &options);
             Ok((sources, outcomes))
         })?;
@@ -248,49 +242,38 @@ impl Repository {
         let options = snapshot_options(py, threads)?;
         let source_options = source_options(follow_account_symlinks);
         let repo = self.get(py)?;
-        let (outcomes, skipped) = run(py, move || {
-            let discovered = MaildirAccount::discover_with(&root, &source_options)?;
-            let mut valid = Vec::new();
-            let mut all = Vec::new();
-            for (name, source) in discovered.accounts {
-                let path = source.root().to_path_buf();
-                match AccountId::new(name.as_str()) {
-                    Ok(id) => {
-                        all.push((name, path, None));
-                        valid.push((id, source));
-                    }
-                    Err(e) => all.push((name, path, Some(Err(e)))),
-                }
-            }
-            let mut reports = repo
-                .snapshot_many(&valid, clock.as_ref(), &options)
-                .into_iter();
-            for entry in &mut all {
-                if entry.2.is_none() {
-                    entry.2 = reports.next();
-                }
-            }
-            let skipped: Vec<(String, PathBuf, String)> = discovered
+        let (invalid, skipped, outcomes) = run(py, move || {
+            let found = MaildirAccount::discover_accounts(&root, &source_options)?;
+            let outcomes = repo.snapshot_many(&found.accounts, clock.as_ref(), &options);
+            let snapshotted = found.accounts.into_iter().zip(outcomes);
+            let outcomes: Vec<_> = snapshotted
+                .map(|((id, source), outcome)| (id, source.root().to_path_buf(), outcome))
+                .collect();
+            let skipped: Vec<(String, PathBuf, String)> = found
                 .warnings
                 .into_iter()
                 .map(|w| (account_of(&root, &w.path), w.path, w.message))
                 .collect();
-            Ok((all, skipped))
+            Ok((found.invalid, skipped, outcomes))
         })?;
-        let mut results = outcomes
-            .iter()
-            .filter_map(|(name, path, outcome)| {
-                outcome
-                    .as_ref()
-                    .map(|o| Ok((name, convert::account_snapshot(py, name, path, o)?)))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        for (name, path, message) in &skipped {
+        // Every Maildir in name order: the ones snapshotted, the ones whose name is not an
+        // account id and the ones skipped (a symlinked account), each with its error.
+        let mut results = Vec::with_capacity(outcomes.len() + invalid.len() + skipped.len());
+        for (id, path, outcome) in &outcomes {
+            let result = convert::account_snapshot(py, id.as_str(), path, outcome)?;
+            results.push((id.as_str().to_owned(), result));
+        }
+        for bad in invalid {
+            let result = convert::account_snapshot(py, &bad.name, &bad.path, &Err(bad.error))?;
+            results.push((bad.name, result));
+        }
+        for (name, path, message) in skipped {
             let error =
                 crate::error::raise(py, "SourceError", format!("{}: {message}", path.display()));
-            results.push((name, convert::account_skipped(py, name, path, error)?));
+            let result = convert::account_skipped(py, &name, &path, error)?;
+            results.push((name, result));
         }
-        results.sort_by(|a, b| a.0.cmp(b.0));
+        results.sort_by(|a, b| a.0.cmp(&b.0));
         PyList::new(py, results.into_iter().map(|(_, result)| result))
     }
 
@@ -408,22 +391,10 @@ impl Repository {
         py: Python<'_>,
         maildirs: &Bound<'_, PyAny>,
     ) -> PyResult<crate::repair::RecoveryPlan> {
-        let pairs = if let Ok(mapping) = maildirs.cast::<pyo3::types::PyMapping>() {
-            mapping.items()?.into_any()
-        } else {
-            maildirs.clone()
-        };
-        let mut sources: Vec<(AccountId, PathBuf)> = Vec::new();
-        for pair in pairs.try_iter()? {
-            let (name, path): (String, PathBuf) = pair?.extract()?;
-            sources.push((convert::account_id(py, &name)?, path));
-        }
+        let sources = convert::account_maildirs(py, maildirs)?;
         let repo = self.get(py)?;
         let plan = run(py, move || {
-            let opened = sources
-                .iter()
-                .map(|(id, path)| Ok((id.clone(), MaildirAccount::open(path)?)))
-                .collect::<mtm_core::Result<Vec<_>>>()?;
+            let opened = open_maildirs(&sources, &SourceOptions::default())?;
             repo.recovery_plan(&opened)
         })?;
         Ok(crate::repair::RecoveryPlan { plan })
@@ -450,12 +421,6 @@ impl Repository {
     /// data is read and hashed. The report names the messages any damage hurts.
     #[pyo3(signature = (*, read_data = 1.0))]
     fn verify<'py>(&self, py: Python<'py>, read_data: f64) -> PyResult<Bound<'py, PyAny>> {
-        if !(0.0..=1.0).contains(&read_data) {
-            return Err(invalid(
-                py,
-                format!("read_data must be between 0 and 1, got {read_data}"),
-            ));
-        }
         let repo = self.get(py)?;
         let report = run(py, move || repo.verify(&VerifyOptions { read_data }))?;
         convert::verify_report(py, &report)

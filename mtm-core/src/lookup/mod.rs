@@ -4,10 +4,14 @@
 //! name; there is no call that takes a raw blob id, so deduplicated bytes shared with other
 //! accounts are reachable only through this account's own references.
 
+mod days;
 mod diff;
+mod paging;
 mod search;
 
+pub use days::parse_day;
 pub use diff::{ChangeKind, DIFF_NOTE, DiffEntry, DiffSide, Placement, Sighting, SnapshotDiff};
+pub use paging::{MessagePager, MessagePages};
 pub use search::{DayScope, SearchHit, SearchQuery};
 
 use std::collections::HashMap;

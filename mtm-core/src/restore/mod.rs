@@ -19,6 +19,7 @@ pub(crate) mod merge;
 pub(crate) mod notify;
 pub(crate) mod outcome;
 pub(crate) mod request;
+mod scope_names;
 
 pub use billing::{BillingRecord, BillingSink, LedgerBilling, Pricing};
 pub use desk::{

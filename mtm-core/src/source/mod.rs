@@ -60,8 +60,11 @@
 pub(crate) mod beneath;
 pub(crate) mod keywords;
 mod maildir;
+mod root;
 pub(crate) mod subscriptions;
 pub(crate) mod utf7;
+
+pub use root::{InvalidAccount, RootAccounts};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -318,3 +318,42 @@ fn keyword_only_changes_show_in_diff_and_history() {
         live.entries
     );
 }
+
+#[test]
+fn latest_names_the_newest_snapshot_and_other_days_are_year_month_day() {
+    let f = fixture();
+    f.t.snapshot("alice@example.com", &f.m, "2026-11-21");
+    let v = view(&f);
+    assert_eq!(v.resolve_day("latest").unwrap(), day("2026-11-21"));
+    assert_eq!(v.resolve_day("2026-11-20").unwrap(), day("2026-11-20"));
+    let err = v.resolve_day("yesterday").unwrap_err();
+    assert_eq!(err.kind(), mtm_core::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn message_pages_walk_a_folder_once_in_order() {
+    let f = fixture();
+    let v = view(&f);
+    let d = day("2026-11-20");
+    let query = MessageQuery::default()
+        .sort(SortKey::Subject, false)
+        .page(1, 7);
+    let walked: Vec<String> = v
+        .message_pages(d, &FolderName::inbox(), query)
+        .unwrap()
+        .map(|page| page.unwrap().messages)
+        .flat_map(|messages| messages.into_iter().map(|m| m.summary.subject))
+        .collect();
+    let whole = v
+        .messages(d, &FolderName::inbox(), &query.page(1, 100))
+        .unwrap();
+    let expected: Vec<String> = whole
+        .messages
+        .into_iter()
+        .map(|m| m.summary.subject)
+        .collect();
+    assert_eq!(walked.len(), 31);
+    assert_eq!(walked, expected);
+    let empty = MessageQuery::default().page(1, 0);
+    assert!(v.message_pages(d, &FolderName::inbox(), empty).is_err());
+}
