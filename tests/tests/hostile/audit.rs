@@ -1,0 +1,126 @@
+//! The independent audit of issue 9 (classes 5 to 17), run as a new user would: what the
+//! audit found still failing, each as the behaviour it now guards.
+
+use std::path::Path;
+
+use mtm_core::{AccountId, FixedClock, GcOptions, NaiveDate, VerifyOptions};
+use mtm_tests::hostile::{chown_tree, mail_owner};
+use mtm_tests::{Maildir, TestRepo, day, message};
+
+const ALICE: &str = "alice@example.com";
+const BOB: &str = "bob@example.com";
+
+fn account(name: &str) -> AccountId {
+    AccountId::new(name).unwrap()
+}
+
+fn at(text: &str) -> FixedClock {
+    FixedClock::parse(text).unwrap()
+}
+
+/// Flips one byte in the middle of a file, replacing it (as damage on disk would).
+fn flip_middle(path: &Path) {
+    let mut data = std::fs::read(path).unwrap();
+    let at = data.len() / 2;
+    data[at] ^= 0x10;
+    std::fs::remove_file(path).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+fn days(t: &TestRepo, name: &str) -> Vec<NaiveDate> {
+    t.repo.account(&account(name)).unwrap().days().unwrap()
+}
+
+/// Classes 9 and 10: one flipped byte in one account's snapshot record (a file `repair
+/// recover` lists as unrepairable and leaves alone) stopped every prune of every account and
+/// every gc for good: the damaged day could never be pruned, so gc never ran again. Now the
+/// other accounts' retention goes on while the damaged day is kept, and once it leaves the
+/// window it is pruned like any other day, after which gc runs and verify is clean.
+#[test]
+fn class10_a_damaged_snapshot_record_never_stops_retention_and_gc_for_good() {
+    let t = TestRepo::with_options(mtm_core::RepositoryOptions {
+        retention_days: 3,
+        header_dictionary: false,
+        ..Default::default()
+    });
+    let mut alice = Maildir::create(t.dir.path().join("mail").join(ALICE));
+    let mut bob = Maildir::create(t.dir.path().join("mail").join(BOB));
+    alice.deliver(
+        "INBOX",
+        &message("a@example.org", ALICE, "For Alice", "a"),
+        "",
+        1_790_000_000,
+    );
+    bob.deliver(
+        "INBOX",
+        &message("b@example.org", BOB, "For Bob", "b"),
+        "",
+        1_790_000_000,
+    );
+    if let Some(owner) = mail_owner() {
+        chown_tree(&t.dir.path().join("mail"), owner);
+    }
+    for d in ["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"] {
+        t.snapshot(ALICE, &alice, d);
+        t.snapshot(BOB, &bob, d);
+    }
+    let record = t
+        .path()
+        .join("snapshots")
+        .join(ALICE)
+        .join("2026-11-21.json");
+    flip_middle(&record);
+
+    // 11-23: Alice's damaged 11-21 is still in the window; both accounts' 11-20 is not.
+    let now = at("2026-11-23T12:00:00Z");
+    let plan = t
+        .repo
+        .prune_plan(&now, None)
+        .expect("a damaged kept record must not stop the prune plan");
+    let expired: Vec<(String, NaiveDate)> = plan
+        .expired
+        .iter()
+        .map(|s| (s.account.to_string(), s.day))
+        .collect();
+    assert_eq!(
+        expired,
+        vec![
+            (ALICE.to_string(), day("2026-11-20")),
+            (BOB.to_string(), day("2026-11-20"))
+        ]
+    );
+    assert_eq!(t.repo.prune(&plan, &now).unwrap().removed, 2);
+    assert!(
+        !days(&t, BOB).contains(&day("2026-11-20")),
+        "Bob's retention went on"
+    );
+
+    // 11-24: the damaged day leaves the window and is pruned (by its name: it cannot be read).
+    let now = at("2026-11-24T12:00:00Z");
+    let (plan, pruned, _gc) = t
+        .repo
+        .prune_and_gc(&now, None, &GcOptions::default())
+        .expect("prune --gc removes the damaged record once it has expired, then collects");
+    assert!(
+        plan.expired
+            .iter()
+            .any(|s| s.account == account(ALICE) && s.day == day("2026-11-21")),
+        "{plan:?}"
+    );
+    assert_eq!(pruned.removed, 2);
+    assert!(!record.exists());
+    t.repo.gc(&GcOptions::default()).expect("gc runs again");
+    let report = t.repo.verify(&VerifyOptions { read_data: 1.0 }).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    for name in [ALICE, BOB] {
+        let view = t.repo.account(&account(name)).unwrap();
+        for d in view.days().unwrap() {
+            let folder = mtm_core::FolderName::inbox();
+            let page = view
+                .messages(d, &folder, &mtm_core::MessageQuery::default())
+                .unwrap();
+            assert_eq!(page.messages.len(), 1);
+            view.raw(d, &page.messages[0].id).unwrap();
+        }
+    }
+}
