@@ -124,3 +124,76 @@ fn class10_a_damaged_snapshot_record_never_stops_retention_and_gc_for_good() {
         }
     }
 }
+
+/// Classes 9 and 10: a deleted dictionary made `verify` stop with "file not found" (exit 3)
+/// instead of reporting the damage, and reading a message it compressed answered "not
+/// found" as if the message did not exist. Now verify reports it as damage naming the
+/// dictionary, a read is an integrity error, and `repair recover` mends it from the live
+/// Maildir, after which verify is clean.
+#[test]
+fn class9_a_lost_dictionary_is_reported_as_damage_and_recovered() {
+    let t = TestRepo::new();
+    let mail = t.dir.path().join("mail");
+    let mut alice = Maildir::create(mail.join(ALICE));
+    for i in 0..300 {
+        let raw = mtm_tests::delivered(
+            ALICE,
+            &format!("{i:08x}"),
+            &message(
+                "news@example.org",
+                ALICE,
+                &format!("Issue {i}"),
+                &format!("body {i}"),
+            ),
+        );
+        alice.deliver("INBOX", &raw, "S", 1_790_000_000 + i);
+    }
+    if let Some(owner) = mail_owner() {
+        chown_tree(&mail, owner);
+    }
+    t.snapshot(ALICE, &alice, "2026-11-20");
+    let dictionaries: Vec<_> = std::fs::read_dir(t.path().join("dictionaries"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dictionaries.len(), 1, "300 messages train a dictionary");
+    std::fs::remove_file(&dictionaries[0]).unwrap();
+    let name = dictionaries[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+
+    // A fresh process: the handle that took the snapshot still holds the dictionary.
+    let repo = mtm_core::Repository::open(t.path()).unwrap();
+    let view = repo.account(&account(ALICE)).unwrap();
+    let page = view
+        .messages(
+            day("2026-11-20"),
+            &mtm_core::FolderName::inbox(),
+            &mtm_core::MessageQuery::default(),
+        )
+        .unwrap();
+    let err = view
+        .raw(day("2026-11-20"), &page.messages[0].id)
+        .unwrap_err();
+    assert_eq!(err.kind(), mtm_core::ErrorKind::Integrity, "{err}");
+
+    let report = repo
+        .verify(&VerifyOptions { read_data: 1.0 })
+        .expect("verify reports a lost dictionary, it does not stop at it");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| format!("{} {}", p.location, p.reason).contains(&name)),
+        "{:?}",
+        report.problems
+    );
+    let sources = vec![(account(ALICE), alice.source())];
+    let plan = repo.recovery_plan(&sources).unwrap();
+    repo.recover(&plan, &at("2026-11-20T12:00:00Z")).unwrap();
+    let report = repo.verify(&VerifyOptions { read_data: 1.0 }).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(view.raw(day("2026-11-20"), &page.messages[0].id).is_ok());
+}
