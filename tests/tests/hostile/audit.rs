@@ -197,3 +197,25 @@ fn class9_a_lost_dictionary_is_reported_as_damage_and_recovered() {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert!(view.raw(day("2026-11-20"), &page.messages[0].id).is_ok());
 }
+
+/// Class 8: a huge file under `locks/` was read whole by every snapshot and gc that listed
+/// the locks (a file of gigabytes exhausts their memory). It is now not read: it counts as
+/// an unreadable lock (for the grace period after it was written), named with its size.
+#[test]
+fn class8_a_huge_lock_file_is_not_read_whole() {
+    let t = TestRepo::new();
+    let locks = t.path().join("locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let huge = locks.join("gc-huge.json");
+    let file = std::fs::File::create(&huge).unwrap();
+    file.set_len(200 * 1024 * 1024).unwrap(); // sparse: 200 MiB of zeros, no disk used
+    drop(file);
+    let err = t.repo.gc(&GcOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), mtm_core::ErrorKind::Busy, "{err}");
+    let message = err.to_string();
+    assert!(message.contains("locks/gc-huge.json"), "{message}");
+    assert!(
+        message.contains("209715200 bytes"),
+        "named with its size: {message}"
+    );
+}
