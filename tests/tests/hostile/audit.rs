@@ -219,3 +219,94 @@ fn class8_a_huge_lock_file_is_not_read_whole() {
         "named with its size: {message}"
     );
 }
+
+/// Classes 9 and 10: one flipped byte in the journal of one account's latest restore request
+/// (even a completed one) stopped every prune of every account: the open requests that pin
+/// snapshots could not be listed. Now only that account's snapshots are kept (its request's
+/// state is unknown, so whatever it may need stays); every other account's retention goes on.
+#[test]
+fn class10_a_damaged_restore_journal_keeps_its_account_and_never_stops_the_others() {
+    let t = TestRepo::with_options(mtm_core::RepositoryOptions {
+        retention_days: 3,
+        header_dictionary: false,
+        ..Default::default()
+    });
+    let root = t.dir.path().join("mail");
+    let mut alice = Maildir::create(root.join(ALICE));
+    let mut bob = Maildir::create(root.join(BOB));
+    alice.deliver(
+        "INBOX",
+        &message("a@example.org", ALICE, "For Alice", "a"),
+        "",
+        1_790_000_000,
+    );
+    bob.deliver(
+        "INBOX",
+        &message("b@example.org", BOB, "For Bob", "b"),
+        "",
+        1_790_000_000,
+    );
+    if let Some(owner) = mail_owner() {
+        chown_tree(&root, owner);
+    }
+    for d in ["2026-11-20", "2026-11-21", "2026-11-22"] {
+        t.snapshot(ALICE, &alice, d);
+        t.snapshot(BOB, &bob, d);
+    }
+    let settings = mtm_core::RestoreSettings {
+        pricing: mtm_core::Pricing {
+            currency: "EUR".into(),
+            base: 500,
+            per_gib: 100,
+        },
+        tag_keyword: None,
+    };
+    let desk =
+        mtm_core::RestoreDesk::new(t.repo.clone(), mtm_core::MaildirRoot::new(&root), settings);
+    let asked = desk
+        .request(
+            &mtm_core::Actor::User(account(ALICE)),
+            &account(ALICE),
+            day("2026-11-22"),
+            mtm_core::RestoreScope::Account,
+            &at("2026-11-22T09:00:00Z"),
+        )
+        .unwrap();
+    desk.reject(
+        &mtm_core::Actor::admin("carol").unwrap(),
+        &asked.request.id,
+        "not needed",
+        &at("2026-11-22T10:00:00Z"),
+    )
+    .unwrap();
+    let journal = t.path().join("restores").join(ALICE).join("000001");
+    let mut entries: Vec<_> = std::fs::read_dir(&journal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    flip_middle(entries.last().unwrap());
+
+    let now = at("2026-11-24T12:00:00Z");
+    let plan = t
+        .repo
+        .prune_plan(&now, None)
+        .expect("one damaged journal must not stop every prune");
+    let expired: Vec<(String, NaiveDate)> = plan
+        .expired
+        .iter()
+        .map(|s| (s.account.to_string(), s.day))
+        .collect();
+    assert_eq!(
+        expired,
+        vec![
+            (BOB.to_string(), day("2026-11-20")),
+            (BOB.to_string(), day("2026-11-21"))
+        ],
+        "Bob's retention goes on; Alice's days are kept while her request cannot be read"
+    );
+    assert_eq!(plan.pinned.len(), 2, "{:?}", plan.pinned);
+    assert_eq!(t.repo.prune(&plan, &now).unwrap().removed, 2);
+    assert_eq!(days(&t, ALICE).len(), 3);
+    assert_eq!(days(&t, BOB), [day("2026-11-22")]);
+}
