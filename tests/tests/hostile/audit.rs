@@ -310,3 +310,28 @@ fn class10_a_damaged_restore_journal_keeps_its_account_and_never_stops_the_other
     assert_eq!(days(&t, ALICE).len(), 3);
     assert_eq!(days(&t, BOB), [day("2026-11-22")]);
 }
+
+/// Class 7: a hand-edited config with a misspelt key (`retention_day: 30`) opened, silently
+/// keeping the default 15 days: the admin believed 30 were kept. A config with a key this
+/// version does not know is now refused as damaged, naming the key (a new field comes with a
+/// new format number, so no valid config has one).
+#[test]
+fn class7_a_config_with_an_unknown_key_does_not_open() {
+    let t = TestRepo::new();
+    let config = t.path().join("config");
+    std::fs::write(
+        &config,
+        br#"{"format": 1, "id": "0123456789abcdef", "time_zone": "UTC", "header_dictionary": true, "retention_day": 30}"#,
+    )
+    .unwrap();
+    let err = mtm_core::Repository::open(t.path()).unwrap_err();
+    assert_eq!(err.kind(), mtm_core::ErrorKind::Integrity, "{err}");
+    assert!(err.to_string().contains("retention_day"), "{err}");
+    // The same config spelt right opens (an old, unsealed format-1 config).
+    std::fs::write(
+        &config,
+        br#"{"format": 1, "id": "0123456789abcdef", "time_zone": "UTC", "header_dictionary": true, "retention_days": 30}"#,
+    )
+    .unwrap();
+    mtm_core::Repository::open(t.path()).unwrap();
+}
