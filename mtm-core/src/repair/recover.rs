@@ -597,6 +597,20 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
             continue;
         };
         let data = backend.read(staged)?;
+        // Only a sound record of this very account and day replaces what is there: a
+        // damaged or stray staged file must not destroy an intact record. One that is not is
+        // removed when the record it would replace is readable, else left for inspection.
+        let sound = SnapshotRecord::decode(&data, staged)
+            .is_ok_and(|r| snapshot_key(&r.account, r.day) == key);
+        if !sound {
+            if backend
+                .read(key)
+                .is_ok_and(|d| SnapshotRecord::decode(&d, key).is_ok())
+            {
+                backend.delete(staged)?;
+            }
+            continue;
+        }
         match backend.read(key) {
             Ok(current) if current == data => {}
             Ok(_) => {

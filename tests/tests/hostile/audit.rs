@@ -335,3 +335,42 @@ fn class7_a_config_with_an_unknown_key_does_not_open() {
     .unwrap();
     mtm_core::Repository::open(t.path()).unwrap();
 }
+
+/// Class 10: `repair recover` publishes the replacement records a crashed recovery left
+/// (`<day>.json.repair`) without reading them: a damaged or stray one replaced the intact
+/// record of that day with garbage, and the day's snapshot was gone. A staged record that is
+/// not a sound record of its own account and day is now never published: the intact record
+/// stays, and the stray file is removed.
+#[test]
+fn class10_a_damaged_staged_repair_record_never_replaces_an_intact_one() {
+    let t = TestRepo::new();
+    let root = t.dir.path().join("mail");
+    let mut alice = Maildir::create(root.join(ALICE));
+    alice.deliver(
+        "INBOX",
+        &message("a@example.org", ALICE, "Keep me", "a"),
+        "",
+        1_790_000_000,
+    );
+    if let Some(owner) = mail_owner() {
+        chown_tree(&root, owner);
+    }
+    t.snapshot(ALICE, &alice, "2026-11-20");
+    t.snapshot(ALICE, &alice, "2026-11-21");
+    let dir = t.path().join("snapshots").join(ALICE);
+    let intact = std::fs::read(dir.join("2026-11-20.json")).unwrap();
+    // Garbage, and a sound record of another day (which is not this day's either).
+    let other_day = std::fs::read(dir.join("2026-11-21.json")).unwrap();
+    for staged in [b"garbage".to_vec(), other_day] {
+        std::fs::write(dir.join("2026-11-20.json.repair"), &staged).unwrap();
+        let sources = vec![(account(ALICE), alice.source())];
+        let plan = t.repo.recovery_plan(&sources).unwrap();
+        t.repo.recover(&plan, &at("2026-11-21T12:00:00Z")).unwrap();
+        assert_eq!(std::fs::read(dir.join("2026-11-20.json")).unwrap(), intact);
+        assert!(!dir.join("2026-11-20.json.repair").exists());
+        let view = t.repo.account(&account(ALICE)).unwrap();
+        assert_eq!(view.days().unwrap(), [day("2026-11-20"), day("2026-11-21")]);
+        let report = t.repo.verify(&VerifyOptions { read_data: 1.0 }).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+}
