@@ -33,6 +33,11 @@ pub(crate) const STALE_AFTER_SECS: i64 = 24 * 3600;
 /// A lock file that cannot be read is stale this long (seconds) after it was last written.
 pub(crate) const UNREADABLE_GRACE_SECS: i64 = 3600;
 
+/// No lock file is longer than this (bytes): a longer file under `locks/` is not read (a
+/// lock file of gigabytes would otherwise cost every snapshot and gc that much memory) and
+/// counts as unreadable.
+pub(crate) const MAX_LOCK_BYTES: u64 = 64 * 1024;
+
 /// What a lock protects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -114,21 +119,33 @@ pub(crate) fn acquire(backend: &dyn Backend, kind: LockKind) -> Result<LockGuard
         if other == guard.key {
             continue;
         }
-        let data = match backend.read(&other) {
-            Ok(data) => data,
+        let size = match backend.size(&other) {
+            Ok(size) => size,
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
+        let data = if size > MAX_LOCK_BYTES {
+            None
+        } else {
+            match backend.read(&other) {
+                Ok(data) => Some(data),
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        };
         // A lock dated further ahead than any clock skew tells no believable time either.
-        let held = match serde_json::from_slice::<LockFile>(&data) {
-            Ok(held) if held.taken <= now.saturating_add(UNREADABLE_GRACE_SECS) => {
+        let held = match data.as_deref().map(serde_json::from_slice::<LockFile>) {
+            None => Err(format!(
+                "{size} bytes, longer than any lock file ({MAX_LOCK_BYTES} bytes at most)"
+            )),
+            Some(Ok(held)) if held.taken <= now.saturating_add(UNREADABLE_GRACE_SECS) => {
                 Ok(Held::Lock(held))
             }
-            Ok(held) => Err(format!(
+            Some(Ok(held)) => Err(format!(
                 "taken at {} (Unix time), in the future",
                 held.taken
             )),
-            Err(why) => Err(why.to_string()),
+            Some(Err(why)) => Err(why.to_string()),
         };
         let held = match held {
             Ok(held) => held,

@@ -57,8 +57,11 @@ fn default_retention() -> u32 {
     DEFAULT_RETENTION_DAYS
 }
 
-/// The `config` file of a repository.
+/// The `config` file of a repository. A key it does not know is refused (a misspelt
+/// `retention_day` would otherwise leave the default in force without a word; a new field
+/// comes with a new format number).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RepoConfig {
     pub format: u32,
     pub id: String,

@@ -108,10 +108,27 @@ impl Repository {
         let mut expired_roots = Vec::new();
         for candidate in self.accounts()? {
             for day in inner.days(&candidate)? {
-                let record = inner.snapshot_record(&candidate, day)?;
-                let roots: Vec<BlobId> = record.folders.iter().map(|f| f.manifest).collect();
                 let past = day < keep_from && account.is_none_or(|a| *a == candidate);
                 let pin = pins.get(&(candidate.clone(), day));
+                // A record that cannot be read (verify names it; `repair recover` cannot
+                // rebuild it) must not stop the retention of every account for good: past
+                // the window it expires like any other, by its name, and is counted as
+                // empty; kept, it is left alone, unless what is kept must be walked (`prune
+                // --gc`), which cannot know what it references and refuses.
+                let record = match inner.snapshot_record(&candidate, day) {
+                    Ok(record) => Some(record),
+                    Err(e)
+                        if e.kind() == ErrorKind::Integrity
+                            && ((past && pin.is_none()) || !reach_kept) =>
+                    {
+                        None
+                    }
+                    Err(e) => return Err(e),
+                };
+                let roots: Vec<BlobId> = record
+                    .iter()
+                    .flat_map(|r| r.folders.iter().map(|f| f.manifest))
+                    .collect();
                 if let (true, Some(request)) = (past, pin) {
                     pinned.push(PinnedSnapshot {
                         account: candidate.clone(),
@@ -123,8 +140,8 @@ impl Repository {
                     expired.push(ExpiredSnapshot {
                         account: candidate.clone(),
                         day,
-                        messages: record.messages,
-                        bytes: record.bytes,
+                        messages: record.as_ref().map_or(0, |r| r.messages),
+                        bytes: record.as_ref().map_or(0, |r| r.bytes),
                     });
                     expired_roots.extend(roots);
                 } else {

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod hostile {
+    mod audit;
     mod fs;
     mod guard;
     mod memory;

@@ -713,18 +713,37 @@ fn open_logs(journal: &Journal<'_>) -> Result<Vec<RequestLog>> {
 
 /// The snapshots that open requests keep from pruning at `now`, and the request that
 /// keeps each.
+///
+/// An account whose latest request cannot be read (a damaged journal, which `verify` names)
+/// may have an open request for any of its days: all of them are kept, by that request, so
+/// that one damaged file neither loses what a restore needs nor stops the retention of
+/// every other account.
 pub(crate) fn pinned_snapshots(
     inner: &RepoInner,
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<(AccountId, NaiveDate), RequestId>> {
-    Ok(open_logs(&Journal::new(inner.backend.as_ref()))?
-        .into_iter()
-        .filter(|log| log.request.pins_snapshot(now))
-        .map(|log| {
-            let id = log.request.id;
-            ((id.account().clone(), log.request.day), id)
-        })
-        .collect())
+    let journal = Journal::new(inner.backend.as_ref());
+    let mut pinned = BTreeMap::new();
+    for account in journal.accounts()? {
+        let Some(number) = journal.numbers(&account)?.last().copied() else {
+            continue;
+        };
+        let id = RequestId::new(account.clone(), number)?;
+        match journal.load(&id) {
+            Ok(log) => {
+                if log.request.state.is_open() && log.request.pins_snapshot(now) {
+                    pinned.insert((account, log.request.day), id);
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Integrity => {
+                for day in inner.days(&account)? {
+                    pinned.insert((account.clone(), day), id.clone());
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(pinned)
 }
 
 impl Repository {

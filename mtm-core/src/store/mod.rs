@@ -320,7 +320,15 @@ impl BlobStore {
             return Ok(Arc::clone(d));
         }
         let key = dictionary_key(id);
-        let data = self.backend.read(&key)?;
+        // Only a pack (or the writer that just saved it) names a dictionary: one that is
+        // gone is damage to the repository, not a message that does not exist.
+        let data = self.backend.read(&key).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => Error::integrity(
+                &key,
+                "dictionary is missing (blobs compressed with it cannot be read)",
+            ),
+            _ => e,
+        })?;
         if BlobId::of(&data) != *id {
             return Err(Error::integrity(key, "dictionary does not match its hash"));
         }
