@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{Backend, LocalBackend};
 use crate::clock::ProviderZone;
 use crate::error::{Error, ErrorKind, Result};
-use crate::lookup::AccountView;
+use crate::id::BlobId;
 use crate::names::AccountId;
 use crate::snapshot::model::{FORMAT_VERSION, SnapshotRecord, snapshot_key};
 use crate::store::BlobStore;
@@ -183,6 +183,17 @@ impl RepoInner {
     }
 }
 
+/// Reads a manifest or catalog (`what`) from the store and decodes it; damage is an
+/// integrity error naming it.
+pub(crate) fn load_blob<T: for<'de> serde::Deserialize<'de>>(
+    inner: &RepoInner,
+    id: &BlobId,
+    what: &str,
+) -> Result<T> {
+    let data = inner.store.read(id, &|| format!("{what} {id}"))?;
+    crate::snapshot::model::decode(&data, &format!("{what} {id}"))
+}
+
 /// 16 random hex digits, from the standard library's per-process random hash keys.
 fn random_id() -> String {
     use std::hash::{BuildHasher, Hasher};
@@ -306,15 +317,6 @@ impl Repository {
             .collect();
         accounts.dedup();
         Ok(accounts)
-    }
-
-    /// A read-only view of one account. The view can reach only that account's snapshots
-    /// and the messages they name. [`ErrorKind::NotFound`] if it has no snapshot.
-    pub fn account(&self, account: &AccountId) -> Result<AccountView> {
-        if self.inner.days(account)?.is_empty() {
-            return Err(Error::not_found("account", account.as_str()));
-        }
-        Ok(AccountView::new(Arc::clone(&self.inner), account.clone()))
     }
 
     /// Sizes and counts of the stored files.

@@ -17,8 +17,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::id::{BlobId, IdMap, IdSet, MessageId, NameHasher};
 use crate::message::{PartKind, analyze, split_message};
 use crate::names::{AccountId, FolderName};
-use crate::repo::{RepoInner, Repository};
-use crate::source::{MaildirAccount, MaildirReader, MessageFile};
+use crate::repo::{RepoInner, Repository, load_blob};
+use crate::source::{MaildirAccount, MaildirReader, MessageFile, unique_key};
 use crate::store::codec::{Dictionary, train_dictionary};
 use crate::store::{BlobEncoder, CompressedBlob, Kind, NewBlob, STREAM_FROM, WrittenPack};
 
@@ -443,15 +443,6 @@ fn ensure_absent(
     }
 }
 
-pub(crate) fn load_blob<T: for<'de> serde::Deserialize<'de>>(
-    inner: &RepoInner,
-    id: &BlobId,
-    what: &str,
-) -> Result<T> {
-    let data = inner.store.read(id, &|| format!("{what} {id}"))?;
-    super::model::decode(&data, &format!("{what} {id}"))
-}
-
 /// A message file placed in the new snapshot.
 struct Placed {
     file: MessageFile,
@@ -539,13 +530,6 @@ impl Previous {
         let (size, received, id) = self.by_unique.get(file.unique_key())?;
         (*size == file.size && *received == file.received).then_some(*id)
     }
-}
-
-/// The part of a Maildir file name before the info suffix: stable across flag changes.
-pub(crate) fn unique_key(file_name: &str) -> &str {
-    file_name
-        .split_once(':')
-        .map_or(file_name, |(unique, _)| unique)
 }
 
 enum Processed {
