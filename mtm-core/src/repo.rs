@@ -136,18 +136,47 @@ impl RepoConfig {
     }
 }
 
+/// What every handle of one open repository shares: its storage and its validated config.
+///
+/// Only [`Repository::open_with_backend`] builds one (`config` and `zone` are private), so
+/// `zone` is always the config's validated time zone. `backend` and `store` stay
+/// crate-visible: they are the read-only handles (behind an `Arc`, nothing can replace them)
+/// through which every operation module (snapshot, lookup, verify, gc, repair, retention,
+/// restore) reads and writes; an accessor would only rename them.
 #[derive(Debug)]
 pub(crate) struct RepoInner {
-    pub backend: Arc<dyn Backend>,
-    pub config: RepoConfig,
-    pub zone: ProviderZone,
-    pub store: Arc<BlobStore>,
+    pub(crate) backend: Arc<dyn Backend>,
+    config: RepoConfig,
+    zone: ProviderZone,
+    pub(crate) store: Arc<BlobStore>,
     /// Held while a header dictionary is trained, so that concurrent first snapshots train
     /// one, not one each.
-    pub dictionary_lock: std::sync::Mutex<()>,
+    dictionary_lock: std::sync::Mutex<()>,
 }
 
 impl RepoInner {
+    /// The provider's time zone: what day an instant falls on.
+    pub(crate) fn zone(&self) -> &ProviderZone {
+        &self.zone
+    }
+
+    /// How many days of snapshots this repository keeps.
+    pub(crate) fn retention_days(&self) -> u32 {
+        self.config.retention_days
+    }
+
+    /// Whether header blocks are compressed with a trained dictionary.
+    pub(crate) fn header_dictionary(&self) -> bool {
+        self.config.header_dictionary
+    }
+
+    /// Waits for, and holds until dropped, the right to train the header dictionary.
+    pub(crate) fn dictionary_training(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.dictionary_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The days that have a snapshot of `account`, oldest first.
     pub(crate) fn days(&self, account: &AccountId) -> Result<Vec<NaiveDate>> {
         let prefix = format!("snapshots/{account}/");

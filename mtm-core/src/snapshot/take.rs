@@ -71,7 +71,7 @@ impl Repository {
         options: &SnapshotOptions,
     ) -> Result<SnapshotReport> {
         let taken_at = clock.now();
-        let day = self.inner.zone.day_of(taken_at);
+        let day = self.inner.zone().day_of(taken_at);
         let key = snapshot_key(account, day);
         ensure_absent(&self.inner, &key, account, day)?;
         // Held until the record is written: no garbage collection runs meanwhile. A running
@@ -305,7 +305,7 @@ impl Repository {
             account: account.clone(),
             day,
             taken_at,
-            time_zone: self.inner.zone.name().to_owned(),
+            time_zone: self.inner.zone().name().to_owned(),
             folders: folder_records,
             messages: report.messages,
             bytes: report.bytes,
@@ -374,7 +374,7 @@ impl Repository {
         to_read: &[MessageFile],
         warnings: &mut Vec<String>,
     ) -> Result<Option<Arc<Dictionary>>> {
-        if !self.inner.config.header_dictionary {
+        if !self.inner.header_dictionary() {
             return Ok(None);
         }
         let (current, damaged) = self.inner.store.intact_dictionary()?;
@@ -384,11 +384,7 @@ impl Repository {
         if let Some(current) = current {
             return Ok(Some(current));
         }
-        let _training = self
-            .inner
-            .dictionary_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _training = self.inner.dictionary_training();
         // Another snapshot of this process may have trained one while this one waited.
         if let (Some(current), _) = self.inner.store.intact_dictionary()? {
             return Ok(Some(current));
