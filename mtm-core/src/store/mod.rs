@@ -37,6 +37,9 @@ pub(crate) const PACK_TARGET: usize = 4 * 1024 * 1024;
 /// A blob at least this large is compressed as a stream straight into a pack file of its
 /// own ([`Compressor::write_pack`]): no compressed copy of it is ever held in memory.
 pub(crate) const STREAM_FROM: usize = PACK_TARGET;
+/// Stored bytes of a blob larger than this are read from their pack in pieces of this size
+/// ([`BlobStore::read_append`]).
+const READ_CHUNK: u64 = 1024 * 1024;
 /// Bytes of messages that the writers of one repository handle may hold in memory at once
 /// (see [`BlobStore::in_flight`]): a larger message takes all of it and is read alone.
 const IN_FLIGHT: u64 = 32 * 1024 * 1024;

@@ -2,13 +2,9 @@
 
 use super::codec::{self, Codec};
 use super::format::{IndexedPack, PackRecord};
-use super::{BlobStore, pack_key};
+use super::{BlobStore, READ_CHUNK, pack_key};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::BlobId;
-
-/// Stored bytes of a blob larger than this are read from their pack in pieces of this size
-/// ([`BlobStore::read_append`]).
-const READ_CHUNK: u64 = 1024 * 1024;
 
 impl BlobStore {
     /// Decompresses one stored blob and checks it against its id (for verification, which
