@@ -25,6 +25,28 @@
 //! ```
 //!
 //! The on-disk format is described in `FORMAT.md` beside this crate.
+//!
+//! ## Architecture
+//!
+//! The modules form layers; a module uses only modules of its own layer or below, never one
+//! above, and a helper lives in the module that owns its data:
+//!
+//! 1. Foundations: `error`, `id` (hashes), `names` (accounts, folders), `flags`, `clock`
+//!    (the injected `now`, provider time zone), `sealed` (checksummed JSON), `pool` (the one
+//!    worker pool).
+//! 2. Edges: `backend` (the storage trait and its implementations), `lock` (repository
+//!    locks on a backend), `message` (parsing and summaries of one message), `source`
+//!    (reading a Maildir, including its file-name rules such as the unique key).
+//! 3. Storage: `store` (packs, index, dictionaries: blobs by id), `snapshot::model` (the
+//!    snapshot record, manifest and catalog formats), `reach` (which blobs manifests keep
+//!    alive, over the store alone).
+//! 4. The repository: `repo` (`Repository` and its shared `RepoInner`: config, time zone,
+//!    backend, store, and the readers of its records: days, snapshot records, manifests and
+//!    catalogs via `load_blob`). It imports no operation.
+//! 5. Operations, each an `impl Repository` block of its own: `snapshot` (taking one),
+//!    `lookup` (browsing, search, diff); then `restore`, which uses lookup; `verify`, which
+//!    reads the restore journal; `retention`, which weighs restore pins; `gc` and `repair`
+//!    at the top, which use verify (and gc retention).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

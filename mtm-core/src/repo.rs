@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{Backend, LocalBackend};
 use crate::clock::ProviderZone;
 use crate::error::{Error, ErrorKind, Result};
-use crate::lookup::AccountView;
+use crate::id::BlobId;
 use crate::names::AccountId;
 use crate::snapshot::model::{FORMAT_VERSION, SnapshotRecord, snapshot_key};
 use crate::store::BlobStore;
@@ -139,18 +139,47 @@ impl RepoConfig {
     }
 }
 
+/// What every handle of one open repository shares: its storage and its validated config.
+///
+/// Only [`Repository::open_with_backend`] builds one (`config` and `zone` are private), so
+/// `zone` is always the config's validated time zone. `backend` and `store` stay
+/// crate-visible: they are the read-only handles (behind an `Arc`, nothing can replace them)
+/// through which every operation module (snapshot, lookup, verify, gc, repair, retention,
+/// restore) reads and writes; an accessor would only rename them.
 #[derive(Debug)]
 pub(crate) struct RepoInner {
-    pub backend: Arc<dyn Backend>,
-    pub config: RepoConfig,
-    pub zone: ProviderZone,
-    pub store: Arc<BlobStore>,
+    pub(crate) backend: Arc<dyn Backend>,
+    config: RepoConfig,
+    zone: ProviderZone,
+    pub(crate) store: Arc<BlobStore>,
     /// Held while a header dictionary is trained, so that concurrent first snapshots train
     /// one, not one each.
-    pub dictionary_lock: std::sync::Mutex<()>,
+    dictionary_lock: std::sync::Mutex<()>,
 }
 
 impl RepoInner {
+    /// The provider's time zone: what day an instant falls on.
+    pub(crate) fn zone(&self) -> &ProviderZone {
+        &self.zone
+    }
+
+    /// How many days of snapshots this repository keeps.
+    pub(crate) fn retention_days(&self) -> u32 {
+        self.config.retention_days
+    }
+
+    /// Whether header blocks are compressed with a trained dictionary.
+    pub(crate) fn header_dictionary(&self) -> bool {
+        self.config.header_dictionary
+    }
+
+    /// Waits for, and holds until dropped, the right to train the header dictionary.
+    pub(crate) fn dictionary_training(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.dictionary_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The days that have a snapshot of `account`, oldest first.
     pub(crate) fn days(&self, account: &AccountId) -> Result<Vec<NaiveDate>> {
         let prefix = format!("snapshots/{account}/");
@@ -184,6 +213,17 @@ impl RepoInner {
         }
         Ok(record)
     }
+}
+
+/// Reads a manifest or catalog (`what`) from the store and decodes it; damage is an
+/// integrity error naming it.
+pub(crate) fn load_blob<T: for<'de> serde::Deserialize<'de>>(
+    inner: &RepoInner,
+    id: &BlobId,
+    what: &str,
+) -> Result<T> {
+    let data = inner.store.read(id, &|| format!("{what} {id}"))?;
+    crate::snapshot::model::decode(&data, &format!("{what} {id}"))
 }
 
 /// 16 random hex digits, from the standard library's per-process random hash keys.
@@ -309,15 +349,6 @@ impl Repository {
             .collect();
         accounts.dedup();
         Ok(accounts)
-    }
-
-    /// A read-only view of one account. The view can reach only that account's snapshots
-    /// and the messages they name. [`ErrorKind::NotFound`] if it has no snapshot.
-    pub fn account(&self, account: &AccountId) -> Result<AccountView> {
-        if self.inner.days(account)?.is_empty() {
-            return Err(Error::not_found("account", account.as_str()));
-        }
-        Ok(AccountView::new(Arc::clone(&self.inner), account.clone()))
     }
 
     /// Sizes and counts of the stored files.

@@ -99,8 +99,8 @@ impl Repository {
         reach_kept: bool,
     ) -> Result<(PrunePlan, Option<IdSet<BlobId>>)> {
         let inner = &self.inner;
-        let today = inner.zone.day_of(clock.now());
-        let keep_from = retention_start(today, inner.config.retention_days);
+        let today = inner.zone().day_of(clock.now());
+        let keep_from = retention_start(today, inner.retention_days());
         let pins = crate::restore::desk::pinned_snapshots(inner, clock.now())?;
         let mut pinned = Vec::new();
         let mut expired = Vec::new();
@@ -222,7 +222,7 @@ impl Repository {
         now: DateTime<Utc>,
     ) -> Result<PruneReport> {
         let inner = &self.inner;
-        let keep_from = retention_start(inner.zone.day_of(now), inner.config.retention_days);
+        let keep_from = retention_start(inner.zone().day_of(now), inner.retention_days());
         let pins = crate::restore::desk::pinned_snapshots(inner, now)?;
         let refused: Vec<String> = plan
             .expired

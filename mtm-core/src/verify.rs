@@ -17,9 +17,8 @@ use serde::Serialize;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{BlobId, IdMap, IdSet, MessageId};
 use crate::names::{AccountId, FolderName};
-use crate::repo::{RepoInner, Repository};
+use crate::repo::{RepoInner, Repository, load_blob};
 use crate::snapshot::model::{Catalog, CatalogEntry, Manifest};
-use crate::snapshot::take::load_blob;
 use crate::store::format::{IndexedPack, PackRecord, read_pack_trailer};
 use crate::store::{dictionary_key, pack_key};
 

@@ -13,7 +13,7 @@ use crate::flags::Flags;
 use crate::id::{IdMap, MessageId};
 use crate::message::{Summary, summarize};
 use crate::names::FolderName;
-use crate::snapshot::take::unique_key;
+use crate::source::unique_key;
 use crate::source::{MaildirAccount, ReadOutcome};
 
 /// Where and how a message was on one day.

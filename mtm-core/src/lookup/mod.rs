@@ -25,11 +25,10 @@ use crate::flags::Flags;
 use crate::id::{BlobId, IdMap, MessageId};
 use crate::message::{ParsedMessage, Summary, parse_view};
 use crate::names::{AccountId, FolderName};
-use crate::repo::RepoInner;
+use crate::repo::{RepoInner, Repository, load_blob};
 use crate::snapshot::model::{
     Catalog, CatalogEntry, FolderRecord, Manifest, ManifestEntry, SnapshotRecord,
 };
-use crate::snapshot::take::load_blob;
 
 /// One snapshot, as the day picker shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -169,6 +168,18 @@ pub struct AccountView {
     records: Mutex<HashMap<NaiveDate, Arc<SnapshotRecord>>>,
     manifests: Mutex<IdMap<BlobId, Arc<Manifest>>>,
     catalogs: Mutex<IdMap<BlobId, Arc<CatalogMap>>>,
+}
+
+impl Repository {
+    /// A read-only view of one account. The view can reach only that account's snapshots
+    /// and the messages they name. [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if it
+    /// has no snapshot.
+    pub fn account(&self, account: &AccountId) -> Result<AccountView> {
+        if self.inner.days(account)?.is_empty() {
+            return Err(Error::not_found("account", account.as_str()));
+        }
+        Ok(AccountView::new(Arc::clone(&self.inner), account.clone()))
+    }
 }
 
 impl AccountView {

@@ -28,7 +28,7 @@ pub(crate) fn is_multipart(header: &[u8]) -> bool {
 
 /// The boundary of a header block that declares a multipart body.
 fn multipart_boundary(header: &[u8]) -> Option<Vec<u8>> {
-    let parsed = super::parse_headers(header)?;
+    let parsed = super::parser::parse_headers(header)?;
     let ct = parsed.parts.first()?.content_type()?;
     if !ct.c_type.eq_ignore_ascii_case("multipart") {
         return None;
@@ -40,7 +40,7 @@ fn multipart_boundary(header: &[u8]) -> Option<Vec<u8>> {
 /// Whether a header block declares an unencoded `message/rfc822` body, which mail-parser
 /// parses in place (a base64-encoded one is decoded first, and so is one opaque leaf).
 fn inline_message(header: &[u8]) -> bool {
-    let Some(parsed) = super::parse_headers(header) else {
+    let Some(parsed) = super::parser::parse_headers(header) else {
         return false;
     };
     let Some(part) = parsed.parts.first() else {
@@ -182,7 +182,7 @@ fn part(raw: &[u8], range: Range<usize>, depth: usize, out: &mut Vec<Range<usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::parse;
+    use crate::message::parser::parse;
     use mail_parser::{Message, PartType};
     use proptest::prelude::*;
 

@@ -1,9 +1,11 @@
 //! What message lists and search show of a message.
 
 use mail_parser::parsers::MessageStream;
-use mail_parser::{Addr, Address, HeaderName, HeaderValue, Message};
+use mail_parser::{HeaderName, HeaderValue, Message};
 
-use super::{bytes_to_text, header_text, raw_value};
+use super::attachments::attachment_parts;
+use super::parser::parse_for_summary;
+use super::text::{bytes_to_text, format_address, header_text, raw_value};
 
 /// The fields a message list or a search shows, stored for every message of a snapshot.
 ///
@@ -63,7 +65,7 @@ pub fn summarize(raw: &[u8]) -> Summary {
 /// than all the rest of a snapshot's work on them).
 pub(crate) fn summarize_layout(raw: &[u8], layout: &super::split::Layout) -> Summary {
     let skeleton = layout.skeleton(raw);
-    match super::parse_for_summary(&skeleton) {
+    match parse_for_summary(&skeleton) {
         Some(message) => summary_of(&message, &skeleton),
         None => Summary::default(),
     }
@@ -90,7 +92,7 @@ pub(crate) fn summary_of(message: &Message<'_>, raw: &[u8]) -> Summary {
                 _ => None,
             })
             .unwrap_or_default(),
-        has_attachments: super::view::attachment_parts(message).next().is_some(),
+        has_attachments: attachment_parts(message).next().is_some(),
         parsed: true,
     }
 }
@@ -122,66 +124,6 @@ fn addresses(message: &Message<'_>, raw: &[u8], name: HeaderName<'static>) -> St
         }
     }
     out.join(", ")
-}
-
-/// Renders a parsed address list or group list.
-pub(crate) fn format_address(address: &Address<'_>) -> String {
-    let list = |addrs: &[Addr<'_>]| {
-        addrs
-            .iter()
-            .filter_map(format_addr)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match address {
-        Address::List(addrs) => list(addrs),
-        Address::Group(groups) => groups
-            .iter()
-            .map(|g| match g.name.as_deref().map(str::trim) {
-                Some(name) if !name.is_empty() => format!("{}:{};", quote(name), {
-                    let members = list(&g.addresses);
-                    if members.is_empty() {
-                        members
-                    } else {
-                        format!(" {members}")
-                    }
-                }),
-                _ => list(&g.addresses),
-            })
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
-}
-
-fn format_addr(addr: &Addr<'_>) -> Option<String> {
-    let name = addr
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
-    let address = addr
-        .address
-        .as_deref()
-        .map(str::trim)
-        .filter(|a| !a.is_empty());
-    match (name, address) {
-        (Some(name), Some(address)) if name == address => Some(address.to_owned()),
-        (Some(name), Some(address)) => Some(format!("{} <{address}>", quote(name))),
-        (None, Some(address)) => Some(address.to_owned()),
-        (Some(name), None) => Some(name.to_owned()),
-        (None, None) => None,
-    }
-}
-
-/// Quotes a display name if it contains characters that would make a rendered list ambiguous.
-fn quote(name: &str) -> String {
-    if name.contains([',', ';', ':', '<', '>', '"', '@', '\\']) {
-        let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
-        format!("\"{escaped}\"")
-    } else {
-        name.to_owned()
-    }
 }
 
 #[cfg(test)]
@@ -261,7 +203,7 @@ mod tests {
         for raw in &messages {
             let raw = raw.as_bytes();
             assert!(raw.len() > 16 * 1024);
-            let full = summary_of(&crate::message::parse(raw).unwrap(), raw);
+            let full = summary_of(&crate::message::parser::parse(raw).unwrap(), raw);
             assert_eq!(
                 summarize(raw),
                 full,

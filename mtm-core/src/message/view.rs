@@ -1,9 +1,11 @@
 //! Reading one message like webmail: headers, text, HTML, attachments.
 
-use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
+use mail_parser::{MessagePart, MimeHeaders, PartType};
 
-use super::summary::summary_of;
-use super::{Summary, header_text, parse};
+use super::attachments::{attachment_parts, broken_multipart_root};
+use super::parser::parse;
+use super::summary::{Summary, summary_of};
+use super::text::header_text;
 
 /// One message as webmail shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -107,32 +109,6 @@ pub fn parse_view(raw: &[u8]) -> ParsedMessage {
         html,
         attachments,
     }
-}
-
-/// The parts listed as attachments (shared with [`Summary::has_attachments`]).
-pub(crate) fn attachment_parts<'a>(
-    message: &'a Message<'a>,
-) -> impl Iterator<Item = &'a MessagePart<'a>> + 'a {
-    let skip_root = broken_multipart_root(message);
-    message
-        .attachments
-        .iter()
-        .filter(move |&&id| !(skip_root && id == 0))
-        .filter_map(|&id| message.part(id))
-}
-
-/// A top-level `multipart/*` without a usable boundary: mail-parser keeps its body as one
-/// opaque part. RFC 2045 (5.2) says an invalid content type is read as `text/plain`, so it is
-/// shown as the text body, not as an attachment.
-fn broken_multipart_root(message: &Message<'_>) -> bool {
-    message.parts.first().is_some_and(|root| {
-        matches!(
-            root.body,
-            PartType::Text(_) | PartType::Binary(_) | PartType::InlineBinary(_)
-        ) && root
-            .content_type()
-            .is_some_and(|ct| ct.c_type.eq_ignore_ascii_case("multipart"))
-    })
 }
 
 /// The field name as written, or mail-parser's name if the offsets look wrong.

@@ -34,11 +34,10 @@ use crate::id::{BlobId, IdMap, IdSet, MessageId};
 use crate::lock::{LockKind, acquire};
 use crate::message::analyze;
 use crate::names::{AccountId, FolderName};
-use crate::repo::{RepoInner, Repository};
+use crate::repo::{RepoInner, Repository, load_blob};
 use crate::snapshot::model::{
     Catalog, CatalogEntry, LostMessages, Manifest, SnapshotRecord, encode, snapshot_key,
 };
-use crate::snapshot::take::load_blob;
 use crate::source::{MaildirAccount, MessageFile};
 use crate::store::codec::Codec;
 use crate::store::format::{IndexFile, IndexedPack, PackRecord, decode_index, encode_index};
@@ -547,7 +546,7 @@ impl<'a> LiveLookup<'a> {
             }
             self.listed = true;
         }
-        let unique = crate::snapshot::take::unique_key(file_name);
+        let unique = crate::source::unique_key(file_name);
         let candidates = self
             .by_unique
             .get(unique)

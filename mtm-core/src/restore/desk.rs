@@ -171,9 +171,9 @@ impl RestoreDesk {
     pub fn deadline(&self, day: NaiveDate) -> DateTime<Utc> {
         let inner = &self.repo.inner;
         let leaves = day
-            .checked_add_days(Days::new(u64::from(inner.config.retention_days)))
+            .checked_add_days(Days::new(u64::from(inner.retention_days())))
             .unwrap_or(NaiveDate::MAX);
-        inner.zone.start_of_day(leaves)
+        inner.zone().start_of_day(leaves)
     }
 
     fn merge_options(&self, id: &RequestId) -> MergeOptions {

@@ -1,6 +1,9 @@
 //! The snapshot algorithm: scan, reuse what the previous snapshot already knows, read and
 //! store the rest in parallel, then write catalog, manifests, index and record, in that
 //! order, so that a crash at any point leaves no reference to missing bytes.
+//!
+//! [`Repository::snapshot`] reads as those steps, each handing the next what it found:
+//! `plan` ([`Plan`]), `read_and_store` ([`Stored`]), `assemble` ([`Assembled`]), `publish`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
@@ -17,10 +20,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::id::{BlobId, IdMap, IdSet, MessageId, NameHasher};
 use crate::message::{PartKind, analyze, split_message};
 use crate::names::{AccountId, FolderName};
-use crate::repo::{RepoInner, Repository};
-use crate::source::{MaildirAccount, MaildirReader, MessageFile};
+use crate::repo::{RepoInner, Repository, load_blob};
+use crate::source::{MaildirAccount, MaildirReader, MessageFile, unique_key};
 use crate::store::codec::{Dictionary, train_dictionary};
-use crate::store::{BlobEncoder, CompressedBlob, Kind, NewBlob, STREAM_FROM, WrittenPack};
+use crate::store::{
+    BlobEncoder, CompressedBlob, Kind, NewBlob, PackWriter, STREAM_FROM, WrittenPack,
+};
 
 /// A snapshot may reference at most this many catalogs; past it, the catalogs it needs are
 /// merged into one, so that listing a folder never loads hundreds of small catalogs.
@@ -71,13 +76,24 @@ impl Repository {
         options: &SnapshotOptions,
     ) -> Result<SnapshotReport> {
         let taken_at = clock.now();
-        let day = self.inner.zone.day_of(taken_at);
+        let day = self.inner.zone().day_of(taken_at);
         let key = snapshot_key(account, day);
         ensure_absent(&self.inner, &key, account, day)?;
-        // Held until the record is written: no garbage collection runs meanwhile. A running
-        // collection is waited for (it is short); only after `lock_wait` is this one given up.
+        // Held until the record is written: no garbage collection runs meanwhile.
+        let _lock = self.lock_out_gc(options)?;
+        let plan = self.plan(account, day, source, options)?;
+        let stored = self.read_and_store(source, plan, options)?;
+        let assembled = self.assemble(stored)?;
+        self.publish(account, day, taken_at, &key, assembled)
+    }
+
+    /// Takes the snapshot lock, so that no garbage collection runs until the record is
+    /// written, and reloads the index under it.
+    fn lock_out_gc(&self, options: &SnapshotOptions) -> Result<crate::lock::LockGuard<'_>> {
+        // A running collection is waited for (it is short); only after `lock_wait` is this
+        // one given up.
         let waited_since = std::time::Instant::now();
-        let _lock = loop {
+        let lock = loop {
             match crate::lock::acquire(self.inner.backend.as_ref(), crate::lock::LockKind::Snapshot)
             {
                 Err(e)
@@ -93,7 +109,18 @@ impl Repository {
         // while it waited: a blob it thinks stored may be gone. Under the lock no gc runs,
         // so the index read now stays true until the record is written.
         self.inner.store.reload()?;
+        Ok(lock)
+    }
 
+    /// Step 1, plan: scans the Maildir and sorts every listed file into known (unchanged
+    /// since the previous snapshot: reused) or to be read.
+    fn plan(
+        &self,
+        account: &AccountId,
+        day: chrono::NaiveDate,
+        source: &MaildirAccount,
+        options: &SnapshotOptions,
+    ) -> Result<Plan> {
         let mut previous = Previous::load(&self.inner, account, day)?;
         let scan = source.scan_known(&|unique| {
             previous
@@ -145,7 +172,30 @@ impl Repository {
         if let Some(progress) = &options.progress {
             progress.started(account, listed_messages, listed_bytes, to_read.len() as u64);
         }
+        Ok(Plan {
+            report,
+            previous,
+            placed,
+            to_read,
+            folders,
+        })
+    }
 
+    /// Step 2, read and store: reads, hashes, splits and compresses the files to read on the
+    /// worker pool, and appends their blobs to packs on this thread.
+    fn read_and_store(
+        &self,
+        source: &MaildirAccount,
+        plan: Plan,
+        options: &SnapshotOptions,
+    ) -> Result<Stored> {
+        let Plan {
+            mut report,
+            previous,
+            mut placed,
+            to_read,
+            mut folders,
+        } = plan;
         let dictionary = self.dictionary_for_writing(source, &to_read, &mut report.warnings)?;
         let mut writer = self.inner.store.writer(dictionary);
         let compressor = writer.compressor();
@@ -223,13 +273,56 @@ impl Repository {
         for p in &placed {
             folders.entry(p.file.folder.clone()).or_insert(false);
         }
+        Ok(Stored {
+            report,
+            previous,
+            placed,
+            folders,
+            new_entries,
+            writer,
+        })
+    }
 
-        // Catalogs: the new one, plus the previous ones still referenced; merged when too many.
+    /// Step 3, assemble: the catalogs the snapshot names, then one manifest per folder.
+    fn assemble(&self, stored: Stored) -> Result<Assembled> {
+        let Stored {
+            mut report,
+            previous,
+            placed,
+            folders,
+            new_entries,
+            mut writer,
+        } = stored;
         report.new_messages = new_entries.len() as u64;
+        let catalog_of = self.write_catalogs(&previous, &placed, new_entries, &mut writer)?;
+        let folders = write_manifests(
+            &previous,
+            &placed,
+            &folders,
+            &catalog_of,
+            &mut writer,
+            &mut report,
+        )?;
+        Ok(Assembled {
+            report,
+            folders,
+            writer,
+        })
+    }
+
+    /// Catalogs: the new one, plus the previous ones still referenced; merged when too many.
+    /// Returns the catalog of every placed message.
+    fn write_catalogs(
+        &self,
+        previous: &Previous,
+        placed: &[Placed],
+        new_entries: IdMap<MessageId, CatalogEntry>,
+        writer: &mut PackWriter,
+    ) -> Result<IdMap<MessageId, BlobId>> {
         let mut catalog_of: IdMap<MessageId, BlobId> = IdMap::default();
         let mut new_catalog: Vec<CatalogEntry> = new_entries.into_values().collect();
         let mut referenced: BTreeSet<BlobId> = BTreeSet::new();
-        for p in &placed {
+        for p in placed {
             if let Some(c) = previous.catalog_of.get(&p.id) {
                 referenced.insert(*c);
             }
@@ -248,7 +341,7 @@ impl Repository {
             new_catalog.sort_by_key(|e| e.id);
             new_catalog.dedup_by_key(|e| e.id);
         } else {
-            for p in &placed {
+            for p in placed {
                 if let Some(c) = previous.catalog_of.get(&p.id) {
                     catalog_of.insert(p.id, *c);
                 }
@@ -268,34 +361,24 @@ impl Repository {
                 catalog_of.insert(message, id);
             }
         }
+        Ok(catalog_of)
+    }
 
-        // Manifests, one per folder.
-        let mut by_folder: BTreeMap<FolderName, Vec<&Placed>> =
-            folders.keys().map(|f| (f.clone(), Vec::new())).collect();
-        for p in &placed {
-            by_folder.entry(p.file.folder.clone()).or_default().push(p);
-        }
-        let mut folder_records = Vec::with_capacity(by_folder.len());
-        for (name, mut messages) in by_folder {
-            messages.sort_by(|a, b| a.file.file_name.cmp(&b.file.file_name));
-            let mut manifest = build_manifest(&messages, &catalog_of)?;
-            let bytes: u64 = messages.iter().map(|p| p.file.size).sum();
-            // About 200 bytes of JSON per message: file name, id, size, date, flags.
-            let hint = manifest.messages.len() * 200 + 256;
-            let json = encode_renewed(&mut manifest, &previous.damaged, hint)?;
-            let manifest_id = writer.add(Kind::Manifest, &json)?;
-            report.messages += messages.len() as u64;
-            report.bytes += bytes;
-            folder_records.push(FolderRecord {
-                subscribed: folders.get(&name).copied().unwrap_or(false) || name.is_inbox(),
-                name,
-                messages: messages.len() as u64,
-                bytes,
-                manifest: manifest_id,
-            });
-        }
-        report.folders = folder_records.len() as u64;
-
+    /// Step 4, publish: finishes the packs and the index, then writes the record, last, so
+    /// that it names only what is stored.
+    fn publish(
+        &self,
+        account: &AccountId,
+        day: chrono::NaiveDate,
+        taken_at: chrono::DateTime<chrono::Utc>,
+        key: &str,
+        assembled: Assembled,
+    ) -> Result<SnapshotReport> {
+        let Assembled {
+            mut report,
+            folders: folder_records,
+            writer,
+        } = assembled;
         let stats = writer.finish()?;
         report.stored_blobs = stats.blobs;
         report.stored_bytes = stats.stored_bytes;
@@ -305,7 +388,7 @@ impl Repository {
             account: account.clone(),
             day,
             taken_at,
-            time_zone: self.inner.zone.name().to_owned(),
+            time_zone: self.inner.zone().name().to_owned(),
             folders: folder_records,
             messages: report.messages,
             bytes: report.bytes,
@@ -315,7 +398,7 @@ impl Repository {
         let data = record.encode()?;
         self.inner
             .backend
-            .write_new(&key, &data)
+            .write_new(key, &data)
             .map_err(|e| match e.kind() {
                 ErrorKind::AlreadyExists => already_taken(account, day),
                 _ => e,
@@ -374,7 +457,7 @@ impl Repository {
         to_read: &[MessageFile],
         warnings: &mut Vec<String>,
     ) -> Result<Option<Arc<Dictionary>>> {
-        if !self.inner.config.header_dictionary {
+        if !self.inner.header_dictionary() {
             return Ok(None);
         }
         let (current, damaged) = self.inner.store.intact_dictionary()?;
@@ -384,11 +467,7 @@ impl Repository {
         if let Some(current) = current {
             return Ok(Some(current));
         }
-        let _training = self
-            .inner
-            .dictionary_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _training = self.inner.dictionary_training();
         // Another snapshot of this process may have trained one while this one waited.
         if let (Some(current), _) = self.inner.store.intact_dictionary()? {
             return Ok(Some(current));
@@ -443,13 +522,73 @@ fn ensure_absent(
     }
 }
 
-pub(crate) fn load_blob<T: for<'de> serde::Deserialize<'de>>(
-    inner: &RepoInner,
-    id: &BlobId,
-    what: &str,
-) -> Result<T> {
-    let data = inner.store.read(id, &|| format!("{what} {id}"))?;
-    super::model::decode(&data, &format!("{what} {id}"))
+/// Manifests, one per folder: returns the folders' records, and counts their messages and
+/// bytes into the report.
+fn write_manifests(
+    previous: &Previous,
+    placed: &[Placed],
+    folders: &BTreeMap<FolderName, bool>,
+    catalog_of: &IdMap<MessageId, BlobId>,
+    writer: &mut PackWriter,
+    report: &mut SnapshotReport,
+) -> Result<Vec<FolderRecord>> {
+    let mut by_folder: BTreeMap<FolderName, Vec<&Placed>> =
+        folders.keys().map(|f| (f.clone(), Vec::new())).collect();
+    for p in placed {
+        by_folder.entry(p.file.folder.clone()).or_default().push(p);
+    }
+    let mut folder_records = Vec::with_capacity(by_folder.len());
+    for (name, mut messages) in by_folder {
+        messages.sort_by(|a, b| a.file.file_name.cmp(&b.file.file_name));
+        let mut manifest = build_manifest(&messages, catalog_of)?;
+        let bytes: u64 = messages.iter().map(|p| p.file.size).sum();
+        // About 200 bytes of JSON per message: file name, id, size, date, flags.
+        let hint = manifest.messages.len() * 200 + 256;
+        let json = encode_renewed(&mut manifest, &previous.damaged, hint)?;
+        let manifest_id = writer.add(Kind::Manifest, &json)?;
+        report.messages += messages.len() as u64;
+        report.bytes += bytes;
+        folder_records.push(FolderRecord {
+            subscribed: folders.get(&name).copied().unwrap_or(false) || name.is_inbox(),
+            name,
+            messages: messages.len() as u64,
+            bytes,
+            manifest: manifest_id,
+        });
+    }
+    report.folders = folder_records.len() as u64;
+    Ok(folder_records)
+}
+
+/// What step 1 found: the files to read, and those placed without reading.
+struct Plan {
+    report: SnapshotReport,
+    previous: Previous,
+    /// The message files of the new snapshot with their content ids: so far the unchanged.
+    placed: Vec<Placed>,
+    /// The files that are new or changed since the previous snapshot.
+    to_read: Vec<MessageFile>,
+    /// Every folder found, and whether it is subscribed.
+    folders: BTreeMap<FolderName, bool>,
+}
+
+/// What step 2 leaves: every message placed, the new contents' catalog entries, and the
+/// open pack writer holding their blobs.
+struct Stored {
+    report: SnapshotReport,
+    previous: Previous,
+    placed: Vec<Placed>,
+    folders: BTreeMap<FolderName, bool>,
+    /// The catalog entries of the contents this account had not seen before.
+    new_entries: IdMap<MessageId, CatalogEntry>,
+    writer: PackWriter,
+}
+
+/// What step 3 leaves: the folders' records, their catalogs and manifests in the writer.
+struct Assembled {
+    report: SnapshotReport,
+    folders: Vec<FolderRecord>,
+    writer: PackWriter,
 }
 
 /// A message file placed in the new snapshot.
@@ -539,13 +678,6 @@ impl Previous {
         let (size, received, id) = self.by_unique.get(file.unique_key())?;
         (*size == file.size && *received == file.received).then_some(*id)
     }
-}
-
-/// The part of a Maildir file name before the info suffix: stable across flag changes.
-pub(crate) fn unique_key(file_name: &str) -> &str {
-    file_name
-        .split_once(':')
-        .map_or(file_name, |(unique, _)| unique)
 }
 
 enum Processed {

@@ -11,7 +11,7 @@ use super::keywords::{self, Keywords};
 use super::subscriptions::Subscriptions;
 use super::{
     DiscoveredAccounts, MaildirAccount, MaildirReader, MessageFile, ReadOutcome, ScannedAccount,
-    ScannedFolder, SourceOptions, SourceWarning, decode_folder_dir, encode_folder_dir,
+    ScannedFolder, SourceOptions, SourceWarning, decode_folder_dir, encode_folder_dir, unique_key,
 };
 use crate::{Error, Flags, FolderName, Result};
 
@@ -374,7 +374,7 @@ impl Relocations {
                 for name in listing.names {
                     let rel = folder.rel.join(sub).join(&name);
                     by_key
-                        .entry(unique_key_of(&name).to_owned())
+                        .entry(unique_key(&name).to_owned())
                         .or_insert((index, rel));
                 }
             }
@@ -563,13 +563,6 @@ fn folder_rel_of(rel: &Path) -> Option<PathBuf> {
     sub.parent().map(Path::to_path_buf)
 }
 
-/// The unique part of a Maildir file name: everything before the first `:`.
-fn unique_key_of(file_name: &str) -> &str {
-    file_name
-        .split_once(':')
-        .map_or(file_name, |(unique, _)| unique)
-}
-
 /// Whether a name in `cur/` or `new/` can be a message: not hidden, not a server file.
 fn is_message_name(name: &str) -> bool {
     !(name.starts_with('.')
@@ -598,7 +591,7 @@ fn scan_folder(
                 continue;
             };
             for file_name in listing.names {
-                let key = unique_key_of(&file_name).to_owned();
+                let key = unique_key(&file_name).to_owned();
                 if pass == 1 && (!renamed.contains_key(&key) || by_key.contains_key(&key)) {
                     continue;
                 }
@@ -775,7 +768,7 @@ fn message_file(
     }
     MessageFile {
         folder: folder.clone(),
-        unique: unique_key_of(&file_name).to_owned(),
+        unique: unique_key(&file_name).to_owned(),
         flags: Flags::from_maildir_letters(letters),
         keywords: names,
         size,

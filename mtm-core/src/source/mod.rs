@@ -260,6 +260,13 @@ pub(crate) fn folder_from_levels<'a>(levels: impl Iterator<Item = &'a str>) -> R
     FolderName::new(decoded.join("/"))
 }
 
+/// The part of a Maildir file name before the info suffix: stable across flag changes.
+pub(crate) fn unique_key(file_name: &str) -> &str {
+    file_name
+        .split_once(':')
+        .map_or(file_name, |(unique, _)| unique)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

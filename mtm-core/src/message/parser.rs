@@ -1,0 +1,55 @@
+//! mail-parser behind a guard: the parses the other modules start from, each refusing input
+//! with no plausible header field and catching a panic.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use mail_parser::{Message, MessageParser};
+
+/// Parses `raw` with mail-parser, or `None` when it finds no plausible header field: at least
+/// one field name must be printable ASCII (mail-parser itself accepts a lone blank line, or a
+/// first line of binary garbage taken as a field name, as a message).
+///
+/// mail-parser promises not to panic; a panic is still caught here (the workspace builds with
+/// `panic = "unwind"`), because a bad message must never take a snapshot job down.
+pub(super) fn parse(raw: &[u8]) -> Option<Message<'_>> {
+    parse_with(&MessageParser::new(), raw)
+}
+
+/// [`parse`] for summaries: only the fields a summary reads (and the MIME fields that give the
+/// structure) are parsed; the rest, `Received` chains above all, are kept raw.
+pub(super) fn parse_for_summary(raw: &[u8]) -> Option<Message<'_>> {
+    use mail_parser::HeaderName;
+    let parser = MessageParser::new()
+        .with_minimal_headers()
+        .header_id(HeaderName::MessageId);
+    parse_with(&parser, raw)
+}
+
+fn parse_with<'x>(parser: &MessageParser, raw: &'x [u8]) -> Option<Message<'x>> {
+    if raw.is_empty() {
+        return None;
+    }
+    catch_unwind(AssertUnwindSafe(|| parser.parse(raw)))
+        .ok()
+        .flatten()
+        .filter(|m| {
+            m.parts.first().is_some_and(|p| {
+                p.headers.iter().any(|h| {
+                    let name = h.name.as_str();
+                    !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b))
+                })
+            })
+        })
+}
+
+/// Parses only the MIME fields (`Content-Type`, `Content-Transfer-Encoding` …) of the header
+/// block of `raw`; every other field is kept raw. Cheap even for a 50 MB message.
+pub(super) fn parse_headers(raw: &[u8]) -> Option<Message<'_>> {
+    if raw.is_empty() {
+        return None;
+    }
+    let parser = MessageParser::new().with_mime_headers();
+    catch_unwind(AssertUnwindSafe(|| parser.parse_headers(raw)))
+        .ok()
+        .flatten()
+}
