@@ -8,7 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 import mtm
 from conftest import DAY1, Maildir, mail
@@ -21,12 +21,11 @@ def big_maildir(root: Path, messages: int, size: int) -> Maildir:
     return box
 
 
-def test_another_thread_keeps_running_during_a_snapshot(tmp_path: Path) -> None:
-    """The ticker thread records a timestamp every millisecond. With the GIL held through the
-    snapshot it could not run at all, and its longest gap would be the whole snapshot; with
-    the GIL released it only waits for the OS scheduler."""
-    box = big_maildir(tmp_path / "big", messages=600, size=16 * 1024)
-    with mtm.Repository.init(tmp_path / "repo", header_dictionary=False) as repo:
+def measure_snapshot_beside_a_ticker(root: Path, messages: int) -> Tuple[float, float, int]:
+    """Snapshots a fresh Maildir of `messages` while a ticker thread records a timestamp every
+    millisecond: (duration, longest gap between ticks during the snapshot, ticks during it)."""
+    box = big_maildir(root / "big", messages=messages, size=16 * 1024)
+    with mtm.Repository.init(root / "repo", header_dictionary=False) as repo:
         ticks: List[float] = []
         stop = threading.Event()
 
@@ -44,17 +43,27 @@ def test_another_thread_keeps_running_during_a_snapshot(tmp_path: Path) -> None:
         time.sleep(0.05)
         stop.set()
         thread.join()
-
-    duration = end - start
-    assert report.messages == 600
-    # The measurement means something only if the snapshot is long next to a tick.
-    assert duration > 0.15, f"snapshot too quick ({duration:.3f} s) to measure; grow the workload"
+    assert report.messages == messages
     during = [t for t in ticks if start <= t <= end]
     window = [start] + during + [end]
     longest_gap = max(b - a for a, b in zip(window, window[1:]))
-    print(f"snapshot {duration:.3f} s, {len(during)} ticks, longest gap {longest_gap:.4f} s")
+    return end - start, longest_gap, len(during)
+
+
+def test_another_thread_keeps_running_during_a_snapshot(tmp_path: Path) -> None:
+    """The ticker thread records a timestamp every millisecond. With the GIL held through the
+    snapshot it could not run at all, and its longest gap would be the whole snapshot; with
+    the GIL released it only waits for the OS scheduler. The measurement means something only
+    if the snapshot is long next to a tick, so the workload grows until it is (a fast idle
+    machine snapshots 600 messages in well under 0.15 s)."""
+    for attempt, messages in enumerate([600, 2400, 9600]):
+        duration, longest_gap, ticks = measure_snapshot_beside_a_ticker(tmp_path / str(attempt), messages)
+        if duration > 0.15:
+            break
+    print(f"snapshot of {messages} messages {duration:.3f} s, {ticks} ticks, longest gap {longest_gap:.4f} s")
+    assert duration > 0.15, f"snapshot too quick ({duration:.3f} s) to measure even with {messages} messages"
     assert longest_gap < duration / 4, f"longest gap {longest_gap:.3f} s of a {duration:.3f} s snapshot"
-    assert len(during) > 20, f"only {len(during)} ticks in {duration:.3f} s"
+    assert ticks > 20, f"only {ticks} ticks in {duration:.3f} s"
 
 
 def test_a_thread_pool_snapshots_accounts_in_parallel(tmp_path: Path) -> None:
