@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_BORDERS_ONLY};
-use mtm_core::RootAccounts;
+use mtm_core::{DamagedRequest, RootAccounts};
 use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
@@ -172,6 +172,21 @@ pub fn skipped_accounts(json: bool, root: &Path, found: &RootAccounts) {
             eprintln!("{}", json_warning(&path, &message));
         } else {
             eprintln!("mtm: skipping {}: {}", path.display(), invalid.error);
+        }
+    }
+}
+
+/// Prints the restore requests a walk over many went past because their journal cannot be
+/// read: `mtm: warning: restore request ID cannot be read (…): ERROR` for people, one JSON
+/// line `{"warning": {"request": "ID", "message": "…"}}` with `--json`.
+pub fn damaged_requests(json: bool, damaged: &[DamagedRequest]) {
+    for d in damaged {
+        if json {
+            let message = d.to_string();
+            let line = serde_json::json!({ "warning": { "request": d.id.to_string(), "message": message } });
+            eprintln!("{line}");
+        } else {
+            eprintln!("mtm: warning: {d}");
         }
     }
 }

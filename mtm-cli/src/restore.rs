@@ -11,7 +11,7 @@ use mtm_core::{
 
 use crate::args::{Cli, RestoreArgs, RestoreCommand, Setup, Who};
 use crate::error::{CliError, CliResult};
-use crate::output::{busy, json, table};
+use crate::output::{busy, damaged_requests, json, table};
 use crate::session::{clock, open};
 
 pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
@@ -105,7 +105,9 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
             Ok(())
         }
         RestoreCommand::Expire => {
-            let expired = desk.expire_overdue(clock)?;
+            let listing = desk.expire_overdue(clock)?;
+            damaged_requests(cli.json, &listing.damaged);
+            let expired = listing.items;
             if cli.json {
                 return Ok(json(&expired)?);
             }
@@ -122,15 +124,19 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
             Ok(())
         }
         RestoreCommand::Deliver => {
-            let problems = desk.deliver_pending(clock)?;
+            let listing = desk.deliver_pending(clock)?;
+            damaged_requests(cli.json, &listing.damaged);
+            let problems = listing.items;
             if cli.json {
                 return Ok(json(&serde_json::json!({ "problems": problems }))?);
             }
             for problem in &problems {
                 println!("still failing: {problem}");
             }
-            if problems.is_empty() {
+            if problems.is_empty() && listing.damaged.is_empty() {
                 println!("every bill and notification is delivered");
+            } else if problems.is_empty() {
+                println!("every bill and notification of the readable requests is delivered");
             }
             Ok(())
         }
@@ -210,7 +216,9 @@ fn list(
     clock: &dyn Clock,
 ) -> CliResult {
     if queue {
-        let queue = desk.queue(who, clock)?;
+        let listing = desk.queue(who, clock)?;
+        damaged_requests(cli.json, &listing.damaged);
+        let queue = listing.items;
         if cli.json {
             return Ok(json(&queue)?);
         }
@@ -249,7 +257,9 @@ fn list(
         );
         return Ok(());
     }
-    let requests = desk.requests(who, account)?;
+    let listing = desk.requests(who, account)?;
+    damaged_requests(cli.json, &listing.damaged);
+    let requests = listing.items;
     if cli.json {
         return Ok(json(&requests)?);
     }

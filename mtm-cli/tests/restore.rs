@@ -452,3 +452,91 @@ fn a_symlinked_account_is_restored_only_with_follow_account_symlinks() {
     ok(&s.mtm(&[&approve[..], &now, &follow].concat()));
     assert_eq!(s.live_subjects(), ["Keep", "Lost one", "Lost two"]);
 }
+
+/// Flips one byte in the middle of the last entry of a request's journal.
+fn damage_last_entry(journal: &Path) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(journal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    let last = entries.last().unwrap();
+    let mut data = std::fs::read(last).unwrap();
+    let middle = data.len() / 2;
+    data[middle] ^= 0x10;
+    std::fs::remove_file(last).unwrap();
+    std::fs::write(last, data).unwrap();
+}
+
+#[test]
+fn a_damaged_journal_is_a_warning_by_name_and_the_other_requests_go_on() {
+    let s = Setup::new();
+    let bob = s.maildirs.join("bob@example.com");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(bob.join(sub)).unwrap();
+    }
+    std::fs::write(
+        bob.join("cur").join("1762000009.M9.test:2,S"),
+        "From: b@example.org\nSubject: For Bob\n\nhi\n",
+    )
+    .unwrap();
+    let root = s.maildirs.to_str().unwrap();
+    ok(&s.mtm(&[
+        "snapshot",
+        "--root",
+        root,
+        "--now",
+        "2026-11-11T00:00:30Z",
+        "--quiet",
+    ]));
+    let now = "2026-11-12T09:00:00Z";
+    for (account, day) in [
+        ("alice@example.com", "2026-11-10"),
+        ("bob@example.com", "2026-11-11"),
+    ] {
+        ok(&s.mtm(&["restore", "request", account, day, "--now", now]));
+    }
+    damage_last_entry(&s.repo.join("restores/alice@example.com/000001"));
+    let warned = |out: &Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            stderr.contains("warning: restore request alice@example.com/1 cannot be read"),
+            "{stderr}"
+        );
+    };
+
+    let listed = s.mtm(&["restore", "list", "--admin", "carol"]);
+    assert!(ok(&listed).contains("bob@example.com/1"));
+    warned(&listed);
+    let queued = s.mtm(&[
+        "restore", "list", "--queue", "--admin", "carol", "--now", now,
+    ]);
+    assert!(ok(&queued).contains("bob@example.com/1"));
+    warned(&queued);
+
+    // With --json the list is on stdout and the damage one JSON warning line on stderr.
+    let listed = s.mtm(&["--json", "restore", "list", "--admin", "carol"]);
+    let requests: serde_json::Value = serde_json::from_str(&ok(&listed)).unwrap();
+    assert_eq!(requests.as_array().unwrap().len(), 1);
+    assert_eq!(requests[0]["id"]["account"], "bob@example.com");
+    let warning: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&listed.stderr).trim()).unwrap();
+    assert_eq!(warning["warning"]["request"], "alice@example.com/1");
+    assert!(
+        warning["warning"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mtm verify")
+    );
+
+    let expired = s.mtm(&["restore", "expire", "--now", "2026-11-26T00:00:00Z"]);
+    assert!(ok(&expired).contains("expired bob@example.com/1"));
+    warned(&expired);
+    let delivered = s.mtm(&["restore", "deliver", "--now", "2026-11-26T01:00:00Z"]);
+    ok(&delivered);
+    warned(&delivered);
+    // The damaged request alone is an integrity error (exit 5) naming it.
+    let shown = s.mtm(&["restore", "show", "alice@example.com/1", "--admin", "carol"]);
+    assert_eq!(shown.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&shown.stderr).contains("restore request alice@example.com/1"));
+}

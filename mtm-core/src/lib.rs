@@ -102,10 +102,11 @@ pub use repair::{
 pub use repo::{DEFAULT_RETENTION_DAYS, Repository, RepositoryOptions, RepositoryStats};
 pub use restore::{
     Action, Actor, AddressLookup, AuditEntry, AuditEvent, BillingRecord, BillingSink,
-    DefaultTemplates, EmailNotifier, EmailSettings, EmailTemplates, EmailTransport, FolderPlan,
-    LedgerBilling, Mailboxes, MaildirRoot, Notification, NotificationKind, Notifier, Pricing,
-    QueuedRequest, Recipient, RenderedEmail, RequestId, RequestState, RestoreDesk, RestoreOutcome,
-    RestorePlan, RestoreRequest, RestoreResult, RestoreScope, RestoreSettings, UserAddress,
+    DamagedRequest, DefaultTemplates, EmailNotifier, EmailSettings, EmailTemplates, EmailTransport,
+    FolderPlan, LedgerBilling, Mailboxes, MaildirRoot, Notification, NotificationKind, Notifier,
+    Pricing, QueuedRequest, Recipient, RenderedEmail, RequestId, RequestListing, RequestState,
+    RestoreDesk, RestoreOutcome, RestorePlan, RestoreRequest, RestoreResult, RestoreScope,
+    RestoreSettings, UserAddress,
 };
 pub use retention::{ExpiredSnapshot, PinnedSnapshot, PrunePlan, PruneReport, retention_start};
 pub use snapshot::{SnapshotOptions, SnapshotProgress, SnapshotReport};

@@ -4,12 +4,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use mtm_core::{
     AccountId, Action, Actor, AuditEntry, AuditEvent, BillingRecord, ChangeKind, DamagedMessage,
-    DiffEntry, DiffSide, ExpiredSnapshot, Flag, Flags, FolderInfo, FolderName, FolderPlan,
-    GcReport, MessageId, MessageInfo, MessagePage, Notification, NotificationKind, ParsedMessage,
-    PinnedSnapshot, Placement, Pricing, Problem, PrunePlan, PruneReport, QueuedRequest, Recipient,
-    RepositoryStats, RequestId, RequestState, RestoreOutcome, RestorePlan, RestoreRequest,
-    RestoreResult, RestoreScope, SearchHit, Sighting, SnapshotDiff, SnapshotInfo, SnapshotReport,
-    SortKey, Summary, VerifyReport,
+    DamagedRequest, DiffEntry, DiffSide, ExpiredSnapshot, Flag, Flags, FolderInfo, FolderName,
+    FolderPlan, GcReport, MessageId, MessageInfo, MessagePage, Notification, NotificationKind,
+    ParsedMessage, PinnedSnapshot, Placement, Pricing, Problem, PrunePlan, PruneReport,
+    QueuedRequest, Recipient, RepositoryStats, RequestId, RequestListing, RequestState,
+    RestoreOutcome, RestorePlan, RestoreRequest, RestoreResult, RestoreScope, SearchHit, Sighting,
+    SnapshotDiff, SnapshotInfo, SnapshotReport, SortKey, Summary, VerifyReport,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -515,6 +515,22 @@ pub(crate) fn restore_outcome<'py>(py: Python<'py>, o: &RestoreOutcome) -> Obj<'
         billed: optional(py, o.billed.as_ref(), billing_record)?,
         problems: strings(py, &o.problems)?,
     })
+}
+
+/// A walk's listing: a `RequestListing` (a list) of the converted items, with `damaged`.
+pub(crate) fn request_listing<'py, T>(
+    py: Python<'py>,
+    listing: &RequestListing<T>,
+    convert: impl Fn(Python<'py>, &T) -> Obj<'py>,
+) -> Obj<'py> {
+    let items = tuple(py, &listing.items, convert)?;
+    let damaged = tuple(py, &listing.damaged, |py, d: &DamagedRequest| {
+        build!(py, "DamagedRequest" {
+            id: request_id(py, &d.id)?,
+            error: d.error.as_str(),
+        })
+    })?;
+    types_class!(py, "RequestListing")?.call1((items, damaged))
 }
 
 pub(crate) fn queued_request<'py>(py: Python<'py>, q: &QueuedRequest) -> Obj<'py> {

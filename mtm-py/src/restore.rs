@@ -317,68 +317,65 @@ impl RestoreDesk {
         convert::restore_outcome(py, &outcome)
     }
 
-    /// Expires every request still undecided at its deadline and tells each user.
+    /// Expires every request still undecided at its deadline and tells each user: a
+    /// `RequestListing` of the outcomes, whose `damaged` lists the accounts whose latest
+    /// request cannot be read (the others are expired).
     #[pyo3(signature = (*, now = None))]
     fn expire_overdue<'py>(
         &self,
         py: Python<'py>,
         now: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let clock = convert::clock(now)?;
         let outcomes = run(py, || self.inner.expire_overdue(clock.as_ref()))?;
-        let items = outcomes
-            .iter()
-            .map(|o| convert::restore_outcome(py, o))
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, items)
+        convert::request_listing(py, &outcomes, convert::restore_outcome)
     }
 
-    /// Retries every bill and notification that failed or was never sent; returns what
-    /// still fails (empty when everything went through).
+    /// Retries every bill and notification that failed or was never sent: a
+    /// `RequestListing` of what still fails (empty when everything went through), whose
+    /// `damaged` lists the requests that cannot be read (the others are delivered).
     #[pyo3(signature = (*, now = None))]
-    fn deliver_pending(
+    fn deliver_pending<'py>(
         &self,
-        py: Python<'_>,
-        now: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Vec<String>> {
+        py: Python<'py>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let clock = convert::clock(now)?;
-        run(py, || self.inner.deliver_pending(clock.as_ref()))
+        let problems = run(py, || self.inner.deliver_pending(clock.as_ref()))?;
+        convert::request_listing(py, &problems, |py, p: &String| {
+            Ok(p.into_pyobject(py)?.into_any())
+        })
     }
 
     /// The requests an actor may see: a user their own account's, an administrator
-    /// everyone's (or one `account`'s), by account and number.
+    /// everyone's (or one `account`'s), by account and number; a `RequestListing` whose
+    /// `damaged` lists the requests that cannot be read.
     #[pyo3(signature = (actor, account = None))]
     fn requests<'py>(
         &self,
         py: Python<'py>,
         actor: &Bound<'py, PyAny>,
         account: Option<&str>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let actor = convert::actor_from(actor)?;
         let account = account.map(|a| convert::account_id(py, a)).transpose()?;
         let requests = run(py, || self.inner.requests(&actor, account.as_ref()))?;
-        let items = requests
-            .iter()
-            .map(|r| convert::restore_request(py, r))
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, items)
+        convert::request_listing(py, &requests, convert::restore_request)
     }
 
-    /// An administrator's queue: requests waiting for a decision, nearest deadline first.
+    /// An administrator's queue: requests waiting for a decision, nearest deadline first,
+    /// then interrupted restores; a `RequestListing` whose `damaged` lists the accounts
+    /// whose latest request cannot be read (it may be waiting).
     #[pyo3(signature = (actor, *, now = None))]
     fn queue<'py>(
         &self,
         py: Python<'py>,
         actor: &Bound<'py, PyAny>,
         now: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let actor = convert::actor_from(actor)?;
         let clock = convert::clock(now)?;
         let queue = run(py, || self.inner.queue(&actor, clock.as_ref()))?;
-        let items = queue
-            .iter()
-            .map(|q| convert::queued_request(py, q))
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, items)
+        convert::request_listing(py, &queue, convert::queued_request)
     }
 }

@@ -389,3 +389,42 @@ def test_an_admin_gives_up_and_the_user_is_told_why(world: World) -> None:
     assert (moved.action, moved.reason) == ("give_up", "the folder is in the way")
     with pytest.raises(mtm.InvalidTransitionError):
         world.desk.run(CAROL, FIRST, now=NOW)
+
+
+def test_a_damaged_journal_is_listed_as_damaged_and_stops_no_other_request(
+    world: World, tmp_path: Path
+) -> None:
+    bob_mail = Maildir(tmp_path / "maildirs" / "bob@example.com")
+    bob_mail.add(mail("For Bob"))
+    world.repo.snapshot("bob@example.com", bob_mail.root, now=DAY1)
+    ask(world)
+    world.desk.request(BOB, "bob@example.com", DAY, now=NOW)
+    journal = world.repo.path / "restores" / ALICE / "000001"
+    last = sorted(journal.iterdir())[-1]
+    data = bytearray(last.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    last.unlink()
+    last.write_bytes(bytes(data))
+    alice_1, bob_1 = mtm.RequestId(ALICE, 1), mtm.RequestId("bob@example.com", 1)
+
+    listed = world.desk.requests(CAROL)
+    assert [r.id for r in listed] == [bob_1]
+    assert [d.id for d in listed.damaged] == [alice_1]
+    assert isinstance(listed.damaged[0], mtm.DamagedRequest)
+    assert f"restore request {alice_1}" in str(listed.damaged[0])
+    queue = world.desk.queue(CAROL, now=NOW)
+    assert [q.request.id for q in queue] == [bob_1]
+    assert [d.id for d in queue.damaged] == [alice_1]
+    with pytest.raises(mtm.IntegrityError, match=f"restore request {ALICE}/1"):
+        world.desk.get(CAROL, alice_1)
+
+    expired = world.desk.expire_overdue(now=world.desk.deadline(DAY))
+    assert [o.request.id for o in expired] == [bob_1]
+    assert [d.id for d in expired.damaged] == [alice_1]
+    delivered = world.desk.deliver_pending(now=NOW)
+    assert delivered == [] and [d.id for d in delivered.damaged] == [alice_1]
+    assert (mtm.NotificationKind.EXPIRED, "bob@example.com") in [
+        (n.kind, n.recipient) for n in world.notifier.sent
+    ]
+    # An intact repository lists nothing as damaged.
+    assert world.desk.requests(BOB).damaged == ()

@@ -9,6 +9,7 @@ mod hostile {
     mod audit;
     mod fs;
     mod guard;
+    mod journal;
     mod memory;
     mod repair;
     mod restore;

@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::names::AccountId;
 use crate::repo::{RepoInner, Repository};
 use crate::restore::billing::{BillingRecord, BillingSink, LedgerBilling, Pricing};
-use crate::restore::journal::{AuditEntry, AuditEvent, Journal, RequestLog};
+use crate::restore::journal::{AuditEntry, AuditEvent, Journal, RequestListing, RequestLog};
 use crate::restore::merge::{self, MergeOptions};
 use crate::restore::notify::{Notification, Notifier};
 use crate::restore::outcome::{RestorePlan, RestoreResult};
@@ -481,47 +481,42 @@ impl RestoreDesk {
         Ok((expired, problems))
     }
 
-    /// Expires every request still waiting at its deadline and tells each user.
-    pub fn expire_overdue(&self, clock: &dyn Clock) -> Result<Vec<RestoreOutcome>> {
+    /// Expires every request still waiting at its deadline and tells each user: the
+    /// outcome of each. An account whose latest request cannot be read is listed in
+    /// [`RequestListing::damaged`] and the others are expired.
+    pub fn expire_overdue(&self, clock: &dyn Clock) -> Result<RequestListing<RestoreOutcome>> {
         let now = clock.now();
-        let mut expired = Vec::new();
-        for log in self.open_logs()? {
-            if log.request.is_overdue(now) {
+        let journal = self.journal();
+        journal.walk(journal.latest()?, |log, expired| {
+            if log.request.state.is_open() && log.request.is_overdue(now) {
                 let (log, problems) = self.expire_log(&log, now)?;
                 expired.push(outcome(&log, problems));
             }
-        }
-        Ok(expired)
+            Ok(())
+        })
     }
 
-    /// The last request of every account (only the last can be open).
-    fn open_logs(&self) -> Result<Vec<RequestLog>> {
-        open_logs(&self.journal())
-    }
-
-    /// Retries every bill and notification that failed or was never sent; returns what
-    /// still fails.
-    pub fn deliver_pending(&self, clock: &dyn Clock) -> Result<Vec<String>> {
+    /// Retries every bill and notification that failed or was never sent; lists what
+    /// still fails. A request whose journal cannot be read is listed in
+    /// [`RequestListing::damaged`] and the others are delivered.
+    pub fn deliver_pending(&self, clock: &dyn Clock) -> Result<RequestListing<String>> {
         let now = clock.now();
         let journal = self.journal();
-        let mut problems = Vec::new();
-        for account in journal.accounts()? {
-            for number in journal.numbers(&account)? {
-                let log = journal.load(&RequestId::new(account.clone(), number)?)?;
-                let log = self.settle_billing(log, now, &mut problems);
-                self.deliver(log, now, &mut problems);
-            }
-        }
-        Ok(problems)
+        journal.walk(journal.every(&journal.accounts()?)?, |log, problems| {
+            let log = self.settle_billing(log, now, problems);
+            self.deliver(log, now, problems);
+            Ok(())
+        })
     }
 
     /// Requests an actor may see: a user their own account's, an administrator everyone's
-    /// (or one account's), by account and number.
+    /// (or one account's), by account and number. A request whose journal cannot be read
+    /// is listed in [`RequestListing::damaged`], after the others.
     pub fn requests(
         &self,
         actor: &Actor,
         account: Option<&AccountId>,
-    ) -> Result<Vec<RestoreRequest>> {
+    ) -> Result<RequestListing<RestoreRequest>> {
         let journal = self.journal();
         let accounts = match (actor, account) {
             (Actor::User(own), None) => vec![own.clone()],
@@ -531,42 +526,38 @@ impl RestoreDesk {
             }
             (_, None) => journal.accounts()?,
         };
-        let mut requests = Vec::new();
-        for account in accounts {
-            for number in journal.numbers(&account)? {
-                requests.push(
-                    journal
-                        .load(&RequestId::new(account.clone(), number)?)?
-                        .request,
-                );
-            }
-        }
-        Ok(requests)
+        journal.walk(journal.every(&accounts)?, |log, requests| {
+            requests.push(log.request);
+            Ok(())
+        })
     }
 
     /// An administrator's queue: the requests waiting for a decision (nearest deadline
     /// first), then the interrupted restores waiting for a retry ([`run`](Self::run)) or for
     /// the administrator to [`give_up`](Self::give_up) (likewise). A request shows its
-    /// state, so a panel can offer the right buttons.
-    pub fn queue(&self, admin: &Actor, clock: &dyn Clock) -> Result<Vec<QueuedRequest>> {
+    /// state, so a panel can offer the right buttons. An account whose latest request
+    /// cannot be read (it may be waiting) is listed in [`RequestListing::damaged`].
+    pub fn queue(&self, admin: &Actor, clock: &dyn Clock) -> Result<RequestListing<QueuedRequest>> {
         if !admin.is_admin() {
             return Err(admin.denied("see the queue of restore requests"));
         }
         let now = clock.now();
-        let mut queue: Vec<QueuedRequest> = self
-            .open_logs()?
-            .into_iter()
-            .filter(|log| match log.request.state {
+        let journal = self.journal();
+        let mut listing = journal.walk(journal.latest()?, |log, queue| {
+            let waits = match log.request.state {
                 RequestState::Requested => !log.request.is_overdue(now),
                 RequestState::Interrupted => true,
                 _ => false,
-            })
-            .map(|log| QueuedRequest {
-                plan: log.plan().cloned(),
-                request: log.request,
-            })
-            .collect();
-        queue.sort_by(|a, b| {
+            };
+            if waits {
+                queue.push(QueuedRequest {
+                    plan: log.plan().cloned(),
+                    request: log.request,
+                });
+            }
+            Ok(())
+        })?;
+        listing.items.sort_by(|a, b| {
             let waits_for_retry = |q: &QueuedRequest| q.request.state == RequestState::Interrupted;
             (waits_for_retry(a), a.request.deadline, &a.request.id).cmp(&(
                 waits_for_retry(b),
@@ -574,7 +565,7 @@ impl RestoreDesk {
                 &b.request.id,
             ))
         });
-        Ok(queue)
+        Ok(listing)
     }
 
     /// Bills an approved request that has not been billed yet.
@@ -698,19 +689,6 @@ fn outcome(log: &RequestLog, problems: Vec<String>) -> RestoreOutcome {
     }
 }
 
-fn open_logs(journal: &Journal<'_>) -> Result<Vec<RequestLog>> {
-    let mut logs = Vec::new();
-    for account in journal.accounts()? {
-        if let Some(number) = journal.numbers(&account)?.last() {
-            let log = journal.load(&RequestId::new(account.clone(), *number)?)?;
-            if log.request.state.is_open() {
-                logs.push(log);
-            }
-        }
-    }
-    Ok(logs)
-}
-
 /// The snapshots that open requests keep from pruning at `now`, and the request that
 /// keeps each.
 ///
@@ -723,24 +701,20 @@ pub(crate) fn pinned_snapshots(
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<(AccountId, NaiveDate), RequestId>> {
     let journal = Journal::new(inner.backend.as_ref());
-    let mut pinned = BTreeMap::new();
-    for account in journal.accounts()? {
-        let Some(number) = journal.numbers(&account)?.last().copied() else {
-            continue;
-        };
-        let id = RequestId::new(account.clone(), number)?;
-        match journal.load(&id) {
-            Ok(log) => {
-                if log.request.state.is_open() && log.request.pins_snapshot(now) {
-                    pinned.insert((account, log.request.day), id);
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::Integrity => {
-                for day in inner.days(&account)? {
-                    pinned.insert((account.clone(), day), id.clone());
-                }
-            }
-            Err(e) => return Err(e),
+    let listing = journal.walk(journal.latest()?, |log, pins| {
+        if log.request.state.is_open() && log.request.pins_snapshot(now) {
+            pins.push((
+                (log.request.id.account().clone(), log.request.day),
+                log.request.id,
+            ));
+        }
+        Ok(())
+    })?;
+    let mut pinned: BTreeMap<_, _> = listing.items.into_iter().collect();
+    for damaged in listing.damaged {
+        let account = damaged.id.account();
+        for day in inner.days(account)? {
+            pinned.insert((account.clone(), day), damaged.id.clone());
         }
     }
     Ok(pinned)

@@ -93,6 +93,50 @@ pub enum AuditEvent {
     },
 }
 
+/// A restore request whose journal cannot be read (a damaged or out-of-sequence entry, or
+/// moves the state machine refuses). The calls that walk many requests
+/// ([`RestoreDesk::requests`](crate::RestoreDesk::requests), `queue`, `expire_overdue`,
+/// `deliver_pending`) go on with the others and list it here; `mtm verify`
+/// ([`Repository::verify`](crate::Repository::verify)) names it too; a call on this request
+/// alone fails with [`ErrorKind::Integrity`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DamagedRequest {
+    /// The request.
+    pub id: RequestId,
+    /// Why it cannot be read (the integrity error, naming the damaged entry).
+    pub error: String,
+}
+
+impl std::fmt::Display for DamagedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "restore request {} cannot be read (`mtm verify` names it): {}",
+            self.id, self.error
+        )
+    }
+}
+
+/// What a call that walks many restore requests found: what it did or listed, and the
+/// requests it went past because their journal cannot be read. An empty `damaged` means
+/// every request it looked at was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestListing<T> {
+    /// What the call lists (requests, queued requests, outcomes, problems).
+    pub items: Vec<T>,
+    /// The requests whose journal could not be read, in the order met.
+    pub damaged: Vec<DamagedRequest>,
+}
+
+impl<T> RequestListing<T> {
+    fn new() -> Self {
+        Self {
+            items: Vec::new(),
+            damaged: Vec::new(),
+        }
+    }
+}
+
 /// A request's journal, read whole: its entries and what they add up to.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestLog {
@@ -268,6 +312,56 @@ impl<'a> Journal<'a> {
         Ok(accounts)
     }
 
+    /// The latest request of every account: the only one that can be open.
+    pub(crate) fn latest(&self) -> Result<Vec<RequestId>> {
+        let mut ids = Vec::new();
+        for account in self.accounts()? {
+            if let Some(number) = self.numbers(&account)?.last() {
+                ids.push(RequestId::new(account.clone(), *number)?);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Every request of `accounts`, by account and number.
+    pub(crate) fn every(&self, accounts: &[AccountId]) -> Result<Vec<RequestId>> {
+        let mut ids = Vec::new();
+        for account in accounts {
+            for number in self.numbers(account)? {
+                ids.push(RequestId::new(account.clone(), number)?);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Reads the journals of `ids` one at a time and gives each to `visit`, which adds what
+    /// it makes of it to the listing. A journal that cannot be read (an integrity error,
+    /// from reading it or from `visit`) is listed as damaged and the walk goes on; any
+    /// other error (storage) stops it.
+    pub(crate) fn walk<T>(
+        &self,
+        ids: Vec<RequestId>,
+        mut visit: impl FnMut(RequestLog, &mut Vec<T>) -> Result<()>,
+    ) -> Result<RequestListing<T>> {
+        let mut listing = RequestListing::new();
+        for id in ids {
+            match self
+                .load(&id)
+                .and_then(|log| visit(log, &mut listing.items))
+            {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Integrity => {
+                    listing.damaged.push(DamagedRequest {
+                        id,
+                        error: e.to_string(),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(listing)
+    }
+
     /// Reads a request's journal. [`ErrorKind::NotFound`] if there is no such request.
     pub(crate) fn load(&self, id: &RequestId) -> Result<RequestLog> {
         let prefix = request_prefix(id);
@@ -277,10 +371,12 @@ impl<'a> Journal<'a> {
         }
         let mut entries = Vec::with_capacity(keys.len());
         for (position, key) in keys.iter().enumerate() {
-            let entry: AuditEntry = unseal(&self.backend.read(key)?, key, "restore journal entry")?;
+            // The location names the request as the commands take it, and the entry.
+            let location = format!("restore request {id} ({key})");
+            let entry: AuditEntry = unseal(&self.backend.read(key)?, &location, "journal entry")?;
             if entry.seq as usize != position + 1 || *key != entry_key(id, entry.seq) {
                 return Err(Error::integrity(
-                    key.as_str(),
+                    location,
                     "journal entries out of sequence",
                 ));
             }

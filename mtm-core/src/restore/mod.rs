@@ -29,7 +29,7 @@ pub use email::{
     AddressLookup, DefaultTemplates, EmailNotifier, EmailSettings, EmailTemplates, EmailTransport,
     RenderedEmail, UserAddress,
 };
-pub use journal::{AuditEntry, AuditEvent};
+pub use journal::{AuditEntry, AuditEvent, DamagedRequest, RequestListing};
 pub use notify::{Notification, NotificationKind, Notifier, Recipient};
 pub use outcome::{FolderPlan, RestorePlan, RestoreResult};
 pub use request::{Action, Actor, RequestId, RequestState, RestoreRequest, RestoreScope};

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Iterable, Optional, Protocol, Tuple
+from typing import Generic, Iterable, List, Optional, Protocol, Tuple, TypeVar
 
 from ._errors import InvalidInputError, MtmError
 
@@ -61,6 +61,8 @@ __all__ = [
     "BillingRecord",
     "RestoreOutcome",
     "QueuedRequest",
+    "DamagedRequest",
+    "RequestListing",
     "AuditEntry",
     "Notification",
     "Notifier",
@@ -670,6 +672,37 @@ class QueuedRequest:
 
     request: RestoreRequest
     plan: Optional[RestorePlan]
+
+
+@dataclass(frozen=True)
+class DamagedRequest:
+    """A restore request whose journal cannot be read (a damaged entry). The calls that walk
+    many requests go on past it and list it in ``damaged``; ``Repository.verify`` names it
+    too; a call on this request alone raises ``IntegrityError``. ``str()`` is the warning."""
+
+    id: RequestId
+    error: str
+
+    def __str__(self) -> str:
+        return f"restore request {self.id} cannot be read (`mtm verify` names it): {self.error}"
+
+
+_T = TypeVar("_T")
+
+
+class RequestListing(List[_T], Generic[_T]):
+    """What a call that walks many restore requests returns: a list of what it listed or
+    did, and ``damaged``, the requests it went past because their journal cannot be read
+    (empty when every one was read)."""
+
+    damaged: Tuple[DamagedRequest, ...]
+
+    def __init__(self, items: Iterable[_T] = (), damaged: Iterable[DamagedRequest] = ()):
+        super().__init__(items)
+        self.damaged = tuple(damaged)
+
+    def __repr__(self) -> str:
+        return f"RequestListing({list.__repr__(self)}, damaged={self.damaged!r})"
 
 
 @dataclass(frozen=True)

@@ -378,8 +378,14 @@ fn users_act_only_on_their_own_account_and_only_admins_decide() {
     ] {
         assert_eq!(denied.unwrap_err().kind(), ErrorKind::PermissionDenied);
     }
-    assert!(desk.requests(&bob, None).unwrap().is_empty());
-    assert_eq!(desk.requests(&Actor::User(alice()), None).unwrap().len(), 1);
+    assert!(desk.requests(&bob, None).unwrap().items.is_empty());
+    assert_eq!(
+        desk.requests(&Actor::User(alice()), None)
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     let cancelled = desk.cancel(&Actor::User(alice()), &id, &now).unwrap();
     assert_eq!(cancelled.request.state, RequestState::Cancelled);
     assert_eq!(
@@ -484,11 +490,13 @@ fn an_undecided_request_expires_at_its_deadline_exactly() {
     assert!(
         desk.expire_overdue(&at("2026-11-24T23:59:59Z"))
             .unwrap()
+            .items
             .is_empty()
     );
     assert_eq!(
         desk.queue(&admin("carol"), &at("2026-11-24T23:59:59Z"))
             .unwrap()
+            .items
             .len(),
         1
     );
@@ -518,17 +526,22 @@ fn the_sweep_expires_overdue_requests_and_a_new_request_is_then_allowed() {
     let world = World::new();
     let desk = world.desk();
     ask(&desk);
-    let expired = desk.expire_overdue(&at("2026-11-25T00:00:00Z")).unwrap();
+    let expired = desk
+        .expire_overdue(&at("2026-11-25T00:00:00Z"))
+        .unwrap()
+        .items;
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].request.state, RequestState::Expired);
     assert!(
         desk.expire_overdue(&at("2026-11-26T00:00:00Z"))
             .unwrap()
+            .items
             .is_empty()
     );
     assert!(
         desk.queue(&admin("carol"), &at("2026-11-25T00:00:00Z"))
             .unwrap()
+            .items
             .is_empty()
     );
 }
@@ -570,6 +583,7 @@ fn a_failing_notifier_or_billing_sink_loses_no_state_change_and_is_retried() {
     assert!(
         desk.deliver_pending(&at("2026-11-12T11:00:00Z"))
             .unwrap()
+            .items
             .is_empty()
     );
     assert_eq!(billing.bills.lock().unwrap().len(), 1);
@@ -584,6 +598,7 @@ fn a_failing_notifier_or_billing_sink_loses_no_state_change_and_is_retried() {
     assert!(
         desk.deliver_pending(&at("2026-11-12T12:00:00Z"))
             .unwrap()
+            .items
             .is_empty()
     );
     assert_eq!(billing.bills.lock().unwrap().len(), 1);
@@ -724,6 +739,7 @@ fn a_restore_that_crashes_at_any_read_is_finished_by_run_without_duplicates_or_g
         assert!(
             desk.deliver_pending(&at("2026-11-12T12:00:00Z"))
                 .unwrap()
+                .items
                 .is_empty()
         );
         assert_eq!(
@@ -774,7 +790,8 @@ fn a_run_that_stops_is_retried_until_it_completes_billed_once_and_the_user_told_
     assert!(stopped.reason.as_deref().unwrap().contains(".Projects"));
     let queue = desk
         .queue(&admin("carol"), &at("2026-11-12T10:30:00Z"))
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(
         queue
             .iter()
