@@ -328,6 +328,12 @@ pub fn show(cli: &Cli, account: &str, day: &str, message: &str, html: bool) -> C
     if html && let Some(h) = &parsed.html {
         println!("--- HTML ---\n{h}");
     }
+    if parsed.truncated {
+        println!(
+            "(the body is longer than the {} shown; `mtm cat` gives the whole message)",
+            format_bytes(mtm_core::VIEW_PART_LIMIT as u64)
+        );
+    }
     for a in &parsed.attachments {
         println!(
             "[attachment] {} ({}, {})",

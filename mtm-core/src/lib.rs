@@ -92,8 +92,8 @@ pub use lookup::{
 };
 pub use lookup::{MessagePager, MessagePages, parse_day};
 pub use message::{
-    Attachment, Header, ParsedMessage, Part, PartKind, Summary, parse_view, split_message,
-    summarize,
+    Attachment, Header, ParsedMessage, Part, PartKind, Summary, VIEW_PART_LIMIT, VIEW_TOTAL_LIMIT,
+    attachment_data, parse_view, split_message, summarize,
 };
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
 pub use repair::{

@@ -168,6 +168,22 @@ impl Account {
         convert::parsed_message(py, &parsed)
     }
 
+    /// The decoded bytes of attachment `index` of `parsed`'s list, one the view left out
+    /// (`omitted`, larger than the view decodes) included.
+    fn attachment<'py>(
+        &self,
+        py: Python<'py>,
+        day: NaiveDate,
+        id: String,
+        index: usize,
+    ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        let view = Arc::clone(&self.view);
+        let bytes = run(py, move || {
+            view.attachment(day, &view.resolve_id(day, &id)?, index)
+        })?;
+        Ok(pyo3::types::PyBytes::new(py, &bytes))
+    }
+
     /// Searches the snapshots: every day (default), one `day`, or the `days` range
     /// (first, last). Text criteria are case-insensitive substrings; all given must match.
     /// Hits are newest first. Only what the snapshots saw can be found.

@@ -198,6 +198,7 @@ pub(crate) fn parsed_message<'py>(py: Python<'py>, m: &ParsedMessage) -> Obj<'py
             content_type: a.content_type.as_str(),
             size: a.size,
             data: PyBytes::new(py, &a.data),
+            omitted: a.omitted,
         })
     })?;
     build!(py, "ParsedMessage" {
@@ -205,6 +206,7 @@ pub(crate) fn parsed_message<'py>(py: Python<'py>, m: &ParsedMessage) -> Obj<'py
         headers: headers,
         text: m.text.as_deref(),
         html: m.html.as_deref(),
+        truncated: m.truncated,
         attachments: attachments,
     })
 }

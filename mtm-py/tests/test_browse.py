@@ -128,7 +128,37 @@ def test_parsed_view_has_text_html_and_attachments(repo: mtm.Repository, maildir
     assert attachment.content_type == "application/octet-stream"
     assert attachment.data == bytes([0, 1, 2, 3, 4, 5, 255])
     assert attachment.size == 7
+    assert not attachment.omitted and not view.truncated
+    assert account.attachment(date(2026, 11, 20), info.id, 0) == attachment.data
     assert "data=" not in repr(attachment)
+
+
+def test_a_huge_attachment_and_text_are_not_decoded_into_the_view(repo: mtm.Repository, maildir: Maildir) -> None:
+    import base64
+
+    data = os.urandom(5 * 1024 * 1024)
+    text = b"line after line of a very long letter\n" * 150_000
+    raw = (
+        b"Subject: scans\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=XX\n\n"
+        b"--XX\nContent-Type: text/plain\n\n" + text + b"\n"
+        b"--XX\nContent-Type: application/octet-stream; name=scans.tar\nContent-Transfer-Encoding: base64\n\n"
+        + base64.encodebytes(data)
+        + b"--XX--\n"
+    )
+    maildir.add(raw)
+    repo.snapshot(ALICE, maildir.root, now=DAY1)
+    account = repo.account(ALICE)
+    day = date(2026, 11, 20)
+    info = account.messages(day).messages[0]
+    view = account.parsed(day, info.id)
+    assert view.truncated
+    assert view.text is not None and 0 < len(view.text) < len(text)
+    (attachment,) = view.attachments
+    assert attachment.omitted and attachment.data == b""
+    assert attachment.size == len(data)
+    assert account.attachment(day, info.id, 0) == data
+    with pytest.raises(mtm.NotFoundError):
+        account.attachment(day, info.id, 1)
 
 
 def test_a_large_message_round_trips(repo: mtm.Repository, maildir: Maildir) -> None:

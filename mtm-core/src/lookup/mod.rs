@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::flags::Flags;
 use crate::id::{BlobId, IdMap, MessageId};
-use crate::message::{ParsedMessage, Summary, parse_view};
+use crate::message::{ParsedMessage, Summary, attachment_data, parse_view};
 use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository, load_blob};
 use crate::snapshot::model::{
@@ -339,6 +339,18 @@ impl AccountView {
     /// A message parsed for reading: headers, text and HTML bodies, attachments.
     pub fn parsed(&self, day: NaiveDate, id: &MessageId) -> Result<ParsedMessage> {
         Ok(parse_view(&self.raw(day, id)?))
+    }
+
+    /// The decoded bytes of attachment `index` of [`parsed`](Self::parsed)'s list, an
+    /// `omitted` one included (see [`attachment_data`]). Costs the message's size plus the
+    /// attachment's.
+    pub fn attachment(&self, day: NaiveDate, id: &MessageId, index: usize) -> Result<Vec<u8>> {
+        attachment_data(&self.raw(day, id)?, index).ok_or_else(|| {
+            Error::not_found(
+                "attachment",
+                format!("{index} of message {id} in {} on {day}", self.account),
+            )
+        })
     }
 
     /// Finds a message by a prefix of its hex id (at least 8 digits), among the messages of

@@ -6,9 +6,11 @@
 //!
 //! Inside, each module uses only those listed before it: `parser` (mail-parser behind a
 //! guard), `text` (header values as text), `attachments` (which parts are attachments),
-//! `mime` and `split` (cutting into parts), then `summary` and `view` (the two readings).
+//! `mime` and `split` (cutting into parts), `bounded` (bodies cut to the view's limits), then
+//! `summary` and `view` (the two readings).
 
 mod attachments;
+mod bounded;
 mod mime;
 mod parser;
 mod split;
@@ -24,8 +26,9 @@ pub(crate) fn analyze(raw: &[u8]) -> (Vec<Part>, Summary) {
     let layout = split::Layout::of(raw);
     (layout.parts(raw), summary::summarize_layout(raw, &layout))
 }
+pub use bounded::{VIEW_PART_LIMIT, VIEW_TOTAL_LIMIT};
 pub use summary::{Summary, summarize};
-pub use view::{Attachment, Header, ParsedMessage, parse_view};
+pub use view::{Attachment, Header, ParsedMessage, attachment_data, parse_view};
 
 #[cfg(test)]
 mod tests {

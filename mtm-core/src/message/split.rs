@@ -127,6 +127,17 @@ impl Layout {
         parts
     }
 
+    /// The bodies a skeleton cuts: the leaf bodies of a clean multipart message, or else the
+    /// whole body as one range (for a multipart message whose structure is not clean too).
+    /// Empty when there is no body.
+    pub(crate) fn bodies(&self, raw: &[u8]) -> Cow<'_, [Range<usize>]> {
+        match (&self.leaves, self.multipart) {
+            (Some(leaves), true) => Cow::Borrowed(leaves.as_slice()),
+            _ if self.body_start >= raw.len() => Cow::Borrowed(&[]),
+            _ => Cow::Owned(std::iter::once(self.body_start..raw.len()).collect()),
+        }
+    }
+
     /// The message with every body cut to its first line: the same headers and MIME
     /// structure, for a fraction of the parsing. Small messages, and multipart ones whose
     /// structure is not clean, are returned whole.

@@ -203,23 +203,34 @@ class Header:
 
 @dataclass(frozen=True)
 class Attachment:
-    """One attachment; ``data`` holds its decoded bytes."""
+    """One attachment; ``data`` holds its decoded bytes.
+
+    An attachment larger than the view decodes (4 MiB of encoded
+    body) is ``omitted``: ``data`` is empty, ``size`` is its decoded size, and
+    ``AccountView.attachment(day, id, index)`` gives its bytes.
+    """
 
     name: Optional[str]
     content_type: str
     size: int
     data: bytes = field(repr=False)
+    omitted: bool = False
 
 
 @dataclass(frozen=True)
 class ParsedMessage:
-    """A message as webmail shows it."""
+    """A message as webmail shows it.
+
+    ``truncated`` says that ``text`` or ``html`` is only the beginning of a body longer
+    than the view decodes; ``AccountView.raw`` gives the whole message.
+    """
 
     summary: Summary
     headers: Tuple[Header, ...]
     text: Optional[str]
     html: Optional[str]
     attachments: Tuple[Attachment, ...]
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ enum Child {
     Snapshot,
     /// Reads every message of the snapshot back (the `.eml` download).
     Read,
+    /// Shows every message of the snapshot as webmail does (`mtm show`: the parsed view).
+    Show,
     /// `verify` reading every pack's data (`--read-data 1.0`).
     Verify,
     /// `repair recover`'s plan, whose survey reads every pack's data as verify does.
@@ -52,6 +54,7 @@ impl Child {
         match self {
             Child::Snapshot => "snapshot",
             Child::Read => "read",
+            Child::Show => "show",
             Child::Verify => "verify",
             Child::Plan => "plan",
             Child::Recover => "recover",
@@ -104,6 +107,22 @@ fn snapshot_one_account_and_print_the_peak() {
         };
         let report = repo.gc(&options).unwrap();
         println!("gc repacked {} packs", report.packs_repacked);
+    } else if does == Child::Show.name() {
+        let repo = Repository::open(dir.join("repo")).unwrap();
+        let view = repo.account(&account).unwrap();
+        let day = mtm_core::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let query = MessageQuery::default().page(1, 1000);
+        let mut attachments = 0;
+        for message in view
+            .messages(day, &FolderName::inbox(), &query)
+            .unwrap()
+            .messages
+        {
+            let parsed = view.parsed(day, &message.id).unwrap();
+            assert!(parsed.summary.parsed, "{:?}", message.id);
+            attachments += parsed.attachments.len();
+        }
+        println!("showed {attachments} attachments");
     } else if does == Child::Read.name() {
         let repo = Repository::open(dir.join("repo")).unwrap();
         let view = repo.account(&account).unwrap();
@@ -183,6 +202,19 @@ fn peak_of_child(dir: &Path, threads: usize, does: Child) -> u64 {
 /// one base64 attachment of pseudo-random bytes (it compresses as real attachments do, to
 /// about three quarters). Returns the file's size.
 fn deliver_huge(maildir: &Path, name: &str, size: u64, seed: u64) -> u64 {
+    deliver_huge_with_boundary(maildir, name, size, seed, "b1")
+}
+
+/// [`deliver_huge`] with the parts delimited by `boundary` while the header declares `b1`:
+/// with another boundary the message's MIME structure is broken (no delimiter is found), as
+/// a careless or hostile sender writes it.
+fn deliver_huge_with_boundary(
+    maildir: &Path,
+    name: &str,
+    size: u64,
+    seed: u64,
+    boundary: &str,
+) -> u64 {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let path = maildir.join("cur").join(format!("{name}:2,S"));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
@@ -190,11 +222,11 @@ fn deliver_huge(maildir: &Path, name: &str, size: u64, seed: u64) -> u64 {
         "From: Archive <archive@example.com>\r\nTo: big@example.com\r\nSubject: scans {name}\r\n\
          Date: Tue, 17 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{name}@example.com>\r\n\
          MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
-         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe scans are attached.\r\n\
-         --b1\r\nContent-Type: application/octet-stream; name=\"scans.tar\"\r\n\
+         --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe scans are attached.\r\n\
+         --{boundary}\r\nContent-Type: application/octet-stream; name=\"scans.tar\"\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n"
     );
-    let tail = "--b1--\r\n";
+    let tail = format!("--{boundary}--\r\n");
     out.write_all(head.as_bytes()).unwrap();
     let lines = (size - (head.len() + tail.len()) as u64).div_ceil(78);
     let mut state = seed | 1;
@@ -252,7 +284,7 @@ fn give_to_the_mail_user(maildir: &Maildir) {
 }
 
 #[test]
-fn a_300_mib_message_costs_its_size_plus_a_small_constant_to_snapshot_read_collect_verify_and_recover()
+fn a_300_mib_message_costs_its_size_plus_a_small_constant_to_snapshot_read_show_collect_verify_and_recover()
  {
     let small = tempfile::tempdir().unwrap();
     ordinary_mailbox(small.path());
@@ -269,6 +301,8 @@ fn a_300_mib_message_costs_its_size_plus_a_small_constant_to_snapshot_read_colle
     give_to_the_mail_user(&maildir);
     let snapshot = peak_of_child(dir.path(), 0, Child::Snapshot);
     let read = peak_of_child(dir.path(), 0, Child::Read);
+    let (show, said) = child_run(dir.path(), 0, Child::Show);
+    assert!(said.contains("showed 1 attachments"), "{said}");
     let (gc, said) = child_run(dir.path(), 0, Child::Gc);
     assert!(
         !said.contains("gc repacked 0 packs"),
@@ -288,11 +322,12 @@ fn a_300_mib_message_costs_its_size_plus_a_small_constant_to_snapshot_read_colle
     assert!(said.contains("recovered 1 messages"), "{said}");
     eprintln!(
         "peak of a small snapshot {} MiB; with a {} MiB message: snapshot {} MiB, reading it \
-         back {} MiB, gc repacking it {} MiB, verify reading every pack {} MiB, a recovery plan {} MiB, recovering it {} MiB",
+         back {} MiB, showing it {} MiB, gc repacking it {} MiB, verify reading every pack {} MiB, a recovery plan {} MiB, recovering it {} MiB",
         baseline / MIB,
         size / MIB,
         snapshot / MIB,
         read / MIB,
+        show / MIB,
         gc / MIB,
         verify / MIB,
         plan / MIB,
@@ -301,6 +336,7 @@ fn a_300_mib_message_costs_its_size_plus_a_small_constant_to_snapshot_read_colle
     for (what, peak) in [
         ("snapshot", snapshot),
         ("read", read),
+        ("show", show),
         ("gc", gc),
         ("verify", verify),
         ("recovery plan", plan),
@@ -337,4 +373,32 @@ fn two_huge_messages_are_never_held_at_once_by_two_workers() {
         peak / MIB,
         ALLOWANCE / MIB
     );
+}
+
+#[test]
+fn a_300_mib_message_with_a_broken_mime_structure_costs_its_size_plus_a_small_constant_to_snapshot_and_show()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = ordinary_mailbox(dir.path());
+    let size =
+        deliver_huge_with_boundary(&maildir.root, "1790000100.M1P1.huge", 300 * MIB, 7, "b2");
+    give_to_the_mail_user(&maildir);
+    let snapshot = peak_of_child(dir.path(), 0, Child::Snapshot);
+    let (show, said) = child_run(dir.path(), 0, Child::Show);
+    eprintln!(
+        "a {} MiB message with a broken structure: snapshot {} MiB, showing it {} MiB ({said})",
+        size / MIB,
+        snapshot / MIB,
+        show / MIB
+    );
+    for (what, peak) in [("snapshot", snapshot), ("show", show)] {
+        assert!(
+            peak <= size + ALLOWANCE,
+            "the {what} of a {} MiB message with a broken structure peaked at {} MiB, more \
+             than its size plus {} MiB",
+            size / MIB,
+            peak / MIB,
+            ALLOWANCE / MIB
+        );
+    }
 }
