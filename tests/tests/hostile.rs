@@ -10,6 +10,7 @@ mod hostile {
     mod fs;
     mod guard;
     mod memory;
+    mod record;
     mod repair;
     mod restore;
 }
