@@ -112,12 +112,13 @@ fn recover(
     match report {
         Some(r) => println!(
             "rewrote {} snapshot(s): {} message(s) recovered, {} lost; {} unreadable \
-             record(s) moved aside under damaged/; {} blob(s) moved out of damaged packs, {} \
+             record(s) moved aside under damaged/ ({} of them mended from their seal); {} blob(s) moved out of damaged packs, {} \
              index file(s) rewritten, {} pack(s) and {} dictionary(ies) deleted",
             r.snapshots_rewritten,
             r.messages_recovered,
             r.messages_lost,
-            r.records_quarantined,
+            r.records_quarantined + r.records_mended,
+            r.records_mended,
             r.blobs_rescued,
             r.index_files_rewritten,
             r.packs_deleted,
@@ -161,7 +162,12 @@ fn print_plan(plan: &RecoveryPlan) {
         );
     }
     for q in &plan.quarantined {
-        println!("MOVE ASIDE {}", q.describe());
+        let action = if q.mended.is_some() {
+            "MEND"
+        } else {
+            "MOVE ASIDE"
+        };
+        println!("{action} {}", q.describe());
     }
     println!(
         "{} snapshot(s) to rewrite: {} message(s) to recover, {} to lose; {} unreadable \

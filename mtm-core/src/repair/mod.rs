@@ -17,6 +17,7 @@
 
 mod index;
 mod recover;
+mod salvage;
 
 pub use index::IndexRepairReport;
 pub(crate) use recover::DAMAGED;

@@ -88,11 +88,23 @@ pub struct QuarantinedRecord {
     pub moved_to: String,
     /// Why it cannot be read.
     pub reason: String,
+    /// How it is mended, when its seal proves the original (one flipped bit, or damage in
+    /// the seal or the framing only): the original is published again and the day kept.
+    /// `None`: the day is dropped.
+    pub mended: Option<String>,
 }
 
 impl QuarantinedRecord {
     /// The plan's sentence for it, as an operator reads it before confirming.
     pub fn describe(&self) -> String {
+        if let Some(how) = &self.mended {
+            return format!(
+                "the snapshot of {} on {} is damaged ({}), but {how} and its seal proves the \
+                 original: the original is published again and the day kept; the damaged \
+                 bytes are moved aside to `{}`",
+                self.account, self.day, self.reason, self.moved_to
+            );
+        }
         format!(
             "the snapshot of {} on {} is unreadable ({}): its record is moved aside to \
              `{}` and the day is dropped; the messages it listed that no other record \
@@ -201,6 +213,9 @@ pub struct RecoveryReport {
     pub dictionaries_deleted: u64,
     /// Unreadable snapshot records moved aside under `damaged/` (their days dropped).
     pub records_quarantined: u64,
+    /// Damaged snapshot records whose original their seal proved: published again (their
+    /// damaged bytes kept under `damaged/`).
+    pub records_mended: u64,
 }
 
 /// What the survey of the blobs found.
@@ -239,6 +254,8 @@ struct Survey {
     plan: RecoveryPlan,
     damage: BlobDamage,
     rewrites: Vec<Rewrite>,
+    /// The originals of the mended records, by key.
+    mended: BTreeMap<String, Vec<u8>>,
 }
 
 impl Repository {
@@ -331,6 +348,7 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
     }
     let mut manifests: IdMap<BlobId, Option<Manifest>> = IdMap::default();
     let mut catalogs: IdMap<BlobId, Option<IdMap<MessageId, Vec<BlobId>>>> = IdMap::default();
+    let mut mended: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for account in &accounts {
         let mut live = LiveLookup::new(sources.iter().find(|(a, _)| a == account));
         for day in inner.days(account)? {
@@ -338,13 +356,23 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
                 Ok(record) => record,
                 Err(e) if e.kind() == ErrorKind::Integrity => {
                     let record = snapshot_key(account, day);
-                    let moved_to = quarantine_key(inner, &record)?;
+                    let data = inner.backend.read(&record)?;
+                    let moved_to = quarantine_key(inner, &record, &data)?;
+                    let salvaged = super::salvage::salvage_sealed(&data).filter(|(bytes, _)| {
+                        SnapshotRecord::decode(bytes, &record)
+                            .is_ok_and(|r| r.account == *account && r.day == day)
+                    });
+                    let how = salvaged.map(|(bytes, how)| {
+                        mended.insert(record.clone(), bytes);
+                        how.to_owned()
+                    });
                     plan.quarantined.push(QuarantinedRecord {
                         account: account.clone(),
                         day,
                         record,
                         moved_to,
                         reason: e.to_string(),
+                        mended: how,
                     });
                     continue;
                 }
@@ -485,6 +513,7 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
         plan,
         damage,
         rewrites,
+        mended,
     })
 }
 
@@ -492,8 +521,7 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
 /// different damaged copy of that day is kept there, the first free `damaged/<key>.<n>`.
 /// A name already holding these very bytes is reused (a crash after the copy and before
 /// the deletion of the record left it).
-fn quarantine_key(inner: &RepoInner, key: &str) -> Result<String> {
-    let data = inner.backend.read(key)?;
+fn quarantine_key(inner: &RepoInner, key: &str, data: &[u8]) -> Result<String> {
     let base = format!("{DAMAGED}{key}");
     for n in 1u32.. {
         let candidate = if n == 1 {
@@ -502,7 +530,7 @@ fn quarantine_key(inner: &RepoInner, key: &str) -> Result<String> {
             format!("{base}.{n}")
         };
         match inner.backend.read(&candidate) {
-            Ok(kept) if kept == data => return Ok(candidate),
+            Ok(kept) if kept == *data => return Ok(candidate),
             Ok(_) => continue,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(candidate),
             Err(e) => return Err(e),
@@ -669,6 +697,7 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
         plan,
         damage,
         rewrites,
+        mended,
     } = survey;
     let backend = Arc::clone(&inner.backend);
     let store = &inner.store;
@@ -723,8 +752,23 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
             }
             Err(e) => return Err(e),
         }
-        backend.delete(&q.record)?;
-        report.records_quarantined += 1;
+        match mended.get(&q.record) {
+            // Staged first, as a rewrite is: a crash before it is published leaves the
+            // staged original for the next run, which publishes it.
+            Some(original) => {
+                let staged = format!("{}{STAGED}", q.record);
+                backend.delete(&staged)?;
+                backend.write_new(&staged, original)?;
+                backend.delete(&q.record)?;
+                backend.write_new(&q.record, original)?;
+                backend.delete(&staged)?;
+                report.records_mended += 1;
+            }
+            None => {
+                backend.delete(&q.record)?;
+                report.records_quarantined += 1;
+            }
+        }
     }
 
     // 1. New blobs, through a store that knows none: a damaged blob that is indexed must

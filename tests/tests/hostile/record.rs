@@ -1,7 +1,8 @@
 //! Damaged and stray files under `snapshots/` (issue 9, class 10, from the audit): an
 //! unreadable snapshot record inside the retention window is moved aside by `repair recover`
 //! (its bytes kept under `damaged/`, its day dropped), after which `verify` is clean and
-//! `gc` runs; files that are not records are reported by `verify` and stop nothing.
+//! `gc` runs; a record one flipped bit damaged is mended from its seal (the day kept); files
+//! that are not records are reported by `verify` and stop nothing.
 
 use std::path::Path;
 
@@ -48,13 +49,27 @@ fn read_inbox(repo: &Repository, account: &str, on: NaiveDate) -> usize {
     page.messages.len()
 }
 
-fn flip_middle(path: &Path) -> Vec<u8> {
-    let mut data = std::fs::read(path).unwrap();
-    let at = data.len() / 2;
-    data[at] ^= 0x10;
+/// Overwrites `data` at `path` in place of the file (as damage on disk would); returns it.
+fn replace(path: &Path, data: Vec<u8>) -> Vec<u8> {
     std::fs::remove_file(path).unwrap();
     std::fs::write(path, &data).unwrap();
     data
+}
+
+/// Zeroes 16 bytes in the middle of a file: damage no seal can prove a repair of.
+fn zero_middle(path: &Path) -> Vec<u8> {
+    let mut data = std::fs::read(path).unwrap();
+    let at = data.len() / 2;
+    data[at..at + 16].fill(0);
+    replace(path, data)
+}
+
+/// Flips one bit in the middle of a file (bit rot): the damage a seal proves the repair of.
+fn flip_middle_bit(path: &Path) -> Vec<u8> {
+    let mut data = std::fs::read(path).unwrap();
+    let at = data.len() / 2;
+    data[at] ^= 0x10;
+    replace(path, data)
 }
 
 #[test]
@@ -77,7 +92,7 @@ fn class10_a_damaged_record_inside_the_window_is_moved_aside_and_verify_and_gc_r
         .join("snapshots")
         .join(ALICE)
         .join("2026-11-21.json");
-    let damaged = flip_middle(&record);
+    let damaged = zero_middle(&record);
     let repo = Repository::open(t.path()).unwrap();
     assert!(!repo.verify(&VerifyOptions::default()).unwrap().is_ok());
     assert!(repo.gc(&GcOptions::default()).is_err(), "gc refuses damage");
@@ -166,7 +181,7 @@ fn a_second_damaged_copy_of_the_same_day_is_kept_beside_the_first() {
             1_790_100_000,
         );
         t.snapshot(ALICE, &alice, "2026-11-20");
-        copies.push(flip_middle(&record));
+        copies.push(zero_middle(&record));
         let plan = t.repo.recovery_plan(&sources).unwrap();
         t.repo.recover(&plan, &clock).unwrap();
     }
@@ -244,4 +259,62 @@ fn stray_files_under_snapshots_are_reported_by_name_and_stop_nothing() {
         assert!(t.path().join(stray).exists(), "{stray} left alone");
     }
     assert_eq!(read_inbox(&t.repo, ALICE, day("2026-11-22")), 3);
+}
+
+#[test]
+fn class10_a_record_one_flipped_bit_damaged_is_mended_from_its_seal_and_the_day_kept() {
+    let t = TestRepo::new();
+    let alice = mailbox(&t, ALICE, 5);
+    t.snapshot(ALICE, &alice, "2026-11-20");
+    t.snapshot(ALICE, &alice, "2026-11-21");
+    let record = t
+        .path()
+        .join("snapshots")
+        .join(ALICE)
+        .join("2026-11-21.json");
+    let original = std::fs::read(&record).unwrap();
+    let damaged = flip_middle_bit(&record);
+    let repo = Repository::open(t.path()).unwrap();
+    assert!(!repo.verify(&VerifyOptions::default()).unwrap().is_ok());
+
+    let sources = vec![(
+        AccountId::new(ALICE).unwrap(),
+        MaildirAccount::open(&alice.root).unwrap(),
+    )];
+    let plan = repo.recovery_plan(&sources).unwrap();
+    assert_eq!(plan.quarantined.len(), 1, "{plan:#?}");
+    let said = plan.quarantined[0].describe();
+    assert!(
+        said.contains("one bit of it was flipped") && said.contains("day kept"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read(&record).unwrap(),
+        damaged,
+        "planning changes nothing"
+    );
+
+    let clock = FixedClock::parse("2026-11-21T09:00:00Z").unwrap();
+    let report = repo.recover(&plan, &clock).unwrap();
+    assert_eq!((report.records_mended, report.records_quarantined), (1, 0));
+    assert_eq!(
+        std::fs::read(&record).unwrap(),
+        original,
+        "the original, byte for byte"
+    );
+    let kept = t
+        .path()
+        .join("damaged/snapshots")
+        .join(ALICE)
+        .join("2026-11-21.json");
+    assert_eq!(
+        std::fs::read(&kept).unwrap(),
+        damaged,
+        "the damaged bytes are kept"
+    );
+    let verified = repo.verify(&VerifyOptions::default()).unwrap();
+    assert!(verified.is_ok(), "{:#?}", verified.problems);
+    repo.gc(&GcOptions::default()).expect("gc runs again");
+    assert_eq!(read_inbox(&repo, ALICE, day("2026-11-21")), 5);
+    assert!(repo.recovery_plan(&sources).unwrap().is_empty());
 }
