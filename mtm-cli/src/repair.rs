@@ -111,12 +111,14 @@ fn recover(
     print_plan(&plan);
     match report {
         Some(r) => println!(
-            "rewrote {} snapshot(s): {} message(s) recovered, {} lost; {} blob(s) moved out \
-             of damaged packs, {} index file(s) rewritten, {} pack(s) and {} dictionary(ies) \
-             deleted",
+            "rewrote {} snapshot(s): {} message(s) recovered, {} lost; {} unreadable \
+             record(s) moved aside under damaged/ ({} of them mended from their seal); {} blob(s) moved out of damaged packs, {} \
+             index file(s) rewritten, {} pack(s) and {} dictionary(ies) deleted",
             r.snapshots_rewritten,
             r.messages_recovered,
             r.messages_lost,
+            r.records_quarantined + r.records_mended,
+            r.records_mended,
             r.blobs_rescued,
             r.index_files_rewritten,
             r.packs_deleted,
@@ -159,12 +161,22 @@ fn print_plan(plan: &RecoveryPlan) {
             )
         );
     }
+    for q in &plan.quarantined {
+        let action = if q.mended.is_some() {
+            "MEND"
+        } else {
+            "MOVE ASIDE"
+        };
+        println!("{action} {}", q.describe());
+    }
     println!(
-        "{} snapshot(s) to rewrite: {} message(s) to recover, {} to lose; {} damaged pack(s), \
-         {} unreadable blob(s), {} damaged dictionary(ies)",
+        "{} snapshot(s) to rewrite: {} message(s) to recover, {} to lose; {} unreadable \
+         record(s) to move aside (their days dropped); {} damaged pack(s), {} unreadable \
+         blob(s), {} damaged dictionary(ies)",
         plan.snapshots.len(),
         plan.recovered_messages(),
         plan.lost_messages(),
+        plan.quarantined.len(),
         plan.damaged_packs.len(),
         plan.damaged_blobs,
         plan.damaged_dictionaries.len()

@@ -173,3 +173,61 @@ fn repair_recover_shows_its_plan_and_changes_nothing_without_yes() {
     let after = ok(&mtm(&repo, &["repair", "recover", "--maildirs", maildirs]));
     assert!(after.contains("nothing to recover"), "{after}");
 }
+
+#[test]
+fn repair_recover_prints_that_an_unreadable_record_is_moved_aside_before_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let root = dir.path().join("mail");
+    let alice = root.join("alice@example.com");
+    deliver(&alice, 0, &["One", "Two"]);
+    ok(&mtm(&repo, &["init"]));
+    snapshot(&repo, &root, "2026-11-20T10:00:00Z");
+    snapshot(&repo, &root, "2026-11-21T10:00:00Z");
+    let record = repo.join("snapshots/alice@example.com/2026-11-20.json");
+    let mut data = std::fs::read(&record).unwrap();
+    let middle = data.len() / 2;
+    data[middle] ^= 0x10;
+    std::fs::remove_file(&record).unwrap();
+    std::fs::write(&record, &data).unwrap();
+    assert_eq!(mtm(&repo, &["verify"]).status.code(), Some(5));
+
+    let maildirs = root.to_str().unwrap();
+    let plan = ok(&mtm(&repo, &["repair", "recover", "--maildirs", maildirs]));
+    assert!(
+        plan.contains(
+            "MOVE ASIDE the snapshot of alice@example.com on 2026-11-20 is unreadable"
+        ) && plan.contains(
+            "its record is moved aside to `damaged/snapshots/alice@example.com/2026-11-20.json` \
+             and the day is dropped; the messages it listed that no other record reaches \
+             become garbage"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("1 unreadable record(s) to move aside"),
+        "{plan}"
+    );
+    assert!(plan.contains("dry run"), "{plan}");
+    assert_eq!(std::fs::read(&record).unwrap(), data, "nothing changed");
+
+    let done = ok(&mtm(
+        &repo,
+        &["repair", "recover", "--maildirs", maildirs, "--yes"],
+    ));
+    assert!(
+        done.contains("1 unreadable record(s) moved aside under damaged/"),
+        "{done}"
+    );
+    assert_eq!(
+        std::fs::read(repo.join("damaged/snapshots/alice@example.com/2026-11-20.json")).unwrap(),
+        data
+    );
+    ok(&mtm(&repo, &["verify"]));
+    ok(&mtm(&repo, &["gc"]));
+    let days = ok(&mtm(&repo, &["days", "alice@example.com"]));
+    assert!(
+        days.contains("2026-11-21") && !days.contains("2026-11-20"),
+        "{days}"
+    );
+}

@@ -188,7 +188,13 @@ impl RepoInner {
             .list(&prefix)?
             .iter()
             .filter_map(|key| key.strip_prefix(&prefix)?.strip_suffix(".json"))
-            .filter_map(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+            .filter_map(|day| {
+                // Only a record's own name: `2026-11-5.json` parses to a day whose record
+                // is `2026-11-05.json`, which is not there (verify names such a file).
+                NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                    .ok()
+                    .filter(|d| d.format("%Y-%m-%d").to_string() == day)
+            })
             .collect();
         days.sort();
         Ok(days)

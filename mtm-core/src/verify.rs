@@ -106,6 +106,10 @@ pub struct VerifyReport {
     pub restore_requests: u64,
     /// Billing records checked.
     pub bills: u64,
+    /// Files kept under `damaged/`: the bytes of unreadable records that `repair recover`
+    /// moved aside. Not part of the repository (not checked, never collected), counted so
+    /// that they are not forgotten.
+    pub damaged_files: u64,
     /// Everything wrong, in the order found.
     pub problems: Vec<Problem>,
 }
@@ -148,6 +152,7 @@ impl Repository {
         let needed = check_snapshots(inner, &damaged_blobs, &unindexed, &mut report)?;
         check_unindexed_packs(&unindexed, &needed, &mut report);
         check_restores(inner, &mut report)?;
+        report.damaged_files = inner.backend.list(crate::repair::DAMAGED)?.len() as u64;
         Ok(report)
     }
 }
@@ -556,6 +561,47 @@ fn check_dictionaries(inner: &RepoInner, report: &mut VerifyReport) -> Result<()
     Ok(())
 }
 
+/// What a file under `snapshots/` is, by its name.
+enum SnapshotFile {
+    /// `<account>/<YYYY-MM-DD>.json`, a record.
+    Record(AccountId),
+    /// `<account>/<YYYY-MM-DD>.json.repair`, a recovery's staged record.
+    Staged,
+    /// Anything else: no reader looks at it.
+    Stray,
+}
+
+fn snapshot_file(key: &str) -> SnapshotFile {
+    let Some((account, name)) = key
+        .strip_prefix("snapshots/")
+        .and_then(|k| k.split_once('/'))
+    else {
+        return SnapshotFile::Stray;
+    };
+    let Ok(account) = AccountId::new(account) else {
+        return SnapshotFile::Stray;
+    };
+    let (stem, staged) = match name.strip_suffix(".json.repair") {
+        Some(stem) => (stem, true),
+        None => match name.strip_suffix(".json") {
+            Some(stem) => (stem, false),
+            None => return SnapshotFile::Stray,
+        },
+    };
+    // Exactly as a record is named (`days` parses the same way; `2026-1-5` is no day of it).
+    let day = NaiveDate::parse_from_str(stem, "%Y-%m-%d").ok();
+    match day {
+        Some(day) if day.format("%Y-%m-%d").to_string() == stem => {
+            if staged {
+                SnapshotFile::Staged
+            } else {
+                SnapshotFile::Record(account)
+            }
+        }
+        _ => SnapshotFile::Stray,
+    }
+}
+
 /// Checks every snapshot down to its messages' parts, and names the messages that damage
 /// makes unreadable.
 fn check_snapshots(
@@ -576,17 +622,20 @@ fn check_snapshots(
     };
     let mut accounts: BTreeSet<AccountId> = BTreeSet::new();
     for key in inner.backend.list("snapshots/")? {
-        let account = key
-            .strip_prefix("snapshots/")
-            .and_then(|k| k.split_once('/'))
-            .map(|(a, _)| a);
-        match account.map(AccountId::new) {
-            Some(Ok(account)) => {
+        match snapshot_file(&key) {
+            SnapshotFile::Record(account) => {
                 accounts.insert(account);
             }
-            _ => report
-                .problems
-                .push(problem(&key, "not a snapshot record of a valid account")),
+            SnapshotFile::Staged => report.problems.push(problem(
+                &key,
+                "a replacement record that an interrupted recovery left unpublished: gc \
+                 refuses until `mtm repair recover` publishes it",
+            )),
+            SnapshotFile::Stray => report.problems.push(problem(
+                &key,
+                "not a file of the repository (no snapshot record is named so): left alone, \
+                 read by nothing; move it out of the repository",
+            )),
         }
     }
     // Blob problems found while reading manifests and catalogs, by blob.

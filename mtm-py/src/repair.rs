@@ -157,5 +157,7 @@ pub(crate) fn recovery_report<'py>(
     kwargs.set_item("index_files_rewritten", r.index_files_rewritten)?;
     kwargs.set_item("packs_deleted", r.packs_deleted)?;
     kwargs.set_item("dictionaries_deleted", r.dictionaries_deleted)?;
+    kwargs.set_item("records_quarantined", r.records_quarantined)?;
+    kwargs.set_item("records_mended", r.records_mended)?;
     class(py, "RecoveryReport")?.call((), Some(&kwargs))
 }

@@ -11,6 +11,7 @@ mod hostile {
     mod guard;
     mod journal;
     mod memory;
+    mod record;
     mod repair;
     mod restore;
 }

@@ -11,10 +11,16 @@
 //!   catalogs and message parts: messages still in the live Maildir are stored again, the
 //!   others are dropped from their snapshots and listed as lost in the snapshot record. This
 //!   rewrite of snapshot records is the one exception to their immutability (FORMAT.md,
-//!   *Repair*), so it is planned first and executed only on the plan.
+//!   *Repair*), so it is planned first and executed only on the plan. A record that cannot
+//!   be read at all is a plan entry of its own ([`QuarantinedRecord`]): its bytes are moved
+//!   aside under `damaged/` and its day dropped.
 
 mod index;
 mod recover;
+mod salvage;
 
 pub use index::IndexRepairReport;
-pub use recover::{RecoveryPlan, RecoveryReport, RepairedMessage, RepairedSnapshot};
+pub(crate) use recover::DAMAGED;
+pub use recover::{
+    QuarantinedRecord, RecoveryPlan, RecoveryReport, RepairedMessage, RepairedSnapshot,
+};

@@ -10,8 +10,12 @@
 //! message; a live file is read only if its unique name and size match the lost one's, or
 //! else its size does.
 //!
+//! A snapshot record that cannot be read (damaged seal or JSON) names nothing that can be
+//! trusted, so it cannot be rewritten: it is moved aside under `damaged/` (its bytes kept,
+//! never deleted) and its day dropped; what only it reached becomes garbage.
+//!
 //! Execution, under the gc lock, surveys again and refuses a plan that no longer matches,
-//! then in this order (a crash between two steps leaves a repository that a second run
+//! moves the unreadable records aside, then in this order (a crash between two steps leaves a repository that a second run
 //! finishes, and never a record that reaches a missing blob):
 //!
 //! 1. writes the recovered messages, the readable blobs of damaged packs, one new catalog
@@ -47,6 +51,10 @@ use crate::verify::Problem;
 /// Suffix of a replacement snapshot record waiting to be published.
 const STAGED: &str = ".repair";
 
+/// Where damaged files a recovery moved aside are kept (FORMAT.md, *Repair*): never read as
+/// part of the repository, never deleted by gc.
+pub(crate) const DAMAGED: &str = "damaged/";
+
 /// One message (or, for an unreadable manifest, one folder's messages) that a recovery
 /// stores again or drops.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -61,6 +69,49 @@ pub struct RepairedMessage {
     pub messages: u64,
     /// What was damaged; for a recovered message, also where the live copy is.
     pub reason: String,
+}
+
+/// A snapshot record that cannot be read at all (its seal or its JSON is damaged): the
+/// recovery moves its bytes aside, under `damaged/` (never deleted), and the day is dropped.
+/// The messages it listed that no other record reaches become garbage: what the damage
+/// already lost, and nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuarantinedRecord {
+    /// The account.
+    pub account: AccountId,
+    /// The snapshot day that is dropped.
+    pub day: NaiveDate,
+    /// The key of the damaged record (`snapshots/<account>/<day>.json`).
+    pub record: String,
+    /// Where its bytes are kept (`damaged/snapshots/<account>/<day>.json`, with a `.<n>`
+    /// suffix if an earlier, different damaged copy of that day is kept there already).
+    pub moved_to: String,
+    /// Why it cannot be read.
+    pub reason: String,
+    /// How it is mended, when its seal proves the original (one flipped bit, or damage in
+    /// the seal or the framing only): the original is published again and the day kept.
+    /// `None`: the day is dropped.
+    pub mended: Option<String>,
+}
+
+impl QuarantinedRecord {
+    /// The plan's sentence for it, as an operator reads it before confirming.
+    pub fn describe(&self) -> String {
+        if let Some(how) = &self.mended {
+            return format!(
+                "the snapshot of {} on {} is damaged ({}), but {how} and its seal proves the \
+                 original: the original is published again and the day kept; the damaged \
+                 bytes are moved aside to `{}`",
+                self.account, self.day, self.reason, self.moved_to
+            );
+        }
+        format!(
+            "the snapshot of {} on {} is unreadable ({}): its record is moved aside to \
+             `{}` and the day is dropped; the messages it listed that no other record \
+             reaches become garbage",
+            self.account, self.day, self.reason, self.moved_to
+        )
+    }
 }
 
 /// What a recovery does to one snapshot.
@@ -92,7 +143,11 @@ pub struct RecoveryPlan {
     pub damaged_dictionaries: Vec<String>,
     /// Replacement records a crashed recovery left unpublished: published.
     pub staged_records: Vec<String>,
-    /// Damage a recovery cannot mend (an unreadable snapshot record): left as it is.
+    /// Snapshot records that cannot be read at all: moved aside under `damaged/`, their
+    /// days dropped.
+    pub quarantined: Vec<QuarantinedRecord>,
+    /// Damage a recovery cannot mend (a snapshot record of a format this version does not
+    /// know, which a newer version reads): left as it is.
     pub unrepairable: Vec<Problem>,
     /// The live Maildirs the plan was made with (not serialized).
     #[serde(skip)]
@@ -107,6 +162,7 @@ impl RecoveryPlan {
             && self.damaged_blobs == 0
             && self.damaged_dictionaries.is_empty()
             && self.staged_records.is_empty()
+            && self.quarantined.is_empty()
     }
 
     /// How many messages are stored again (counted once per snapshot).
@@ -134,6 +190,7 @@ impl RecoveryPlan {
             && self.damaged_blobs == other.damaged_blobs
             && self.damaged_dictionaries == other.damaged_dictionaries
             && self.staged_records == other.staged_records
+            && self.quarantined == other.quarantined
     }
 }
 
@@ -154,6 +211,11 @@ pub struct RecoveryReport {
     pub packs_deleted: u64,
     /// Dictionaries deleted.
     pub dictionaries_deleted: u64,
+    /// Unreadable snapshot records moved aside under `damaged/` (their days dropped).
+    pub records_quarantined: u64,
+    /// Damaged snapshot records whose original their seal proved: published again (their
+    /// damaged bytes kept under `damaged/`).
+    pub records_mended: u64,
 }
 
 /// What the survey of the blobs found.
@@ -192,6 +254,8 @@ struct Survey {
     plan: RecoveryPlan,
     damage: BlobDamage,
     rewrites: Vec<Rewrite>,
+    /// The originals of the mended records, by key.
+    mended: BTreeMap<String, Vec<u8>>,
 }
 
 impl Repository {
@@ -260,6 +324,7 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
         damaged_blobs: damage.drop.len() as u64,
         damaged_dictionaries: damage.dictionaries.clone(),
         staged_records: Vec::new(),
+        quarantined: Vec::new(),
         unrepairable: Vec::new(),
         sources: sources.to_vec(),
     };
@@ -283,17 +348,35 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
     }
     let mut manifests: IdMap<BlobId, Option<Manifest>> = IdMap::default();
     let mut catalogs: IdMap<BlobId, Option<IdMap<MessageId, Vec<BlobId>>>> = IdMap::default();
+    let mut mended: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for account in &accounts {
         let mut live = LiveLookup::new(sources.iter().find(|(a, _)| a == account));
         for day in inner.days(account)? {
             let record = match inner.snapshot_record(account, day) {
                 Ok(record) => record,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::Integrity | ErrorKind::UnsupportedFormat
-                    ) =>
-                {
+                Err(e) if e.kind() == ErrorKind::Integrity => {
+                    let record = snapshot_key(account, day);
+                    let data = inner.backend.read(&record)?;
+                    let moved_to = quarantine_key(inner, &record, &data)?;
+                    let salvaged = super::salvage::salvage_sealed(&data).filter(|(bytes, _)| {
+                        SnapshotRecord::decode(bytes, &record)
+                            .is_ok_and(|r| r.account == *account && r.day == day)
+                    });
+                    let how = salvaged.map(|(bytes, how)| {
+                        mended.insert(record.clone(), bytes);
+                        how.to_owned()
+                    });
+                    plan.quarantined.push(QuarantinedRecord {
+                        account: account.clone(),
+                        day,
+                        record,
+                        moved_to,
+                        reason: e.to_string(),
+                        mended: how,
+                    });
+                    continue;
+                }
+                Err(e) if e.kind() == ErrorKind::UnsupportedFormat => {
                     plan.unrepairable.push(Problem {
                         location: snapshot_key(account, day),
                         reason: e.to_string(),
@@ -430,7 +513,33 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
         plan,
         damage,
         rewrites,
+        mended,
     })
+}
+
+/// Where the damaged record `key` is moved: `damaged/<key>`, or, if an earlier and
+/// different damaged copy of that day is kept there, the first free `damaged/<key>.<n>`.
+/// A name already holding these very bytes is reused (a crash after the copy and before
+/// the deletion of the record left it).
+fn quarantine_key(inner: &RepoInner, key: &str, data: &[u8]) -> Result<String> {
+    let base = format!("{DAMAGED}{key}");
+    for n in 1u32.. {
+        let candidate = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}.{n}")
+        };
+        match inner.backend.read(&candidate) {
+            Ok(kept) if kept == *data => return Ok(candidate),
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(candidate),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::invalid(
+        "recovery",
+        format!("no free name for {key} under {DAMAGED}"),
+    ))
 }
 
 /// `None` for a stored file that is damaged; other errors (a failing storage) stop the
@@ -588,6 +697,7 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
         plan,
         damage,
         rewrites,
+        mended,
     } = survey;
     let backend = Arc::clone(&inner.backend);
     let store = &inner.store;
@@ -621,6 +731,44 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
             Err(e) => return Err(e),
         }
         backend.delete(staged)?;
+    }
+
+    // 0b. Unreadable records: copied aside (create-only; a copy of the same bytes that a
+    // crashed run left counts as done), then deleted, which drops their days.
+    for q in &plan.quarantined {
+        let data = backend.read(&q.record)?;
+        match backend.write_new(&q.moved_to, &data) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                if backend.read(&q.moved_to)? != data {
+                    return Err(Error::invalid(
+                        "recovery plan",
+                        format!(
+                            "{} appeared since the plan was made: plan again",
+                            q.moved_to
+                        ),
+                    ));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        match mended.get(&q.record) {
+            // Staged first, as a rewrite is: a crash before it is published leaves the
+            // staged original for the next run, which publishes it.
+            Some(original) => {
+                let staged = format!("{}{STAGED}", q.record);
+                backend.delete(&staged)?;
+                backend.write_new(&staged, original)?;
+                backend.delete(&q.record)?;
+                backend.write_new(&q.record, original)?;
+                backend.delete(&staged)?;
+                report.records_mended += 1;
+            }
+            None => {
+                backend.delete(&q.record)?;
+                report.records_quarantined += 1;
+            }
+        }
     }
 
     // 1. New blobs, through a store that knows none: a damaged blob that is indexed must

@@ -438,6 +438,10 @@ class RecoveryReport:
     index_files_rewritten: int
     packs_deleted: int
     dictionaries_deleted: int
+    #: Unreadable snapshot records moved aside under ``damaged/`` (their days dropped).
+    records_quarantined: int = 0
+    #: Damaged records whose seal proved the original: published again, the day kept.
+    records_mended: int = 0
 
 
 @dataclass(frozen=True)
