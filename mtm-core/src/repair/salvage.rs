@@ -33,9 +33,9 @@ fn framing() -> Option<(Vec<u8>, Vec<u8>, Vec<u8>)> {
     let after = &text[at + hash.len()..];
     let record = after.rfind('0')?;
     Some((
-        text[..at].as_bytes().to_vec(),
-        after[..record].as_bytes().to_vec(),
-        after[record + 1..].as_bytes().to_vec(),
+        text.as_bytes()[..at].to_vec(),
+        after.as_bytes()[..record].to_vec(),
+        after.as_bytes()[record + 1..].to_vec(),
     ))
 }
 
