@@ -112,12 +112,13 @@ fn recover(
     match report {
         Some(r) => println!(
             "rewrote {} snapshot(s): {} message(s) recovered, {} lost; {} unreadable \
-             record(s) moved aside under damaged/ ({} of them mended from their seal); {} blob(s) moved out of damaged packs, {} \
-             index file(s) rewritten, {} pack(s) and {} dictionary(ies) deleted",
+             record(s) moved aside under damaged/, {} damaged record(s) mended from their \
+             seal; {} blob(s) moved out of damaged packs, {} index file(s) rewritten, {} \
+             pack(s) and {} dictionary(ies) deleted",
             r.snapshots_rewritten,
             r.messages_recovered,
             r.messages_lost,
-            r.records_quarantined + r.records_mended,
+            r.records_quarantined,
             r.records_mended,
             r.blobs_rescued,
             r.index_files_rewritten,
@@ -171,12 +172,19 @@ fn print_plan(plan: &RecoveryPlan) {
     }
     println!(
         "{} snapshot(s) to rewrite: {} message(s) to recover, {} to lose; {} unreadable \
-         record(s) to move aside (their days dropped); {} damaged pack(s), {} unreadable \
-         blob(s), {} damaged dictionary(ies)",
+         record(s) to move aside (their days dropped), {} damaged record(s) to mend from \
+         their seal; {} damaged pack(s), {} unreadable blob(s), {} damaged dictionary(ies)",
         plan.snapshots.len(),
         plan.recovered_messages(),
         plan.lost_messages(),
-        plan.quarantined.len(),
+        plan.quarantined
+            .iter()
+            .filter(|q| q.mended.is_none())
+            .count(),
+        plan.quarantined
+            .iter()
+            .filter(|q| q.mended.is_some())
+            .count(),
         plan.damaged_packs.len(),
         plan.damaged_blobs,
         plan.damaged_dictionaries.len()

@@ -185,9 +185,10 @@ fn repair_recover_prints_that_an_unreadable_record_is_moved_aside_before_yes() {
     snapshot(&repo, &root, "2026-11-20T10:00:00Z");
     snapshot(&repo, &root, "2026-11-21T10:00:00Z");
     let record = repo.join("snapshots/alice@example.com/2026-11-20.json");
+    // Sixteen bytes zeroed: damage no seal can prove the repair of.
     let mut data = std::fs::read(&record).unwrap();
     let middle = data.len() / 2;
-    data[middle] ^= 0x10;
+    data[middle..middle + 16].fill(0);
     std::fs::remove_file(&record).unwrap();
     std::fs::write(&record, &data).unwrap();
     assert_eq!(mtm(&repo, &["verify"]).status.code(), Some(5));
@@ -230,4 +231,44 @@ fn repair_recover_prints_that_an_unreadable_record_is_moved_aside_before_yes() {
         days.contains("2026-11-21") && !days.contains("2026-11-20"),
         "{days}"
     );
+}
+
+#[test]
+fn repair_recover_mends_a_record_one_flipped_bit_damaged_and_keeps_its_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let root = dir.path().join("mail");
+    let alice = root.join("alice@example.com");
+    deliver(&alice, 0, &["One", "Two"]);
+    ok(&mtm(&repo, &["init"]));
+    snapshot(&repo, &root, "2026-11-20T10:00:00Z");
+    let record = repo.join("snapshots/alice@example.com/2026-11-20.json");
+    let original = std::fs::read(&record).unwrap();
+    let mut data = original.clone();
+    let middle = data.len() / 2;
+    data[middle] ^= 0x10;
+    std::fs::remove_file(&record).unwrap();
+    std::fs::write(&record, &data).unwrap();
+    assert_eq!(mtm(&repo, &["verify"]).status.code(), Some(5));
+
+    let maildirs = root.to_str().unwrap();
+    let plan = ok(&mtm(&repo, &["repair", "recover", "--maildirs", maildirs]));
+    assert!(
+        plan.contains("MEND the snapshot of alice@example.com on 2026-11-20 is damaged")
+            && plan.contains("one bit of it was flipped and its seal proves the original")
+            && plan.contains("0 unreadable record(s) to move aside (their days dropped), 1 damaged record(s) to mend"),
+        "{plan}"
+    );
+    let done = ok(&mtm(
+        &repo,
+        &["repair", "recover", "--maildirs", maildirs, "--yes"],
+    ));
+    assert!(
+        done.contains("1 damaged record(s) mended from their seal"),
+        "{done}"
+    );
+    assert_eq!(std::fs::read(&record).unwrap(), original);
+    ok(&mtm(&repo, &["verify"]));
+    let days = ok(&mtm(&repo, &["days", "alice@example.com"]));
+    assert!(days.contains("2026-11-20"), "{days}");
 }
