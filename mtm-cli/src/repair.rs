@@ -113,13 +113,14 @@ fn recover(
         Some(r) => println!(
             "rewrote {} snapshot(s): {} message(s) recovered, {} lost; {} unreadable \
              record(s) moved aside under damaged/, {} damaged record(s) mended from their \
-             seal; {} blob(s) moved out of damaged packs, {} index file(s) rewritten, {} \
-             pack(s) and {} dictionary(ies) deleted",
+             seal, {} restore journal entry(ies) mended; {} blob(s) moved out of damaged \
+             packs, {} index file(s) rewritten, {} pack(s) and {} dictionary(ies) deleted",
             r.snapshots_rewritten,
             r.messages_recovered,
             r.messages_lost,
             r.records_quarantined,
             r.records_mended,
+            r.journal_entries_mended,
             r.blobs_rescued,
             r.index_files_rewritten,
             r.packs_deleted,
@@ -170,10 +171,14 @@ fn print_plan(plan: &RecoveryPlan) {
         };
         println!("{action} {}", q.describe());
     }
+    for entry in &plan.journal_entries {
+        println!("MEND {}", entry.describe());
+    }
     println!(
         "{} snapshot(s) to rewrite: {} message(s) to recover, {} to lose; {} unreadable \
          record(s) to move aside (their days dropped), {} damaged record(s) to mend from \
-         their seal; {} damaged pack(s), {} unreadable blob(s), {} damaged dictionary(ies)",
+         their seal, {} restore journal entry(ies) to mend; {} damaged pack(s), {} unreadable \
+         blob(s), {} damaged dictionary(ies)",
         plan.snapshots.len(),
         plan.recovered_messages(),
         plan.lost_messages(),
@@ -185,6 +190,7 @@ fn print_plan(plan: &RecoveryPlan) {
             .iter()
             .filter(|q| q.mended.is_some())
             .count(),
+        plan.journal_entries.len(),
         plan.damaged_packs.len(),
         plan.damaged_blobs,
         plan.damaged_dictionaries.len()

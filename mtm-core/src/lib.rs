@@ -97,8 +97,8 @@ pub use message::{
 };
 pub use names::{AccountId, FolderName, MAX_ACCOUNT_ID_LEN, MAX_FOLDER_NAME_LEN};
 pub use repair::{
-    IndexRepairReport, QuarantinedRecord, RecoveryPlan, RecoveryReport, RepairedMessage,
-    RepairedSnapshot,
+    IndexRepairReport, MendedJournalEntry, QuarantinedRecord, RecoveryPlan, RecoveryReport,
+    RepairedMessage, RepairedSnapshot,
 };
 pub use repo::{DEFAULT_RETENTION_DAYS, Repository, RepositoryOptions, RepositoryStats};
 pub use restore::{

@@ -159,5 +159,6 @@ pub(crate) fn recovery_report<'py>(
     kwargs.set_item("dictionaries_deleted", r.dictionaries_deleted)?;
     kwargs.set_item("records_quarantined", r.records_quarantined)?;
     kwargs.set_item("records_mended", r.records_mended)?;
+    kwargs.set_item("journal_entries_mended", r.journal_entries_mended)?;
     class(py, "RecoveryReport")?.call((), Some(&kwargs))
 }

@@ -16,10 +16,12 @@
 //!   aside under `damaged/` and its day dropped.
 
 mod index;
+mod journals;
 mod recover;
 mod salvage;
 
 pub use index::IndexRepairReport;
+pub use journals::MendedJournalEntry;
 pub(crate) use recover::DAMAGED;
 pub use recover::{
     QuarantinedRecord, RecoveryPlan, RecoveryReport, RepairedMessage, RepairedSnapshot,

@@ -48,6 +48,8 @@ use crate::store::format::{IndexFile, IndexedPack, PackRecord, decode_index, enc
 use crate::store::{BlobStore, Kind, NewBlob, STREAM_FROM, dictionary_key, pack_key};
 use crate::verify::Problem;
 
+use super::journals::{MendedJournalEntry, mend_journals, survey_journals};
+
 /// Suffix of a replacement snapshot record waiting to be published.
 const STAGED: &str = ".repair";
 
@@ -146,8 +148,11 @@ pub struct RecoveryPlan {
     /// Snapshot records that cannot be read at all: moved aside under `damaged/`, their
     /// days dropped.
     pub quarantined: Vec<QuarantinedRecord>,
+    /// Restore journal entries whose seal proves their original: published again, their
+    /// damaged bytes moved aside under `damaged/`.
+    pub journal_entries: Vec<MendedJournalEntry>,
     /// Damage a recovery cannot mend (a snapshot record of a format this version does not
-    /// know, which a newer version reads): left as it is.
+    /// know, which a newer version reads; a restore journal no seal mends): left as it is.
     pub unrepairable: Vec<Problem>,
     /// The live Maildirs the plan was made with (not serialized).
     #[serde(skip)]
@@ -163,6 +168,7 @@ impl RecoveryPlan {
             && self.damaged_dictionaries.is_empty()
             && self.staged_records.is_empty()
             && self.quarantined.is_empty()
+            && self.journal_entries.is_empty()
     }
 
     /// How many messages are stored again (counted once per snapshot).
@@ -191,6 +197,7 @@ impl RecoveryPlan {
             && self.damaged_dictionaries == other.damaged_dictionaries
             && self.staged_records == other.staged_records
             && self.quarantined == other.quarantined
+            && self.journal_entries == other.journal_entries
     }
 }
 
@@ -216,6 +223,8 @@ pub struct RecoveryReport {
     /// Damaged snapshot records whose original their seal proved: published again (their
     /// damaged bytes kept under `damaged/`).
     pub records_mended: u64,
+    /// Restore journal entries mended from their seal.
+    pub journal_entries_mended: u64,
 }
 
 /// What the survey of the blobs found.
@@ -256,6 +265,8 @@ struct Survey {
     rewrites: Vec<Rewrite>,
     /// The originals of the mended records, by key.
     mended: BTreeMap<String, Vec<u8>>,
+    /// The originals of the mended journal entries, by key.
+    journal_originals: BTreeMap<String, Vec<u8>>,
 }
 
 impl Repository {
@@ -318,6 +329,7 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
     }
     let needs_index = std::cell::Cell::new(None::<BlobId>);
     let damage = survey_blobs(inner)?;
+    let journals = survey_journals(inner)?;
     let mut plan = RecoveryPlan {
         snapshots: Vec::new(),
         damaged_packs: damage.packs.iter().cloned().collect(),
@@ -325,9 +337,11 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
         damaged_dictionaries: damage.dictionaries.clone(),
         staged_records: Vec::new(),
         quarantined: Vec::new(),
-        unrepairable: Vec::new(),
+        journal_entries: journals.mended,
+        unrepairable: journals.unrepairable,
         sources: sources.to_vec(),
     };
+    let journal_originals = journals.originals;
     let usable = |id: &BlobId| {
         if !inner.store.contains(id) && unindexed.contains(id) {
             needs_index.set(Some(*id));
@@ -514,6 +528,7 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
         damage,
         rewrites,
         mended,
+        journal_originals,
     })
 }
 
@@ -521,7 +536,7 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
 /// different damaged copy of that day is kept there, the first free `damaged/<key>.<n>`.
 /// A name already holding these very bytes is reused (a crash after the copy and before
 /// the deletion of the record left it).
-fn quarantine_key(inner: &RepoInner, key: &str, data: &[u8]) -> Result<String> {
+pub(super) fn quarantine_key(inner: &RepoInner, key: &str, data: &[u8]) -> Result<String> {
     let base = format!("{DAMAGED}{key}");
     for n in 1u32.. {
         let candidate = if n == 1 {
@@ -544,6 +559,24 @@ fn quarantine_key(inner: &RepoInner, key: &str, data: &[u8]) -> Result<String> {
 
 /// `None` for a stored file that is damaged; other errors (a failing storage) stop the
 /// survey, so that no message is planned as lost because a disk hiccuped.
+/// Writes `data` at `key` unless these very bytes are there already (a crashed run left
+/// them); other bytes there are an error: the plan is stale.
+pub(super) fn write_once(inner: &RepoInner, key: &str, data: &[u8]) -> Result<()> {
+    match inner.backend.write_new(key, data) {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            if inner.backend.read(key)? == data {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    "recovery plan",
+                    format!("{key} appeared since the plan was made: plan again"),
+                ))
+            }
+        }
+        other => other,
+    }
+}
+
 fn damage_to_none<T>(result: Result<T>) -> Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
@@ -698,6 +731,7 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
         damage,
         rewrites,
         mended,
+        journal_originals,
     } = survey;
     let backend = Arc::clone(&inner.backend);
     let store = &inner.store;
@@ -737,21 +771,7 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
     // crashed run left counts as done), then deleted, which drops their days.
     for q in &plan.quarantined {
         let data = backend.read(&q.record)?;
-        match backend.write_new(&q.moved_to, &data) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                if backend.read(&q.moved_to)? != data {
-                    return Err(Error::invalid(
-                        "recovery plan",
-                        format!(
-                            "{} appeared since the plan was made: plan again",
-                            q.moved_to
-                        ),
-                    ));
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        write_once(inner, &q.moved_to, &data)?;
         match mended.get(&q.record) {
             // Staged first, as a rewrite is: a crash before it is published leaves the
             // staged original for the next run, which publishes it.
@@ -770,6 +790,10 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
             }
         }
     }
+
+    // 0c. Journal entries their seal mends.
+    report.journal_entries_mended =
+        mend_journals(inner, &plan.journal_entries, &journal_originals)?;
 
     // 1. New blobs, through a store that knows none: a damaged blob that is indexed must
     // still be written again.

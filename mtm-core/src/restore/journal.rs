@@ -362,6 +362,18 @@ impl<'a> Journal<'a> {
         Ok(listing)
     }
 
+    /// The keys of the entries of a request's journal, in order.
+    pub(crate) fn entry_keys(&self, id: &RequestId) -> Result<Vec<String>> {
+        self.backend.list(&request_prefix(id))
+    }
+
+    /// Whether `data` is a sound entry to be stored at `key` of request `id`: it unseals and
+    /// its sequence number is the one its key names.
+    pub(crate) fn is_entry(id: &RequestId, key: &str, data: &[u8]) -> bool {
+        unseal::<AuditEntry>(data, key, "journal entry")
+            .is_ok_and(|entry| entry_key(id, entry.seq) == key)
+    }
+
     /// Reads a request's journal. [`ErrorKind::NotFound`] if there is no such request.
     pub(crate) fn load(&self, id: &RequestId) -> Result<RequestLog> {
         let prefix = request_prefix(id);

@@ -442,6 +442,8 @@ class RecoveryReport:
     records_quarantined: int = 0
     #: Damaged records whose seal proved the original: published again, the day kept.
     records_mended: int = 0
+    #: Restore journal entries whose seal proved the original: published again.
+    journal_entries_mended: int = 0
 
 
 @dataclass(frozen=True)

@@ -187,3 +187,126 @@ fn class10_a_damaged_restore_journal_is_reported_by_name_and_stops_no_other_requ
         report.problems
     );
 }
+
+/// Alice's request to restore 2026-11-10, in a repository with her snapshot of that day.
+fn alices_request(t: &TestRepo) -> (RestoreDesk, RequestId) {
+    let root = t.dir.path().join("mail");
+    let mut alice = Maildir::create(root.join(ALICE));
+    alice.deliver(
+        "INBOX",
+        &message("a@example.org", ALICE, "For Alice", "a"),
+        "",
+        1_763_000_000,
+    );
+    if let Some(owner) = mail_owner() {
+        chown_tree(&root, owner);
+    }
+    t.snapshot(ALICE, &alice, "2026-11-10");
+    let desk = RestoreDesk::new(
+        t.repo.clone(),
+        MaildirRoot::new(&root),
+        RestoreSettings::default(),
+    );
+    let request = desk
+        .request(
+            &Actor::User(account(ALICE)),
+            &account(ALICE),
+            day("2026-11-10"),
+            RestoreScope::Account,
+            &at("2026-11-12T09:00:00Z"),
+        )
+        .unwrap();
+    (desk, request.request.id)
+}
+
+#[test]
+fn class10_a_journal_entry_one_flipped_bit_damaged_is_mended_by_a_recovery_from_its_seal() {
+    let t = TestRepo::new();
+    let (desk, alice_1) = alices_request(&t);
+    let entry = t.path().join("restores").join(ALICE).join("000001");
+    let original = std::fs::read(entry.join("0001.json")).unwrap();
+    damage_last_entry(&entry);
+    assert!(desk.get(&carol(), &alice_1).is_err());
+
+    let plan = t.repo.recovery_plan(&[]).unwrap();
+    assert!(plan.unrepairable.is_empty(), "{plan:#?}");
+    assert_eq!(plan.journal_entries.len(), 1, "{plan:#?}");
+    let said = plan.journal_entries[0].describe();
+    assert!(
+        said.contains("restore request alice@example.com/1")
+            && said.contains("its seal proves the original"),
+        "{said}"
+    );
+    let report = t.repo.recover(&plan, &at("2026-11-12T10:00:00Z")).unwrap();
+    assert_eq!(report.journal_entries_mended, 1);
+    assert_eq!(std::fs::read(entry.join("0001.json")).unwrap(), original);
+    let kept = t
+        .path()
+        .join("damaged/restores")
+        .join(ALICE)
+        .join("000001/0001.json");
+    assert_ne!(
+        std::fs::read(kept).unwrap(),
+        original,
+        "the damaged bytes are kept"
+    );
+
+    let request = desk.get(&carol(), &alice_1).unwrap();
+    assert_eq!(request.request.state, RequestState::Requested);
+    assert!(desk.requests(&carol(), None).unwrap().damaged.is_empty());
+    let verified = t.repo.verify(&VerifyOptions::default()).unwrap();
+    assert!(verified.is_ok(), "{:?}", verified.problems);
+    assert!(t.repo.recovery_plan(&[]).unwrap().is_empty());
+}
+
+#[test]
+fn class10_a_journal_no_seal_can_mend_is_named_and_left_as_it_is() {
+    let t = TestRepo::new();
+    let (desk, alice_1) = alices_request(&t);
+    let entry = t
+        .path()
+        .join("restores")
+        .join(ALICE)
+        .join("000001/0001.json");
+    let mut data = std::fs::read(&entry).unwrap();
+    let middle = data.len() / 2;
+    data[middle..middle + 16].fill(b'0');
+    std::fs::remove_file(&entry).unwrap();
+    std::fs::write(&entry, &data).unwrap();
+
+    let plan = t.repo.recovery_plan(&[]).unwrap();
+    assert!(plan.journal_entries.is_empty(), "{plan:#?}");
+    assert_eq!(plan.unrepairable.len(), 1, "{plan:#?}");
+    assert_eq!(
+        plan.unrepairable[0].location,
+        format!("restore request {alice_1}")
+    );
+    t.repo.recover(&plan, &at("2026-11-12T10:00:00Z")).unwrap();
+    assert_eq!(std::fs::read(&entry).unwrap(), data, "left as it is");
+    assert!(desk.get(&carol(), &alice_1).is_err());
+}
+
+#[test]
+fn a_recovery_interrupted_while_it_replaced_a_journal_entry_is_completed_by_the_next() {
+    let t = TestRepo::new();
+    let (desk, alice_1) = alices_request(&t);
+    let key = format!("restores/{ALICE}/000001/0001.json");
+    let entry = t.path().join(&key);
+    let original = std::fs::read(&entry).unwrap();
+    // As a crash leaves it: the original kept aside, the damaged entry deleted, the
+    // original not yet written back (the journal would read as one entry shorter).
+    let kept = t.path().join(format!("damaged/{key}.original"));
+    std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+    std::fs::write(&kept, &original).unwrap();
+    std::fs::remove_file(&entry).unwrap();
+
+    let plan = t.repo.recovery_plan(&[]).unwrap();
+    assert_eq!(plan.journal_entries.len(), 1, "{plan:#?}");
+    assert_eq!(plan.journal_entries[0].moved_to, None);
+    assert_eq!(plan.journal_entries[0].key, key);
+    t.repo.recover(&plan, &at("2026-11-12T10:00:00Z")).unwrap();
+    assert_eq!(std::fs::read(&entry).unwrap(), original);
+    assert!(!kept.exists());
+    assert!(desk.get(&carol(), &alice_1).is_ok());
+    assert!(t.repo.recovery_plan(&[]).unwrap().is_empty());
+}
