@@ -30,6 +30,8 @@ pub struct SnapshotOptions {
     pub progress: Option<Arc<dyn SnapshotProgress>>,
     /// How long to wait for a garbage collection that holds the repository's lock before
     /// giving up with [`ErrorKind::Busy`](crate::ErrorKind::Busy). Default one minute.
+    /// [`snapshot_many`](crate::Repository::snapshot_many) waits this long once per run:
+    /// after one account gave up, the others try the lock once each.
     pub lock_wait: std::time::Duration,
 }
 

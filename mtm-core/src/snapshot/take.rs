@@ -423,6 +423,15 @@ impl Repository {
             progress: options.progress.clone(),
             lock_wait: options.lock_wait,
         };
+        // A held lock is waited for once per run, not once per account: after one account
+        // gave up waiting, the others try the lock once each (a collection that has ended
+        // by then lets them through), so a lock held for an hour costs the run `lock_wait`,
+        // not `lock_wait` times the accounts.
+        let gave_up = std::sync::atomic::AtomicBool::new(false);
+        let no_wait = SnapshotOptions {
+            lock_wait: std::time::Duration::ZERO,
+            ..each.clone()
+        };
         let mut results: Vec<Option<Result<SnapshotReport>>> = Vec::new();
         results.resize_with(accounts.len(), || None);
         let results = std::sync::Mutex::new(results);
@@ -430,7 +439,12 @@ impl Repository {
         // Never fails: each account's result, error or not, goes into its place.
         let _ = crate::pool::for_each(&positions, concurrency, |&i| {
             let (account, source) = &accounts[i];
-            let result = self.snapshot(account, source, clock, &each);
+            let waits = !gave_up.load(std::sync::atomic::Ordering::Relaxed);
+            let result =
+                self.snapshot(account, source, clock, if waits { &each } else { &no_wait });
+            if waits && result.as_ref().is_err_and(|e| e.kind() == ErrorKind::Busy) {
+                gave_up.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             results
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(result);

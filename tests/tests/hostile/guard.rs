@@ -357,3 +357,50 @@ fn an_empty_or_garbage_lock_file_never_stops_backups_for_good() {
     assert!(!garbage.exists());
     assert!(files_under(&locks).is_empty());
 }
+
+#[test]
+fn a_held_lock_costs_a_run_of_many_accounts_one_wait_not_one_per_account() {
+    let t = TestRepo::new();
+    let mut accounts = Vec::new();
+    for i in 0..6 {
+        let name = format!("user{i}@example.com");
+        let mut m = Maildir::create(t.dir.path().join("mail").join(&name));
+        m.deliver(
+            "INBOX",
+            &message("a@example.org", &name, "Hi", "body"),
+            "",
+            1_790_000_000,
+        );
+        accounts.push((
+            mtm_core::AccountId::new(&name).unwrap(),
+            mtm_core::MaildirAccount::open(&m.root).unwrap(),
+        ));
+    }
+    let locks = t.path().join("locks");
+    fs::create_dir_all(&locks).unwrap();
+    // A garbage gc lock, fresh: it counts as held for an hour.
+    fs::write(locks.join("gc-0000000000000000.json"), b"garbage").unwrap();
+    let options = mtm_core::SnapshotOptions {
+        threads: 1,
+        lock_wait: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let clock = mtm_core::FixedClock::parse("2026-11-01T02:00:00Z").unwrap();
+    let started = std::time::Instant::now();
+    let results = t.repo.snapshot_many(&accounts, &clock, &options);
+    let took = started.elapsed();
+    assert_eq!(results.len(), 6);
+    for result in &results {
+        let err = result.as_ref().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Busy, "{err}");
+        assert!(
+            err.to_string().contains("gc-0000000000000000.json"),
+            "{err}"
+        );
+    }
+    // Six accounts waiting one second each would take six seconds.
+    assert!(
+        took < Duration::from_secs(4),
+        "six accounts behind one held lock took {took:?}"
+    );
+}
