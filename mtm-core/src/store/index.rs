@@ -99,20 +99,53 @@ pub(super) fn load_index(backend: &dyn Backend) -> Result<IndexState> {
 impl BlobStore {
     /// Reads the index files again: after a garbage collection (of this process or
     /// another) moved blobs to other packs.
+    ///
+    /// Costs what changed: when every index file already read is still there (the common
+    /// case: other writers only added files), only the new files are read and merged; the
+    /// whole index is read again only when files were removed (a collection rewrote them).
+    /// A writer of many accounts reloads before each, so reading every file each time would
+    /// cost the accounts times the index files.
     pub(crate) fn reload(&self) -> Result<()> {
-        // Nothing to do if the set of index files is the one already read (the common case:
-        // listing a directory costs far less than reading every index file again).
         let keys = self.backend.list("index/")?;
-        let mut known: Vec<String> = {
+        let added: Vec<String> = {
             let state = self.index.read().unwrap_or_else(PoisonError::into_inner);
-            state.files.clone()
+            let removed = state
+                .files
+                .iter()
+                .any(|known| keys.binary_search(known).is_err());
+            if removed {
+                drop(state);
+                return self.reload_all();
+            }
+            keys.into_iter()
+                .filter(|key| state.files.binary_search(key).is_err())
+                .collect()
         };
-        known.sort();
-        if keys == known {
+        if added.is_empty() {
             return Ok(());
         }
-        let state = load_index(self.backend.as_ref())?;
-        *self.index.write().unwrap_or_else(PoisonError::into_inner) = state;
+        let mut files = Vec::with_capacity(added.len());
+        let mut damaged = Vec::new();
+        for key in &added {
+            match read_index_file(self.backend.as_ref(), key) {
+                Ok(file) => files.push(file),
+                Err(e) if e.kind() == ErrorKind::Integrity => {
+                    damaged.push((key.clone(), e.to_string()))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut state = self.index.write().unwrap_or_else(PoisonError::into_inner);
+        for file in &files {
+            state.merge(file);
+        }
+        for key in added {
+            // Another thread of this process may have added it meanwhile (its own write).
+            if let Err(at) = state.files.binary_search(&key) {
+                state.files.insert(at, key);
+            }
+        }
+        state.damaged.extend(damaged);
         Ok(())
     }
 

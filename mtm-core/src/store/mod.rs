@@ -135,6 +135,59 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_after_another_writer_added_an_index_file_reads_only_that_file() {
+        let (backend, writer) = store();
+        for i in 0..20u32 {
+            let mut w = writer.writer(None);
+            w.add(Kind::Part, &i.to_le_bytes()).unwrap();
+            w.finish().unwrap();
+        }
+        let counted = Arc::new(crate::backend::FaultInjectingBackend::new(
+            backend.clone(),
+            0,
+        ));
+        let reader = BlobStore::open(counted.clone()).unwrap();
+        let mut w = writer.writer(None);
+        let added = w.add(Kind::Part, b"one more").unwrap();
+        w.finish().unwrap();
+        assert!(!reader.contains(&added));
+
+        let before = counted.reads();
+        reader.reload().unwrap();
+        assert_eq!(
+            counted.reads() - before,
+            1,
+            "only the new index file is read"
+        );
+        assert!(reader.contains(&added));
+        assert_eq!(reader.read(&added, &|| "t".into()).unwrap(), b"one more");
+        for i in 0..20u32 {
+            let id = crate::id::BlobId::of(&i.to_le_bytes());
+            assert!(reader.contains(&id), "blob {i} still known");
+        }
+        // Nothing new: nothing read.
+        let before = counted.reads();
+        reader.reload().unwrap();
+        assert_eq!(counted.reads(), before);
+    }
+
+    #[test]
+    fn a_reload_after_index_files_were_removed_reads_the_whole_index_again() {
+        let (backend, writer) = store();
+        let mut ids = Vec::new();
+        for i in 0..3u32 {
+            let mut w = writer.writer(None);
+            ids.push(w.add(Kind::Part, &i.to_le_bytes()).unwrap());
+            w.finish().unwrap();
+        }
+        let reader = BlobStore::open(backend.clone()).unwrap();
+        let first = backend.list("index/").unwrap()[0].clone();
+        backend.delete(&first).unwrap();
+        reader.reload().unwrap();
+        assert_eq!(ids.iter().filter(|id| reader.contains(id)).count(), 2);
+    }
+
+    #[test]
     fn identical_bytes_are_stored_once() {
         let (_, store) = store();
         let mut w = store.writer(None);
