@@ -62,6 +62,15 @@ struct LockFile {
 pub(crate) struct LockGuard<'a> {
     backend: &'a dyn Backend,
     key: String,
+    taken: std::time::Instant,
+}
+
+impl LockGuard<'_> {
+    /// How long it has been held. A holder that runs for hours takes a fresh lock before
+    /// this nears the age at which others call it stale.
+    pub(crate) fn age(&self) -> std::time::Duration {
+        self.taken.elapsed()
+    }
 }
 
 impl Drop for LockGuard<'_> {
@@ -114,7 +123,11 @@ pub(crate) fn acquire(backend: &dyn Backend, kind: LockKind) -> Result<LockGuard
     };
     let data = serde_json::to_vec(&file).map_err(|e| Error::invalid("lock", e.to_string()))?;
     backend.write_new(&key, &data)?;
-    let guard = LockGuard { backend, key };
+    let guard = LockGuard {
+        backend,
+        key,
+        taken: std::time::Instant::now(),
+    };
     for other in backend.list("locks/")? {
         if other == guard.key {
             continue;

@@ -45,6 +45,10 @@ const BATCHES: crate::pool::Batch = crate::pool::Batch {
     in_flight: 2,
 };
 
+/// How long a run of many accounts holds one snapshot lock before it takes a fresh one
+/// (locks older than a day are stale to everyone else).
+const RUN_LOCK_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
+
 impl Repository {
     /// Takes today's snapshot of `account` from its Maildir.
     ///
@@ -81,10 +85,24 @@ impl Repository {
         ensure_absent(&self.inner, &key, account, day)?;
         // Held until the record is written: no garbage collection runs meanwhile.
         let _lock = self.lock_out_gc(options)?;
+        self.snapshot_under_lock(account, source, options, taken_at, &key)
+    }
+
+    /// The snapshot itself, while the caller holds a snapshot lock (taken after any
+    /// garbage collection that ran, with the index reloaded under it).
+    fn snapshot_under_lock(
+        &self,
+        account: &AccountId,
+        source: &MaildirAccount,
+        options: &SnapshotOptions,
+        taken_at: chrono::DateTime<chrono::Utc>,
+        key: &str,
+    ) -> Result<SnapshotReport> {
+        let day = self.inner.zone().day_of(taken_at);
         let plan = self.plan(account, day, source, options)?;
         let stored = self.read_and_store(source, plan, options)?;
         let assembled = self.assemble(stored)?;
-        self.publish(account, day, taken_at, &key, assembled)
+        self.publish(account, day, taken_at, key, assembled)
     }
 
     /// Takes the snapshot lock, so that no garbage collection runs until the record is
@@ -411,6 +429,11 @@ impl Repository {
     /// commit overlap another's reading. Content shared between accounts is stored once even
     /// when they run at the same time. One result per account, in the order given; one
     /// account's failure does not stop the others.
+    ///
+    /// The run holds one snapshot lock from start to end (so no garbage collection runs
+    /// meanwhile) and reads the index once: its cost follows the accounts' changes, not the
+    /// number of index files times the accounts. If a collection still holds the lock after
+    /// `options.lock_wait`, each account tries the lock once, without waiting again.
     pub fn snapshot_many(
         &self,
         accounts: &[(AccountId, MaildirAccount)],
@@ -423,14 +446,29 @@ impl Repository {
             progress: options.progress.clone(),
             lock_wait: options.lock_wait,
         };
-        // A held lock is waited for once per run, not once per account: after one account
-        // gave up waiting, the others try the lock once each (a collection that has ended
-        // by then lets them through), so a lock held for an hour costs the run `lock_wait`,
-        // not `lock_wait` times the accounts.
-        let gave_up = std::sync::atomic::AtomicBool::new(false);
-        let no_wait = SnapshotOptions {
-            lock_wait: std::time::Duration::ZERO,
-            ..each.clone()
+        // One snapshot lock for the whole run, and one reload of the index under it: no
+        // garbage collection runs until the run ends, so what the index says stays true,
+        // and a run costs one lock and one index listing, not one per account. A run of
+        // many hours takes a fresh lock every hour (long before others call it stale).
+        let run_lock = match self.lock_out_gc(options) {
+            Ok(lock) => std::sync::Mutex::new(lock),
+            // Held by a collection after the wait (or the lock could not be taken): each
+            // account tries on its own, without waiting again (a collection that has ended by
+            // then lets them through), and reports its own refusal.
+            Err(e) => {
+                let alone = SnapshotOptions {
+                    lock_wait: if e.kind() == ErrorKind::Busy {
+                        std::time::Duration::ZERO
+                    } else {
+                        each.lock_wait
+                    },
+                    ..each
+                };
+                return accounts
+                    .iter()
+                    .map(|(account, source)| self.snapshot(account, source, clock, &alone))
+                    .collect();
+            }
         };
         let mut results: Vec<Option<Result<SnapshotReport>>> = Vec::new();
         results.resize_with(accounts.len(), || None);
@@ -439,17 +477,15 @@ impl Repository {
         // Never fails: each account's result, error or not, goes into its place.
         let _ = crate::pool::for_each(&positions, concurrency, |&i| {
             let (account, source) = &accounts[i];
-            let waits = !gave_up.load(std::sync::atomic::Ordering::Relaxed);
-            let result =
-                self.snapshot(account, source, clock, if waits { &each } else { &no_wait });
-            if waits && result.as_ref().is_err_and(|e| e.kind() == ErrorKind::Busy) {
-                gave_up.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
+            let result = self
+                .refresh_run_lock(&run_lock)
+                .and_then(|()| self.snapshot_of_run(account, source, clock, &each));
             results
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(result);
             Ok(())
         });
+        drop(run_lock);
         results
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -458,6 +494,38 @@ impl Repository {
             // from a worker that panicked, and the scope re-raises that panic before here.
             .map(|r| r.unwrap_or_else(|| Err(Error::invalid("accounts", "not snapshotted"))))
             .collect()
+    }
+
+    /// One account of [`snapshot_many`](Self::snapshot_many), under the run's lock.
+    fn snapshot_of_run(
+        &self,
+        account: &AccountId,
+        source: &MaildirAccount,
+        clock: &dyn Clock,
+        options: &SnapshotOptions,
+    ) -> Result<SnapshotReport> {
+        let taken_at = clock.now();
+        let day = self.inner.zone().day_of(taken_at);
+        let key = snapshot_key(account, day);
+        ensure_absent(&self.inner, &key, account, day)?;
+        self.snapshot_under_lock(account, source, options, taken_at, &key)
+    }
+
+    /// Replaces the run's lock by a fresh one once it is an hour old: both are shared
+    /// snapshot locks, so the new one is taken before the old one is released and no
+    /// collection can start in between.
+    fn refresh_run_lock<'r>(
+        &'r self,
+        run_lock: &std::sync::Mutex<crate::lock::LockGuard<'r>>,
+    ) -> Result<()> {
+        let mut held = run_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.age() >= RUN_LOCK_REFRESH {
+            *held =
+                crate::lock::acquire(self.inner.backend.as_ref(), crate::lock::LockKind::Snapshot)?;
+        }
+        Ok(())
     }
 
     /// The dictionary for header blobs: the repository's, or one trained now from a sample of

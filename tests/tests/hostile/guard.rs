@@ -404,3 +404,67 @@ fn a_held_lock_costs_a_run_of_many_accounts_one_wait_not_one_per_account() {
         "six accounts behind one held lock took {took:?}"
     );
 }
+
+/// Records the lock files present each time a snapshot starts an account.
+#[derive(Debug)]
+struct LocksSeen {
+    locks: PathBuf,
+    seen: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl mtm_core::SnapshotProgress for LocksSeen {
+    fn started(&self, _: &mtm_core::AccountId, _: u64, _: u64, _: u64) {
+        let mut seen = self.seen.lock().unwrap();
+        for entry in fs::read_dir(&self.locks).unwrap() {
+            seen.insert(entry.unwrap().file_name().to_string_lossy().into_owned());
+        }
+    }
+    fn advanced(&self, _: u64) {}
+}
+
+#[test]
+fn a_run_over_many_accounts_holds_one_lock_from_start_to_end() {
+    let t = TestRepo::new();
+    let mut accounts = Vec::new();
+    for i in 0..5 {
+        let name = format!("user{i}@example.com");
+        let mut m = Maildir::create(t.dir.path().join("mail").join(&name));
+        m.deliver(
+            "INBOX",
+            &message("a@example.org", &name, "Hi", "body"),
+            "",
+            1_790_000_000,
+        );
+        accounts.push((
+            mtm_core::AccountId::new(&name).unwrap(),
+            mtm_core::MaildirAccount::open(&m.root).unwrap(),
+        ));
+    }
+    let seen = Arc::new(LocksSeen {
+        locks: t.path().join("locks"),
+        seen: Default::default(),
+    });
+    let options = mtm_core::SnapshotOptions {
+        threads: 1,
+        progress: Some(seen.clone()),
+        ..Default::default()
+    };
+    let clock = mtm_core::FixedClock::parse("2026-11-01T02:00:00Z").unwrap();
+    for result in t.repo.snapshot_many(&accounts, &clock, &options) {
+        result.unwrap();
+    }
+    let seen = seen.seen.lock().unwrap();
+    assert_eq!(
+        seen.len(),
+        1,
+        "one lock for the run, not one per account: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|name| name.starts_with("snapshot-")),
+        "{seen:?}"
+    );
+    assert!(
+        files_under(&t.path().join("locks")).is_empty(),
+        "released at the end"
+    );
+}
