@@ -78,6 +78,20 @@ impl RecoveryPlan {
         self.plan.damaged_dictionaries.clone()
     }
 
+    /// What the recovery moves aside or mends from a seal, one sentence each, as the plan
+    /// says it (`mtm repair recover` prints the same): unreadable snapshot records moved
+    /// aside under `damaged/` (their days dropped), records and restore journal entries
+    /// whose seal proves their original (published again).
+    #[getter]
+    fn set_aside(&self) -> Vec<String> {
+        self.plan
+            .quarantined
+            .iter()
+            .map(|q| q.describe())
+            .chain(self.plan.journal_entries.iter().map(|e| e.describe()))
+            .collect()
+    }
+
     /// Damage a recovery cannot mend, left as it is.
     #[getter]
     fn unrepairable<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {

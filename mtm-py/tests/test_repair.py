@@ -88,3 +88,28 @@ def test_a_stale_plan_is_refused(repo: mtm.Repository, maildir: Maildir, tmp_pat
         path.unlink()
     with pytest.raises(mtm.InvalidInputError, match="plan again"):
         repo.recover(plan)
+
+
+def test_a_record_one_flipped_bit_damaged_is_mended_and_one_damaged_beyond_proof_moved_aside(
+    repo: mtm.Repository, maildir: Maildir, tmp_path: Path
+) -> None:
+    maildir.add(mail("kept"))
+    repo.snapshot(ALICE, maildir.root, now=DAY1)
+    repo.snapshot(ALICE, maildir.root, now=DAY2)
+    records = sorted((tmp_path / "repo" / "snapshots" / ALICE).iterdir())
+    flipped, zeroed = bytearray(records[0].read_bytes()), bytearray(records[1].read_bytes())
+    flipped[len(flipped) // 2] ^= 0x10
+    zeroed[len(zeroed) // 2 : len(zeroed) // 2 + 16] = bytes(16)
+    for path, data in zip(records, (flipped, zeroed)):
+        path.unlink()
+        path.write_bytes(bytes(data))
+
+    plan = repo.recovery_plan({ALICE: maildir.root})
+    said = plan.set_aside
+    assert len(said) == 2, said
+    assert any("one bit of it was flipped" in s for s in said), said
+    assert any("is unreadable" in s and "dropped" in s for s in said), said
+    report = repo.recover(plan, now=datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc))
+    assert (report.records_mended, report.records_quarantined) == (1, 1)
+    assert repo.verify().ok
+    assert repo.account(ALICE).days() == [DAY1.date()]
