@@ -174,6 +174,7 @@ fn print_plan(plan: &RecoveryPlan) {
     for entry in &plan.journal_entries {
         println!("MEND {}", entry.describe());
     }
+    let (dropped, mended) = plan.records_dropped_and_mended();
     println!(
         "{} snapshot(s) to rewrite: {} message(s) to recover, {} to lose; {} unreadable \
          record(s) to move aside (their days dropped), {} damaged record(s) to mend from \
@@ -182,14 +183,8 @@ fn print_plan(plan: &RecoveryPlan) {
         plan.snapshots.len(),
         plan.recovered_messages(),
         plan.lost_messages(),
-        plan.quarantined
-            .iter()
-            .filter(|q| q.mended.is_none())
-            .count(),
-        plan.quarantined
-            .iter()
-            .filter(|q| q.mended.is_some())
-            .count(),
+        dropped,
+        mended,
         plan.journal_entries.len(),
         plan.damaged_packs.len(),
         plan.damaged_blobs,

@@ -80,7 +80,7 @@ pub(super) fn survey_journals(inner: &RepoInner) -> Result<JournalDamage> {
         else {
             continue;
         };
-        let Some(request) = request_of(key) else {
+        let Some(request) = Journal::request_of(key) else {
             continue;
         };
         let original = backend.read(&kept)?;
@@ -131,7 +131,7 @@ pub(super) fn survey_journals(inner: &RepoInner) -> Result<JournalDamage> {
             }
             let interrupted = pending
                 .iter()
-                .any(|key| request_of(key).as_ref() == Some(&id));
+                .any(|key| Journal::request_of(key).as_ref() == Some(&id));
             // Damage in no single entry (entries out of sequence, moves the state machine
             // refuses) is not a seal's to prove either.
             if !provable || entries.is_empty() && !interrupted {
@@ -191,16 +191,4 @@ pub(super) fn mend_journals(
         mended += 1;
     }
     Ok(mended)
-}
-
-/// The request an entry key names: `restores/<account>/<nnnnnn>/<ssss>.json`.
-fn request_of(key: &str) -> Option<RequestId> {
-    let rest = key.strip_prefix("restores/")?;
-    let (account, rest) = rest.split_once('/')?;
-    let (number, _) = rest.split_once('/')?;
-    RequestId::new(
-        crate::names::AccountId::new(account).ok()?,
-        number.parse().ok()?,
-    )
-    .ok()
 }

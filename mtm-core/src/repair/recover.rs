@@ -171,6 +171,17 @@ impl RecoveryPlan {
             && self.journal_entries.is_empty()
     }
 
+    /// How many unreadable snapshot records are moved aside (their days dropped), and how
+    /// many damaged ones are mended from their seal (their days kept).
+    pub fn records_dropped_and_mended(&self) -> (usize, usize) {
+        let mended = self
+            .quarantined
+            .iter()
+            .filter(|q| q.mended.is_some())
+            .count();
+        (self.quarantined.len() - mended, mended)
+    }
+
     /// How many messages are stored again (counted once per snapshot).
     pub fn recovered_messages(&self) -> u64 {
         self.snapshots

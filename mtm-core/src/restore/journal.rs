@@ -367,6 +367,15 @@ impl<'a> Journal<'a> {
         self.backend.list(&request_prefix(id))
     }
 
+    /// The request whose journal an entry key (`restores/<account>/<nnnnnn>/<ssss>.json`)
+    /// belongs to.
+    pub(crate) fn request_of(key: &str) -> Option<RequestId> {
+        let rest = key.strip_prefix("restores/")?;
+        let (account, rest) = rest.split_once('/')?;
+        let (number, _) = rest.split_once('/')?;
+        RequestId::new(AccountId::new(account).ok()?, number.parse().ok()?).ok()
+    }
+
     /// Whether `data` is a sound entry to be stored at `key` of request `id`: it unseals and
     /// its sequence number is the one its key names.
     pub(crate) fn is_entry(id: &RequestId, key: &str, data: &[u8]) -> bool {

@@ -45,6 +45,13 @@ const BATCHES: crate::pool::Batch = crate::pool::Batch {
     in_flight: 2,
 };
 
+/// What one snapshot writes: when it is taken, its day, its record's key.
+struct Target {
+    taken_at: chrono::DateTime<chrono::Utc>,
+    day: chrono::NaiveDate,
+    key: String,
+}
+
 /// How long a run of many accounts holds one snapshot lock before it takes a fresh one
 /// (locks older than a day are stale to everyone else).
 const RUN_LOCK_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -79,13 +86,20 @@ impl Repository {
         clock: &dyn Clock,
         options: &SnapshotOptions,
     ) -> Result<SnapshotReport> {
+        let target = self.target(account, clock)?;
+        // Held until the record is written: no garbage collection runs meanwhile.
+        let _lock = self.lock_out_gc(options)?;
+        self.snapshot_under_lock(account, source, options, &target)
+    }
+
+    /// What a snapshot of `account` taken now writes: the instant, its day and the record's
+    /// key. [`ErrorKind::AlreadyExists`] if that day has its snapshot already.
+    fn target(&self, account: &AccountId, clock: &dyn Clock) -> Result<Target> {
         let taken_at = clock.now();
         let day = self.inner.zone().day_of(taken_at);
         let key = snapshot_key(account, day);
         ensure_absent(&self.inner, &key, account, day)?;
-        // Held until the record is written: no garbage collection runs meanwhile.
-        let _lock = self.lock_out_gc(options)?;
-        self.snapshot_under_lock(account, source, options, taken_at, &key)
+        Ok(Target { taken_at, day, key })
     }
 
     /// The snapshot itself, while the caller holds a snapshot lock (taken after any
@@ -95,14 +109,12 @@ impl Repository {
         account: &AccountId,
         source: &MaildirAccount,
         options: &SnapshotOptions,
-        taken_at: chrono::DateTime<chrono::Utc>,
-        key: &str,
+        target: &Target,
     ) -> Result<SnapshotReport> {
-        let day = self.inner.zone().day_of(taken_at);
-        let plan = self.plan(account, day, source, options)?;
+        let plan = self.plan(account, target.day, source, options)?;
         let stored = self.read_and_store(source, plan, options)?;
         let assembled = self.assemble(stored)?;
-        self.publish(account, day, taken_at, key, assembled)
+        self.publish(account, target.day, target.taken_at, &target.key, assembled)
     }
 
     /// Takes the snapshot lock, so that no garbage collection runs until the record is
@@ -479,7 +491,8 @@ impl Repository {
             let (account, source) = &accounts[i];
             let result = self
                 .refresh_run_lock(&run_lock)
-                .and_then(|()| self.snapshot_of_run(account, source, clock, &each));
+                .and_then(|()| self.target(account, clock))
+                .and_then(|target| self.snapshot_under_lock(account, source, &each, &target));
             results
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(result);
@@ -494,21 +507,6 @@ impl Repository {
             // from a worker that panicked, and the scope re-raises that panic before here.
             .map(|r| r.unwrap_or_else(|| Err(Error::invalid("accounts", "not snapshotted"))))
             .collect()
-    }
-
-    /// One account of [`snapshot_many`](Self::snapshot_many), under the run's lock.
-    fn snapshot_of_run(
-        &self,
-        account: &AccountId,
-        source: &MaildirAccount,
-        clock: &dyn Clock,
-        options: &SnapshotOptions,
-    ) -> Result<SnapshotReport> {
-        let taken_at = clock.now();
-        let day = self.inner.zone().day_of(taken_at);
-        let key = snapshot_key(account, day);
-        ensure_absent(&self.inner, &key, account, day)?;
-        self.snapshot_under_lock(account, source, options, taken_at, &key)
     }
 
     /// Replaces the run's lock by a fresh one once it is an hour old: both are shared

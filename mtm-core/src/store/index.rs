@@ -70,19 +70,33 @@ fn read_index_file(backend: &dyn Backend, key: &str) -> Result<IndexFile> {
 }
 
 /// Reads every index file into a fresh index, setting aside the damaged ones.
-pub(super) fn load_index(backend: &dyn Backend) -> Result<IndexState> {
-    let mut files = Vec::new();
+/// An index file that cannot be read, and why.
+type DamagedIndex = (String, String);
+
+/// Reads the index files `keys`: the readable ones, and the damaged ones with why. A
+/// damaged index file must not make the whole repository unreadable: its blobs read as
+/// missing (an integrity error naming the message), and `verify` reports it.
+fn read_index_files(
+    backend: &dyn Backend,
+    keys: &[String],
+) -> Result<(Vec<IndexFile>, Vec<DamagedIndex>)> {
+    let mut files = Vec::with_capacity(keys.len());
     let mut damaged = Vec::new();
-    let keys = backend.list("index/")?;
-    for key in keys.iter().cloned() {
-        // A damaged index file must not make the whole repository unreadable: its blobs
-        // read as missing (an integrity error naming the message), and `verify` reports it.
-        match read_index_file(backend, &key) {
+    for key in keys {
+        match read_index_file(backend, key) {
             Ok(file) => files.push(file),
-            Err(e) if e.kind() == ErrorKind::Integrity => damaged.push((key, e.to_string())),
+            Err(e) if e.kind() == ErrorKind::Integrity => {
+                damaged.push((key.clone(), e.to_string()))
+            }
             Err(e) => return Err(e),
         }
     }
+    Ok((files, damaged))
+}
+
+pub(super) fn load_index(backend: &dyn Backend) -> Result<IndexState> {
+    let keys = backend.list("index/")?;
+    let (files, damaged) = read_index_files(backend, &keys)?;
     // Sized once: growing the map entry by entry would rehash it many times over.
     let mut state = IndexState::default();
     state
@@ -124,17 +138,7 @@ impl BlobStore {
         if added.is_empty() {
             return Ok(());
         }
-        let mut files = Vec::with_capacity(added.len());
-        let mut damaged = Vec::new();
-        for key in &added {
-            match read_index_file(self.backend.as_ref(), key) {
-                Ok(file) => files.push(file),
-                Err(e) if e.kind() == ErrorKind::Integrity => {
-                    damaged.push((key.clone(), e.to_string()))
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let (files, damaged) = read_index_files(self.backend.as_ref(), &added)?;
         let mut state = self.index.write().unwrap_or_else(PoisonError::into_inner);
         for file in &files {
             state.merge(file);

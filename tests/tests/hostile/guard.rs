@@ -358,24 +358,33 @@ fn an_empty_or_garbage_lock_file_never_stops_backups_for_good() {
     assert!(files_under(&locks).is_empty());
 }
 
+/// `n` accounts `user<i>@example.com`, one message each, opened as live Maildirs.
+fn accounts_with_one_message(
+    t: &TestRepo,
+    n: usize,
+) -> Vec<(mtm_core::AccountId, mtm_core::MaildirAccount)> {
+    (0..n)
+        .map(|i| {
+            let name = format!("user{i}@example.com");
+            let mut m = Maildir::create(t.dir.path().join("mail").join(&name));
+            m.deliver(
+                "INBOX",
+                &message("a@example.org", &name, "Hi", "body"),
+                "",
+                1_790_000_000,
+            );
+            (
+                mtm_core::AccountId::new(&name).unwrap(),
+                mtm_core::MaildirAccount::open(&m.root).unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn a_held_lock_costs_a_run_of_many_accounts_one_wait_not_one_per_account() {
     let t = TestRepo::new();
-    let mut accounts = Vec::new();
-    for i in 0..6 {
-        let name = format!("user{i}@example.com");
-        let mut m = Maildir::create(t.dir.path().join("mail").join(&name));
-        m.deliver(
-            "INBOX",
-            &message("a@example.org", &name, "Hi", "body"),
-            "",
-            1_790_000_000,
-        );
-        accounts.push((
-            mtm_core::AccountId::new(&name).unwrap(),
-            mtm_core::MaildirAccount::open(&m.root).unwrap(),
-        ));
-    }
+    let accounts = accounts_with_one_message(&t, 6);
     let locks = t.path().join("locks");
     fs::create_dir_all(&locks).unwrap();
     // A garbage gc lock, fresh: it counts as held for an hour.
@@ -425,21 +434,7 @@ impl mtm_core::SnapshotProgress for LocksSeen {
 #[test]
 fn a_run_over_many_accounts_holds_one_lock_from_start_to_end() {
     let t = TestRepo::new();
-    let mut accounts = Vec::new();
-    for i in 0..5 {
-        let name = format!("user{i}@example.com");
-        let mut m = Maildir::create(t.dir.path().join("mail").join(&name));
-        m.deliver(
-            "INBOX",
-            &message("a@example.org", &name, "Hi", "body"),
-            "",
-            1_790_000_000,
-        );
-        accounts.push((
-            mtm_core::AccountId::new(&name).unwrap(),
-            mtm_core::MaildirAccount::open(&m.root).unwrap(),
-        ));
-    }
+    let accounts = accounts_with_one_message(&t, 5);
     let seen = Arc::new(LocksSeen {
         locks: t.path().join("locks"),
         seen: Default::default(),
