@@ -145,6 +145,10 @@ pub enum Command {
     },
     /// Mend a damaged repository: rebuild the index, recover damaged snapshots.
     Repair(RepairArgs),
+    /// Convert a repository written by an older version (read-only until then) to this
+    /// version's format, in place; safe to interrupt and run again. Older versions cannot
+    /// read it afterwards.
+    Upgrade,
     /// Restore requests: ask, plan, approve or reject, run, list.
     Restore(RestoreArgs),
     /// Run a guided demonstration on a sample mailbox in a temporary directory.

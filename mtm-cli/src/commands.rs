@@ -491,6 +491,24 @@ pub fn history(cli: &Cli, account: &str, message: &str) -> CliResult {
     Ok(())
 }
 
+pub fn upgrade(cli: &Cli) -> CliResult {
+    let path = repo_path(cli)?;
+    let report = busy(cli.json, "upgrading the repository", || {
+        Repository::upgrade(path)
+    })?;
+    if cli.json {
+        json(&report)?;
+    } else if report.from_format == report.to_format && report.index_files_merged == 0 {
+        println!("repository format {}: nothing to upgrade", report.to_format);
+    } else {
+        println!(
+            "upgraded from format {} to {}: {} index file(s) merged into one sorted file",
+            report.from_format, report.to_format, report.index_files_merged
+        );
+    }
+    Ok(())
+}
+
 pub fn verify(cli: &Cli, read_data: f64) -> CliResult {
     let repo = open(cli)?;
     let report = busy(cli.json, "verifying every hash and reference", || {

@@ -156,5 +156,6 @@ fn run(cli: &Cli) -> CliResult {
         Command::Demo { keep } => demo::run(keep.as_deref(), run),
         Command::Restore(args) => restore::run(cli, args),
         Command::Repair(args) => repair::run(cli, args),
+        Command::Upgrade => commands::upgrade(cli),
     }
 }

@@ -83,6 +83,19 @@ pub enum Error {
         /// The version this library reads and writes.
         supported: u32,
     },
+    /// The repository is of an older format that this version reads but does not write:
+    /// [`Repository::upgrade`](crate::Repository::upgrade) (`mtm upgrade`) converts it.
+    #[error(
+        "repository format {found} is read-only for this version, which writes format \
+         {current}: run `mtm upgrade` to convert it (readers of older versions cannot read \
+         it afterwards)"
+    )]
+    UpgradeNeeded {
+        /// The config format found.
+        found: u32,
+        /// The format this version writes.
+        current: u32,
+    },
     /// An I/O error of the storage backend or the file system.
     #[error("storage error at {path}: {source}")]
     Storage {
@@ -157,7 +170,9 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::Integrity { .. } => ErrorKind::Integrity,
-            Error::UnsupportedFormat { .. } => ErrorKind::UnsupportedFormat,
+            Error::UnsupportedFormat { .. } | Error::UpgradeNeeded { .. } => {
+                ErrorKind::UnsupportedFormat
+            }
             Error::Storage { .. } => ErrorKind::Storage,
             Error::Source { .. } => ErrorKind::Source,
             Error::Busy { .. } => ErrorKind::Busy,

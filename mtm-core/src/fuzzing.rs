@@ -13,7 +13,9 @@ use crate::restore::{AuditEntry, BillingRecord};
 use crate::sealed::{seal, unseal};
 use crate::snapshot::model::{self, Catalog, CatalogRefs, Manifest, ManifestRefs, SnapshotRecord};
 use crate::store::codec::decompress;
-use crate::store::format::{decode_index, encode_index, finish_pack, read_pack_trailer};
+use crate::store::format::{
+    decode_index, encode_index, encode_index_v1, finish_pack, read_pack_trailer,
+};
 
 /// The largest decompressed length a fuzzed blob may claim: the fuzzer's memory limit then
 /// measures the decoder, not a length field it made up.
@@ -67,20 +69,50 @@ pub fn pack_file(data: &[u8]) -> Decoded {
     }
 }
 
-/// `data` as an index file.
+/// `data` as an index file of either version. What is accepted must survive the round trip
+/// through the encoder of its own version (an unsorted version 1 file through the version 1
+/// encoder), and through the sorted encoder that writers use: the sorted file lists the same
+/// blobs in the same places, and encoding it again gives the same bytes.
 pub fn index_file(data: &[u8]) -> Decoded {
     let index = match decode_index(data, "fuzzed index") {
         Ok(index) => index,
         Err(e) => return Decoded::Refused(e.kind()),
     };
-    let encoded = match encode_index(&index) {
+    if !crate::store::sorted::is_sorted(data) {
+        match encode_index_v1(&index).map(|bytes| decode_index(&bytes, "re-encoded index")) {
+            Ok(Ok(again)) if again == index => {}
+            Ok(Ok(again)) => {
+                return Decoded::Mismatch(format!("{index:?} came back as {again:?}"));
+            }
+            Ok(Err(e)) => return Decoded::Mismatch(format!("re-encoded index refused: {e}")),
+            Err(e) => return Decoded::Mismatch(format!("accepted index does not encode: {e}")),
+        }
+    }
+    let sorted = match encode_index(&index) {
         Ok(encoded) => encoded,
         Err(e) => return Decoded::Mismatch(format!("accepted index does not encode: {e}")),
     };
-    match decode_index(&encoded, "re-encoded index") {
-        Ok(again) if again == index => Decoded::RoundTrips,
-        Ok(again) => Decoded::Mismatch(format!("{index:?} came back as {again:?}")),
-        Err(e) => Decoded::Mismatch(format!("re-encoded index refused: {e}")),
+    let again = match decode_index(&sorted, "sorted index") {
+        Ok(again) => again,
+        Err(e) => return Decoded::Mismatch(format!("sorted index refused: {e}")),
+    };
+    let places = |file: &crate::store::format::IndexFile| {
+        let mut out: Vec<_> = file
+            .entries
+            .iter()
+            .map(|(pack, r)| (r.id, file.packs[*pack as usize], *r))
+            .collect();
+        out.sort_by_key(|(id, _, _)| *id);
+        out.dedup_by_key(|(id, _, _)| *id);
+        out
+    };
+    if places(&again) != places(&index) {
+        return Decoded::Mismatch(format!("{index:?} sorted as {again:?}"));
+    }
+    match encode_index(&again) {
+        Ok(bytes) if bytes == sorted => Decoded::RoundTrips,
+        Ok(_) => Decoded::Mismatch("a sorted index encodes to other bytes".into()),
+        Err(e) => Decoded::Mismatch(format!("sorted index does not encode: {e}")),
     }
 }
 

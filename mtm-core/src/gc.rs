@@ -157,6 +157,7 @@ impl Repository {
         options.validate()?;
         let backend = Arc::clone(&self.inner.backend);
         let _lock = acquire(backend.as_ref(), LockKind::Gc)?;
+        let _full = self.inner.store.full_index()?;
         let (old_indexes, old_packs) = self.gc_start()?;
         let live = self.live_blobs().map_err(mark_failed)?;
         self.refuse_unindexed(&live)?;
@@ -177,6 +178,7 @@ impl Repository {
         options.validate()?;
         let backend = Arc::clone(&self.inner.backend);
         let _lock = acquire(backend.as_ref(), LockKind::Gc)?;
+        let _full = self.inner.store.full_index()?;
         let (old_indexes, old_packs) = self.gc_start()?;
         let (plan, kept) = self
             .plan_and_reach(clock, account, true)
@@ -220,7 +222,7 @@ impl Repository {
         let backend = Arc::clone(&self.inner.backend);
         let store = &self.inner.store;
         let mut by_pack: BTreeMap<BlobId, (IndexedPack, Vec<PackRecord>)> = BTreeMap::new();
-        for (pack, record) in store.indexed_blobs() {
+        for (pack, record) in store.indexed_blobs()? {
             by_pack
                 .entry(pack.id)
                 .or_insert_with(|| (pack, Vec::new()))
@@ -318,12 +320,7 @@ impl Repository {
         // What the new index files name must survive, even a pack that a crashed earlier gc
         // already wrote with the same bytes and that looked unreferenced.
         let mut needed: BTreeSet<String> = kept.packs.iter().map(|p| pack_key(&p.id)).collect();
-        needed.extend(
-            repacker
-                .indexed_blobs()
-                .iter()
-                .map(|(p, _)| pack_key(&p.id)),
-        );
+        needed.extend(repacked.pack_ids.iter().map(pack_key));
         new_indexes.extend(
             backend
                 .list("index/")?
@@ -362,7 +359,7 @@ impl Repository {
         }
         missing.sort_unstable();
         let indexed: BTreeSet<String> = store
-            .indexed_blobs()
+            .indexed_blobs()?
             .iter()
             .map(|(pack, _)| pack_key(&pack.id))
             .collect();

@@ -76,6 +76,7 @@ mod snapshot;
 pub mod source;
 mod store;
 mod units;
+mod upgrade;
 mod verify;
 
 pub use backend::{Backend, FaultInjectingBackend, LocalBackend, MemoryBackend, StagedFile};
@@ -117,4 +118,5 @@ pub use source::{
 };
 pub use source::{InvalidAccount, RootAccounts};
 pub use units::format_bytes;
+pub use upgrade::UpgradeReport;
 pub use verify::{DamagedMessage, Problem, VerifyOptions, VerifyReport};

@@ -14,10 +14,18 @@ use crate::names::AccountId;
 use crate::snapshot::model::{FORMAT_VERSION, SnapshotRecord, snapshot_key};
 use crate::store::BlobStore;
 
-const CONFIG_KEY: &str = "config";
+pub(crate) const CONFIG_KEY: &str = "config";
 
-/// The version of the `config` file this library writes: 2, sealed like the other records.
-const CONFIG_FORMAT: u32 = 2;
+/// The version of the `config` file this library writes: 3, sealed like the other records,
+/// in a repository whose index files are sorted (`MTMIDX02`, see FORMAT.md).
+pub(crate) const CONFIG_FORMAT: u32 = 3;
+
+/// Sealed configs of the repositories written before sorted index files: read-only here
+/// until [`Repository::upgrade`].
+pub(crate) const SEALED_V1_INDEX_FORMAT: u32 = 2;
+
+/// Where an upgrade stages the new config while it replaces the old one.
+pub(crate) const CONFIG_UPGRADE_KEY: &str = "config.upgrade";
 
 /// Version 1 configs are plain JSON, without a seal; they still open (validated the same).
 const UNSEALED_CONFIG_FORMAT: u32 = FORMAT_VERSION;
@@ -91,7 +99,7 @@ fn validate_settings(time_zone: &str, retention_days: u32) -> Result<ProviderZon
 impl RepoConfig {
     /// Checks every field (as `init` checks its options) and returns the time zone; a bad
     /// value is an integrity error naming the file.
-    fn validate(&self) -> Result<ProviderZone> {
+    pub(crate) fn validate(&self) -> Result<ProviderZone> {
         let damaged = |reason: String| Error::integrity(CONFIG_KEY, reason);
         if self.id.len() != 16 || !self.id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(damaged(format!(
@@ -105,15 +113,20 @@ impl RepoConfig {
 
     /// Reads a config file: sealed (version 2) or plain (version 1, before configs were
     /// sealed). Damage is an integrity error naming the file.
-    fn decode(data: &[u8]) -> Result<Self> {
+    pub(crate) fn decode(data: &[u8]) -> Result<Self> {
         let unreadable = |e: serde_json::Error| {
             Error::integrity(CONFIG_KEY, format!("repository config unreadable: {e}"))
         };
         let value: serde_json::Value = serde_json::from_slice(data).map_err(unreadable)?;
         let sealed = value.get("blake3").is_some() || value.get("record").is_some();
         let (config, expected): (Self, u32) = if sealed {
-            let config = crate::sealed::unseal(data, CONFIG_KEY, "repository config")?;
-            (config, CONFIG_FORMAT)
+            let config: Self = crate::sealed::unseal(data, CONFIG_KEY, "repository config")?;
+            let expected = if config.format == SEALED_V1_INDEX_FORMAT {
+                SEALED_V1_INDEX_FORMAT
+            } else {
+                CONFIG_FORMAT
+            };
+            (config, expected)
         } else {
             // The format number first: a config of another version may have other fields.
             if let Some(found) = value.get("format").and_then(serde_json::Value::as_u64)
@@ -221,6 +234,23 @@ impl RepoInner {
     }
 }
 
+/// Reads and decodes the config; while an upgrade is half done (the old config deleted, the
+/// new one not yet in its place) the staged new one.
+pub(crate) fn read_config(backend: &dyn Backend) -> Result<RepoConfig> {
+    let data = match backend.read(CONFIG_KEY) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            backend
+                .read(CONFIG_UPGRADE_KEY)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::NotFound => Error::not_found("repository", format!("{backend:?}")),
+                    _ => e,
+                })?
+        }
+        other => other?,
+    };
+    RepoConfig::decode(&data)
+}
+
 /// Reads a manifest or catalog (`what`) from the store and decodes it; damage is an
 /// integrity error naming it.
 pub(crate) fn load_blob<T: for<'de> serde::Deserialize<'de>>(
@@ -276,7 +306,7 @@ impl Repository {
     /// Opens the repository in a local directory.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        if !path.join(CONFIG_KEY).is_file() {
+        if !path.join(CONFIG_KEY).is_file() && !path.join(CONFIG_UPGRADE_KEY).is_file() {
             return Err(Error::not_found("repository", path.display().to_string()));
         }
         Self::open_with_backend(Arc::new(LocalBackend::new(path)?))
@@ -308,14 +338,21 @@ impl Repository {
         Self::open_with_backend(backend)
     }
 
-    /// Opens a repository on any backend.
+    /// Opens a repository on any backend. A repository of an older format (config format 1
+    /// or 2) opens read-only: every read works, every write is
+    /// [`Error::UpgradeNeeded`] until [`Repository::upgrade`].
     pub fn open_with_backend(backend: Arc<dyn Backend>) -> Result<Self> {
-        let data = backend.read(CONFIG_KEY).map_err(|e| match e.kind() {
-            ErrorKind::NotFound => Error::not_found("repository", format!("{backend:?}")),
-            _ => e,
-        })?;
-        let config = RepoConfig::decode(&data)?;
+        let config = read_config(backend.as_ref())?;
         let zone = config.validate()?;
+        let backend: Arc<dyn Backend> = if config.format < CONFIG_FORMAT {
+            Arc::new(crate::backend::ReadOnlyBackend::new(
+                backend,
+                config.format,
+                CONFIG_FORMAT,
+            ))
+        } else {
+            backend
+        };
         let store = Arc::new(BlobStore::open(Arc::clone(&backend))?);
         Ok(Self {
             inner: Arc::new(RepoInner {
@@ -371,7 +408,7 @@ impl Repository {
                 stats.snapshots += 1;
             }
         }
-        stats.blobs = self.inner.store.indexed_blob_count() as u64;
+        stats.blobs = self.inner.store.indexed_blob_count()? as u64;
         Ok(stats)
     }
 }

@@ -174,7 +174,7 @@ impl Repository {
         let only_expired = reachable(&inner.store, &expired_roots, &retained)?;
         let sizes: crate::id::IdMap<BlobId, u32> = inner
             .store
-            .indexed_blobs()
+            .indexed_blobs()?
             .into_iter()
             .filter(|(_, r)| only_expired.contains(&r.id))
             .map(|(_, r)| (r.id, r.stored_len))

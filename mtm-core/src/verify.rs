@@ -137,7 +137,9 @@ impl Repository {
     pub fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport> {
         options.validate()?;
         let inner = &self.inner;
-        // Check the repository as it is now, not as this handle first saw it.
+        // Check the repository as it is now, not as this handle first saw it: every index
+        // file read whole, its hash checked.
+        let _full = inner.store.full_index()?;
         inner.store.reload()?;
         let mut report = VerifyReport::default();
         for (key, reason) in inner.store.damaged_indexes() {
@@ -314,7 +316,7 @@ fn check_packs(
     report: &mut VerifyReport,
 ) -> Result<(IdMap<BlobId, String>, Vec<String>)> {
     let mut by_pack: BTreeMap<BlobId, (IndexedPack, Vec<PackRecord>)> = BTreeMap::new();
-    for (pack, record) in inner.store.indexed_blobs() {
+    for (pack, record) in inner.store.indexed_blobs()? {
         by_pack
             .entry(pack.id)
             .or_insert_with(|| (pack, Vec::new()))

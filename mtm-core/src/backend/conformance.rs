@@ -31,6 +31,27 @@ macro_rules! backend_conformance_tests {
         }
 
         #[test]
+        fn unsynced_writes_are_create_only_visible_at_once_and_kept_by_sync() {
+            let b = fresh();
+            b.write_new_unsynced("snapshots/a/2026-11-20.json", b"one")
+                .unwrap();
+            let err = b
+                .write_new_unsynced("snapshots/a/2026-11-20.json", b"two")
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+            assert_eq!(
+                b.write_new("snapshots/a/2026-11-20.json", b"three")
+                    .unwrap_err()
+                    .kind(),
+                ErrorKind::AlreadyExists
+            );
+            assert_eq!(b.read("snapshots/a/2026-11-20.json").unwrap(), b"one");
+            b.sync().unwrap();
+            assert_eq!(b.read("snapshots/a/2026-11-20.json").unwrap(), b"one");
+            assert_eq!(b.list("snapshots/").unwrap().len(), 1);
+        }
+
+        #[test]
         fn missing_files_are_not_found() {
             let b = fresh();
             assert_eq!(b.read("nope").unwrap_err().kind(), ErrorKind::NotFound);

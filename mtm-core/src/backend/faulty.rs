@@ -114,6 +114,16 @@ impl Backend for FaultInjectingBackend {
         self.inner.write_new(key, bytes)
     }
 
+    fn write_new_unsynced(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.attempt(key)?;
+        self.inner.write_new_unsynced(key, bytes)
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.attempt("(sync)")?;
+        self.inner.sync()
+    }
+
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
         self.inner.list(prefix)
     }

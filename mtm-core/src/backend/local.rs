@@ -59,9 +59,44 @@ impl LocalBackend {
         Ok(self.temp_path())
     }
 
+    /// Writes a new file through `tmp/`, create-only; `durable`: the file and its directory
+    /// are synced before this returns.
+    fn write_file(&self, key: &str, bytes: &[u8], durable: bool) -> Result<()> {
+        check_key(key)?;
+        if self.path(key).exists() {
+            return Err(Error::AlreadyExists {
+                what: "file",
+                name: key.to_owned(),
+            });
+        }
+        let temp = self.new_temp()?;
+        let written = File::create_new(&temp)
+            .and_then(|mut f| {
+                f.write_all(bytes)?;
+                if durable { f.sync_all() } else { Ok(()) }
+            })
+            .map_err(|e| Error::storage(&temp, e));
+        let published = written.and_then(|()| {
+            if durable {
+                self.link_into_place(&temp, key)
+            } else {
+                self.link_unsynced(&temp, key).map(drop)
+            }
+        });
+        let _ = fs::remove_file(&temp);
+        published
+    }
+
     /// Publishes a complete, synced temporary file as `key`, create-only, and syncs the
     /// directory. The temporary file is left for the caller to remove.
     fn link_into_place(&self, temp: &Path, key: &str) -> Result<()> {
+        let dir = self.link_unsynced(temp, key)?;
+        sync_dir(&dir)
+    }
+
+    /// Links a temporary file into place as `key`, create-only; returns the directory,
+    /// which is not synced.
+    fn link_unsynced(&self, temp: &Path, key: &str) -> Result<PathBuf> {
         let target = self.path(key);
         let dir = target.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| Error::storage(&dir, e))?;
@@ -76,7 +111,7 @@ impl LocalBackend {
                 Error::storage(&target, e)
             }
         })?;
-        sync_dir(&dir)
+        Ok(dir)
     }
 }
 
@@ -173,20 +208,18 @@ impl Backend for LocalBackend {
     }
 
     fn write_new(&self, key: &str, bytes: &[u8]) -> Result<()> {
-        check_key(key)?;
-        if self.path(key).exists() {
-            return Err(Error::AlreadyExists {
-                what: "file",
-                name: key.to_owned(),
-            });
-        }
-        let temp = self.new_temp()?;
-        let written = File::create_new(&temp)
-            .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-            .map_err(|e| Error::storage(&temp, e));
-        let published = written.and_then(|()| self.link_into_place(&temp, key));
-        let _ = fs::remove_file(&temp);
-        published
+        self.write_file(key, bytes, true)
+    }
+
+    fn write_new_unsynced(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.write_file(key, bytes, false)
+    }
+
+    /// One `syncfs(2)` of the file system holding the repository: every file and directory
+    /// entry written before it is durable after it.
+    fn sync(&self) -> Result<()> {
+        let root = File::open(&self.root).map_err(|e| Error::storage(&self.root, e))?;
+        rustix::fs::syncfs(&root).map_err(|e| Error::storage(&self.root, e.into()))
     }
 
     fn stage_new(&self) -> Result<Box<dyn StagedFile + '_>> {

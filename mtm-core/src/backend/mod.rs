@@ -7,6 +7,7 @@
 mod faulty;
 mod local;
 mod memory;
+mod read_only;
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -14,6 +15,7 @@ pub(crate) mod conformance;
 pub use faulty::FaultInjectingBackend;
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
+pub(crate) use read_only::ReadOnlyBackend;
 
 use std::fmt::Debug;
 
@@ -31,6 +33,22 @@ pub trait Backend: Send + Sync + Debug {
     /// [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) if the key exists: files
     /// are never overwritten.
     fn write_new(&self, key: &str, bytes: &[u8]) -> Result<()>;
+
+    /// Writes a new file atomically and create-only, like [`write_new`](Self::write_new),
+    /// but it need not be durable before the next [`sync`](Self::sync): what a group commit
+    /// writes (a run over many accounts makes its packs and index files durable together,
+    /// then its records together), so that a run costs a bounded number of flushes, not
+    /// several per account. The default is `write_new`, durable at once.
+    fn write_new_unsynced(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.write_new(key, bytes)
+    }
+
+    /// Makes every file written so far durable (see
+    /// [`write_new_unsynced`](Self::write_new_unsynced)). The default does nothing: every
+    /// write of the default is durable already.
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Every key below the directory `prefix` (such as `"index/"`), at any depth, sorted.
     /// An absent directory gives an empty list.

@@ -73,8 +73,9 @@ impl Repository {
         let backend = self.inner.backend.as_ref();
         let store = &self.inner.store;
         let _lock = acquire(backend, LockKind::Gc)?;
+        let _full = store.full_index()?;
         store.reload()?;
-        let named = store.indexed_packs();
+        let named = store.indexed_packs()?;
         let mut report = IndexRepairReport::default();
         let mut files: Vec<IndexFile> = vec![IndexFile::default()];
         // A blob in two unindexed packs (two writers raced) gets one entry, from the first.

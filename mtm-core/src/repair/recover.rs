@@ -290,6 +290,7 @@ impl Repository {
     /// snapshot needs is in a pack that no index file names: those blobs would count as
     /// lost, and [`repair_index`](Self::repair_index) finds them again.
     pub fn recovery_plan(&self, sources: &[(AccountId, MaildirAccount)]) -> Result<RecoveryPlan> {
+        let _full = self.inner.store.full_index()?;
         self.inner.store.reload()?;
         Ok(survey(&self.inner, sources)?.plan)
     }
@@ -301,6 +302,7 @@ impl Repository {
     pub fn recover(&self, plan: &RecoveryPlan, clock: &dyn Clock) -> Result<RecoveryReport> {
         let backend = Arc::clone(&self.inner.backend);
         let _lock = acquire(backend.as_ref(), LockKind::Gc)?;
+        let _full = self.inner.store.full_index()?;
         self.inner.store.reload()?;
         let fresh = survey(&self.inner, &plan.sources)?;
         if !fresh.plan.same_work(plan) {
@@ -326,7 +328,7 @@ fn survey(inner: &RepoInner, sources: &[(AccountId, MaildirAccount)]) -> Result<
             ),
         ));
     }
-    let named = inner.store.indexed_packs();
+    let named = inner.store.indexed_packs()?;
     let mut unindexed: IdSet<BlobId> = IdSet::default();
     for key in inner.backend.list("packs/")? {
         if super::index::pack_id(&key).is_some_and(|id| named.contains(&id)) {
@@ -614,7 +616,7 @@ fn survey_blobs(inner: &RepoInner) -> Result<BlobDamage> {
         }
     }
     let mut by_pack: BTreeMap<BlobId, (IndexedPack, Vec<PackRecord>)> = BTreeMap::new();
-    for (pack, record) in store.indexed_blobs() {
+    for (pack, record) in store.indexed_blobs()? {
         by_pack
             .entry(pack.id)
             .or_insert_with(|| (pack, Vec::new()))

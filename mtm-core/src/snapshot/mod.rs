@@ -1,6 +1,7 @@
 //! Taking snapshots: one account's Maildir on one day, stored as deduplicated blobs.
 
 pub(crate) mod model;
+mod run;
 pub(crate) mod take;
 
 use std::fmt::Debug;

@@ -24,7 +24,7 @@ use crate::repo::{RepoInner, Repository, load_blob};
 use crate::source::{MaildirAccount, MaildirReader, MessageFile, unique_key};
 use crate::store::codec::{Dictionary, train_dictionary};
 use crate::store::{
-    BlobEncoder, CompressedBlob, Kind, NewBlob, PackWriter, STREAM_FROM, WrittenPack,
+    BlobEncoder, CompressedBlob, Durability, Kind, NewBlob, PackWriter, STREAM_FROM, WrittenPack,
 };
 
 /// A snapshot may reference at most this many catalogs; past it, the catalogs it needs are
@@ -46,15 +46,11 @@ const BATCHES: crate::pool::Batch = crate::pool::Batch {
 };
 
 /// What one snapshot writes: when it is taken, its day, its record's key.
-struct Target {
+pub(super) struct Target {
     taken_at: chrono::DateTime<chrono::Utc>,
-    day: chrono::NaiveDate,
-    key: String,
+    pub(super) day: chrono::NaiveDate,
+    pub(super) key: String,
 }
-
-/// How long a run of many accounts holds one snapshot lock before it takes a fresh one
-/// (locks older than a day are stale to everyone else).
-const RUN_LOCK_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Repository {
     /// Takes today's snapshot of `account` from its Maildir.
@@ -89,12 +85,31 @@ impl Repository {
         let target = self.target(account, clock)?;
         // Held until the record is written: no garbage collection runs meanwhile.
         let _lock = self.lock_out_gc(options)?;
-        self.snapshot_under_lock(account, source, options, &target)
+        let (mut report, record) =
+            self.snapshot_under_lock(account, source, options, &target, Durability::EachFile)?;
+        self.inner
+            .backend
+            .write_new(&target.key, &record)
+            .map_err(|e| match e.kind() {
+                ErrorKind::AlreadyExists => already_taken(account, target.day),
+                _ => e,
+            })?;
+        self.consolidate_index(&mut report.warnings);
+        Ok(report)
+    }
+
+    /// Merges index files once a size tier is full (see `store::consolidate`), under the
+    /// snapshot lock the caller holds. A failure loses nothing (every input is kept until
+    /// its merged file is written): it is a warning, and the files stay as they are.
+    pub(super) fn consolidate_index(&self, warnings: &mut Vec<String>) {
+        if let Err(e) = self.inner.store.consolidate() {
+            warnings.push(format!("index files not consolidated: {e}"));
+        }
     }
 
     /// What a snapshot of `account` taken now writes: the instant, its day and the record's
     /// key. [`ErrorKind::AlreadyExists`] if that day has its snapshot already.
-    fn target(&self, account: &AccountId, clock: &dyn Clock) -> Result<Target> {
+    pub(super) fn target(&self, account: &AccountId, clock: &dyn Clock) -> Result<Target> {
         let taken_at = clock.now();
         let day = self.inner.zone().day_of(taken_at);
         let key = snapshot_key(account, day);
@@ -103,23 +118,29 @@ impl Repository {
     }
 
     /// The snapshot itself, while the caller holds a snapshot lock (taken after any
-    /// garbage collection that ran, with the index reloaded under it).
-    fn snapshot_under_lock(
+    /// garbage collection that ran, with the index reloaded under it): everything stored
+    /// and indexed, durable as `durability` says. Returns the report and the record's
+    /// bytes, which the caller writes (the record comes last: it names only what is stored).
+    pub(super) fn snapshot_under_lock(
         &self,
         account: &AccountId,
         source: &MaildirAccount,
         options: &SnapshotOptions,
         target: &Target,
-    ) -> Result<SnapshotReport> {
+        durability: Durability,
+    ) -> Result<(SnapshotReport, Vec<u8>)> {
         let plan = self.plan(account, target.day, source, options)?;
-        let stored = self.read_and_store(source, plan, options)?;
+        let stored = self.read_and_store(source, plan, options, durability)?;
         let assembled = self.assemble(stored)?;
-        self.publish(account, target.day, target.taken_at, &target.key, assembled)
+        self.seal_record(account, target.day, target.taken_at, assembled)
     }
 
     /// Takes the snapshot lock, so that no garbage collection runs until the record is
     /// written, and reloads the index under it.
-    fn lock_out_gc(&self, options: &SnapshotOptions) -> Result<crate::lock::LockGuard<'_>> {
+    pub(super) fn lock_out_gc(
+        &self,
+        options: &SnapshotOptions,
+    ) -> Result<crate::lock::LockGuard<'_>> {
         // A running collection is waited for (it is short); only after `lock_wait` is this
         // one given up.
         let waited_since = std::time::Instant::now();
@@ -218,6 +239,7 @@ impl Repository {
         source: &MaildirAccount,
         plan: Plan,
         options: &SnapshotOptions,
+        durability: Durability,
     ) -> Result<Stored> {
         let Plan {
             mut report,
@@ -228,6 +250,9 @@ impl Repository {
         } = plan;
         let dictionary = self.dictionary_for_writing(source, &to_read, &mut report.warnings)?;
         let mut writer = self.inner.store.writer(dictionary);
+        if durability == Durability::AtSync {
+            writer.defer_durability();
+        }
         let compressor = writer.compressor();
 
         // Read, hash, split and compress in parallel; append to packs on this thread.
@@ -394,16 +419,15 @@ impl Repository {
         Ok(catalog_of)
     }
 
-    /// Step 4, publish: finishes the packs and the index, then writes the record, last, so
-    /// that it names only what is stored.
-    fn publish(
+    /// Step 4, seal: finishes the packs and the index, then encodes the record, which the
+    /// caller writes last, so that it names only what is stored.
+    fn seal_record(
         &self,
         account: &AccountId,
         day: chrono::NaiveDate,
         taken_at: chrono::DateTime<chrono::Utc>,
-        key: &str,
         assembled: Assembled,
-    ) -> Result<SnapshotReport> {
+    ) -> Result<(SnapshotReport, Vec<u8>)> {
         let Assembled {
             mut report,
             folders: folder_records,
@@ -425,105 +449,7 @@ impl Repository {
             repaired_at: None,
             lost: Vec::new(),
         };
-        let data = record.encode()?;
-        self.inner
-            .backend
-            .write_new(key, &data)
-            .map_err(|e| match e.kind() {
-                ErrorKind::AlreadyExists => already_taken(account, day),
-                _ => e,
-            })?;
-        Ok(report)
-    }
-
-    /// Takes today's snapshot of many accounts, several at a time: `options.threads` accounts
-    /// at once (0: one per core), each read by one worker, so that one account's scan and
-    /// commit overlap another's reading. Content shared between accounts is stored once even
-    /// when they run at the same time. One result per account, in the order given; one
-    /// account's failure does not stop the others.
-    ///
-    /// The run holds one snapshot lock from start to end (so no garbage collection runs
-    /// meanwhile) and reads the index once: its cost follows the accounts' changes, not the
-    /// number of index files times the accounts. If a collection still holds the lock after
-    /// `options.lock_wait`, each account tries the lock once, without waiting again.
-    pub fn snapshot_many(
-        &self,
-        accounts: &[(AccountId, MaildirAccount)],
-        clock: &dyn Clock,
-        options: &SnapshotOptions,
-    ) -> Vec<Result<SnapshotReport>> {
-        let concurrency = crate::pool::workers(options.threads);
-        let each = SnapshotOptions {
-            threads: 1,
-            progress: options.progress.clone(),
-            lock_wait: options.lock_wait,
-        };
-        // One snapshot lock for the whole run, and one reload of the index under it: no
-        // garbage collection runs until the run ends, so what the index says stays true,
-        // and a run costs one lock and one index listing, not one per account. A run of
-        // many hours takes a fresh lock every hour (long before others call it stale).
-        let run_lock = match self.lock_out_gc(options) {
-            Ok(lock) => std::sync::Mutex::new(lock),
-            // Held by a collection after the wait (or the lock could not be taken): each
-            // account tries on its own, without waiting again (a collection that has ended by
-            // then lets them through), and reports its own refusal.
-            Err(e) => {
-                let alone = SnapshotOptions {
-                    lock_wait: if e.kind() == ErrorKind::Busy {
-                        std::time::Duration::ZERO
-                    } else {
-                        each.lock_wait
-                    },
-                    ..each
-                };
-                return accounts
-                    .iter()
-                    .map(|(account, source)| self.snapshot(account, source, clock, &alone))
-                    .collect();
-            }
-        };
-        let mut results: Vec<Option<Result<SnapshotReport>>> = Vec::new();
-        results.resize_with(accounts.len(), || None);
-        let results = std::sync::Mutex::new(results);
-        let positions: Vec<usize> = (0..accounts.len()).collect();
-        // Never fails: each account's result, error or not, goes into its place.
-        let _ = crate::pool::for_each(&positions, concurrency, |&i| {
-            let (account, source) = &accounts[i];
-            let result = self
-                .refresh_run_lock(&run_lock)
-                .and_then(|()| self.target(account, clock))
-                .and_then(|target| self.snapshot_under_lock(account, source, &each, &target));
-            results
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(result);
-            Ok(())
-        });
-        drop(run_lock);
-        results
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .into_iter()
-            // Every position is filled by the worker that took it; a gap could only come
-            // from a worker that panicked, and the scope re-raises that panic before here.
-            .map(|r| r.unwrap_or_else(|| Err(Error::invalid("accounts", "not snapshotted"))))
-            .collect()
-    }
-
-    /// Replaces the run's lock by a fresh one once it is an hour old: both are shared
-    /// snapshot locks, so the new one is taken before the old one is released and no
-    /// collection can start in between.
-    fn refresh_run_lock<'r>(
-        &'r self,
-        run_lock: &std::sync::Mutex<crate::lock::LockGuard<'r>>,
-    ) -> Result<()> {
-        let mut held = run_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if held.age() >= RUN_LOCK_REFRESH {
-            *held =
-                crate::lock::acquire(self.inner.backend.as_ref(), crate::lock::LockKind::Snapshot)?;
-        }
-        Ok(())
+        Ok((report, record.encode()?))
     }
 
     /// The dictionary for header blobs: the repository's, or one trained now from a sample of
@@ -582,7 +508,7 @@ fn uses_dictionary(kind: PartKind) -> bool {
     matches!(kind, PartKind::Trace | PartKind::Header)
 }
 
-fn already_taken(account: &AccountId, day: chrono::NaiveDate) -> Error {
+pub(super) fn already_taken(account: &AccountId, day: chrono::NaiveDate) -> Error {
     Error::AlreadyExists {
         what: "snapshot",
         name: format!("{account} on {day}"),

@@ -8,7 +8,7 @@ pub(crate) const PACK_MAGIC: &[u8; 8] = b"MTMPACK1";
 pub(crate) const PACK_END: &[u8; 8] = b"MTMPEND1";
 pub(crate) const INDEX_MAGIC: &[u8; 8] = b"MTMIDX01";
 const PACK_RECORD_LEN: usize = 48;
-const INDEX_ENTRY_LEN: usize = 52;
+pub(crate) const INDEX_ENTRY_LEN: usize = 52;
 const PACK_FOOTER_LEN: usize = 32 + 4 + 8;
 
 /// What a blob holds.
@@ -238,7 +238,65 @@ pub(crate) struct IndexFile {
     pub entries: Vec<(u32, PackRecord)>,
 }
 
-pub(crate) fn encode_index(index: &IndexFile) -> Result<Vec<u8>> {
+/// Appends one index entry (52 bytes): the blob id, its pack's number and its record.
+pub(crate) fn put_entry(out: &mut Vec<u8>, pack: u32, r: &PackRecord) {
+    out.extend_from_slice(r.id.as_bytes());
+    put_u32(out, pack);
+    out.extend_from_slice(&[r.kind as u8, r.codec as u8, 0, 0]);
+    put_u32(out, r.offset);
+    put_u32(out, r.stored_len);
+    put_u32(out, r.raw_len);
+}
+
+/// Reads one index entry (52 bytes, as [`put_entry`] writes it), checking that its pack
+/// number is below `packs`.
+pub(crate) fn entry_from(bytes: &[u8], packs: usize, what: &str) -> Result<(u32, PackRecord)> {
+    let mut r = Reader {
+        data: bytes,
+        pos: 0,
+        what,
+    };
+    let id = BlobId::from_bytes(r.hash()?);
+    let pack = r.u32()?;
+    if pack as usize >= packs {
+        return Err(Error::integrity(
+            what,
+            "entry names a pack that is not listed",
+        ));
+    }
+    let kind =
+        BlobKind::from_u8(r.u8()?).ok_or_else(|| Error::integrity(what, "unknown blob kind"))?;
+    let codec = Codec::from_u8(r.u8()?).ok_or_else(|| Error::integrity(what, "unknown codec"))?;
+    r.take(2)?;
+    Ok((
+        pack,
+        PackRecord {
+            id,
+            kind,
+            codec,
+            offset: r.u32()?,
+            stored_len: r.u32()?,
+            raw_len: r.u32()?,
+        },
+    ))
+}
+
+/// Reads one pack of an index file's pack list (64 bytes: its id, its dictionary).
+pub(crate) fn pack_from(bytes: &[u8]) -> IndexedPack {
+    let mut id = [0; 32];
+    let mut dictionary = [0; 32];
+    id.copy_from_slice(&bytes[..32]);
+    dictionary.copy_from_slice(&bytes[32..64]);
+    IndexedPack {
+        id: BlobId::from_bytes(id),
+        dictionary: dict_from(dictionary),
+    }
+}
+
+/// Encodes a version 1 (unsorted) index file. Writers write sorted files
+/// ([`super::sorted::encode_sorted`]); this stays for the tests of readers of old files.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn encode_index_v1(index: &IndexFile) -> Result<Vec<u8>> {
     let too_many = || Error::invalid("index", "too many entries in one index file");
     let mut out = Vec::with_capacity(16 + index.packs.len() * 64 + index.entries.len() * 52);
     out.extend_from_slice(INDEX_MAGIC);
@@ -255,17 +313,26 @@ pub(crate) fn encode_index(index: &IndexFile) -> Result<Vec<u8>> {
         u32::try_from(index.entries.len()).map_err(|_| too_many())?,
     );
     for (pack, r) in &index.entries {
-        out.extend_from_slice(r.id.as_bytes());
-        put_u32(&mut out, *pack);
-        out.extend_from_slice(&[r.kind as u8, r.codec as u8, 0, 0]);
-        put_u32(&mut out, r.offset);
-        put_u32(&mut out, r.stored_len);
-        put_u32(&mut out, r.raw_len);
+        put_entry(&mut out, *pack, r);
     }
     Ok(out)
 }
 
+/// Encodes an index file as writers write it: sorted (version 2).
+pub(crate) fn encode_index(index: &IndexFile) -> Result<Vec<u8>> {
+    super::sorted::encode_sorted(index)
+}
+
+/// Decodes an index file of either version: sorted (`MTMIDX02`) or the original unsorted
+/// layout (`MTMIDX01`).
 pub(crate) fn decode_index(data: &[u8], what: &str) -> Result<IndexFile> {
+    if super::sorted::is_sorted(data) {
+        return super::sorted::decode_sorted(data, what);
+    }
+    decode_index_v1(data, what)
+}
+
+fn decode_index_v1(data: &[u8], what: &str) -> Result<IndexFile> {
     let mut r = Reader { data, pos: 0, what };
     if r.take(8)? != INDEX_MAGIC {
         return Err(Error::integrity(what, "not an index file (bad magic)"));
@@ -276,10 +343,7 @@ pub(crate) fn decode_index(data: &[u8], what: &str) -> Result<IndexFile> {
     }
     let mut packs = Vec::with_capacity(pack_count);
     for _ in 0..pack_count {
-        packs.push(IndexedPack {
-            id: BlobId::from_bytes(r.hash()?),
-            dictionary: dict_from(r.hash()?),
-        });
+        packs.push(pack_from(r.take(64)?));
     }
     let entry_count = r.u32()? as usize;
     if entry_count.saturating_mul(INDEX_ENTRY_LEN) != data.len() - r.pos {
@@ -290,35 +354,7 @@ pub(crate) fn decode_index(data: &[u8], what: &str) -> Result<IndexFile> {
     }
     let mut entries = Vec::with_capacity(entry_count);
     for _ in 0..entry_count {
-        let id = BlobId::from_bytes(r.hash()?);
-        let pack = r.u32()?;
-        if pack as usize >= packs.len() {
-            return Err(Error::integrity(
-                what,
-                "entry names a pack that is not listed",
-            ));
-        }
-        let mut rest = Reader {
-            data: r.take(16)?,
-            pos: 0,
-            what,
-        };
-        let kind = BlobKind::from_u8(rest.u8()?)
-            .ok_or_else(|| Error::integrity(what, "unknown blob kind"))?;
-        let codec =
-            Codec::from_u8(rest.u8()?).ok_or_else(|| Error::integrity(what, "unknown codec"))?;
-        rest.take(2)?;
-        entries.push((
-            pack,
-            PackRecord {
-                id,
-                kind,
-                codec,
-                offset: rest.u32()?,
-                stored_len: rest.u32()?,
-                raw_len: rest.u32()?,
-            },
-        ));
+        entries.push(entry_from(r.take(INDEX_ENTRY_LEN)?, packs.len(), what)?);
     }
     Ok(IndexFile { packs, entries })
 }
@@ -421,7 +457,7 @@ mod tests {
             ],
             entries: vec![(0, record(1, 8)), (1, record(2, 8))],
         };
-        let bytes = encode_index(&index).unwrap();
+        let bytes = encode_index_v1(&index).unwrap();
         assert_eq!(decode_index(&bytes, "i").unwrap(), index);
         for cut in 0..bytes.len() {
             assert!(decode_index(&bytes[..cut], "i").is_err(), "cut at {cut}");

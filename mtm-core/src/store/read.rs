@@ -81,7 +81,7 @@ impl BlobStore {
         describe: &dyn Fn() -> String,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        let (pack, record) = self.locate(id).ok_or_else(|| {
+        let (pack, record) = self.locate(id)?.ok_or_else(|| {
             Error::integrity(describe(), format!("blob {id} is missing from the index"))
         })?;
         if u64::from(record.stored_len) <= READ_CHUNK {
@@ -134,9 +134,10 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Whether the pack the index names for `id` no longer exists.
+    /// Whether the index as this handle knows it names no pack for `id`, or one that no
+    /// longer exists: another writer may have indexed it since, or a collection moved it.
     fn pack_gone(&self, id: &BlobId) -> bool {
-        self.locate(id).is_none_or(|(pack, _)| {
+        self.locate(id).ok().flatten().is_none_or(|(pack, _)| {
             self.backend
                 .size(&pack_key(&pack.id))
                 .is_err_and(|e| e.kind() == ErrorKind::NotFound)
@@ -144,7 +145,7 @@ impl BlobStore {
     }
 
     fn read_once(&self, id: &BlobId, describe: &dyn Fn() -> String) -> Result<Vec<u8>> {
-        let (pack, record) = self.locate(id).ok_or_else(|| {
+        let (pack, record) = self.locate(id)?.ok_or_else(|| {
             Error::integrity(describe(), format!("blob {id} is missing from the index"))
         })?;
         let key = pack_key(&pack.id);

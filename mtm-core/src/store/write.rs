@@ -25,12 +25,26 @@ pub(crate) struct WriteStats {
     pub stored_bytes: u64,
     /// Pack files written.
     pub packs: u64,
+    /// The packs the index file names (every pack the session wrote or adopted).
+    pub pack_ids: Vec<BlobId>,
+}
+
+/// When a writing session's files must be durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Durability {
+    /// Each pack and index file durable when written (a single snapshot, gc, repairs).
+    #[default]
+    EachFile,
+    /// Durable at the caller's next [`Backend::sync`]: a run over many accounts syncs once
+    /// for all of them before it writes their records (group commit).
+    AtSync,
 }
 
 impl BlobStore {
     /// Starts a writing session. `dictionary` is used for header-like blobs.
     pub(crate) fn writer(self: &Arc<Self>, dictionary: Option<Arc<Dictionary>>) -> PackWriter {
         PackWriter {
+            durability: Durability::EachFile,
             compressor: Arc::new(Compressor {
                 store: Arc::clone(self),
                 dictionary,
@@ -220,7 +234,7 @@ impl Compressor {
         id: &BlobId,
         describe: &dyn Fn() -> String,
     ) -> Result<Option<WrittenPack>> {
-        let (pack, record) = source.locate(id).ok_or_else(|| {
+        let (pack, record) = source.locate(id)?.ok_or_else(|| {
             Error::integrity(describe(), format!("blob {id} is missing from the index"))
         })?;
         if !self.claim(*id) {
@@ -361,13 +375,26 @@ struct Uploader {
     thread: std::thread::JoinHandle<Result<()>>,
 }
 
+/// Writes a new file as `durability` asks.
+fn write_file(
+    backend: &dyn Backend,
+    durability: Durability,
+    key: &str,
+    bytes: &[u8],
+) -> Result<()> {
+    match durability {
+        Durability::EachFile => backend.write_new(key, bytes),
+        Durability::AtSync => backend.write_new_unsynced(key, bytes),
+    }
+}
+
 impl Uploader {
-    fn start(backend: Arc<dyn Backend>) -> Self {
+    fn start(backend: Arc<dyn Backend>, durability: Durability) -> Self {
         // One pack may wait: enough to cover a slow flush, little memory.
         let (queue, packs) = mpsc::sync_channel::<(String, Vec<u8>)>(1);
         let thread = std::thread::spawn(move || {
             for (key, pack) in packs {
-                match backend.write_new(&key, &pack) {
+                match write_file(backend.as_ref(), durability, &key, &pack) {
                     // Identical bytes are already there (a retried session): nothing to do.
                     Ok(()) => {}
                     Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
@@ -432,6 +459,7 @@ impl BlobEncoder<'_> {
 /// Collects new blobs into packs for one writing session.
 #[derive(Debug)]
 pub(crate) struct PackWriter {
+    durability: Durability,
     compressor: Arc<Compressor>,
     plain: Option<BlobEncoder<'static>>,
     uploader: Option<Uploader>,
@@ -442,6 +470,12 @@ pub(crate) struct PackWriter {
 }
 
 impl PackWriter {
+    /// Makes this session's packs and index file durable only at the caller's next
+    /// [`Backend::sync`] (packs streamed whole by a worker stay durable each).
+    pub(crate) fn defer_durability(&mut self) {
+        self.durability = Durability::AtSync;
+    }
+
     /// The shareable half of this writer, for worker threads.
     pub(crate) fn compressor(&self) -> Arc<Compressor> {
         Arc::clone(&self.compressor)
@@ -547,7 +581,7 @@ impl PackWriter {
         let backend = &self.compressor.store.backend;
         let uploader = self
             .uploader
-            .get_or_insert_with(|| Uploader::start(Arc::clone(backend)));
+            .get_or_insert_with(|| Uploader::start(Arc::clone(backend), self.durability));
         if !uploader.send(pack_key(&id), pack)
             && let Some(failed) = self.uploader.take()
         {
@@ -578,7 +612,8 @@ impl PackWriter {
         if !self.index.entries.is_empty() {
             let data = format::encode_index(&self.index)?;
             let key = format!("index/{}", BlobId::of(&data).to_hex());
-            match self.compressor.store.backend.write_new(&key, &data) {
+            let backend = self.compressor.store.backend.as_ref();
+            match write_file(backend, self.durability, &key, &data) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
@@ -589,11 +624,9 @@ impl PackWriter {
                 .index
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
-            state.merge(&self.index);
-            if let Err(at) = state.files.binary_search(&key) {
-                state.files.insert(at, key.clone());
-            }
+            state.add_own(&key, &self.index);
             drop(state);
+            self.stats.pack_ids = self.index.packs.iter().map(|p| p.id).collect();
             self.stats.index = Some(key);
         }
         self.compressor.release();

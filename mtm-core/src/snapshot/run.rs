@@ -1,0 +1,232 @@
+//! A run over many accounts: one snapshot lock for the whole run, and group commit.
+//!
+//! Each account's snapshot stores its blobs and index file without waiting for the disk
+//! ([`Durability::AtSync`]) and hands its record to the run's [`GroupCommit`]. Every
+//! [`COMMIT_RECORDS`] records (or [`COMMIT_INTERVAL`], and at the end) the run syncs the
+//! storage once, so that everything the waiting records name is durable, writes the records,
+//! and syncs once more. A crash loses at worst the records not yet committed (those
+//! accounts are snapshotted again by the next run), never a record naming missing bytes:
+//! a run costs two flushes per batch of accounts, not several per account.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::take::{Target, already_taken};
+use super::{SnapshotOptions, SnapshotReport};
+use crate::clock::Clock;
+use crate::error::{Error, ErrorKind, Result};
+use crate::names::AccountId;
+use crate::repo::Repository;
+use crate::source::MaildirAccount;
+use crate::store::Durability;
+
+/// How long a run of many accounts holds one snapshot lock before it takes a fresh one
+/// (locks older than a day are stale to everyone else).
+const RUN_LOCK_REFRESH: Duration = Duration::from_secs(3600);
+/// Records a run commits together (a few MiB of memory).
+const COMMIT_RECORDS: usize = 1000;
+/// The longest a finished account waits for its record to be committed.
+const COMMIT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// One account's snapshot, stored, whose record waits for the group commit.
+struct Waiting {
+    position: usize,
+    account: AccountId,
+    target: Target,
+    record: Vec<u8>,
+    report: SnapshotReport,
+}
+
+/// The records of a run that wait to be committed, and when the last commit was.
+struct GroupCommit {
+    waiting: Vec<Waiting>,
+    since: Instant,
+}
+
+impl GroupCommit {
+    /// Takes the waiting records out once a commit is due (or always, with `last`).
+    fn due(&mut self, last: bool) -> Option<Vec<Waiting>> {
+        let due =
+            last || self.waiting.len() >= COMMIT_RECORDS || self.since.elapsed() >= COMMIT_INTERVAL;
+        if !due || self.waiting.is_empty() {
+            return None;
+        }
+        self.since = Instant::now();
+        Some(std::mem::take(&mut self.waiting))
+    }
+}
+
+impl Repository {
+    /// Takes today's snapshot of many accounts, several at a time: `options.threads` accounts
+    /// at once (0: one per core), each read by one worker, so that one account's scan and
+    /// commit overlap another's reading. Content shared between accounts is stored once even
+    /// when they run at the same time. One result per account, in the order given; one
+    /// account's failure does not stop the others.
+    ///
+    /// The run holds one snapshot lock from start to end (so no garbage collection runs
+    /// meanwhile) and reads the index once: its cost follows the accounts' changes, not the
+    /// number of index files times the accounts. Records are written in groups, each after
+    /// one flush of the storage (see the module documentation): an account's snapshot is
+    /// taken once its result says so, and not before. If a collection still holds the lock
+    /// after `options.lock_wait`, each account tries the lock once, without waiting again.
+    pub fn snapshot_many(
+        &self,
+        accounts: &[(AccountId, MaildirAccount)],
+        clock: &dyn Clock,
+        options: &SnapshotOptions,
+    ) -> Vec<Result<SnapshotReport>> {
+        let concurrency = crate::pool::workers(options.threads);
+        let each = SnapshotOptions {
+            threads: 1,
+            progress: options.progress.clone(),
+            lock_wait: options.lock_wait,
+        };
+        // One snapshot lock for the whole run, and one reload of the index under it: no
+        // garbage collection runs until the run ends, so what the index says stays true,
+        // and a run costs one lock and one index listing, not one per account. A run of
+        // many hours takes a fresh lock every hour (long before others call it stale).
+        let run_lock = match self.lock_out_gc(options) {
+            Ok(lock) => Mutex::new(lock),
+            // Held by a collection after the wait (or the lock could not be taken): each
+            // account tries on its own, without waiting again (a collection that has ended by
+            // then lets them through), and reports its own refusal.
+            Err(e) => {
+                let alone = SnapshotOptions {
+                    lock_wait: if e.kind() == ErrorKind::Busy {
+                        Duration::ZERO
+                    } else {
+                        each.lock_wait
+                    },
+                    ..each
+                };
+                return accounts
+                    .iter()
+                    .map(|(account, source)| self.snapshot(account, source, clock, &alone))
+                    .collect();
+            }
+        };
+        let mut results: Vec<Option<Result<SnapshotReport>>> = Vec::new();
+        results.resize_with(accounts.len(), || None);
+        let results = Mutex::new(results);
+        let settle = |settled: Vec<(usize, Result<SnapshotReport>)>| {
+            let mut results = results.lock().unwrap_or_else(PoisonError::into_inner);
+            for (i, result) in settled {
+                results[i] = Some(result);
+            }
+        };
+        let group = Mutex::new(GroupCommit {
+            waiting: Vec::new(),
+            since: Instant::now(),
+        });
+        let positions: Vec<usize> = (0..accounts.len()).collect();
+        // Never fails: each account's result, error or not, goes into its place.
+        let _ = crate::pool::for_each(&positions, concurrency, |&i| {
+            let (account, source) = &accounts[i];
+            let taken = self
+                .refresh_run_lock(&run_lock)
+                .and_then(|()| self.target(account, clock))
+                .and_then(|target| {
+                    self.snapshot_under_lock(account, source, &each, &target, Durability::AtSync)
+                        .map(|(report, record)| (target, report, record))
+                });
+            match taken {
+                Err(e) => settle(vec![(i, Err(e))]),
+                Ok((target, report, record)) => {
+                    let batch = {
+                        let mut group = group.lock().unwrap_or_else(PoisonError::into_inner);
+                        group.waiting.push(Waiting {
+                            position: i,
+                            account: account.clone(),
+                            target,
+                            record,
+                            report,
+                        });
+                        group.due(false)
+                    };
+                    if let Some(batch) = batch {
+                        settle(self.commit_records(batch));
+                    }
+                }
+            }
+            Ok(())
+        });
+        let last = group
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .due(true);
+        if let Some(batch) = last {
+            settle(self.commit_records(batch));
+        }
+        let mut results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
+        // Under the run's lock still: the run's index files merged once a tier is full, a
+        // failure told in the last snapshot's warnings (a run that stored nothing has
+        // nothing to merge).
+        if let Some(Some(Ok(report))) = results.iter_mut().rev().find(|r| matches!(r, Some(Ok(_))))
+        {
+            self.consolidate_index(&mut report.warnings);
+        }
+        drop(run_lock);
+        results
+            .into_iter()
+            // Every position is filled by the worker that took it; a gap could only come
+            // from a worker that panicked, and the scope re-raises that panic before here.
+            .map(|r| r.unwrap_or_else(|| Err(Error::invalid("accounts", "not snapshotted"))))
+            .collect()
+    }
+
+    /// Commits a group of records: one sync makes everything they name durable, then the
+    /// records are written, then one more sync makes them durable. Each account's result:
+    /// its report, or why its record could not be written.
+    fn commit_records(&self, batch: Vec<Waiting>) -> Vec<(usize, Result<SnapshotReport>)> {
+        let backend = self.inner.backend.as_ref();
+        if let Err(e) = backend.sync() {
+            return batch
+                .into_iter()
+                .map(|w| (w.position, Err(not_committed(&w.target.key, &e))))
+                .collect();
+        }
+        let keys: Vec<String> = batch.iter().map(|w| w.target.key.clone()).collect();
+        let mut settled: Vec<(usize, Result<SnapshotReport>)> = batch
+            .into_iter()
+            .map(|w| {
+                let written = backend
+                    .write_new_unsynced(&w.target.key, &w.record)
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::AlreadyExists => already_taken(&w.account, w.target.day),
+                        _ => e,
+                    });
+                (w.position, written.map(|()| w.report))
+            })
+            .collect();
+        if let Err(e) = backend.sync() {
+            for ((_, result), key) in settled.iter_mut().zip(&keys) {
+                if result.is_ok() {
+                    *result = Err(not_committed(key, &e));
+                }
+            }
+        }
+        settled
+    }
+
+    /// Replaces the run's lock by a fresh one once it is an hour old: both are shared
+    /// snapshot locks, so the new one is taken before the old one is released and no
+    /// collection can start in between.
+    fn refresh_run_lock<'r>(&'r self, run_lock: &Mutex<crate::lock::LockGuard<'r>>) -> Result<()> {
+        let mut held = run_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.age() >= RUN_LOCK_REFRESH {
+            *held =
+                crate::lock::acquire(self.inner.backend.as_ref(), crate::lock::LockKind::Snapshot)?;
+        }
+        Ok(())
+    }
+}
+
+/// An account's error when the flush of its group failed: its record may be lost in a
+/// crash, so its snapshot does not count as taken (running again completes it, or finds the
+/// record there).
+fn not_committed(key: &str, cause: &Error) -> Error {
+    Error::storage(
+        key,
+        std::io::Error::other(format!("the group commit's flush failed: {cause}")),
+    )
+}

@@ -1,0 +1,431 @@
+//! Sorted index files (`MTMIDX02`): the entries sorted by blob id behind a fanout table, so
+//! that a reader finds one blob with two small range reads instead of loading the file.
+//!
+//! ```text
+//!  8          magic "MTMIDX02"
+//!  1          b, fanout bits (0 to 16)      3  zero
+//!  4          p, number of packs            4  e, number of entries
+//!  64 × p     packs: 32 pack id, 32 dictionary id (all zero if none)
+//!  4 × (2^b + 1)  fanout: entry k is the number of entries whose id's first b bits are
+//!                 below k (so the last is e)
+//!  52 × e     entries as in version 1, sorted by blob id, each id at most once
+//! ```
+//!
+//! The file is named by its BLAKE3 like every index file. A reader that range-reads it
+//! cannot check that hash; a damaged entry then points at wrong bytes, which fail the blob's
+//! own hash check (an integrity error naming the message), and `verify` reads the whole file.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::format::{INDEX_ENTRY_LEN, IndexFile, IndexedPack, PackRecord};
+use super::lock;
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::BlobId;
+
+pub(crate) const SORTED_MAGIC: &[u8; 8] = b"MTMIDX02";
+const HEADER_LEN: u64 = 20;
+const PACK_LEN: u64 = 64;
+/// The widest fanout: 65,537 counters (256 KiB), for files of millions of entries.
+pub(crate) const MAX_BITS: u8 = 16;
+/// Entries per fanout bucket a writer aims at: one bucket is read per lookup.
+const BUCKET_TARGET: usize = 8;
+
+/// The fanout width for `entries` entries: buckets of about [`BUCKET_TARGET`] entries.
+pub(crate) fn fanout_bits(entries: usize) -> u8 {
+    let mut bits = 0u8;
+    while bits < MAX_BITS && (entries >> bits) > BUCKET_TARGET {
+        bits += 1;
+    }
+    bits
+}
+
+/// The fanout bucket of an id: its first `bits` bits.
+pub(crate) fn bucket(id: &BlobId, bits: u8) -> usize {
+    if bits == 0 {
+        return 0;
+    }
+    let b = id.as_bytes();
+    let top = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (top >> (32 - u32::from(bits))) as usize
+}
+
+/// Encodes `index` as a sorted index file: entries sorted by id, a blob listed twice kept
+/// once (the first), packs no entry names left out.
+pub(crate) fn encode_sorted(index: &IndexFile) -> Result<Vec<u8>> {
+    let too_many = || Error::invalid("index", "too many entries in one index file");
+    let mut entries: Vec<&(u32, PackRecord)> = index.entries.iter().collect();
+    // Stable: of two entries for one id, the first given stays first and is kept.
+    entries.sort_by_key(|(_, r)| r.id);
+    entries.dedup_by_key(|(_, r)| r.id);
+    let mut renumber: Vec<Option<u32>> = vec![None; index.packs.len()];
+    let mut packs: Vec<IndexedPack> = Vec::new();
+    for (pack, _) in &entries {
+        let slot = renumber
+            .get_mut(*pack as usize)
+            .ok_or_else(|| Error::invalid("index", "entry names a pack that is not listed"))?;
+        if slot.is_none() {
+            *slot = Some(u32::try_from(packs.len()).map_err(|_| too_many())?);
+            packs.push(index.packs[*pack as usize]);
+        }
+    }
+    let bits = fanout_bits(entries.len());
+    let buckets = 1usize << bits;
+    let mut out = Vec::with_capacity(
+        HEADER_LEN as usize + packs.len() * 64 + (buckets + 1) * 4 + entries.len() * 52,
+    );
+    out.extend_from_slice(SORTED_MAGIC);
+    out.extend_from_slice(&[bits, 0, 0, 0]);
+    out.extend_from_slice(
+        &u32::try_from(packs.len())
+            .map_err(|_| too_many())?
+            .to_le_bytes(),
+    );
+    out.extend_from_slice(
+        &u32::try_from(entries.len())
+            .map_err(|_| too_many())?
+            .to_le_bytes(),
+    );
+    for p in &packs {
+        out.extend_from_slice(p.id.as_bytes());
+        out.extend_from_slice(&p.dictionary.map_or([0; 32], |d| *d.as_bytes()));
+    }
+    let mut below = 0usize;
+    for k in 0..=buckets {
+        while below < entries.len() && bucket(&entries[below].1.id, bits) < k {
+            below += 1;
+        }
+        out.extend_from_slice(&(below as u32).to_le_bytes());
+    }
+    for (pack, r) in entries {
+        let pack = renumber[*pack as usize].unwrap_or_default();
+        super::format::put_entry(&mut out, pack, r);
+    }
+    Ok(out)
+}
+
+/// The fixed header of a sorted index file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Header {
+    bits: u8,
+    packs: u32,
+    entries: u32,
+}
+
+impl Header {
+    fn parse(data: &[u8], what: &str) -> Result<Self> {
+        let damaged = |why: &str| Error::integrity(what, why.to_owned());
+        if data.len() < HEADER_LEN as usize || &data[..8] != SORTED_MAGIC {
+            return Err(damaged("not a sorted index file (bad magic or too short)"));
+        }
+        let bits = data[8];
+        if bits > MAX_BITS || data[9..12] != [0, 0, 0] {
+            return Err(damaged("bad fanout width"));
+        }
+        let u32_at =
+            |at: usize| u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
+        Ok(Self {
+            bits,
+            packs: u32_at(12),
+            entries: u32_at(16),
+        })
+    }
+
+    fn fanout_at(&self) -> u64 {
+        HEADER_LEN + PACK_LEN * u64::from(self.packs)
+    }
+
+    fn entries_at(&self) -> u64 {
+        self.fanout_at() + 4 * ((1u64 << self.bits) + 1)
+    }
+
+    fn file_len(&self) -> u64 {
+        self.entries_at() + INDEX_ENTRY_LEN as u64 * u64::from(self.entries)
+    }
+}
+
+/// Decodes a whole sorted index file, checking its layout: the sizes add up, the fanout
+/// agrees with the entries, the entries are sorted and name listed packs.
+pub(crate) fn decode_sorted(data: &[u8], what: &str) -> Result<IndexFile> {
+    let header = Header::parse(data, what)?;
+    if header.file_len() != data.len() as u64 {
+        return Err(Error::integrity(
+            what,
+            "entry count does not match the file size",
+        ));
+    }
+    let mut packs = Vec::with_capacity(header.packs as usize);
+    for i in 0..header.packs as usize {
+        let at = HEADER_LEN as usize + i * 64;
+        packs.push(super::format::pack_from(&data[at..at + 64]));
+    }
+    let fanout_at = header.fanout_at() as usize;
+    let entries_at = header.entries_at() as usize;
+    let mut entries: Vec<(u32, PackRecord)> = Vec::with_capacity(header.entries as usize);
+    for i in 0..header.entries as usize {
+        let at = entries_at + i * INDEX_ENTRY_LEN;
+        let (pack, record) =
+            super::format::entry_from(&data[at..at + INDEX_ENTRY_LEN], packs.len(), what)?;
+        if let Some((_, last)) = entries.last()
+            && last.id >= record.id
+        {
+            return Err(Error::integrity(what, "entries are not sorted"));
+        }
+        entries.push((pack, record));
+    }
+    let count_at = |k: usize| {
+        let at = fanout_at + 4 * k;
+        u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as usize
+    };
+    let mut below = 0usize;
+    for k in 0..=(1usize << header.bits) {
+        while below < entries.len() && bucket(&entries[below].1.id, header.bits) < k {
+            below += 1;
+        }
+        if count_at(k) != below {
+            return Err(Error::integrity(
+                what,
+                "fanout table does not match the entries",
+            ));
+        }
+    }
+    Ok(IndexFile { packs, entries })
+}
+
+/// A sorted index file on storage, probed blob by blob with range reads: only its header
+/// (and the packs its hits name) are kept in memory.
+#[derive(Debug)]
+pub(crate) struct SortedFile {
+    pub(super) key: String,
+    header: Header,
+    packs: Mutex<HashMap<u32, IndexedPack>>,
+}
+
+/// What [`SortedFile::open`] found.
+#[derive(Debug)]
+pub(crate) enum Opened {
+    /// A sorted file, ready to probe.
+    Sorted(SortedFile),
+    /// A version 1 file (`MTMIDX01`), which must be read whole.
+    Unsorted,
+}
+
+impl SortedFile {
+    /// Reads the header of the index file `key` and checks the file's size against it.
+    pub(crate) fn open(backend: &dyn Backend, key: &str) -> Result<Opened> {
+        let size = backend.size(key)?;
+        let head = read_part(backend, key, 0, HEADER_LEN.min(size))?;
+        if head.starts_with(super::format::INDEX_MAGIC) {
+            return Ok(Opened::Unsorted);
+        }
+        let header = Header::parse(&head, key)?;
+        if size != header.file_len() {
+            return Err(Error::integrity(
+                key,
+                "entry count does not match the file size",
+            ));
+        }
+        Ok(Opened::Sorted(Self {
+            key: key.to_owned(),
+            header,
+            packs: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// How many blobs the file lists.
+    pub(crate) fn entries(&self) -> u32 {
+        self.header.entries
+    }
+
+    /// How many packs the file's pack list holds.
+    pub(crate) fn pack_count(&self) -> u32 {
+        self.header.packs
+    }
+
+    /// Where the entries start: the header, pack list and fanout come before.
+    pub(crate) fn entries_at(&self) -> u64 {
+        self.header.entries_at()
+    }
+
+    /// Where the file says `id` is, if it lists it: two range reads (the bucket's bounds,
+    /// then its entries) and, the first time a pack is named, a third for the pack.
+    pub(crate) fn find(
+        &self,
+        backend: &dyn Backend,
+        id: &BlobId,
+    ) -> Result<Option<(IndexedPack, PackRecord)>> {
+        let k = bucket(id, self.header.bits) as u64;
+        let bounds = read_part(backend, &self.key, self.header.fanout_at() + 4 * k, 8)?;
+        let lo = u64::from(u32::from_le_bytes([
+            bounds[0], bounds[1], bounds[2], bounds[3],
+        ]));
+        let hi = u64::from(u32::from_le_bytes([
+            bounds[4], bounds[5], bounds[6], bounds[7],
+        ]));
+        if lo > hi || hi > u64::from(self.header.entries) {
+            return Err(Error::integrity(&self.key, "fanout table out of order"));
+        }
+        if lo == hi {
+            return Ok(None);
+        }
+        let len = INDEX_ENTRY_LEN as u64;
+        let bucket = read_part(
+            backend,
+            &self.key,
+            self.header.entries_at() + lo * len,
+            (hi - lo) * len,
+        )?;
+        let found = bucket
+            .chunks_exact(INDEX_ENTRY_LEN)
+            .collect::<Vec<_>>()
+            .binary_search_by(|entry| entry[..32].cmp(id.as_bytes().as_slice()));
+        let Ok(at) = found else {
+            return Ok(None);
+        };
+        let entry = &bucket[at * INDEX_ENTRY_LEN..(at + 1) * INDEX_ENTRY_LEN];
+        let (pack_no, record) =
+            super::format::entry_from(entry, self.header.packs as usize, &self.key)?;
+        Ok(Some((self.pack(backend, pack_no)?, record)))
+    }
+
+    fn pack(&self, backend: &dyn Backend, number: u32) -> Result<IndexedPack> {
+        if let Some(pack) = lock(&self.packs).get(&number) {
+            return Ok(*pack);
+        }
+        let bytes = read_part(
+            backend,
+            &self.key,
+            HEADER_LEN + PACK_LEN * u64::from(number),
+            PACK_LEN,
+        )?;
+        let pack = super::format::pack_from(&bytes);
+        lock(&self.packs).insert(number, pack);
+        Ok(pack)
+    }
+}
+
+/// A range of an index file. A file shorter than its header promises is damage (an
+/// integrity error); a file gone (a consolidation replaced it) is `NotFound`.
+fn read_part(backend: &dyn Backend, key: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+    backend
+        .read_range(key, offset, len)
+        .map_err(|e| match e.kind() {
+            ErrorKind::NotFound => e,
+            ErrorKind::Integrity | ErrorKind::InvalidInput => {
+                Error::integrity(key, format!("index file truncated: {e}"))
+            }
+            _ => e,
+        })
+}
+
+/// Whether `data` starts like a sorted index file.
+pub(crate) fn is_sorted(data: &[u8]) -> bool {
+    data.starts_with(SORTED_MAGIC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::codec::Codec;
+    use super::super::format::BlobKind;
+    use super::*;
+    use crate::backend::MemoryBackend;
+
+    fn record(i: u32) -> PackRecord {
+        PackRecord {
+            id: BlobId::of(&i.to_le_bytes()),
+            kind: BlobKind::Part,
+            codec: Codec::Zstd,
+            offset: 8 + i,
+            stored_len: 3,
+            raw_len: 10 + i,
+        }
+    }
+
+    fn index(n: u32) -> IndexFile {
+        let packs = (0..3u8)
+            .map(|p| IndexedPack {
+                id: BlobId::of(&[p]),
+                dictionary: (p == 1).then(|| BlobId::of(b"dict")),
+            })
+            .collect();
+        IndexFile {
+            packs,
+            entries: (0..n).map(|i| (i % 3, record(i))).collect(),
+        }
+    }
+
+    #[test]
+    fn every_entry_is_found_by_range_reads_and_absent_ids_are_not() {
+        for n in [0u32, 1, 7, 9, 100, 5000] {
+            let backend = MemoryBackend::new();
+            let index = index(n);
+            let data = encode_sorted(&index).unwrap();
+            backend.write_new("index/x", &data).unwrap();
+            let Opened::Sorted(file) = SortedFile::open(&backend, "index/x").unwrap() else {
+                panic!("a sorted file")
+            };
+            assert_eq!(file.entries(), n);
+            for (pack, r) in &index.entries {
+                let (found_pack, found) = file.find(&backend, &r.id).unwrap().unwrap();
+                assert_eq!(found, *r);
+                assert_eq!(found_pack, index.packs[*pack as usize]);
+            }
+            for i in n..n + 50 {
+                assert!(file.find(&backend, &record(i).id).unwrap().is_none());
+            }
+            let decoded = decode_sorted(&data, "i").unwrap();
+            assert_eq!(decoded.entries.len(), n as usize);
+        }
+    }
+
+    #[test]
+    fn a_fanout_keeps_buckets_small() {
+        assert_eq!(fanout_bits(0), 0);
+        assert_eq!(fanout_bits(8), 0);
+        assert_eq!(fanout_bits(9), 1);
+        assert_eq!(fanout_bits(1 << 30), MAX_BITS);
+        let data = encode_sorted(&index(5000)).unwrap();
+        assert_eq!(Header::parse(&data, "i").unwrap().bits, 10);
+    }
+
+    #[test]
+    fn duplicates_are_kept_once_and_unused_packs_dropped() {
+        let mut index = index(4);
+        index.entries.push((2, record(1)));
+        index.packs.push(IndexedPack {
+            id: BlobId::of(b"unused"),
+            dictionary: None,
+        });
+        let decoded = decode_sorted(&encode_sorted(&index).unwrap(), "i").unwrap();
+        assert_eq!(decoded.entries.len(), 4);
+        assert_eq!(decoded.packs.len(), 3);
+    }
+
+    #[test]
+    fn damage_is_refused_when_decoding_and_never_panics() {
+        let data = encode_sorted(&index(40)).unwrap();
+        for cut in 0..data.len() {
+            assert!(decode_sorted(&data[..cut], "i").is_err(), "cut at {cut}");
+        }
+        // An entry moved out of order, a fanout counter changed.
+        let h = Header::parse(&data, "i").unwrap();
+        let mut swapped = data.clone();
+        let first = h.entries_at() as usize;
+        let (a, b) = swapped[first..first + 2 * INDEX_ENTRY_LEN].split_at_mut(INDEX_ENTRY_LEN);
+        a.swap_with_slice(b);
+        assert!(decode_sorted(&swapped, "i").is_err());
+        let mut fanout = data.clone();
+        fanout[h.fanout_at() as usize + 4] ^= 1;
+        assert!(decode_sorted(&fanout, "i").is_err());
+        // Probing a file cut short is an integrity error, not a panic.
+        let backend = MemoryBackend::new();
+        backend
+            .write_new("index/t", &data[..data.len() - 10])
+            .unwrap();
+        assert_eq!(
+            SortedFile::open(&backend, "index/t").unwrap_err().kind(),
+            ErrorKind::Integrity
+        );
+    }
+}
