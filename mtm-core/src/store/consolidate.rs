@@ -69,11 +69,7 @@ impl BlobStore {
         self.open_listed_files()?;
         let mut done = Consolidated::default();
         loop {
-            let files = self.sorted_files();
-            let sizes: Vec<(String, u64)> = files
-                .iter()
-                .map(|f| (f.key.clone(), u64::from(f.entries())))
-                .collect();
+            let sizes = self.index_file_sizes()?;
             let Some(inputs) = plan(&sizes) else {
                 return Ok(done);
             };
@@ -112,11 +108,23 @@ impl BlobStore {
         })
     }
 
-    fn sorted_files(&self) -> Vec<Arc<SortedFile>> {
-        self.index
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .lazy_files()
+    /// Every sorted index file this handle knows and its entry count: the ones it probes,
+    /// and the ones it wrote itself (whose entries it holds in memory).
+    fn index_file_sizes(&self) -> Result<Vec<(String, u64)>> {
+        let (lazy, own) = {
+            let state = self.index.read().unwrap_or_else(PoisonError::into_inner);
+            (state.lazy_files(), state.own_files())
+        };
+        let mut sizes: Vec<(String, u64)> = lazy
+            .iter()
+            .map(|f| (f.key.clone(), u64::from(f.entries())))
+            .collect();
+        for key in own {
+            if let Opened::Sorted(file) = SortedFile::open(self.backend.as_ref(), &key)? {
+                sizes.push((key, u64::from(file.entries())));
+            }
+        }
+        Ok(sizes)
     }
 
     /// After a merge: the inputs are gone, the merged file is listed.
@@ -425,6 +433,22 @@ mod tests {
             "the merging handle still finds its blobs"
         );
         assert_eq!(store.consolidate().unwrap(), Consolidated::default());
+    }
+
+    #[test]
+    fn the_index_files_a_handle_wrote_itself_are_merged_too() {
+        let backend = Arc::new(MemoryBackend::new());
+        let store = Arc::new(BlobStore::open(backend.clone()).unwrap());
+        let mut ids = Vec::new();
+        for i in 0..6u32 {
+            let mut w = store.writer(None);
+            ids.push(w.add(Kind::Part, &i.to_le_bytes()).unwrap());
+            w.finish().unwrap();
+        }
+        assert_eq!(store.consolidate().unwrap().merged, 6);
+        assert_eq!(backend.list("index/").unwrap().len(), 1);
+        let fresh = BlobStore::open(backend).unwrap();
+        assert!(ids.iter().all(|id| fresh.contains(id)));
     }
 
     #[test]

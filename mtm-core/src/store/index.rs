@@ -114,6 +114,11 @@ impl IndexState {
         self.lazy.clone()
     }
 
+    /// The index files this handle wrote whose entries it holds in memory.
+    pub(super) fn own_files(&self) -> Vec<String> {
+        self.in_memory.clone()
+    }
+
     /// After a merge of `inputs` into `merged`: the inputs are forgotten (their entries
     /// still in memory stay: the merged file lists them too), the merged file is probed.
     pub(super) fn replace_lazy(&mut self, inputs: &[String], merged: &str, file: Arc<SortedFile>) {
