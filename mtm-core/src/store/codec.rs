@@ -119,6 +119,14 @@ pub(crate) fn compress_into(raw: &[u8], out: &mut dyn std::io::Write) -> std::io
     Ok(())
 }
 
+thread_local! {
+    /// One decompression context per thread, reused blob after blob: creating one costs
+    /// more than decompressing a small manifest (a snapshot of many small accounts reads
+    /// thousands of them).
+    static PLAIN_DECOMPRESSOR: std::cell::RefCell<Option<Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Reverses [`Encoder::compress`] and [`compress_into`]. `raw_len` is the expected length; a
 /// mismatch is an integrity error.
 pub(crate) fn decompress(
@@ -130,7 +138,14 @@ pub(crate) fn decompress(
 ) -> Result<Vec<u8>> {
     let out = match codec {
         Codec::Raw => Ok(stored.to_vec()),
-        Codec::Zstd => zstd::bulk::decompress(stored, raw_len),
+        Codec::Zstd => PLAIN_DECOMPRESSOR.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let decompressor = match &mut *slot {
+                Some(d) => d,
+                None => slot.insert(Decompressor::new()?),
+            };
+            decompressor.decompress(stored, raw_len)
+        }),
         Codec::ZstdDictionary => {
             let dict = dictionary
                 .ok_or_else(|| Error::integrity(location(), "dictionary missing for blob"))?;
