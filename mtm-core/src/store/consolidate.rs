@@ -452,6 +452,28 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_whose_files_were_merged_away_lists_the_index_again() {
+        let backend = Arc::new(MemoryBackend::new());
+        let writer = Arc::new(BlobStore::open(backend.clone()).unwrap());
+        let mut ids = Vec::new();
+        for i in 0..4u32 {
+            let mut w = writer.writer(None);
+            ids.push(w.add(Kind::Part, &i.to_le_bytes()).unwrap());
+            w.finish().unwrap();
+        }
+        let reader = BlobStore::open(backend.clone()).unwrap();
+        assert!(reader.contains(&ids[0]), "every file opened by the reader");
+        assert_eq!(writer.consolidate().unwrap().merged, 4);
+        for id in &ids {
+            assert_eq!(
+                reader.read(id, &|| "t".into()).unwrap().len(),
+                4,
+                "found in the merged file"
+            );
+        }
+    }
+
+    #[test]
     fn a_damaged_input_stops_the_merge_before_anything_is_deleted() {
         let backend = Arc::new(MemoryBackend::new());
         let store = Arc::new(BlobStore::open(backend.clone()).unwrap());
