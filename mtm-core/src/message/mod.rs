@@ -13,6 +13,10 @@ mod attachments;
 mod bounded;
 mod mime;
 mod parser;
+#[cfg(test)]
+mod samples;
+#[cfg(test)]
+mod speed;
 mod split;
 mod summary;
 mod text;
