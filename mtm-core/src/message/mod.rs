@@ -10,6 +10,8 @@
 //! `decoding` and `skeleton` (parsing without the bodies, where that changes nothing), then
 //! `summary` and `view` (the two readings).
 
+#[cfg(test)]
+mod arbitrary;
 mod attachments;
 mod bounded;
 mod decoding;
