@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use mail_parser::MimeHeaders;
+use mail_parser::{MessagePart, MimeHeaders};
 
 /// Nesting deeper than this is not followed (a message built to exhaust the stack).
 const MAX_DEPTH: usize = 16;
@@ -28,8 +28,12 @@ pub(crate) fn is_multipart(header: &[u8]) -> bool {
 
 /// The boundary of a header block that declares a multipart body.
 fn multipart_boundary(header: &[u8]) -> Option<Vec<u8>> {
-    let parsed = super::parser::parse_headers(header)?;
-    let ct = parsed.parts.first()?.content_type()?;
+    boundary_of(super::parser::parse_headers(header)?.parts.first()?)
+}
+
+/// The boundary of a part whose content type is `multipart/*`.
+fn boundary_of(part: &MessagePart<'_>) -> Option<Vec<u8>> {
+    let ct = part.content_type()?;
     if !ct.c_type.eq_ignore_ascii_case("multipart") {
         return None;
     }
@@ -37,15 +41,9 @@ fn multipart_boundary(header: &[u8]) -> Option<Vec<u8>> {
     (!boundary.is_empty()).then(|| boundary.as_bytes().to_vec())
 }
 
-/// Whether a header block declares an unencoded `message/rfc822` body, which mail-parser
-/// parses in place (a base64-encoded one is decoded first, and so is one opaque leaf).
-fn inline_message(header: &[u8]) -> bool {
-    let Some(parsed) = super::parser::parse_headers(header) else {
-        return false;
-    };
-    let Some(part) = parsed.parts.first() else {
-        return false;
-    };
+/// Whether a part declares an unencoded `message/rfc822` body, which mail-parser parses in
+/// place (a base64-encoded one is decoded first, and so is one opaque leaf).
+fn inline_message(part: &MessagePart<'_>) -> bool {
     let is_message = part.content_type().is_some_and(|ct| {
         ct.c_type.eq_ignore_ascii_case("message")
             && ct.c_subtype.as_deref().is_some_and(|s| {
@@ -161,11 +159,13 @@ fn scan(
 /// Collects the leaves of one part (its header block and body) into `out`.
 fn part(raw: &[u8], range: Range<usize>, depth: usize, out: &mut Vec<Range<usize>>) -> Option<()> {
     let body_start = header_end(raw, range.start, range.end)?;
-    let header = &raw[range.start..body_start];
-    if let Some(boundary) = multipart_boundary(header) {
+    // One parse of the part's header block answers both questions.
+    let parsed = super::parser::parse_headers(&raw[range.start..body_start]);
+    let part_headers = parsed.as_ref().and_then(|m| m.parts.first());
+    if let Some(boundary) = part_headers.and_then(boundary_of) {
         return scan(raw, body_start..range.end, &boundary, depth + 1, out);
     }
-    if inline_message(header) {
+    if part_headers.is_some_and(inline_message) {
         // A forwarded message: its own header block, then its body, which may be multipart.
         let inner_body = header_end(raw, body_start, range.end)?;
         let inner_header = &raw[body_start..inner_body];

@@ -6,13 +6,22 @@
 //!
 //! Inside, each module uses only those listed before it: `parser` (mail-parser behind a
 //! guard), `text` (header values as text), `attachments` (which parts are attachments),
-//! `mime` and `split` (cutting into parts), `bounded` (bodies cut to the view's limits), then
+//! `mime` and `split` (cutting into parts), `bounded` (bodies cut to the view's limits),
+//! `decoding` and `skeleton` (parsing without the bodies, where that changes nothing), then
 //! `summary` and `view` (the two readings).
 
+#[cfg(test)]
+mod arbitrary;
 mod attachments;
 mod bounded;
+mod decoding;
 mod mime;
 mod parser;
+#[cfg(test)]
+mod samples;
+mod skeleton;
+#[cfg(test)]
+mod speed;
 mod split;
 mod summary;
 mod text;

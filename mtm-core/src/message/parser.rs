@@ -2,8 +2,19 @@
 //! with no plausible header field and catching a panic.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::LazyLock;
 
-use mail_parser::{Message, MessageParser};
+use mail_parser::{HeaderName, Message, MessageParser};
+
+/// The parsers, built once: each holds a hash map of header parsers, and building one cost
+/// more than parsing a part's header block.
+static FULL: LazyLock<MessageParser> = LazyLock::new(MessageParser::new);
+static SUMMARY: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_minimal_headers()
+        .header_id(HeaderName::MessageId)
+});
+static MIME: LazyLock<MessageParser> = LazyLock::new(|| MessageParser::new().with_mime_headers());
 
 /// Parses `raw` with mail-parser, or `None` when it finds no plausible header field: at least
 /// one field name must be printable ASCII (mail-parser itself accepts a lone blank line, or a
@@ -12,17 +23,13 @@ use mail_parser::{Message, MessageParser};
 /// mail-parser promises not to panic; a panic is still caught here (the workspace builds with
 /// `panic = "unwind"`), because a bad message must never take a snapshot job down.
 pub(super) fn parse(raw: &[u8]) -> Option<Message<'_>> {
-    parse_with(&MessageParser::new(), raw)
+    parse_with(&FULL, raw)
 }
 
 /// [`parse`] for summaries: only the fields a summary reads (and the MIME fields that give the
 /// structure) are parsed; the rest, `Received` chains above all, are kept raw.
 pub(super) fn parse_for_summary(raw: &[u8]) -> Option<Message<'_>> {
-    use mail_parser::HeaderName;
-    let parser = MessageParser::new()
-        .with_minimal_headers()
-        .header_id(HeaderName::MessageId);
-    parse_with(&parser, raw)
+    parse_with(&SUMMARY, raw)
 }
 
 fn parse_with<'x>(parser: &MessageParser, raw: &'x [u8]) -> Option<Message<'x>> {
@@ -48,8 +55,7 @@ pub(super) fn parse_headers(raw: &[u8]) -> Option<Message<'_>> {
     if raw.is_empty() {
         return None;
     }
-    let parser = MessageParser::new().with_mime_headers();
-    catch_unwind(AssertUnwindSafe(|| parser.parse_headers(raw)))
+    catch_unwind(AssertUnwindSafe(|| MIME.parse_headers(raw)))
         .ok()
         .flatten()
 }

@@ -64,12 +64,6 @@ pub fn split_message(raw: &[u8]) -> Vec<Part> {
     Layout::of(raw).parts(raw)
 }
 
-/// Messages up to this size are parsed whole for their summary; larger ones as a skeleton.
-const SKELETON_FROM: usize = 16 * 1024;
-/// How much of each body a skeleton keeps: its first line, at most this many bytes (a
-/// multiple of 4, so that a base64 body stays valid base64).
-const SKELETON_BODY: usize = 1024;
-
 /// Where a message's trace fields, header block and MIME leaf bodies are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
@@ -136,34 +130,6 @@ impl Layout {
             _ if self.body_start >= raw.len() => Cow::Borrowed(&[]),
             _ => Cow::Owned(std::iter::once(self.body_start..raw.len()).collect()),
         }
-    }
-
-    /// The message with every body cut to its first line: the same headers and MIME
-    /// structure, for a fraction of the parsing. Small messages, and multipart ones whose
-    /// structure is not clean, are returned whole.
-    pub(crate) fn skeleton<'a>(&self, raw: &'a [u8]) -> Cow<'a, [u8]> {
-        if raw.len() < SKELETON_FROM || self.body_start >= raw.len() {
-            return Cow::Borrowed(raw);
-        }
-        let whole_body = self.body_start..raw.len();
-        let bodies: &[Range<usize>] = match (&self.leaves, self.multipart) {
-            (Some(leaves), true) => leaves,
-            (None, true) => return Cow::Borrowed(raw),
-            (_, false) => std::slice::from_ref(&whole_body),
-        };
-        let mut out = Vec::with_capacity(raw.len().min(64 * 1024));
-        let mut cursor = 0;
-        for body in bodies {
-            let first_line = raw[body.clone()]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(body.len(), |i| i + 1);
-            let keep = first_line.min(SKELETON_BODY);
-            out.extend_from_slice(&raw[cursor..body.start + keep]);
-            cursor = body.end;
-        }
-        out.extend_from_slice(&raw[cursor..]);
-        Cow::Owned(out)
     }
 }
 

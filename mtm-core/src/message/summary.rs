@@ -60,15 +60,12 @@ pub fn summarize(raw: &[u8]) -> Summary {
     summarize_layout(raw, &super::split::Layout::of(raw))
 }
 
-/// A large message's bodies are cut to their first line before parsing: the summary needs
-/// its headers and its MIME structure, not its decoded attachments (decoding them cost more
-/// than all the rest of a snapshot's work on them).
+/// Parses the message's skeleton (its leaf bodies cut out) where that gives the same summary
+/// as a parse of the whole message, which is almost always: a summary needs the headers and
+/// the MIME structure, and decoding the bodies cost more than all the rest of a snapshot's
+/// work on a message.
 pub(crate) fn summarize_layout(raw: &[u8], layout: &super::split::Layout) -> Summary {
-    let skeleton = layout.skeleton(raw);
-    match parse_for_summary(&skeleton) {
-        Some(message) => summary_of(&message, &skeleton),
-        None => Summary::default(),
-    }
+    super::skeleton::with_parsed(raw, layout, parse_for_summary, summary_of).unwrap_or_default()
 }
 
 pub(crate) fn summary_of(message: &Message<'_>, raw: &[u8]) -> Summary {

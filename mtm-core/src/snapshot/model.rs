@@ -160,16 +160,18 @@ impl Renewable for Catalog {
 
 /// Encodes a manifest or catalog whose id must not be one of `damaged`: a blob with the same
 /// bytes as a damaged stored one would be taken as stored already and read as damaged, so
-/// its `renewed` count is raised until its bytes (and id) differ.
+/// its `renewed` count is raised until its bytes (and id) differ. Returns the bytes and
+/// their id (hashed once, here: the writer takes it).
 pub(crate) fn encode_renewed<T: Renewable>(
     value: &mut T,
     damaged: &crate::id::IdSet<BlobId>,
     size_hint: usize,
-) -> Result<Vec<u8>> {
+) -> Result<(Vec<u8>, BlobId)> {
     loop {
         let data = encode(value, size_hint)?;
-        if !damaged.contains(&BlobId::of(&data)) {
-            return Ok(data);
+        let id = BlobId::of(&data);
+        if !damaged.contains(&id) {
+            return Ok((data, id));
         }
         let renewed = value.renewed();
         *renewed = renewed

@@ -410,8 +410,8 @@ impl Repository {
                 renewed: 0,
             };
             // About 600 bytes of JSON per message: summary, parts and id.
-            let json = encode_renewed(&mut catalog, &previous.damaged, ids.len() * 640)?;
-            let id = writer.add(Kind::Catalog, &json)?;
+            let (json, id) = encode_renewed(&mut catalog, &previous.damaged, ids.len() * 640)?;
+            writer.add_with_id(Kind::Catalog, &json, id)?;
             for message in ids {
                 catalog_of.insert(message, id);
             }
@@ -550,8 +550,8 @@ fn write_manifests(
         let bytes: u64 = messages.iter().map(|p| p.file.size).sum();
         // About 200 bytes of JSON per message: file name, id, size, date, flags.
         let hint = manifest.messages.len() * 200 + 256;
-        let json = encode_renewed(&mut manifest, &previous.damaged, hint)?;
-        let manifest_id = writer.add(Kind::Manifest, &json)?;
+        let (json, manifest_id) = encode_renewed(&mut manifest, &previous.damaged, hint)?;
+        writer.add_with_id(Kind::Manifest, &json, manifest_id)?;
         report.messages += messages.len() as u64;
         report.bytes += bytes;
         folder_records.push(FolderRecord {

@@ -58,9 +58,12 @@ impl std::fmt::Debug for Dictionary {
 }
 
 impl Dictionary {
-    pub(crate) fn new(raw: &[u8]) -> Self {
+    /// Digests the dictionary `raw`, whose id (its hash) the caller has computed already:
+    /// the dictionary was just hashed to check or to name it.
+    pub(crate) fn new(id: BlobId, raw: &[u8]) -> Self {
+        debug_assert_eq!(id, BlobId::of(raw));
         Self {
-            id: BlobId::of(raw),
+            id,
             encoder: EncoderDictionary::copy(raw, DICTIONARY_LEVEL),
             decoder: DecoderDictionary::copy(raw),
         }
@@ -358,7 +361,8 @@ mod tests {
     #[test]
     fn round_trips_with_and_without_dictionary() {
         let samples: Vec<_> = (0..400).map(header).collect();
-        let dict = Dictionary::new(&train_dictionary(&samples).expect("enough samples to train"));
+        let trained = train_dictionary(&samples).expect("enough samples to train");
+        let dict = Dictionary::new(BlobId::of(&trained), &trained);
         let raw = header(1000);
         let mut encoder = Encoder::new(Some(&dict)).unwrap();
         for use_dictionary in [false, true] {
@@ -371,7 +375,8 @@ mod tests {
     #[test]
     fn dictionary_beats_plain_zstd_on_small_headers() {
         let samples: Vec<_> = (0..400).map(header).collect();
-        let dict = Dictionary::new(&train_dictionary(&samples).unwrap());
+        let trained = train_dictionary(&samples).unwrap();
+        let dict = Dictionary::new(BlobId::of(&trained), &trained);
         let mut encoder = Encoder::new(Some(&dict)).unwrap();
         let (plain, with_dict): (usize, usize) = (1000..1100)
             .map(header)

@@ -36,7 +36,7 @@ impl BlobStore {
         if BlobId::of(&data) != *id {
             return Err(Error::integrity(key, "dictionary does not match its hash"));
         }
-        let data = Arc::new(Dictionary::new(&data));
+        let data = Arc::new(Dictionary::new(*id, &data));
         self.dictionaries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -98,7 +98,7 @@ impl BlobStore {
         self.dictionaries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, Arc::new(Dictionary::new(&data)));
+            .insert(id, Arc::new(Dictionary::new(id, &data)));
         Ok(id)
     }
 }

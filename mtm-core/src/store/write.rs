@@ -485,6 +485,13 @@ impl PackWriter {
     /// [`STREAM_FROM`] bytes or more is streamed into a pack of its own.
     pub(crate) fn add(&mut self, kind: BlobKind, raw: &[u8]) -> Result<BlobId> {
         let id = BlobId::of(raw);
+        self.add_with_id(kind, raw, id)?;
+        Ok(id)
+    }
+
+    /// [`add`](Self::add) for a blob whose id the caller has hashed already.
+    pub(crate) fn add_with_id(&mut self, kind: BlobKind, raw: &[u8], id: BlobId) -> Result<()> {
+        debug_assert_eq!(id, BlobId::of(raw));
         if !self.compressor.is_known(&id) {
             // Manifests and catalogs never use the header dictionary; one context serves
             // them all (a new one per blob would allocate and zero megabytes each time).
@@ -507,7 +514,7 @@ impl PackWriter {
                 self.push(blob)?;
             }
         }
-        Ok(id)
+        Ok(())
     }
 
     /// Indexes a pack that [`Compressor::write_pack`] wrote (its blobs are claimed for this
