@@ -122,6 +122,65 @@ pub enum CopyMode {
     Identical,
 }
 
+/// Which mail the generator writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// The original workload: 7bit text (a third with a 7bit HTML alternative), random
+    /// binary attachments, LF line ends. Unchanged, so its figures stay comparable.
+    Classic,
+    /// Mail that looks like real mail ([`crate::realmail`]): quoted-printable HTML
+    /// alternatives, 8bit and base64 text, newsletters and lists, attachments of real kinds,
+    /// forwards, CRLF.
+    Real,
+}
+
+impl WorkloadKind {
+    /// `classic` / `real`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Classic => "classic",
+            WorkloadKind::Real => "real",
+        }
+    }
+
+    /// Writes the initial corpus of this kind.
+    pub fn generate(self, root: &Path, cfg: &WorkloadConfig) -> io::Result<GenStats> {
+        match self {
+            WorkloadKind::Classic => generate(root, cfg),
+            WorkloadKind::Real => crate::realmail::generate(root, cfg),
+        }
+    }
+
+    /// One simulated day of this kind: the classic changes about 3% of the files a day,
+    /// the real kind about 1.5%.
+    pub fn day_step(
+        self,
+        root: &Path,
+        cfg: &WorkloadConfig,
+        day: u32,
+        mode: DayMode,
+    ) -> io::Result<DayStats> {
+        match self {
+            WorkloadKind::Classic => day_step_with(root, cfg, day, mode),
+            WorkloadKind::Real => crate::realmail::day_step_with(root, cfg, day, mode),
+        }
+    }
+}
+
+/// Parses a shape `ACCOUNTSxMESSAGES` (`10x5000`, `1000x50`, `10000x20`).
+pub fn parse_shape(text: &str) -> Result<(usize, usize), String> {
+    let (a, m) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("shape {text:?}: expected ACCOUNTSxMESSAGES, e.g. 1000x50"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .replace([',', '_'], "")
+            .parse::<usize>()
+            .map_err(|e| format!("shape {text:?}: {e}"))
+    };
+    Ok((parse(a)?, parse(m)?))
+}
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct WorkloadConfig {
