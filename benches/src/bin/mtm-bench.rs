@@ -1373,7 +1373,8 @@ fn search_text(message: &[u8]) -> String {
         .find_map(|l| l.strip_prefix("Subject: "))
         .unwrap_or("invoice")
         .trim();
-    let mut s = subject;
+    let decoded = decode_q_word(subject);
+    let mut s = decoded.as_str();
     loop {
         let before = s;
         s = s.strip_prefix("Re: ").unwrap_or(s);
@@ -1388,6 +1389,35 @@ fn search_text(message: &[u8]) -> String {
         }
     }
     s.to_string()
+}
+
+/// The text of a subject that is one RFC 2047 `Q` encoded word in UTF-8 (as the real
+/// workload writes them; mtm searches the decoded subject); anything else as it is.
+fn decode_q_word(subject: &str) -> String {
+    let Some(inner) = subject
+        .strip_prefix("=?UTF-8?Q?")
+        .and_then(|r| r.strip_suffix("?="))
+    else {
+        return subject.to_string();
+    };
+    let b = inner.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'_' => out.push(b' '),
+            b'=' if i + 2 < b.len() => match u8::from_str_radix(&inner[i + 1..i + 3], 16) {
+                Ok(v) => {
+                    out.push(v);
+                    i += 2;
+                }
+                Err(_) => out.push(b'='),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Message files and their bytes (the raw corpus, without folder markers and subscriptions).
@@ -1418,4 +1448,20 @@ fn dates_in(text: &str) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_decodes_encoded_subjects() {
+        assert_eq!(decode_q_word("=?UTF-8?Q?Stra=C3=9Fe_good?="), "Straße good");
+        assert_eq!(decode_q_word("plain"), "plain");
+        assert_eq!(
+            search_text(b"Subject: =?UTF-8?Q?Re=3A_caf=C3=A9_ok?=\r\n\r\nbody"),
+            "café ok"
+        );
+        assert_eq!(search_text(b"Subject: Fwd: [x] hello\n\nbody"), "hello");
+    }
 }
