@@ -1,7 +1,8 @@
 //! Mail Time Machine benchmarks: a deterministic Maildir++ workload generator
-//! ([`workload`]) and helpers for measuring child processes ([`measure`]), used by the
+//! ([`workload`], and the real-mail kind in [`realmail`]) and helpers for measuring child processes ([`measure`]), used by the
 //! `mtm-bench` command.
 
 pub mod measure;
+pub mod realmail;
 pub mod rng;
 pub mod workload;

@@ -104,13 +104,13 @@ pub const FOLDERS: [FolderSpec; 7] = [
         subscribed: true,
     },
 ];
-const INBOX: usize = 0;
-const SENT: usize = 1;
-const DRAFTS: usize = 2;
-const ARCHIVE: usize = 3;
-const ARCHIVE_2024: usize = 4;
-const LISTS: usize = 5;
-const TRASH: usize = 6;
+pub(crate) const INBOX: usize = 0;
+pub(crate) const SENT: usize = 1;
+pub(crate) const DRAFTS: usize = 2;
+pub(crate) const ARCHIVE: usize = 3;
+pub(crate) const ARCHIVE_2024: usize = 4;
+pub(crate) const LISTS: usize = 5;
+pub(crate) const TRASH: usize = 6;
 
 /// How the copies of a message delivered to several accounts relate to each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +120,65 @@ pub enum CopyMode {
     PerRecipientHeaders,
     /// Every copy is byte-identical (only a `Return-Path` naming the sender is prepended).
     Identical,
+}
+
+/// Which mail the generator writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// The original workload: 7bit text (a third with a 7bit HTML alternative), random
+    /// binary attachments, LF line ends. Unchanged, so its figures stay comparable.
+    Classic,
+    /// Mail that looks like real mail ([`crate::realmail`]): quoted-printable HTML
+    /// alternatives, 8bit and base64 text, newsletters and lists, attachments of real kinds,
+    /// forwards, CRLF.
+    Real,
+}
+
+impl WorkloadKind {
+    /// `classic` / `real`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Classic => "classic",
+            WorkloadKind::Real => "real",
+        }
+    }
+
+    /// Writes the initial corpus of this kind.
+    pub fn generate(self, root: &Path, cfg: &WorkloadConfig) -> io::Result<GenStats> {
+        match self {
+            WorkloadKind::Classic => generate(root, cfg),
+            WorkloadKind::Real => crate::realmail::generate(root, cfg),
+        }
+    }
+
+    /// One simulated day of this kind: the classic changes about 3% of the files a day,
+    /// the real kind about 1.5%.
+    pub fn day_step(
+        self,
+        root: &Path,
+        cfg: &WorkloadConfig,
+        day: u32,
+        mode: DayMode,
+    ) -> io::Result<DayStats> {
+        match self {
+            WorkloadKind::Classic => day_step_with(root, cfg, day, mode),
+            WorkloadKind::Real => crate::realmail::day_step_with(root, cfg, day, mode),
+        }
+    }
+}
+
+/// Parses a shape `ACCOUNTSxMESSAGES` (`10x5000`, `1000x50`, `10000x20`).
+pub fn parse_shape(text: &str) -> Result<(usize, usize), String> {
+    let (a, m) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("shape {text:?}: expected ACCOUNTSxMESSAGES, e.g. 1000x50"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .replace([',', '_'], "")
+            .parse::<usize>()
+            .map_err(|e| format!("shape {text:?}: {e}"))
+    };
+    Ok((parse(a)?, parse(m)?))
 }
 
 /// What to generate.
@@ -136,8 +195,8 @@ pub struct WorkloadConfig {
 }
 
 impl WorkloadConfig {
-    /// Largest number of accounts accepted.
-    pub const MAX_ACCOUNTS: usize = 9_999;
+    /// Largest number of accounts accepted (ids up to `user100000@example.com`).
+    pub const MAX_ACCOUNTS: usize = 100_000;
     /// Largest number of messages per account accepted.
     pub const MAX_MESSAGES: usize = 10_000_000;
 
@@ -166,7 +225,8 @@ impl WorkloadConfig {
     }
 }
 
-/// Account id of account number `index` (0-based): `user01@example.com`.
+/// Account id of account number `index` (0-based): `user01@example.com`, ...,
+/// `user100000@example.com` (letters, digits, `@` and `.` only).
 pub fn account_id(index: usize) -> String {
     format!("user{:02}@{DOMAIN}", index + 1)
 }
@@ -192,6 +252,30 @@ pub struct GenStats {
     pub sent_copies: u64,
     /// Drafts.
     pub drafts: u64,
+    /// Newsletter copies (real workload: one issue delivered to many accounts).
+    pub newsletters: u64,
+    /// Mailing-list posts (real workload; the classic counts them as ordinary deliveries).
+    pub list_posts: u64,
+    /// Forwards of a whole earlier message as a `message/rfc822` part (real workload).
+    pub rfc822_forwards: u64,
+}
+
+impl GenStats {
+    /// Adds the counters of another batch.
+    pub fn add(&mut self, other: &GenStats) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+        self.delivered += other.delivered;
+        self.multi_delivered += other.multi_delivered;
+        self.with_attachment += other.with_attachment;
+        self.forwarded_attachments += other.forwarded_attachments;
+        self.replies += other.replies;
+        self.sent_copies += other.sent_copies;
+        self.drafts += other.drafts;
+        self.newsletters += other.newsletters;
+        self.list_posts += other.list_posts;
+        self.rfc822_forwards += other.rfc822_forwards;
+    }
 }
 
 /// What one [`day_step`] did.
@@ -451,6 +535,55 @@ pub fn day_step_with(
     day: u32,
     mode: DayMode,
 ) -> io::Result<DayStats> {
+    day_step_core(
+        root,
+        cfg,
+        day,
+        mode,
+        &CLASSIC_RATES,
+        &mut |seed, pid, lo, hi, quotas| {
+            let mut generator = Generator::new(root, cfg, seed, pid, lo, hi, Freshness::New);
+            generator.run(quotas)?;
+            Ok(generator.stats)
+        },
+    )
+}
+
+/// The shares of a day step: what part of the files it deletes, renames with new flags,
+/// moves to another folder, and how much new mail it delivers (`new_min` plus up to
+/// `new_spread` more, drawn each day).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DayRates {
+    pub(crate) delete: f64,
+    pub(crate) flag: f64,
+    pub(crate) moves: f64,
+    pub(crate) new_min: f64,
+    pub(crate) new_spread: f64,
+}
+
+/// The classic day step: 0.5% deleted, 1% flag changes, 0.1% moved, 1–2% new.
+const CLASSIC_RATES: DayRates = DayRates {
+    delete: 0.005,
+    flag: 0.01,
+    moves: 0.001,
+    new_min: 0.01,
+    new_spread: 0.01,
+};
+
+/// A batch of new mail: `(seed, pid, received from, received before, per-account quotas)`.
+pub(crate) type NewMail<'a> =
+    dyn FnMut(u64, u32, i64, i64, &mut [usize]) -> io::Result<GenStats> + 'a;
+
+/// The day step shared by the workload kinds: the same draws in the same order whatever the
+/// rates, so the classic day step is what it always was; `new_mail` writes the deliveries.
+pub(crate) fn day_step_core(
+    root: &Path,
+    cfg: &WorkloadConfig,
+    day: u32,
+    mode: DayMode,
+    rates: &DayRates,
+    new_mail: &mut NewMail<'_>,
+) -> io::Result<DayStats> {
     cfg.validate()?;
     if day == 0 {
         return Err(invalid(
@@ -467,12 +600,12 @@ pub fn day_step_with(
     };
 
     let deletes = match mode {
-        DayMode::Growing => (n as f64 * 0.005).round() as usize,
+        DayMode::Growing => (n as f64 * rates.delete).round() as usize,
         // Chosen by bytes once the day's new mail is written (below).
         DayMode::Balanced => 0,
     };
-    let flag_changes = (n as f64 * 0.01).round() as usize;
-    let moves = ((n as f64 * 0.001).round() as usize).max(1).min(n);
+    let flag_changes = (n as f64 * rates.flag).round() as usize;
+    let moves = ((n as f64 * rates.moves).round() as usize).max(1).min(n);
     let picked = rng.sample_indices(n, deletes + flag_changes + moves);
     let (to_delete, rest) = picked.split_at(deletes.min(picked.len()));
     let (to_flag, to_move) = rest.split_at(flag_changes.min(rest.len()));
@@ -538,7 +671,7 @@ pub fn day_step_with(
         stats.moved += 1;
     }
 
-    let new_files = ((n as f64) * (0.01 + 0.01 * rng.unit())).round() as usize;
+    let new_files = ((n as f64) * (rates.new_min + rates.new_spread * rng.unit())).round() as usize;
     let new_files = new_files.max(1);
     let mut quotas = vec![new_files / cfg.accounts; cfg.accounts];
     for extra in 0..new_files % cfg.accounts {
@@ -547,17 +680,13 @@ pub fn day_step_with(
         }
     }
     let seed = rng.next_u64();
-    let mut generator = Generator::new(
-        root,
-        cfg,
+    stats.added = new_mail(
         seed,
         4_000 + day,
         day_start_secs(day - 1),
         day_start_secs(day),
-        Freshness::New,
-    );
-    generator.run(&mut quotas)?;
-    stats.added = generator.stats;
+        &mut quotas,
+    )?;
     if mode == DayMode::Balanced {
         let untouched: Vec<&MessageFile> = {
             let mut touched = vec![false; n];
@@ -609,7 +738,7 @@ fn delete_bytes(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Freshness {
+pub(crate) enum Freshness {
     /// History: read by now, in cur/.
     Old,
     /// Today's mail: part of it still in new/, unread.
@@ -1201,52 +1330,12 @@ impl<'a> Generator<'a> {
     }
 
     fn inbox_folder(&mut self, received: i64) -> usize {
-        if self.freshness == Freshness::New {
-            return INBOX;
-        }
-        let in_2024 = iso_date(received).starts_with("2024");
-        let r = self.rng.unit();
-        if in_2024 {
-            match r {
-                r if r < 0.6 => ARCHIVE_2024,
-                r if r < 0.85 => INBOX,
-                r if r < 0.95 => ARCHIVE,
-                _ => TRASH,
-            }
-        } else {
-            match r {
-                r if r < 0.7 => INBOX,
-                r if r < 0.93 => ARCHIVE,
-                _ => TRASH,
-            }
-        }
+        inbox_folder(&mut self.rng, self.freshness, received)
     }
 
     /// (in new/, flags) for a delivered copy.
     fn delivered_flags(&mut self, folder: usize) -> (bool, String) {
-        if self.freshness == Freshness::New && self.rng.chance(0.4) {
-            return (true, String::new());
-        }
-        let seen_p = if self.freshness == Freshness::Old {
-            0.92
-        } else {
-            0.5
-        };
-        let mut f = String::new();
-        if self.rng.chance(0.03) {
-            f.push('F');
-        }
-        if self.rng.chance(0.01) {
-            f.push('P');
-        }
-        let seen = folder == TRASH || self.rng.chance(seen_p);
-        if seen && self.rng.chance(0.08) {
-            f.push('R');
-        }
-        if seen {
-            f.push('S');
-        }
-        (false, f)
+        delivered_flags(&mut self.rng, self.freshness, folder)
     }
 
     fn draft(&mut self, account: usize) -> io::Result<()> {
@@ -1285,34 +1374,115 @@ impl<'a> Generator<'a> {
         bytes: &[u8],
     ) -> io::Result<()> {
         self.counter += 1;
-        let size = bytes.len();
-        let lines = bytes.iter().filter(|&&b| b == b'\n').count();
-        let base = format!(
-            "{received}.M{}P{}.bench,S={size},W={}",
-            self.counter,
-            self.pid,
-            size + lines
-        );
         let file = MessageFile {
             account,
             folder,
             in_new,
-            name: if in_new {
-                base
-            } else {
-                format!("{base}:2,{}", canonical_flags(flags))
-            },
+            name: String::new(),
         };
-        let path = file.path(self.root);
-        fs::write(&path, bytes)?;
-        filetime::set_file_mtime(&path, filetime::FileTime::from_unix_time(received, 0))?;
-        self.stats.files += 1;
-        self.stats.bytes += size as u64;
-        Ok(())
+        write_message(
+            self.root,
+            file,
+            flags,
+            (self.counter, self.pid),
+            received,
+            bytes,
+            &mut self.stats,
+        )
     }
 }
 
-const FIRST_NAMES: [&str; 24] = [
+/// The folder a delivered copy ends up in: today's mail stays in INBOX; history is spread
+/// over INBOX, Archive, Archive/2024 and Trash.
+pub(crate) fn inbox_folder(rng: &mut Rng, freshness: Freshness, received: i64) -> usize {
+    if freshness == Freshness::New {
+        return INBOX;
+    }
+    let in_2024 = iso_date(received).starts_with("2024");
+    let r = rng.unit();
+    if in_2024 {
+        match r {
+            r if r < 0.6 => ARCHIVE_2024,
+            r if r < 0.85 => INBOX,
+            r if r < 0.95 => ARCHIVE,
+            _ => TRASH,
+        }
+    } else {
+        match r {
+            r if r < 0.7 => INBOX,
+            r if r < 0.93 => ARCHIVE,
+            _ => TRASH,
+        }
+    }
+}
+
+/// (in new/, flags) for a delivered copy.
+pub(crate) fn delivered_flags(
+    rng: &mut Rng,
+    freshness: Freshness,
+    folder: usize,
+) -> (bool, String) {
+    if freshness == Freshness::New && rng.chance(0.4) {
+        return (true, String::new());
+    }
+    let seen_p = if freshness == Freshness::Old {
+        0.92
+    } else {
+        0.5
+    };
+    let mut f = String::new();
+    if rng.chance(0.03) {
+        f.push('F');
+    }
+    if rng.chance(0.01) {
+        f.push('P');
+    }
+    let seen = folder == TRASH || rng.chance(seen_p);
+    if seen && rng.chance(0.08) {
+        f.push('R');
+    }
+    if seen {
+        f.push('S');
+    }
+    (false, f)
+}
+
+/// Writes one message file as Dovecot names it (`<secs>.M<n>P<pid>.bench,S=<size>,W=<vsize>`,
+/// then `:2,<flags>` unless in `new/`) with the received date as mtime, and counts it.
+/// `W=` is the size with CRLF line ends: the size plus the line feeds not preceded by a CR.
+pub(crate) fn write_message(
+    root: &Path,
+    mut file: MessageFile,
+    flags: &str,
+    (counter, pid): (u64, u32),
+    received: i64,
+    bytes: &[u8],
+    stats: &mut GenStats,
+) -> io::Result<()> {
+    let size = bytes.len();
+    let bare_lf = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
+        .count();
+    let base = format!(
+        "{received}.M{counter}P{pid}.bench,S={size},W={}",
+        size + bare_lf
+    );
+    file.name = if file.in_new {
+        base
+    } else {
+        format!("{base}:2,{}", canonical_flags(flags))
+    };
+    let path = file.path(root);
+    fs::write(&path, bytes)?;
+    filetime::set_file_mtime(&path, filetime::FileTime::from_unix_time(received, 0))?;
+    stats.files += 1;
+    stats.bytes += size as u64;
+    Ok(())
+}
+
+pub(crate) const FIRST_NAMES: [&str; 24] = [
     "Anna",
     "Marco",
     "Giulia",
@@ -1338,12 +1508,12 @@ const FIRST_NAMES: [&str; 24] = [
     "Lisa",
     "Stefan",
 ];
-const LAST_NAMES: [&str; 24] = [
+pub(crate) const LAST_NAMES: [&str; 24] = [
     "Rossi", "Bianchi", "Smith", "Muller", "Ferrari", "Johnson", "Romano", "Schmidt", "Brown",
     "Colombo", "Weber", "Ricci", "Taylor", "Marino", "Wagner", "Greco", "Miller", "Bruno",
     "Fischer", "Gallo", "Wilson", "Conti", "Becker", "Costa",
 ];
-const EXTERNAL_DOMAINS: [&str; 12] = [
+pub(crate) const EXTERNAL_DOMAINS: [&str; 12] = [
     "gmail.example",
     "outlook.example",
     "acme-corp.example",
@@ -1357,14 +1527,14 @@ const EXTERNAL_DOMAINS: [&str; 12] = [
     "newsletter.example",
     "consulting.example",
 ];
-const LIST_NAMES: [&str; 5] = [
+pub(crate) const LIST_NAMES: [&str; 5] = [
     "rust-users",
     "dovecot",
     "debian-devel",
     "linux-kernel",
     "photo-club",
 ];
-const USER_AGENTS: [&str; 5] = [
+pub(crate) const USER_AGENTS: [&str; 5] = [
     "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.3.1",
     "X-Mailer: Apple Mail (2.3774.200.91.1.1)",
     "User-Agent: Roundcube Webmail/1.6.9",
@@ -1372,7 +1542,7 @@ const USER_AGENTS: [&str; 5] = [
     "User-Agent: K-9 Mail for Android",
 ];
 #[rustfmt::skip]
-const WORDS: &[&str] = &[
+pub(crate) const WORDS: &[&str] = &[
     "the", "of", "and", "to", "a", "in", "for", "is", "on", "that", "by", "this", "with", "you",
     "it", "not", "or", "be", "are", "from", "at", "as", "your", "all", "have", "new", "more", "an",
     "was", "we", "will", "can", "about", "if", "my", "has", "our", "one", "other", "do", "no",

@@ -177,3 +177,117 @@ fn quick_end_to_end_with_mtm() {
     }
     assert!(report.contains("byte-exact: yes"), "{report}");
 }
+
+#[test]
+fn both_workloads_are_labelled_generator_only() {
+    let report = run_ok(&[
+        "--workload",
+        "both",
+        "--shape",
+        "40x5",
+        "--skip-mtm",
+        "--skip-peers",
+        "--days",
+        "1",
+        "--repeat",
+        "1",
+    ]);
+    let classic = report
+        .find("== mtm-bench: workload classic, shape 40x5:")
+        .expect("classic report");
+    let real = report
+        .find("== mtm-bench: workload real, shape 40x5:")
+        .expect("real report");
+    assert!(classic < real, "{report}");
+    assert_eq!(
+        report
+            .matches("corpus: first day 200 message files")
+            .count(),
+        2
+    );
+    assert!(report.contains("-- workload real, shape 40x5: real-mail figures --"));
+    assert!(report.contains("zstd level 3 (zstd crate in-process, 1 thread"));
+    let summary = report
+        .lines()
+        .find(|l| l.starts_with("summary: workload=real shape=40x5 days=1 "))
+        .unwrap_or_else(|| panic!("no summary line in:\n{report}"));
+    // Without tools, only the zstd figure has a value.
+    let zstd: f64 = summary
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("zstd_s="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(zstd > 0.0);
+    assert!(summary.contains(" first_s=- "), "{summary}");
+    assert!(
+        bench()
+            .args(["--shape", "12"])
+            .output()
+            .unwrap()
+            .status
+            .code()
+            != Some(0)
+    );
+}
+
+#[test]
+fn real_end_to_end_with_mtm() {
+    let Some(mtm) = mtm_binary() else {
+        assert!(
+            std::env::var_os("MTM_BENCH_REQUIRE_MTM").is_none(),
+            "MTM_BENCH_REQUIRE_MTM is set but no mtm binary is built (cargo build -p mtm-cli)"
+        );
+        eprintln!("skipped: no mtm binary built (cargo build -p mtm-cli)");
+        return;
+    };
+    let mtm = mtm.display().to_string();
+    let report = run_ok(&[
+        "--workload",
+        "real",
+        "--shape",
+        "3x60",
+        "--days",
+        "2",
+        "--skip-peers",
+        "--repeat",
+        "1",
+        "--mtm",
+        &mtm,
+    ]);
+    let summary = report
+        .lines()
+        .find(|l| l.starts_with("summary: workload=real shape=3x60 days=2 "))
+        .unwrap_or_else(|| panic!("no summary line in:\n{report}"));
+    for key in [
+        "first_s",
+        "zstd_s",
+        "first_over_zstd",
+        "nochange_s",
+        "nochange_over_find",
+        "churn_s",
+        "churn_over_find",
+        "last_churn_s",
+        "last_nochange_s",
+        "night_rss_mib",
+        "cat_s",
+        "cat_rss_mib",
+        "ls_s",
+        "ls_rss_mib",
+        "repo_mb",
+    ] {
+        let v: f64 = summary
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} missing: {summary}"))
+            .parse()
+            .unwrap_or_else(|_| panic!("{key} not a number: {summary}"));
+        assert!(v > 0.0, "{key}: {v}");
+    }
+    // Snapshot days 0 (first), 1 (no change), 2-3 (churn), 4 (no change): five listed.
+    assert!(
+        report.contains("5 day(s) listed, last 2026-11-05"),
+        "{report}"
+    );
+    assert!(report.contains("byte-exact: yes"), "{report}");
+}

@@ -11,7 +11,8 @@ use std::time::Instant;
 use clap::Parser;
 use mtm_benches::measure::{self, DirUsage, Measured, RunError, dir_usage, median, which};
 use mtm_benches::workload::{
-    self, CopyMode, DayMode, FOLDERS, MessageFile, WorkloadConfig, day_start_secs, iso_date,
+    self, CopyMode, DayMode, FOLDERS, MessageFile, WorkloadConfig, WorkloadKind, day_start_secs,
+    iso_date, parse_shape,
 };
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
@@ -37,6 +38,14 @@ struct Args {
     /// the window is full (the report gives each tool's growth after that day).
     #[arg(long)]
     balanced: bool,
+    /// Which mail: `classic` (the original workload, unchanged), `real` (mail that looks
+    /// like real mail, with the extra figures), or `both` (one run of each, two reports).
+    #[arg(long, value_enum, default_value_t = WorkloadArg::Classic)]
+    workload: WorkloadArg,
+    /// Accounts x messages per account: `10x5000` (the default), `1000x50`, `10000x20`, or
+    /// any `AxM` (explicit --accounts / --messages still win).
+    #[arg(long)]
+    shape: Option<String>,
     /// Number of accounts [default: 10].
     #[arg(long)]
     accounts: Option<usize>,
@@ -75,6 +84,24 @@ struct Args {
     repeat: usize,
 }
 
+/// `--workload`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum WorkloadArg {
+    Classic,
+    Real,
+    Both,
+}
+
+impl WorkloadArg {
+    fn kinds(self) -> Vec<WorkloadKind> {
+        match self {
+            WorkloadArg::Classic => vec![WorkloadKind::Classic],
+            WorkloadArg::Real => vec![WorkloadKind::Real],
+            WorkloadArg::Both => vec![WorkloadKind::Classic, WorkloadKind::Real],
+        }
+    }
+}
+
 struct Plan {
     cfg: WorkloadConfig,
     days: u32,
@@ -82,11 +109,14 @@ struct Plan {
 
 impl Args {
     fn plan(&self) -> BoxResult<Plan> {
-        let (accounts, messages, days) = if self.quick {
+        let (mut accounts, mut messages, days) = if self.quick {
             (2, 300, 3)
         } else {
             (10, 5_000, 15)
         };
+        if let Some(shape) = &self.shape {
+            (accounts, messages) = parse_shape(shape)?;
+        }
         let cfg = WorkloadConfig {
             accounts: self.accounts.unwrap_or(accounts),
             messages_per_account: self.messages.unwrap_or(messages),
@@ -130,6 +160,9 @@ struct Tool {
     prunes: Vec<f64>,
     /// Repository size after each day, with `--retain`.
     sizes: Vec<u64>,
+    /// Nightly runs with no change in the corpus (real workload): the night after the first
+    /// snapshot and the night after the last day.
+    quiet: Vec<Measured>,
 }
 
 impl Tool {
@@ -362,7 +395,6 @@ fn mib(kib: Option<u64>) -> Option<f64> {
 
 fn run(args: &Args) -> BoxResult<()> {
     let plan = args.plan()?;
-    let cfg = &plan.cfg;
     let mtm_program = if args.skip_mtm {
         None
     } else {
@@ -374,6 +406,49 @@ fn run(args: &Args) -> BoxResult<()> {
         (which("restic"), which("borg"))
     };
     let (out, guard) = prepare_out(args)?;
+    let kinds = args.workload.kinds();
+    for &kind in &kinds {
+        // With --workload both, each kind gets its own corpus and repositories.
+        let dir = if kinds.len() > 1 {
+            out.join(kind.name())
+        } else {
+            out.clone()
+        };
+        let programs = Programs {
+            mtm: mtm_program.clone(),
+            restic: restic.clone(),
+            borg: borg.clone(),
+        };
+        let report = run_kind(args, &plan, kind, &dir, programs)?;
+        // Each report as soon as it is complete (a long run prints the classic first).
+        print!("{report}");
+    }
+    println!(
+        "working dir: {}{}",
+        out.display(),
+        if guard.is_some() { " (removed)" } else { "" }
+    );
+    Ok(())
+}
+
+/// The programs found for this run.
+struct Programs {
+    mtm: Option<PathBuf>,
+    restic: Option<PathBuf>,
+    borg: Option<PathBuf>,
+}
+
+/// One workload kind from generation to report, in `out`; returns the report.
+fn run_kind(
+    args: &Args,
+    plan: &Plan,
+    kind: WorkloadKind,
+    out: &Path,
+    programs: Programs,
+) -> BoxResult<String> {
+    let cfg = &plan.cfg;
+    let real = kind == WorkloadKind::Real;
+    let (mtm_program, restic, borg) = (programs.mtm, programs.restic, programs.borg);
     let corpus = out.join("corpus");
     let scratch = out.join("scratch");
     fs::create_dir_all(&scratch)?;
@@ -386,8 +461,14 @@ fn run(args: &Args) -> BoxResult<()> {
     } else {
         copies.to_owned()
     };
+    let label = format!(
+        "workload {}, shape {}x{}",
+        kind.name(),
+        cfg.accounts,
+        cfg.messages_per_account
+    );
     eprintln!(
-        "mtm-bench: {} accounts x {} messages, {} days, seed {}, {mode}; working dir {}",
+        "mtm-bench: {label}: {} accounts x {} messages, {} days, seed {}, {mode}; working dir {}",
         cfg.accounts,
         cfg.messages_per_account,
         plan.days,
@@ -396,7 +477,7 @@ fn run(args: &Args) -> BoxResult<()> {
     );
 
     let start = Instant::now();
-    let gen_stats = workload::generate(&corpus, cfg)?;
+    let gen_stats = kind.generate(&corpus, cfg)?;
     let gen_secs = start.elapsed().as_secs_f64();
     let raw0 = message_usage(&corpus, cfg)?;
     eprintln!(
@@ -417,6 +498,7 @@ fn run(args: &Args) -> BoxResult<()> {
             usage: None,
             prunes: vec![],
             sizes: vec![],
+            quiet: vec![],
         });
     }
     if let Some(p) = restic {
@@ -436,6 +518,7 @@ fn run(args: &Args) -> BoxResult<()> {
             usage: None,
             prunes: vec![],
             sizes: vec![],
+            quiet: vec![],
         });
     } else if !args.skip_peers {
         eprintln!("restic not on PATH: skipped");
@@ -461,6 +544,7 @@ fn run(args: &Args) -> BoxResult<()> {
             usage: None,
             prunes: vec![],
             sizes: vec![],
+            quiet: vec![],
         });
     } else if !args.skip_peers {
         eprintln!("borg not on PATH: skipped");
@@ -472,6 +556,19 @@ fn run(args: &Args) -> BoxResult<()> {
         eprintln!("first snapshot: {} {:.2} s", tool.name(), m.seconds);
         tool.first = Some(m);
     }
+
+    // zstd's own speed on the same bytes, at the level borg is given (real workload).
+    let zstd_figures = if real {
+        let z = zstd_corpus(&corpus, cfg)?;
+        eprintln!(
+            "zstd -3 in-process: {:.2} s for {:.1} MB",
+            z.seconds,
+            z.raw as f64 / MB
+        );
+        Some(z)
+    } else {
+        None
+    };
 
     // The header dictionary, measured: the first snapshot again into a repository without
     // one, side by side with the repository that has one.
@@ -488,6 +585,7 @@ fn run(args: &Args) -> BoxResult<()> {
             usage: None,
             prunes: vec![],
             sizes: vec![],
+            quiet: vec![],
         };
         let init = [
             "--repo".into(),
@@ -509,14 +607,36 @@ fn run(args: &Args) -> BoxResult<()> {
     let mut step_secs = Vec::new();
     // Raw corpus bytes after each day (measured on disk).
     let mut corpus_sizes = Vec::new();
-    for day in 1..=plan.days {
+    // Real workload: a night with no change first (snapshot day 1), the churn days after it,
+    // and one more night with no change after the last of them.
+    let offset = u32::from(real);
+    let mut walks = Walks::default();
+    let mut churn_shares = Vec::new();
+    if real {
+        walks.quiet_first = find_walk(&corpus, args.repeat, &scratch)?;
+        quiet_night(&mut tools, &corpus, 1, &scratch)?;
+    }
+    for step in 1..=plan.days {
+        let day = step + offset;
         let t = Instant::now();
-        let s = workload::day_step_with(&corpus, cfg, day, day_mode)?;
+        let s = kind.day_step(&corpus, cfg, day, day_mode)?;
         step_secs.push(t.elapsed().as_secs_f64());
+        let changed = s.added.files + s.deleted + s.flag_changes + s.moved;
+        churn_shares.push(100.0 * changed as f64 / s.files_before.max(1) as f64);
         let mut line = format!(
             "day {day:2}: +{} files, -{} deleted, {} flag changes, {} moved;",
             s.added.files, s.deleted, s.flag_changes, s.moved
         );
+        if real && (step == 1 || step == plan.days) {
+            let walk = find_walk(&corpus, args.repeat, &scratch)?;
+            let _ = write!(line, " find {} s;", secs_str(walk));
+            if step == 1 {
+                walks.churn_first = walk;
+            }
+            if step == plan.days {
+                walks.churn_last = walk;
+            }
+        }
         for tool in &mut tools {
             let m = tool.snapshot(&corpus, day, &scratch)?;
             let _ = write!(line, " {} {:.2} s", tool.name(), m.seconds);
@@ -532,6 +652,11 @@ fn run(args: &Args) -> BoxResult<()> {
         eprintln!("{line}");
         corpus_sizes.push(message_usage(&corpus, cfg)?.apparent_bytes);
     }
+    let last_snapshot_day = plan.days + 2 * offset;
+    if real {
+        walks.quiet_last = find_walk(&corpus, args.repeat, &scratch)?;
+        quiet_night(&mut tools, &corpus, last_snapshot_day, &scratch)?;
+    }
     let raw_end = message_usage(&corpus, cfg)?;
     for tool in &mut tools {
         tool.usage = Some(dir_usage(&tool.repo)?);
@@ -541,7 +666,7 @@ fn run(args: &Args) -> BoxResult<()> {
     let mut report = String::new();
     let _ = writeln!(
         report,
-        "\n== mtm-bench: {} accounts x {} messages, {} days, seed {}, {mode} ==",
+        "\n== mtm-bench: {label}: {} accounts x {} messages, {} days, seed {}, {mode} ==",
         cfg.accounts, cfg.messages_per_account, plan.days, cfg.seed
     );
     let _ = writeln!(
@@ -703,7 +828,7 @@ fn run(args: &Args) -> BoxResult<()> {
     let sample_path = sample.path(&corpus);
     let sample_bytes = fs::read(&sample_path)?;
     let subject = search_text(&sample_bytes);
-    let last_day = iso_date(day_start_secs(plan.days));
+    let last_day = iso_date(day_start_secs(last_snapshot_day));
     let account = workload::account_id(sample.account);
     let folder = FOLDERS.get(sample.folder).map_or("INBOX", |f| f.name);
     let _ = writeln!(
@@ -713,6 +838,7 @@ fn run(args: &Args) -> BoxResult<()> {
         sample_bytes.len()
     );
     let repeat = args.repeat;
+    let mut queries = None;
     if let Some(mtm) = get(Kind::Mtm) {
         let repo = mtm.repo.display().to_string();
         let days_out = mtm.run(
@@ -787,6 +913,7 @@ fn run(args: &Args) -> BoxResult<()> {
             ],
         )?;
         let exact = fs::read(&eml).map(|b| b == sample_bytes).unwrap_or(false);
+        queries = Some(((cat.0, cat.1), (ls.0, ls.1)));
         let _ = writeln!(
             report,
             "mtm ls page 1 x 50 of INBOX (s)  {:>10}   peak RSS {} MiB, {} output lines",
@@ -827,14 +954,321 @@ fn run(args: &Args) -> BoxResult<()> {
             num_str(mib(find.1), 1)
         );
     }
-    let _ = writeln!(
-        report,
-        "working dir: {}{}",
-        out.display(),
-        if guard.is_some() { " (removed)" } else { "" }
-    );
-    print!("{report}");
+    if real {
+        let figures = RealFigures {
+            label: &label,
+            key: format!(
+                "workload={} shape={}x{}",
+                kind.name(),
+                cfg.accounts,
+                cfg.messages_per_account
+            ),
+            days: plan.days,
+            retain: args.retain,
+            zstd: zstd_figures.as_ref(),
+            walks: &walks,
+            churn_shares: &churn_shares,
+            queries,
+            repeat,
+        };
+        report.push_str(&real_report(&figures, get));
+    }
+    Ok(report)
+}
+
+/// Median seconds of the `find` walk before each kind of night (real workload).
+#[derive(Debug, Default)]
+struct Walks {
+    quiet_first: Option<f64>,
+    churn_first: Option<f64>,
+    churn_last: Option<f64>,
+    quiet_last: Option<f64>,
+}
+
+/// `find CORPUS -type f | wc -l` in a shell, as a child process like the tools (so process
+/// start-up counts alike): the time any nightly job needs just to walk the tree. Median of
+/// `repeat` runs.
+fn find_walk(corpus: &Path, repeat: usize, scratch: &Path) -> BoxResult<Option<f64>> {
+    let args = [
+        "-c".to_string(),
+        "find \"$1\" -type f | wc -l".to_string(),
+        "sh".to_string(),
+        corpus.display().to_string(),
+    ];
+    let mut secs = Vec::new();
+    for _ in 0..repeat {
+        secs.push(measure::run_measured(Path::new("/bin/sh"), &args, &[], None, scratch)?.seconds);
+    }
+    Ok(median(&secs))
+}
+
+/// A night with no change in the corpus: every tool snapshots it again on `day`.
+fn quiet_night(tools: &mut [Tool], corpus: &Path, day: u32, scratch: &Path) -> BoxResult<()> {
+    let mut line = format!("day {day:2}: no change;");
+    for tool in tools.iter_mut() {
+        let m = tool.snapshot(corpus, day, scratch)?;
+        let _ = write!(line, " {} {:.2} s", tool.name(), m.seconds);
+        tool.quiet.push(m);
+    }
+    eprintln!("{line}");
     Ok(())
+}
+
+/// zstd on the corpus, in-process.
+#[derive(Debug)]
+struct ZstdFigures {
+    seconds: f64,
+    raw: u64,
+    compressed: u64,
+    files: u64,
+}
+
+/// Compresses every message file of the corpus with the `zstd` crate at level 3 on one
+/// thread, each file on its own (one reused context, as an archiver compressing files one by
+/// one), timing only the compression: the files are read before the clock starts.
+fn zstd_corpus(corpus: &Path, cfg: &WorkloadConfig) -> BoxResult<ZstdFigures> {
+    let mut compressor = zstd::bulk::Compressor::new(3)?;
+    let mut z = ZstdFigures {
+        seconds: 0.0,
+        raw: 0,
+        compressed: 0,
+        files: 0,
+    };
+    for f in workload::scan(corpus, cfg)? {
+        let data = fs::read(f.path(corpus))?;
+        let t = Instant::now();
+        let out = compressor.compress(&data)?;
+        z.seconds += t.elapsed().as_secs_f64();
+        z.raw += data.len() as u64;
+        z.compressed += out.len() as u64;
+        z.files += 1;
+    }
+    Ok(z)
+}
+
+/// What the real workload's extra figures are made of.
+struct RealFigures<'a> {
+    label: &'a str,
+    /// `workload=real shape=AxM`.
+    key: String,
+    days: u32,
+    retain: Option<u32>,
+    zstd: Option<&'a ZstdFigures>,
+    walks: &'a Walks,
+    churn_shares: &'a [f64],
+    /// ((cat median s, cat peak RSS KiB), (ls median s, ls peak RSS KiB)).
+    queries: Option<QueryFigures>,
+    repeat: usize,
+}
+
+type QueryFigures = ((Option<f64>, Option<u64>), (Option<f64>, Option<u64>));
+
+/// The real workload's figures (issue 10): first snapshot against zstd's own speed, the
+/// nightly runs with and without change against a `find` walk, the queries, the sizes, and
+/// one `summary:` line of key=value pairs to compare shapes.
+fn real_report<'a>(r: &RealFigures<'_>, get: impl Fn(Kind) -> Option<&'a Tool>) -> String {
+    let mut out = String::new();
+    let names = [Kind::Mtm, Kind::Restic, Kind::Borg];
+    let col = |f: &dyn Fn(&Tool) -> Option<f64>| -> Vec<Option<f64>> {
+        names.iter().map(|k| get(*k).and_then(f)).collect()
+    };
+    let _ = writeln!(out, "-- {}: real-mail figures --", r.label);
+    let first = col(&|t: &Tool| t.first.as_ref().map(|m| m.seconds));
+    let _ = writeln!(
+        out,
+        "first snapshot (s): mtm {}  restic {}  borg {}  mtm/restic {}  mtm/borg {}",
+        secs_str(first[0]),
+        secs_str(first[1]),
+        secs_str(first[2]),
+        ratio(first[0], first[1]),
+        ratio(first[0], first[2])
+    );
+    let zstd_secs = r.zstd.map(|z| z.seconds);
+    if let Some(z) = r.zstd {
+        let _ = writeln!(
+            out,
+            "zstd level 3 (zstd crate in-process, 1 thread, each of the {} message files alone, \
+             reads not timed): {:.3} s for {:.1} MB ({:.0} MB/s), compressed to {:.3} of raw; \
+             mtm first snapshot / zstd = {}",
+            z.files,
+            z.seconds,
+            z.raw as f64 / MB,
+            z.raw as f64 / MB / z.seconds.max(1e-9),
+            z.compressed as f64 / (z.raw as f64).max(1.0),
+            ratio(first[0], zstd_secs)
+        );
+    }
+    let gc = if r.retain.is_some() {
+        "with daily prune+gc"
+    } else {
+        "without gc"
+    };
+    let d = r.days;
+    type Row<'b> = (
+        String,
+        Box<dyn Fn(&Tool) -> Option<&Measured> + 'b>,
+        Option<f64>,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "no change, day 1".into(),
+            Box::new(|t: &Tool| t.quiet.first()),
+            r.walks.quiet_first,
+        ),
+        (
+            "1.5% churn, day 2 (first)".into(),
+            Box::new(|t: &Tool| t.incrementals.first()),
+            r.walks.churn_first,
+        ),
+        (
+            format!("1.5% churn, day {} (last, {gc})", d + 1),
+            Box::new(|t: &Tool| t.incrementals.last()),
+            r.walks.churn_last,
+        ),
+        (
+            format!("no change, day {} ({gc})", d + 2),
+            Box::new(|t: &Tool| t.quiet.get(1)),
+            r.walks.quiet_last,
+        ),
+    ];
+    let _ = writeln!(
+        out,
+        "{:<40} {:>8} {:>8} {:>8} {:>9} {:>8} {:>10} {:>8}",
+        "nightly run (s)",
+        "mtm",
+        "restic",
+        "borg",
+        "find walk",
+        "mtm/find",
+        "mtm/restic",
+        "mtm/borg"
+    );
+    let mut summary_nights = Vec::new();
+    for (label, pick, walk) in &rows {
+        let v = col(&|t: &Tool| pick(t).map(|m| m.seconds));
+        let _ = writeln!(
+            out,
+            "  {label:<38} {:>8} {:>8} {:>8} {:>9} {:>8} {:>10} {:>8}",
+            secs_str(v[0]),
+            secs_str(v[1]),
+            secs_str(v[2]),
+            secs_str(*walk),
+            ratio(v[0], *walk),
+            ratio(v[0], v[1]),
+            ratio(v[0], v[2])
+        );
+        summary_nights.push((v[0], *walk));
+    }
+    let _ = writeln!(
+        out,
+        "  (find walk: `find CORPUS -type f | wc -l` in /bin/sh, median of {}, just before the night's snapshots)",
+        r.repeat
+    );
+    let med =
+        col(&|t: &Tool| median(&t.incrementals.iter().map(|m| m.seconds).collect::<Vec<_>>()));
+    let _ = writeln!(
+        out,
+        "  {:<38} {:>8} {:>8} {:>8} {:>9} {:>8} {:>10} {:>8}",
+        format!("1.5% churn, median of {d} days"),
+        secs_str(med[0]),
+        secs_str(med[1]),
+        secs_str(med[2]),
+        "",
+        "",
+        ratio(med[0], med[1]),
+        ratio(med[0], med[2])
+    );
+    let _ = writeln!(
+        out,
+        "{:<40} {:>8} {:>8} {:>8}",
+        "nightly peak RSS (MiB)", "mtm", "restic", "borg"
+    );
+    for (label, pick, _) in &rows {
+        let v = col(&|t: &Tool| mib(pick(t).and_then(|m| m.peak_rss_kib)));
+        let _ = writeln!(
+            out,
+            "  {label:<38} {:>8} {:>8} {:>8}",
+            num_str(v[0], 1),
+            num_str(v[1], 1),
+            num_str(v[2], 1)
+        );
+    }
+    let night_rss = col(&|t: &Tool| {
+        mib(t
+            .incrementals
+            .iter()
+            .chain(&t.quiet)
+            .filter_map(|m| m.peak_rss_kib)
+            .max())
+    });
+    let _ = writeln!(
+        out,
+        "  {:<38} {:>8} {:>8} {:>8}",
+        "largest of all nights",
+        num_str(night_rss[0], 1),
+        num_str(night_rss[1], 1),
+        num_str(night_rss[2], 1)
+    );
+    let _ = writeln!(
+        out,
+        "churn: median {}% of the message files changed a day (new, deleted, flag changes, moves)",
+        num_str(median(r.churn_shares), 2)
+    );
+    let size = col(&|t: &Tool| t.usage.map(|u| u.disk_bytes as f64 / MB));
+    let _ = writeln!(
+        out,
+        "repository size at the last day, du (MB): mtm {}  restic {}  borg (zstd,3) {}  \
+         mtm/restic {}  mtm/borg {}",
+        num_str(size[0], 1),
+        num_str(size[1], 1),
+        num_str(size[2], 1),
+        ratio(size[0], size[1]),
+        ratio(size[0], size[2])
+    );
+    let ((cat_s, cat_rss), (ls_s, ls_rss)) = r.queries.unwrap_or(((None, None), (None, None)));
+    let _ = writeln!(
+        out,
+        "mtm fresh process, median of {}: cat one message {} s (peak RSS {} MiB), ls one folder page {} s (peak RSS {} MiB)",
+        r.repeat,
+        secs_str(cat_s),
+        num_str(mib(cat_rss), 1),
+        secs_str(ls_s),
+        num_str(mib(ls_rss), 1)
+    );
+    let kv = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |x| format!("{x:.3}"));
+    let ratio_kv = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.3}", a / b),
+        _ => "-".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "summary: {} days={} first_s={} zstd_s={} first_over_zstd={} first_over_restic={} first_over_borg={} \
+         nochange_s={} nochange_over_find={} churn_s={} churn_over_find={} last_churn_s={} \
+         last_nochange_s={} night_rss_mib={} cat_s={} cat_rss_mib={} ls_s={} ls_rss_mib={} \
+         repo_mb={} repo_over_restic={} repo_over_borg={}",
+        r.key,
+        r.days,
+        kv(first[0]),
+        kv(zstd_secs),
+        ratio_kv(first[0], zstd_secs),
+        ratio_kv(first[0], first[1]),
+        ratio_kv(first[0], first[2]),
+        kv(summary_nights[0].0),
+        ratio_kv(summary_nights[0].0, summary_nights[0].1),
+        kv(summary_nights[1].0),
+        ratio_kv(summary_nights[1].0, summary_nights[1].1),
+        kv(summary_nights[2].0),
+        kv(summary_nights[3].0),
+        kv(night_rss[0]),
+        kv(cat_s),
+        kv(mib(cat_rss)),
+        kv(ls_s),
+        kv(mib(ls_rss)),
+        kv(size[0]),
+        ratio_kv(size[0], size[1]),
+        ratio_kv(size[0], size[2])
+    );
+    out
 }
 
 /// Growth from the first day after the retention window filled (day `keep + 1`) to the last
@@ -939,7 +1373,8 @@ fn search_text(message: &[u8]) -> String {
         .find_map(|l| l.strip_prefix("Subject: "))
         .unwrap_or("invoice")
         .trim();
-    let mut s = subject;
+    let decoded = decode_q_word(subject);
+    let mut s = decoded.as_str();
     loop {
         let before = s;
         s = s.strip_prefix("Re: ").unwrap_or(s);
@@ -954,6 +1389,35 @@ fn search_text(message: &[u8]) -> String {
         }
     }
     s.to_string()
+}
+
+/// The text of a subject that is one RFC 2047 `Q` encoded word in UTF-8 (as the real
+/// workload writes them; mtm searches the decoded subject); anything else as it is.
+fn decode_q_word(subject: &str) -> String {
+    let Some(inner) = subject
+        .strip_prefix("=?UTF-8?Q?")
+        .and_then(|r| r.strip_suffix("?="))
+    else {
+        return subject.to_string();
+    };
+    let b = inner.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'_' => out.push(b' '),
+            b'=' if i + 2 < b.len() => match u8::from_str_radix(&inner[i + 1..i + 3], 16) {
+                Ok(v) => {
+                    out.push(v);
+                    i += 2;
+                }
+                Err(_) => out.push(b'='),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Message files and their bytes (the raw corpus, without folder markers and subscriptions).
@@ -984,4 +1448,20 @@ fn dates_in(text: &str) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_decodes_encoded_subjects() {
+        assert_eq!(decode_q_word("=?UTF-8?Q?Stra=C3=9Fe_good?="), "Straße good");
+        assert_eq!(decode_q_word("plain"), "plain");
+        assert_eq!(
+            search_text(b"Subject: =?UTF-8?Q?Re=3A_caf=C3=A9_ok?=\r\n\r\nbody"),
+            "café ok"
+        );
+        assert_eq!(search_text(b"Subject: Fwd: [x] hello\n\nbody"), "hello");
+    }
 }
