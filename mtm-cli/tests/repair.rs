@@ -272,3 +272,43 @@ fn repair_recover_mends_a_record_one_flipped_bit_damaged_and_keeps_its_day() {
     let days = ok(&mtm(&repo, &["days", "alice@example.com"]));
     assert!(days.contains("2026-11-20"), "{days}");
 }
+
+#[test]
+fn a_repository_of_an_older_version_is_read_only_until_mtm_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    // A config as the first versions wrote it: plain JSON, format 1.
+    std::fs::write(
+        repo.join("config"),
+        r#"{"format": 1, "id": "0123456789abcdef", "time_zone": "UTC", "header_dictionary": false}"#,
+    )
+    .unwrap();
+    let maildir = dir.path().join("alice");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    std::fs::write(maildir.join("cur/1.M1.host:2,S"), "Subject: hi\n\nhello\n").unwrap();
+    let snapshot = [
+        "snapshot",
+        "--maildir",
+        maildir.to_str().unwrap(),
+        "--account",
+        "alice@example.com",
+        "--now",
+        "2026-11-21T10:00:00Z",
+    ];
+    let refused = mtm(&repo, &snapshot);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("mtm upgrade"), "{err}");
+    // Reads still work.
+    assert!(ok(&mtm(&repo, &["accounts"])).trim().is_empty());
+
+    let upgraded = ok(&mtm(&repo, &["upgrade"]));
+    assert!(upgraded.contains("from format 1 to 3"), "{upgraded}");
+    ok(&mtm(&repo, &snapshot));
+    let again = ok(&mtm(&repo, &["upgrade"]));
+    assert!(again.contains("nothing to upgrade"), "{again}");
+    assert!(ok(&mtm(&repo, &["days", "alice@example.com"])).contains("2026-11-21"));
+}
