@@ -79,7 +79,9 @@ mod units;
 mod upgrade;
 mod verify;
 
-pub use backend::{Backend, FaultInjectingBackend, LocalBackend, MemoryBackend, StagedFile};
+pub use backend::{
+    Backend, FaultInjectingBackend, LocalBackend, MemoryBackend, OpenFile, StagedFile,
+};
 pub use chrono::{DateTime, NaiveDate, Utc};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};

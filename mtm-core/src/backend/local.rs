@@ -3,7 +3,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Backend, StagedFile, check_key, check_prefix};
+use super::{Backend, OpenFile, StagedFile, check_key, check_prefix};
 use crate::error::{Error, Result};
 
 /// A backend on a local directory: the embedded default, no server needed.
@@ -115,6 +115,40 @@ impl LocalBackend {
     }
 }
 
+/// A repository file kept open: each range read is one `pread`.
+#[derive(Debug)]
+struct LocalOpenFile {
+    file: File,
+    size: u64,
+    key: String,
+}
+
+impl OpenFile for LocalOpenFile {
+    fn read_at(&self, offset: u64, len: u64) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt as _;
+        if offset.checked_add(len).is_none_or(|end| end > self.size) {
+            return Err(Error::integrity(
+                &self.key,
+                format!(
+                    "range {offset}+{len} beyond end of file ({} bytes)",
+                    self.size
+                ),
+            ));
+        }
+        let len = usize::try_from(len)
+            .map_err(|_| Error::integrity(&self.key, "range too large for this platform"))?;
+        let mut buf = vec![0; len];
+        self.file
+            .read_exact_at(&mut buf, offset)
+            .map_err(|e| Error::storage(&self.key, e))?;
+        Ok(buf)
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
 /// How much of a staged file is buffered before it goes to the kernel.
 const STAGED_BUFFER: usize = 1024 * 1024;
 
@@ -220,6 +254,18 @@ impl Backend for LocalBackend {
     fn sync(&self) -> Result<()> {
         let root = File::open(&self.root).map_err(|e| Error::storage(&self.root, e))?;
         rustix::fs::syncfs(&root).map_err(|e| Error::storage(&self.root, e.into()))
+    }
+
+    fn keep_open(&self, key: &str) -> Result<Option<Box<dyn OpenFile>>> {
+        check_key(key)?;
+        let path = self.path(key);
+        let file = File::open(&path).map_err(io_err(&path))?;
+        let size = file.metadata().map_err(io_err(&path))?.len();
+        Ok(Some(Box::new(LocalOpenFile {
+            file,
+            size,
+            key: key.to_owned(),
+        })))
     }
 
     fn stage_new(&self) -> Result<Box<dyn StagedFile + '_>> {

@@ -68,6 +68,16 @@ pub trait Backend: Send + Sync + Debug {
         Ok(None)
     }
 
+    /// Opens `key` for many small range reads (an index file probed blob by blob), so that
+    /// each read costs one call instead of an open, a read and a close. `None` (the
+    /// default): this backend has nothing cheaper than [`read_range`](Self::read_range).
+    /// Files never change under their name, so an open file stays right; one deleted
+    /// meanwhile still reads as it was.
+    fn keep_open(&self, key: &str) -> Result<Option<Box<dyn OpenFile>>> {
+        check_key(key)?;
+        Ok(None)
+    }
+
     /// Starts a new file written piece by piece, whose key is given only once every byte is
     /// written (a pack is named by the hash of its content): nothing is visible until
     /// [`StagedFile::publish`], which keeps the promises of
@@ -82,6 +92,16 @@ pub trait Backend: Send + Sync + Debug {
             bytes: Vec::new(),
         }))
     }
+}
+
+/// A file kept open for range reads ([`Backend::keep_open`]).
+pub trait OpenFile: Send + Sync + Debug {
+    /// Reads `len` bytes at `offset`; an integrity error if the file is shorter, as
+    /// [`Backend::read_range`].
+    fn read_at(&self, offset: u64, len: u64) -> Result<Vec<u8>>;
+
+    /// The file's length in bytes.
+    fn size(&self) -> u64;
 }
 
 /// A file being written by [`Backend::stage_new`], not yet visible under any key.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Backend, StagedFile};
+use super::{Backend, OpenFile, StagedFile};
 use crate::error::{Error, Result};
 
 /// Passes reads through and refuses every write and deletion with
@@ -64,6 +64,10 @@ impl Backend for ReadOnlyBackend {
 
     fn modified(&self, key: &str) -> Result<Option<std::time::SystemTime>> {
         self.inner.modified(key)
+    }
+
+    fn keep_open(&self, key: &str) -> Result<Option<Box<dyn OpenFile>>> {
+        self.inner.keep_open(key)
     }
 
     fn stage_new(&self) -> Result<Box<dyn StagedFile + '_>> {

@@ -1,9 +1,10 @@
 //! A run over many accounts: one snapshot lock for the whole run, and group commit.
 //!
-//! Each account's snapshot stores its blobs and index file without waiting for the disk
-//! ([`Durability::AtSync`]) and hands its record to the run's [`GroupCommit`]. Every
-//! [`COMMIT_RECORDS`] records (or [`COMMIT_INTERVAL`], and at the end) the run syncs the
-//! storage once, so that everything the waiting records name is durable, writes the records,
+//! Each account's snapshot stores its blobs without waiting for the disk
+//! ([`Durability::AtSync`]), keeps their index entries in memory, and hands its record to the
+//! run's [`GroupCommit`]. Every [`COMMIT_RECORDS`] records (or [`COMMIT_ENTRIES`] index
+//! entries, or [`COMMIT_INTERVAL`], and at the end) the run syncs the storage once, so that
+//! every pack is durable, writes one index file for the group (durable), writes the records,
 //! and syncs once more. A crash loses at worst the records not yet committed (those
 //! accounts are snapshotted again by the next run), never a record naming missing bytes:
 //! a run costs two flushes per batch of accounts, not several per account.
@@ -25,6 +26,8 @@ use crate::store::Durability;
 const RUN_LOCK_REFRESH: Duration = Duration::from_secs(3600);
 /// Records a run commits together (a few MiB of memory).
 const COMMIT_RECORDS: usize = 1000;
+/// Index entries held in memory that make a commit due (about 8 MiB).
+const COMMIT_ENTRIES: usize = 128 * 1024;
 /// The longest a finished account waits for its record to be committed.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -44,10 +47,13 @@ struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Takes the waiting records out once a commit is due (or always, with `last`).
-    fn due(&mut self, last: bool) -> Option<Vec<Waiting>> {
-        let due =
-            last || self.waiting.len() >= COMMIT_RECORDS || self.since.elapsed() >= COMMIT_INTERVAL;
+    /// Takes the waiting records out once a commit is due (or always, with `last`):
+    /// enough records, enough index entries held in memory, or enough time.
+    fn due(&mut self, last: bool, held_entries: usize) -> Option<Vec<Waiting>> {
+        let due = last
+            || self.waiting.len() >= COMMIT_RECORDS
+            || held_entries >= COMMIT_ENTRIES
+            || self.since.elapsed() >= COMMIT_INTERVAL;
         if !due || self.waiting.is_empty() {
             return None;
         }
@@ -141,7 +147,7 @@ impl Repository {
                             record,
                             report,
                         });
-                        group.due(false)
+                        group.due(false, self.inner.store.held_entries())
                     };
                     if let Some(batch) = batch {
                         settle(self.commit_records(batch));
@@ -153,7 +159,7 @@ impl Repository {
         let last = group
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
-            .due(true);
+            .due(true, 0);
         if let Some(batch) = last {
             settle(self.commit_records(batch));
         }
@@ -179,7 +185,7 @@ impl Repository {
     /// its report, or why its record could not be written.
     fn commit_records(&self, batch: Vec<Waiting>) -> Vec<(usize, Result<SnapshotReport>)> {
         let backend = self.inner.backend.as_ref();
-        if let Err(e) = backend.sync() {
+        if let Err(e) = backend.sync().and_then(|()| self.inner.store.commit_held()) {
             return batch
                 .into_iter()
                 .map(|w| (w.position, Err(not_committed(&w.target.key, &e))))
@@ -229,4 +235,127 @@ fn not_committed(key: &str, cause: &Error) -> Error {
         key,
         std::io::Error::other(format!("the group commit's flush failed: {cause}")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backend::{Backend, MemoryBackend};
+    use crate::{FixedClock, RepositoryOptions};
+
+    /// A memory backend that logs every write and sync, in order.
+    #[derive(Debug, Default)]
+    struct Logged {
+        inner: MemoryBackend,
+        log: Mutex<Vec<String>>,
+    }
+
+    impl Logged {
+        fn note(&self, what: String) {
+            self.log.lock().unwrap().push(what);
+        }
+    }
+
+    impl Backend for Logged {
+        fn read(&self, key: &str) -> Result<Vec<u8>> {
+            self.inner.read(key)
+        }
+        fn read_range(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+            self.inner.read_range(key, offset, len)
+        }
+        fn write_new(&self, key: &str, bytes: &[u8]) -> Result<()> {
+            self.note(format!("durable {key}"));
+            self.inner.write_new(key, bytes)
+        }
+        fn write_new_unsynced(&self, key: &str, bytes: &[u8]) -> Result<()> {
+            self.note(format!("unsynced {key}"));
+            self.inner.write_new(key, bytes)
+        }
+        fn sync(&self) -> Result<()> {
+            self.note("sync".into());
+            Ok(())
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<String>> {
+            self.inner.list(prefix)
+        }
+        fn size(&self, key: &str) -> Result<u64> {
+            self.inner.size(key)
+        }
+        fn delete(&self, key: &str) -> Result<()> {
+            self.note(format!("delete {key}"));
+            self.inner.delete(key)
+        }
+    }
+
+    #[test]
+    fn a_run_makes_its_packs_durable_before_any_index_file_and_its_index_before_any_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut accounts = Vec::new();
+        for i in 0..5 {
+            let maildir = dir.path().join(format!("u{i}"));
+            for sub in ["cur", "new", "tmp"] {
+                std::fs::create_dir_all(maildir.join(sub)).unwrap();
+            }
+            for m in 0..3 {
+                std::fs::write(
+                    maildir.join(format!("cur/{m}.M{m}.host:2,S")),
+                    format!("Subject: {i} {m}\r\n\r\nbody {i} {m}\r\n"),
+                )
+                .unwrap();
+            }
+            accounts.push((
+                AccountId::new(&format!("u{i}@example.com")).unwrap(),
+                MaildirAccount::open(&maildir).unwrap(),
+            ));
+        }
+        let backend = Arc::new(Logged::default());
+        let options = RepositoryOptions {
+            header_dictionary: false,
+            ..RepositoryOptions::default()
+        };
+        let repo = Repository::init_with_backend(backend.clone(), options).unwrap();
+        let clock = FixedClock::parse("2026-11-21T00:00:30Z").unwrap();
+        let results = repo.snapshot_many(&accounts, &clock, &SnapshotOptions::default());
+        assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+        let log = backend.log.lock().unwrap().clone();
+        let at = |pred: &dyn Fn(&str) -> bool| -> Vec<usize> {
+            log.iter()
+                .enumerate()
+                .filter(|(_, l)| pred(l))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let packs = at(&|l| l.contains(" packs/"));
+        let indexes = at(&|l| l.starts_with("durable index/") || l.starts_with("unsynced index/"));
+        let records = at(&|l| l.contains(" snapshots/"));
+        let syncs = at(&|l| l == "sync");
+        assert!(
+            !packs.is_empty() && !indexes.is_empty() && records.len() == 5,
+            "{log:#?}"
+        );
+        assert!(
+            log.iter().all(|l| !l.starts_with("unsynced index/")),
+            "an index file written before its packs are durable: {log:#?}"
+        );
+        let first_index = indexes[0];
+        assert!(
+            syncs
+                .iter()
+                .any(|s| *s > *packs.last().unwrap() && *s < first_index),
+            "no sync between the packs and the index: {log:#?}"
+        );
+        assert!(records.iter().all(|r| *r > first_index), "{log:#?}");
+        assert!(
+            syncs.iter().any(|s| s > records.last().unwrap()),
+            "{log:#?}"
+        );
+        // Five accounts, one group: one index file, two flushes.
+        assert_eq!(indexes.len(), 1, "{log:#?}");
+        assert_eq!(syncs.len(), 2, "{log:#?}");
+        for (account, _) in &accounts {
+            assert_eq!(repo.account(account).unwrap().days().unwrap().len(), 1);
+        }
+    }
 }

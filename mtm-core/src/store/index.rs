@@ -277,6 +277,8 @@ impl BlobStore {
     /// replaced a damaged file by the bytes its name promises): whole while the index is
     /// full, else listed for probing.
     pub(crate) fn reload_all(&self) -> Result<()> {
+        // The same order as the group commit's: held entries, then the index.
+        let held = super::lock(&self.held);
         let mut state = self.index.write().unwrap_or_else(PoisonError::into_inner);
         let holders = state.full_holders;
         let mut fresh = if holders > 0 {
@@ -285,6 +287,8 @@ impl BlobStore {
             load_lazy(self.backend.as_ref())?
         };
         fresh.full_holders = holders;
+        // Entries held for a group commit are in no file yet: they stay known.
+        fresh.merge(&held);
         *state = fresh;
         Ok(())
     }

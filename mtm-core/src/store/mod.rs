@@ -75,6 +75,9 @@ pub(crate) struct BlobStore {
     next_writer: AtomicU64,
     /// Shared by every snapshot taken through this store (see [`BlobStore::in_flight`]).
     in_flight: crate::pool::Budget,
+    /// Index entries of group-commit sessions not yet in an index file (see
+    /// [`BlobStore::commit_held`]).
+    held: Mutex<format::IndexFile>,
 }
 
 impl BlobStore {
@@ -101,6 +104,7 @@ impl BlobStore {
             claims_released: Condvar::new(),
             next_writer: AtomicU64::new(1),
             in_flight: crate::pool::Budget::new(IN_FLIGHT),
+            held: Mutex::new(format::IndexFile::default()),
         }
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use super::format::{INDEX_ENTRY_LEN, IndexFile, IndexedPack, PackRecord};
 use super::lock;
-use crate::backend::Backend;
+use crate::backend::{Backend, OpenFile};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::BlobId;
 
@@ -200,6 +200,8 @@ pub(crate) struct SortedFile {
     pub(super) key: String,
     header: Header,
     packs: Mutex<HashMap<u32, IndexedPack>>,
+    /// The file kept open, where the backend can ([`Backend::keep_open`]).
+    open: Option<Box<dyn OpenFile>>,
 }
 
 /// What [`SortedFile::open`] found.
@@ -214,8 +216,12 @@ pub(crate) enum Opened {
 impl SortedFile {
     /// Reads the header of the index file `key` and checks the file's size against it.
     pub(crate) fn open(backend: &dyn Backend, key: &str) -> Result<Opened> {
-        let size = backend.size(key)?;
-        let head = read_part(backend, key, 0, HEADER_LEN.min(size))?;
+        let open = backend.keep_open(key)?;
+        let size = match &open {
+            Some(file) => file.size(),
+            None => backend.size(key)?,
+        };
+        let head = read_part(backend, open.as_deref(), key, 0, HEADER_LEN.min(size))?;
         if head.starts_with(super::format::INDEX_MAGIC) {
             return Ok(Opened::Unsorted);
         }
@@ -230,6 +236,7 @@ impl SortedFile {
             key: key.to_owned(),
             header,
             packs: Mutex::new(HashMap::new()),
+            open,
         }))
     }
 
@@ -256,7 +263,7 @@ impl SortedFile {
         id: &BlobId,
     ) -> Result<Option<(IndexedPack, PackRecord)>> {
         let k = bucket(id, self.header.bits) as u64;
-        let bounds = read_part(backend, &self.key, self.header.fanout_at() + 4 * k, 8)?;
+        let bounds = self.read(backend, self.header.fanout_at() + 4 * k, 8)?;
         let lo = u64::from(u32::from_le_bytes([
             bounds[0], bounds[1], bounds[2], bounds[3],
         ]));
@@ -270,9 +277,8 @@ impl SortedFile {
             return Ok(None);
         }
         let len = INDEX_ENTRY_LEN as u64;
-        let bucket = read_part(
+        let bucket = self.read(
             backend,
-            &self.key,
             self.header.entries_at() + lo * len,
             (hi - lo) * len,
         )?;
@@ -293,30 +299,40 @@ impl SortedFile {
         if let Some(pack) = lock(&self.packs).get(&number) {
             return Ok(*pack);
         }
-        let bytes = read_part(
-            backend,
-            &self.key,
-            HEADER_LEN + PACK_LEN * u64::from(number),
-            PACK_LEN,
-        )?;
+        let bytes = self.read(backend, HEADER_LEN + PACK_LEN * u64::from(number), PACK_LEN)?;
         let pack = super::format::pack_from(&bytes);
         lock(&self.packs).insert(number, pack);
         Ok(pack)
     }
 }
 
-/// A range of an index file. A file shorter than its header promises is damage (an
-/// integrity error); a file gone (a consolidation replaced it) is `NotFound`.
-fn read_part(backend: &dyn Backend, key: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
-    backend
-        .read_range(key, offset, len)
-        .map_err(|e| match e.kind() {
-            ErrorKind::NotFound => e,
-            ErrorKind::Integrity | ErrorKind::InvalidInput => {
-                Error::integrity(key, format!("index file truncated: {e}"))
-            }
-            _ => e,
-        })
+impl SortedFile {
+    fn read(&self, backend: &dyn Backend, offset: u64, len: u64) -> Result<Vec<u8>> {
+        read_part(backend, self.open.as_deref(), &self.key, offset, len)
+    }
+}
+
+/// A range of an index file, through the open file if there is one. A file shorter than
+/// its header promises is damage (an integrity error); a file gone (a consolidation
+/// replaced it) is `NotFound`.
+fn read_part(
+    backend: &dyn Backend,
+    open: Option<&dyn OpenFile>,
+    key: &str,
+    offset: u64,
+    len: u64,
+) -> Result<Vec<u8>> {
+    let read = match open {
+        Some(file) => file.read_at(offset, len),
+        None => backend.read_range(key, offset, len),
+    };
+    read.map_err(|e| match e.kind() {
+        ErrorKind::NotFound => e,
+        ErrorKind::Integrity | ErrorKind::InvalidInput => {
+            Error::integrity(key, format!("index file truncated: {e}"))
+        }
+        _ => e,
+    })
 }
 
 /// Whether `data` starts like a sorted index file.

@@ -375,6 +375,54 @@ struct Uploader {
     thread: std::thread::JoinHandle<Result<()>>,
 }
 
+impl BlobStore {
+    /// Takes in the index entries of a session of a group commit: known to this process's
+    /// writers at once, written to an index file by [`commit_held`](Self::commit_held).
+    fn hold_for_commit(&self, index: &IndexFile) -> Result<()> {
+        if index.entries.is_empty() {
+            return Ok(());
+        }
+        let mut held = lock(&self.held);
+        let first = u32::try_from(held.packs.len())
+            .map_err(|_| Error::invalid("index", "too many packs"))?;
+        held.packs.extend_from_slice(&index.packs);
+        held.entries
+            .extend(index.entries.iter().map(|(pack, r)| (first + pack, *r)));
+        self.index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .merge(index);
+        Ok(())
+    }
+
+    /// How many index entries wait for [`commit_held`](Self::commit_held).
+    pub(crate) fn held_entries(&self) -> usize {
+        lock(&self.held).entries.len()
+    }
+
+    /// Writes the entries held for a group commit into one index file, durable when this
+    /// returns. The caller has synced the storage first, so every pack it names is durable.
+    pub(crate) fn commit_held(&self) -> Result<()> {
+        let mut held = lock(&self.held);
+        if held.entries.is_empty() {
+            return Ok(());
+        }
+        let data = format::encode_index(&held)?;
+        let key = format!("index/{}", BlobId::of(&data).to_hex());
+        match self.backend.write_new(&key, &data) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        self.index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add_own(&key, &held);
+        *held = IndexFile::default();
+        Ok(())
+    }
+}
+
 /// Writes a new file as `durability` asks.
 fn write_file(
     backend: &dyn Backend,
@@ -616,7 +664,12 @@ impl PackWriter {
         if let Some(uploader) = self.uploader.take() {
             uploader.finish()?;
         }
-        if !self.index.entries.is_empty() {
+        if self.durability == Durability::AtSync {
+            // Indexed by the caller's group commit, after the sync that makes these packs
+            // durable: an index file must never outlive a crash that its packs do not.
+            self.compressor.store.hold_for_commit(&self.index)?;
+            self.stats.pack_ids = self.index.packs.iter().map(|p| p.id).collect();
+        } else if !self.index.entries.is_empty() {
             let data = format::encode_index(&self.index)?;
             let key = format!("index/{}", BlobId::of(&data).to_hex());
             let backend = self.compressor.store.backend.as_ref();
