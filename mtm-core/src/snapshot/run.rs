@@ -306,7 +306,7 @@ mod tests {
                 .unwrap();
             }
             accounts.push((
-                AccountId::new(&format!("u{i}@example.com")).unwrap(),
+                AccountId::new(format!("u{i}@example.com")).unwrap(),
                 MaildirAccount::open(&maildir).unwrap(),
             ));
         }
