@@ -504,33 +504,16 @@ impl Group<'_> {
                 }
                 self.list_post(&readers, list)?;
             } else {
-                let k = if available.len() >= 2 && self.rng.chance(0.2) {
-                    self.rng.range(2, available.len().min(6))
-                } else {
-                    1
-                };
-                let recipients: Vec<usize> = self
-                    .rng
-                    .sample_indices(available.len(), k)
-                    .into_iter()
-                    .filter_map(|i| available.get(i).copied())
-                    .collect();
-                for &r in &recipients {
-                    quotas[r] -= 1;
-                }
-                let local_sender = if self.rng.chance(0.15) {
-                    let senders: Vec<usize> = available
-                        .iter()
-                        .copied()
-                        .filter(|a| quotas[*a] > 0 && !recipients.contains(a))
-                        .collect();
-                    self.rng.pick(&senders).copied()
-                } else {
-                    None
-                };
-                if let Some(s) = local_sender {
-                    quotas[s] -= 1;
-                }
+                let (recipients, local_sender) = crate::workload::draw_delivery(
+                    &mut self.rng,
+                    &available,
+                    quotas,
+                    crate::workload::DeliveryOdds {
+                        several: 0.2,
+                        most: 6,
+                        local_sender: 0.15,
+                    },
+                );
                 self.personal(&recipients, local_sender)?;
             }
         }

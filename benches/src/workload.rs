@@ -825,33 +825,16 @@ impl<'a> Generator<'a> {
                 self.draft(account)?;
                 continue;
             }
-            let k = if available.len() >= 2 && self.rng.chance(MULTI_DELIVERY_SHARE) {
-                self.rng.range(2, available.len().min(10))
-            } else {
-                1
-            };
-            let recipients: Vec<usize> = self
-                .rng
-                .sample_indices(available.len(), k)
-                .into_iter()
-                .filter_map(|i| available.get(i).copied())
-                .collect();
-            for &r in &recipients {
-                quotas[r] -= 1;
-            }
-            let local_sender = if self.rng.chance(0.12) {
-                let senders: Vec<usize> = available
-                    .iter()
-                    .copied()
-                    .filter(|a| quotas[*a] > 0 && !recipients.contains(a))
-                    .collect();
-                self.rng.pick(&senders).copied()
-            } else {
-                None
-            };
-            if let Some(s) = local_sender {
-                quotas[s] -= 1;
-            }
+            let (recipients, local_sender) = draw_delivery(
+                &mut self.rng,
+                &available,
+                quotas,
+                DeliveryOdds {
+                    several: MULTI_DELIVERY_SHARE,
+                    most: 10,
+                    local_sender: 0.12,
+                },
+            );
             self.message(&recipients, local_sender)?;
         }
     }
@@ -1883,4 +1866,53 @@ mod tests {
             .count();
         assert_eq!(renamed, 22);
     }
+}
+
+/// How one delivery's recipients and sender are drawn (see [`draw_delivery`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeliveryOdds {
+    /// Chance that a message goes to several accounts.
+    pub several: f64,
+    /// The most accounts one message goes to (exclusive bound of the draw).
+    pub most: usize,
+    /// Chance that the sender is another hosted account.
+    pub local_sender: f64,
+}
+
+/// Draws the recipients of one delivery among the `available` accounts (one message off
+/// each one's quota) and, sometimes, a hosted account that sent it (one off its quota too).
+/// Both workloads draw this way; the order of the draws is part of the pinned classic tree.
+pub(crate) fn draw_delivery(
+    rng: &mut Rng,
+    available: &[usize],
+    quotas: &mut [usize],
+    odds: DeliveryOdds,
+) -> (Vec<usize>, Option<usize>) {
+    let k = if available.len() >= 2 && rng.chance(odds.several) {
+        rng.range(2, available.len().min(odds.most))
+    } else {
+        1
+    };
+    let recipients: Vec<usize> = rng
+        .sample_indices(available.len(), k)
+        .into_iter()
+        .filter_map(|i| available.get(i).copied())
+        .collect();
+    for &r in &recipients {
+        quotas[r] -= 1;
+    }
+    let local_sender = if rng.chance(odds.local_sender) {
+        let senders: Vec<usize> = available
+            .iter()
+            .copied()
+            .filter(|a| quotas[*a] > 0 && !recipients.contains(a))
+            .collect();
+        rng.pick(&senders).copied()
+    } else {
+        None
+    };
+    if let Some(s) = local_sender {
+        quotas[s] -= 1;
+    }
+    (recipients, local_sender)
 }
