@@ -779,18 +779,31 @@ fn message_file(
     }
 }
 
-/// The message at `rel` (relative to `root`) in `folder`, or `None` if there is no file
-/// there (any more). A symlink or anything but a regular file there is an error naming it.
-///
-/// `listed` is the scan's description of the file at `rel`, if there is one: its name, and
-/// so its flags and keywords, are unchanged, and only size and date are taken afresh.
 /// Reads an open message file whole into `bytes`, as long as it was when opened (`size`):
 /// a Maildir message never changes once delivered, so a file that grows or shrinks while it
 /// is read is refused (named by the caller) rather than stored half-written, and what is read
 /// never exceeds the size it had.
-fn read_whole(file: std::fs::File, size: u64, bytes: &mut Vec<u8>) -> io::Result<()> {
+///
+/// The buffer is sized from `size` up front, so that a file takes two reads (its bytes, then
+/// the end), not a read per doubling of a buffer that starts small.
+fn read_whole(mut file: std::fs::File, size: u64, bytes: &mut Vec<u8>) -> io::Result<()> {
+    let wanted = usize::try_from(size.saturating_add(1))
+        .map_err(|_| io::Error::other(format!("refused: {size} bytes do not fit in memory")))?;
     bytes.clear();
-    file.take(size.saturating_add(1)).read_to_end(bytes)?;
+    bytes.resize(wanted, 0);
+    let mut filled = 0;
+    while filled < wanted {
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                bytes.clear();
+                return Err(e);
+            }
+        }
+    }
+    bytes.truncate(filled);
     let read = bytes.len() as u64;
     if read != size {
         let now = if read > size { "grew" } else { "shrank" };
@@ -813,6 +826,11 @@ thread_local! {
         const { std::cell::Cell::new(None) };
 }
 
+/// The message at `rel` (relative to `root`) in `folder`, or `None` if there is no file
+/// there (any more). A symlink or anything but a regular file there is an error naming it.
+///
+/// `listed` is the scan's description of the file at `rel`, if there is one: its name, and
+/// so its flags and keywords, are unchanged, and only size and date are taken afresh.
 fn read_message(
     root: &Dir,
     owner: u32,
