@@ -1,8 +1,8 @@
 //! A run over many accounts: one snapshot lock for the whole run, and group commit.
 //!
 //! Each account's snapshot stores its blobs without waiting for the disk
-//! ([`Durability::AtSync`]), keeps their index entries in memory, and hands its record to the
-//! run's [`GroupCommit`]. Every [`COMMIT_RECORDS`] records (or [`COMMIT_ENTRIES`] index
+//! ([`Durability::AtSync`]), its last few in a pack that the run's accounts share, keeps
+//! their index entries in memory, and hands its record to the run's [`GroupCommit`]. Every [`COMMIT_RECORDS`] records (or [`COMMIT_ENTRIES`] index
 //! entries, or [`COMMIT_INTERVAL`], and at the end) the run syncs the storage once, so that
 //! every pack is durable, writes one index file for the group (durable), writes the records,
 //! and syncs once more. A crash loses at worst the records not yet committed (those
@@ -180,12 +180,20 @@ impl Repository {
             .collect()
     }
 
-    /// Commits a group of records: one sync makes everything they name durable, then the
+    /// Commits a group of records: the shared pack is written, one sync makes everything they
+    /// name durable, then the
     /// records are written, then one more sync makes them durable. Each account's result:
     /// its report, or why its record could not be written.
     fn commit_records(&self, batch: Vec<Waiting>) -> Vec<(usize, Result<SnapshotReport>)> {
         let backend = self.inner.backend.as_ref();
-        if let Err(e) = backend.sync().and_then(|()| self.inner.store.commit_held()) {
+        // The pack the run's accounts share for their last blobs is written first, so that
+        // the sync makes it durable with the others.
+        let store = &self.inner.store;
+        if let Err(e) = store
+            .flush_shared()
+            .and_then(|()| backend.sync())
+            .and_then(|()| store.commit_held())
+        {
             return batch
                 .into_iter()
                 .map(|w| (w.position, Err(not_committed(&w.target.key, &e))))
@@ -245,11 +253,13 @@ mod tests {
     use crate::backend::{Backend, MemoryBackend};
     use crate::{FixedClock, RepositoryOptions};
 
-    /// A memory backend that logs every write and sync, in order.
+    /// A memory backend that logs every write and sync, in order; with `fail_unsynced_packs`,
+    /// every pack written without a flush fails.
     #[derive(Debug, Default)]
     struct Logged {
         inner: MemoryBackend,
         log: Mutex<Vec<String>>,
+        fail_unsynced_packs: bool,
     }
 
     impl Logged {
@@ -270,6 +280,9 @@ mod tests {
             self.inner.write_new(key, bytes)
         }
         fn write_new_unsynced(&self, key: &str, bytes: &[u8]) -> Result<()> {
+            if self.fail_unsynced_packs && key.starts_with("packs/") {
+                return Err(Error::storage(key, std::io::Error::other("disk full")));
+            }
             self.note(format!("unsynced {key}"));
             self.inner.write_new(key, bytes)
         }
@@ -289,12 +302,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_run_makes_its_packs_durable_before_any_index_file_and_its_index_before_any_record() {
-        let dir = tempfile::tempdir().unwrap();
+    /// Five small Maildirs under `dir`, three messages each.
+    fn five_accounts(dir: &std::path::Path) -> Vec<(AccountId, MaildirAccount)> {
         let mut accounts = Vec::new();
         for i in 0..5 {
-            let maildir = dir.path().join(format!("u{i}"));
+            let maildir = dir.join(format!("u{i}"));
             for sub in ["cur", "new", "tmp"] {
                 std::fs::create_dir_all(maildir.join(sub)).unwrap();
             }
@@ -310,14 +322,30 @@ mod tests {
                 MaildirAccount::open(&maildir).unwrap(),
             ));
         }
-        let backend = Arc::new(Logged::default());
+        accounts
+    }
+
+    /// A new repository on `backend` (no header dictionary), and one run over `accounts`.
+    fn run_over(
+        backend: &Arc<Logged>,
+        accounts: &[(AccountId, MaildirAccount)],
+    ) -> (Repository, Vec<Result<SnapshotReport>>) {
         let options = RepositoryOptions {
             header_dictionary: false,
             ..RepositoryOptions::default()
         };
         let repo = Repository::init_with_backend(backend.clone(), options).unwrap();
         let clock = FixedClock::parse("2026-11-21T00:00:30Z").unwrap();
-        let results = repo.snapshot_many(&accounts, &clock, &SnapshotOptions::default());
+        let results = repo.snapshot_many(accounts, &clock, &SnapshotOptions::default());
+        (repo, results)
+    }
+
+    #[test]
+    fn a_run_makes_its_packs_durable_before_any_index_file_and_its_index_before_any_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = five_accounts(dir.path());
+        let backend = Arc::new(Logged::default());
+        let (repo, results) = run_over(&backend, &accounts);
         assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
         let log = backend.log.lock().unwrap().clone();
         let at = |pred: &dyn Fn(&str) -> bool| -> Vec<usize> {
@@ -351,11 +379,30 @@ mod tests {
             syncs.iter().any(|s| s > records.last().unwrap()),
             "{log:#?}"
         );
-        // Five accounts, one group: one index file, two flushes.
+        // Five small accounts, one group: one pack file, one index file, two flushes.
+        assert_eq!(packs.len(), 1, "{log:#?}");
         assert_eq!(indexes.len(), 1, "{log:#?}");
         assert_eq!(syncs.len(), 2, "{log:#?}");
         for (account, _) in &accounts {
             assert_eq!(repo.account(account).unwrap().days().unwrap().len(), 1);
         }
+    }
+
+    #[test]
+    fn a_shared_pack_that_cannot_be_written_commits_none_of_the_accounts_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = five_accounts(dir.path());
+        let backend = Arc::new(Logged {
+            fail_unsynced_packs: true,
+            ..Logged::default()
+        });
+        let (_, results) = run_over(&backend, &accounts);
+        for result in &results {
+            let err = result.as_ref().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+            assert!(err.to_string().contains("disk full"), "{err}");
+        }
+        assert!(backend.inner.list("snapshots/").unwrap().is_empty());
+        assert!(backend.inner.list("index/").unwrap().is_empty());
     }
 }

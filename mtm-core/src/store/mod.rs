@@ -17,6 +17,7 @@ mod dictionaries;
 pub(crate) mod format;
 mod index;
 mod read;
+mod shared;
 pub(crate) mod sorted;
 mod write;
 
@@ -78,6 +79,8 @@ pub(crate) struct BlobStore {
     /// Index entries of group-commit sessions not yet in an index file (see
     /// [`BlobStore::commit_held`]).
     held: Mutex<format::IndexFile>,
+    /// The pack that group-commit sessions share for their last blobs (see `shared`).
+    shared: Mutex<shared::SharedPack>,
 }
 
 impl BlobStore {
@@ -105,6 +108,7 @@ impl BlobStore {
             next_writer: AtomicU64::new(1),
             in_flight: crate::pool::Budget::new(IN_FLIGHT),
             held: Mutex::new(format::IndexFile::default()),
+            shared: Mutex::new(shared::SharedPack::default()),
         }
     }
 }
@@ -430,6 +434,73 @@ mod tests {
         assert!(
             err.to_string().contains("take this snapshot again"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn sessions_of_a_group_commit_share_one_pack_for_their_last_blobs() {
+        let (backend, store) = store();
+        let packs = || backend.list("packs/").unwrap().len();
+        let mut ids = Vec::new();
+        for account in 0..5 {
+            let mut w = store.writer(None);
+            w.defer_durability();
+            ids.push(
+                w.add(Kind::Part, format!("body of account {account}").as_bytes())
+                    .unwrap(),
+            );
+            assert_eq!(w.finish().unwrap().blobs, 1);
+        }
+        assert_eq!(packs(), 0, "a partial pack was written per session");
+        assert_eq!(shared::waiting_blobs(&store), 5);
+        store.flush_shared().unwrap();
+        store.commit_held().unwrap();
+        assert_eq!(packs(), 1, "five small sessions, one pack");
+        let again = BlobStore::open(backend.clone()).unwrap();
+        for (account, id) in ids.iter().enumerate() {
+            assert_eq!(
+                again.read(id, &|| "t".into()).unwrap(),
+                format!("body of account {account}").as_bytes()
+            );
+        }
+    }
+
+    #[test]
+    fn a_session_outside_the_group_commit_writes_the_shared_pack_it_borrows_from() {
+        let (backend, store) = store();
+        let mut run = store.writer(None);
+        run.defer_durability();
+        let shared = run.add(Kind::Part, b"newsletter for everyone").unwrap();
+        run.finish().unwrap();
+        let mut alone = store.writer(None);
+        alone.add(Kind::Part, b"newsletter for everyone").unwrap();
+        alone.add(Kind::Part, b"its own headers").unwrap();
+        // Would wait for ever if it left the shared pack to a commit it is not part of.
+        assert_eq!(alone.finish().unwrap().blobs, 1);
+        assert_eq!(shared::waiting_blobs(&store), 0);
+        assert!(store.contains(&shared));
+        assert_eq!(backend.list("packs/").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_session_of_the_run_borrows_from_the_shared_pack_without_waiting() {
+        let (_, store) = store();
+        let mut first = store.writer(None);
+        first.defer_durability();
+        first
+            .add(Kind::Part, b"copy delivered to two accounts")
+            .unwrap();
+        first.finish().unwrap();
+        let mut second = store.writer(None);
+        second.defer_durability();
+        second
+            .add(Kind::Part, b"copy delivered to two accounts")
+            .unwrap();
+        assert_eq!(second.finish().unwrap().blobs, 0);
+        assert_eq!(
+            shared::waiting_blobs(&store),
+            1,
+            "the pack was written early"
         );
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 use super::codec::{self, Codec, Dictionary, Encoder};
 use super::format::{self, BlobKind, IndexFile, IndexedPack, PackRecord, PackTrailer};
+use super::shared::SHARED_WRITER;
 use super::{BlobStore, PACK_TARGET, READ_CHUNK, STREAM_FROM, lock, pack_key};
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
@@ -127,18 +128,36 @@ impl Compressor {
 
     /// Waits until every borrowed blob is indexed by the session that claimed it. An error if
     /// that session failed: this session's snapshot would reference missing bytes.
-    fn wait_for_borrowed(&self) -> Result<()> {
+    ///
+    /// A session of a group commit ([`Durability::AtSync`]) leaves the blobs of the shared
+    /// pack to the commit, which writes that pack before anything that names them; any
+    /// other session has the shared pack written now.
+    fn wait_for_borrowed(&self, durability: Durability) -> Result<()> {
         let borrowed = std::mem::take(&mut *lock(&self.borrowed));
+        let at_commit = durability == Durability::AtSync;
         let mut claims = lock(&self.store.claims);
-        while borrowed.iter().any(|id| claims.contains_key(id)) {
+        loop {
+            let owners = || borrowed.iter().filter_map(|id| claims.get(id));
+            if !at_commit && owners().any(|owner| *owner == SHARED_WRITER) {
+                drop(claims);
+                self.store.flush_shared()?;
+                claims = lock(&self.store.claims);
+                continue;
+            }
+            if !owners().any(|owner| *owner != SHARED_WRITER) {
+                break;
+            }
             claims = self
                 .store
                 .claims_released
                 .wait(claims)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        drop(claims);
-        match borrowed.iter().find(|id| !self.store.contains(id)) {
+        let missing = borrowed.iter().find(|id| {
+            let left_to_commit = at_commit && claims.get(id) == Some(&SHARED_WRITER);
+            !(left_to_commit || self.store.contains(id))
+        });
+        match missing {
             None => Ok(()),
             Some(id) => Err(Error::storage(
                 "packs",
@@ -378,7 +397,7 @@ struct Uploader {
 impl BlobStore {
     /// Takes in the index entries of a session of a group commit: known to this process's
     /// writers at once, written to an index file by [`commit_held`](Self::commit_held).
-    fn hold_for_commit(&self, index: &IndexFile) -> Result<()> {
+    pub(super) fn hold_for_commit(&self, index: &IndexFile) -> Result<()> {
         if index.entries.is_empty() {
             return Ok(());
         }
@@ -519,7 +538,9 @@ pub(crate) struct PackWriter {
 
 impl PackWriter {
     /// Makes this session's packs and index file durable only at the caller's next
-    /// [`Backend::sync`] (packs streamed whole by a worker stay durable each).
+    /// [`Backend::sync`] (packs streamed whole by a worker stay durable each), and puts its
+    /// last, partial pack into the store's shared pack, which the caller writes with
+    /// [`BlobStore::flush_shared`] before that sync.
     pub(crate) fn defer_durability(&mut self) {
         self.durability = Durability::AtSync;
     }
@@ -617,16 +638,20 @@ impl PackWriter {
         Ok(())
     }
 
+    /// The dictionary that the blobs of the pack being filled need, if any.
+    fn tail_dictionary(&self) -> Option<BlobId> {
+        self.records
+            .iter()
+            .any(|r| r.codec == Codec::ZstdDictionary)
+            .then(|| self.compressor.dictionary.as_ref().map(|d| d.id))
+            .flatten()
+    }
+
     fn flush_pack(&mut self) -> Result<()> {
         if self.records.is_empty() {
             return Ok(());
         }
-        let dictionary = self
-            .records
-            .iter()
-            .any(|r| r.codec == Codec::ZstdDictionary)
-            .then(|| self.compressor.dictionary.as_ref().map(|d| d.id))
-            .flatten();
+        let dictionary = self.tail_dictionary();
         let trailer = PackTrailer {
             records: std::mem::take(&mut self.records),
             dictionary,
@@ -659,7 +684,17 @@ impl PackWriter {
     /// Writes the last pack and the index file, and makes the new blobs visible to readers
     /// of this process. Returns what the session stored.
     pub(crate) fn finish(mut self) -> Result<WriteStats> {
-        self.flush_pack()?;
+        if self.durability == Durability::AtSync {
+            // The last, partial pack joins the one the run's sessions share.
+            let dictionary = self.tail_dictionary();
+            let body = std::mem::take(&mut self.body);
+            let records = std::mem::take(&mut self.records);
+            self.compressor
+                .store
+                .share_tail(&body, records, dictionary, self.compressor.writer)?;
+        } else {
+            self.flush_pack()?;
+        }
         // Every pack must be on disk before an index file names it.
         if let Some(uploader) = self.uploader.take() {
             uploader.finish()?;
@@ -690,7 +725,7 @@ impl PackWriter {
             self.stats.index = Some(key);
         }
         self.compressor.release();
-        self.compressor.wait_for_borrowed()?;
+        self.compressor.wait_for_borrowed(self.durability)?;
         Ok(std::mem::take(&mut self.stats))
     }
 }

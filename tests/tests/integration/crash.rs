@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use mtm_core::{
-    AccountId, Backend, FaultInjectingBackend, FixedClock, MemoryBackend, MessageId, Repository,
-    RepositoryOptions, SnapshotOptions, VerifyOptions,
+    AccountId, Backend, ErrorKind, FaultInjectingBackend, FixedClock, MemoryBackend, MessageId,
+    Repository, RepositoryOptions, SnapshotOptions, VerifyOptions,
 };
 use mtm_tests::{Maildir, message};
 
@@ -95,6 +95,23 @@ fn count_operations(
     counter.operations()
 }
 
+/// Runs `run` on a fresh copy of the setup whose write or delete number `n` (of `total`)
+/// and every later one fail; checks that the run noticed, and that the storage it leaves
+/// opens and verifies clean. Returns the storage and a healthy handle on it.
+fn crash_at(
+    n: u64,
+    total: u64,
+    setup: &dyn Fn() -> Arc<MemoryBackend>,
+    run: &dyn Fn(&Repository) -> bool,
+) -> (Arc<MemoryBackend>, Repository) {
+    let storage = setup();
+    let faulty = Arc::new(FaultInjectingBackend::new(storage.clone(), n));
+    let repo = Repository::open_with_backend(faulty).unwrap();
+    assert!(!run(&repo), "failure {n} of {total} went unnoticed");
+    let healthy = assert_consistent(&storage);
+    (storage, healthy)
+}
+
 #[test]
 fn a_first_snapshot_that_dies_at_any_write_leaves_a_clean_repository() {
     let m = mailbox();
@@ -120,11 +137,7 @@ fn a_first_snapshot_that_dies_at_any_write_leaves_a_clean_repository() {
     // The last operation releases the snapshot's lock, after the commit: its failure leaves
     // a complete snapshot (and a lock that goes stale), so only the ones before must fail.
     for n in 1..total {
-        let storage = setup();
-        let faulty = Arc::new(FaultInjectingBackend::new(storage.clone(), n));
-        let repo = Repository::open_with_backend(faulty).unwrap();
-        assert!(!run(&repo), "failure {n} of {total} went unnoticed");
-        let healthy = assert_consistent(&storage);
+        let (storage, healthy) = crash_at(n, total, &setup, &run);
         assert!(
             healthy.accounts().unwrap().is_empty(),
             "failure {n}: a half snapshot is visible"
@@ -216,4 +229,91 @@ fn a_daily_snapshot_or_prune_that_dies_at_any_write_keeps_earlier_snapshots() {
     assert_eq!(healthy.prune(&plan, &now).unwrap().removed, 1);
     assert_reads_back(&assert_consistent(&storage), "2026-11-21", &[extra]);
     assert!(storage.list("snapshots/").unwrap().len() == 1);
+}
+
+/// An account of a run: its id, its Maildir and the messages delivered to it.
+type SmallAccount = (AccountId, Maildir, Vec<Vec<u8>>);
+
+/// Three small accounts that share some mail (a newsletter delivered to all three), each
+/// with mail of its own.
+fn small_accounts() -> (tempfile::TempDir, Vec<SmallAccount>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut accounts = Vec::new();
+    for name in ["ann", "bob", "cid"] {
+        let mut maildir = Maildir::create(dir.path().join(name));
+        let to = format!("{name}@example.com");
+        let mut raws = vec![message(
+            "news@example.org",
+            "list@example.org",
+            "Weekly news",
+            &"the same newsletter for everyone ".repeat(40),
+        )];
+        for i in 0..12 {
+            raws.push(message(
+                "s@example.org",
+                &to,
+                &format!("{name} {i}"),
+                &format!("{name}'s own mail {i} ").repeat(10 + i),
+            ));
+        }
+        for (i, raw) in raws.iter().enumerate() {
+            maildir.deliver("INBOX", raw, "", 1_790_000_000 + i as i64);
+        }
+        accounts.push((AccountId::new(&to).unwrap(), maildir, raws));
+    }
+    (dir, accounts)
+}
+
+#[test]
+fn a_run_over_many_accounts_that_dies_at_any_write_commits_whole_accounts_only() {
+    let (_dir, accounts) = small_accounts();
+    let sources: Vec<_> = accounts
+        .iter()
+        .map(|(id, maildir, _)| (id.clone(), maildir.source()))
+        .collect();
+    let setup = || {
+        let storage = Arc::new(MemoryBackend::new());
+        Repository::init_with_backend(storage.clone(), RepositoryOptions::default()).unwrap();
+        storage
+    };
+    let run = |repo: &Repository| {
+        repo.snapshot_many(&sources, &at("2026-11-20"), &SnapshotOptions::default())
+            .iter()
+            .all(Result::is_ok)
+    };
+    let reads_back = |repo: &Repository, account: &AccountId, raws: &[Vec<u8>]| {
+        let view = repo.account(account).unwrap();
+        for raw in raws {
+            assert_eq!(
+                &view
+                    .raw(mtm_tests::day("2026-11-20"), &MessageId::of(raw))
+                    .unwrap(),
+                raw
+            );
+        }
+    };
+    let total = count_operations(&setup, &run);
+    for n in 1..total {
+        let (storage, healthy) = crash_at(n, total, &setup, &run);
+        // Whatever was committed is whole: every message of it reads back.
+        let committed = healthy.accounts().unwrap();
+        for (id, _, raws) in &accounts {
+            if committed.contains(id) {
+                reads_back(&healthy, id, raws);
+            }
+        }
+        // Run again: it takes every account, or finds its record there (one written just
+        // before a failed flush was reported as not committed, and may have survived).
+        for result in
+            healthy.snapshot_many(&sources, &at("2026-11-20"), &SnapshotOptions::default())
+        {
+            if let Err(e) = result {
+                assert_eq!(e.kind(), ErrorKind::AlreadyExists, "failure {n}: {e}");
+            }
+        }
+        let healthy = assert_consistent(&storage);
+        for (id, _, raws) in &accounts {
+            reads_back(&healthy, id, raws);
+        }
+    }
 }

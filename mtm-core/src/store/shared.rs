@@ -1,0 +1,153 @@
+//! The pack that the sessions of a group commit share for their last, partial pack: a run
+//! over many small accounts writes one pack file per few MiB of new blobs, not one (and a
+//! writer thread) per account, which on a night of 10,000 accounts with a little new mail
+//! each was 10,000 files of a few KiB.
+//!
+//! A session of a group commit ([`Durability::AtSync`](super::Durability)) writes its full
+//! packs as before, and hands its last, partial one to the store's shared pack
+//! ([`BlobStore::share_tail`]); the claims on its blobs pass to the shared pack. The shared
+//! pack is written when it is full or when the run commits
+//! ([`BlobStore::flush_shared`], before the sync that makes packs durable), and its index
+//! entries are held for the commit like any session's. Until then its blobs are claimed by
+//! [`SHARED_WRITER`]: a session of the same run that references one needs no wait (the
+//! commit that takes its record writes the shared pack first); any other session writes the
+//! shared pack before it finishes.
+
+use super::format::{self, IndexFile, IndexedPack, PackRecord, PackTrailer};
+use super::{BlobStore, PACK_TARGET, lock, pack_key};
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::BlobId;
+
+/// The claim owner of blobs in the shared pack (sessions are numbered from 1).
+pub(super) const SHARED_WRITER: u64 = 0;
+
+/// The shared pack being filled, and whether an earlier one was lost.
+#[derive(Debug, Default)]
+pub(super) struct SharedPack {
+    /// The pack's bytes so far: the magic, then the blobs' stored bytes; empty when no
+    /// blob waits.
+    body: Vec<u8>,
+    records: Vec<PackRecord>,
+    /// The dictionary the blobs compressed with one use (a pack names at most one).
+    dictionary: Option<BlobId>,
+    /// Why a shared pack could not be written: the sessions whose blobs it held must not
+    /// be committed, so the next commit fails with this (and clears it).
+    lost: Option<String>,
+}
+
+impl BlobStore {
+    /// Takes in a session's last, partial pack: `body` (the pack magic, then the stored
+    /// bytes `records` point into), whose blobs are claimed by session `writer` and
+    /// compressed with `dictionary` where their codec says so. The blobs join the shared
+    /// pack, which is written first if they would overfill it or need another dictionary,
+    /// and their claims pass to [`SHARED_WRITER`].
+    pub(super) fn share_tail(
+        &self,
+        body: &[u8],
+        records: Vec<PackRecord>,
+        dictionary: Option<BlobId>,
+        writer: u64,
+    ) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let blobs = body
+            .get(format::PACK_MAGIC.len()..)
+            .ok_or_else(|| Error::invalid("pack", "a partial pack without its magic"))?;
+        let mut shared = lock(&self.shared);
+        let other_dictionary = matches!(
+            (shared.dictionary, dictionary),
+            (Some(theirs), Some(ours)) if theirs != ours
+        );
+        if !shared.records.is_empty()
+            && (other_dictionary || shared.body.len() + blobs.len() > PACK_TARGET)
+        {
+            self.write_shared(&mut shared)?;
+        }
+        if shared.body.is_empty() {
+            shared
+                .body
+                .reserve(PACK_TARGET.min(4 * blobs.len()).max(blobs.len() + 8));
+            shared.body.extend_from_slice(format::PACK_MAGIC);
+        }
+        let shift = u32::try_from(shared.body.len() - format::PACK_MAGIC.len())
+            .map_err(|_| Error::invalid("pack", "blob does not fit in a pack"))?;
+        let mut moved = Vec::with_capacity(records.len());
+        for record in records {
+            let offset = record
+                .offset
+                .checked_add(shift)
+                .ok_or_else(|| Error::invalid("pack", "blob does not fit in a pack"))?;
+            moved.push(PackRecord { offset, ..record });
+        }
+        shared.body.extend_from_slice(blobs);
+        shared.dictionary = shared.dictionary.or(dictionary);
+        let mut claims = lock(&self.claims);
+        for record in &moved {
+            if let Some(owner) = claims.get_mut(&record.id)
+                && *owner == writer
+            {
+                *owner = SHARED_WRITER;
+            }
+        }
+        drop(claims);
+        shared.records.extend(moved);
+        Ok(())
+    }
+
+    /// Writes the shared pack, if any blob waits in it, without waiting for the disk (the
+    /// group commit syncs next), and holds its index entries for the commit. An error if
+    /// this or an earlier shared pack could not be written: the sessions whose blobs it
+    /// held are not to be committed.
+    pub(crate) fn flush_shared(&self) -> Result<()> {
+        let mut shared = lock(&self.shared);
+        self.write_shared(&mut shared)?;
+        match shared.lost.take() {
+            None => Ok(()),
+            Some(why) => Err(Error::storage(
+                "packs",
+                std::io::Error::other(format!("a pack shared by this run was lost: {why}")),
+            )),
+        }
+    }
+
+    fn write_shared(&self, shared: &mut SharedPack) -> Result<()> {
+        if shared.records.is_empty() {
+            return Ok(());
+        }
+        let dictionary = shared.dictionary.take();
+        let trailer = PackTrailer {
+            records: std::mem::take(&mut shared.records),
+            dictionary,
+        };
+        let written =
+            format::finish_pack(std::mem::take(&mut shared.body), &trailer).and_then(|pack| {
+                let id = BlobId::of(&pack);
+                match self.backend.write_new_unsynced(&pack_key(&id), &pack) {
+                    Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(e),
+                    _ => Ok(id),
+                }
+            });
+        let held = written.and_then(|id| {
+            self.hold_for_commit(&IndexFile {
+                packs: vec![IndexedPack { id, dictionary }],
+                entries: trailer.records.iter().map(|r| (0, *r)).collect(),
+            })
+        });
+        // Written or not, its blobs are no longer claimed: a session waiting for one finds
+        // it indexed, or missing (and fails rather than name lost bytes).
+        lock(&self.claims).retain(|_, owner| *owner != SHARED_WRITER);
+        self.claims_released.notify_all();
+        if let Err(e) = held {
+            shared.lost.get_or_insert_with(|| e.to_string());
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// How many blobs wait in the shared pack (for tests).
+#[cfg(test)]
+pub(super) fn waiting_blobs(store: &BlobStore) -> usize {
+    lock(&store.shared).records.len()
+}
