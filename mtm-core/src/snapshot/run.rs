@@ -180,20 +180,13 @@ impl Repository {
             .collect()
     }
 
-    /// Commits a group of records: the shared pack is written, one sync makes everything they
-    /// name durable, then the
-    /// records are written, then one more sync makes them durable. Each account's result:
-    /// its report, or why its record could not be written.
+    /// Commits a group of records: [`commit_group`](crate::store::BlobStore::commit_group)
+    /// makes everything they name durable and indexed, then the records are written, then
+    /// one more sync makes them durable. Each account's result: its report, or why its
+    /// record could not be written.
     fn commit_records(&self, batch: Vec<Waiting>) -> Vec<(usize, Result<SnapshotReport>)> {
         let backend = self.inner.backend.as_ref();
-        // The pack the run's accounts share for their last blobs is written first, so that
-        // the sync makes it durable with the others.
-        let store = &self.inner.store;
-        if let Err(e) = store
-            .flush_shared()
-            .and_then(|()| backend.sync())
-            .and_then(|()| store.commit_held())
-        {
+        if let Err(e) = self.inner.store.commit_group() {
             return batch
                 .into_iter()
                 .map(|w| (w.position, Err(not_committed(&w.target.key, &e))))

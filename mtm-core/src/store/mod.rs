@@ -77,7 +77,7 @@ pub(crate) struct BlobStore {
     /// Shared by every snapshot taken through this store (see [`BlobStore::in_flight`]).
     in_flight: crate::pool::Budget,
     /// Index entries of group-commit sessions not yet in an index file (see
-    /// [`BlobStore::commit_held`]).
+    /// [`BlobStore::commit_group`]).
     held: Mutex<format::IndexFile>,
     /// The pack that group-commit sessions share for their last blobs (see `shared`).
     shared: Mutex<shared::SharedPack>,
@@ -453,8 +453,7 @@ mod tests {
         }
         assert_eq!(packs(), 0, "a partial pack was written per session");
         assert_eq!(shared::waiting_blobs(&store), 5);
-        store.flush_shared().unwrap();
-        store.commit_held().unwrap();
+        store.commit_group().unwrap();
         assert_eq!(packs(), 1, "five small sessions, one pack");
         let again = BlobStore::open(backend.clone()).unwrap();
         for (account, id) in ids.iter().enumerate() {
@@ -478,6 +477,12 @@ mod tests {
         // Would wait for ever if it left the shared pack to a commit it is not part of.
         assert_eq!(alone.finish().unwrap().blobs, 1);
         assert_eq!(shared::waiting_blobs(&store), 0);
+        assert_eq!(
+            store.held_entries(),
+            0,
+            "what it names is not in an index file yet"
+        );
+        assert_eq!(backend.list("index/").unwrap().len(), 2);
         assert!(store.contains(&shared));
         assert_eq!(backend.list("packs/").unwrap().len(), 2);
     }

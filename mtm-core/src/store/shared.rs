@@ -7,11 +7,11 @@
 //! packs as before, and hands its last, partial one to the store's shared pack
 //! ([`BlobStore::share_tail`]); the claims on its blobs pass to the shared pack. The shared
 //! pack is written when it is full or when the run commits
-//! ([`BlobStore::flush_shared`], before the sync that makes packs durable), and its index
-//! entries are held for the commit like any session's. Until then its blobs are claimed by
-//! [`SHARED_WRITER`]: a session of the same run that references one needs no wait (the
-//! commit that takes its record writes the shared pack first); any other session writes the
-//! shared pack before it finishes.
+//! ([`BlobStore::commit_group`] writes it before the sync that makes packs durable), and its
+//! index entries are held for the commit like any session's. Until then its blobs are
+//! claimed by [`SHARED_WRITER`]: a session of the same run that references one needs no wait
+//! (the commit that takes its record writes the shared pack first); any other session
+//! commits the group before it finishes.
 
 use super::format::{self, IndexFile, IndexedPack, PackRecord, PackTrailer};
 use super::{BlobStore, PACK_TARGET, lock, pack_key};
@@ -99,7 +99,7 @@ impl BlobStore {
     /// group commit syncs next), and holds its index entries for the commit. An error if
     /// this or an earlier shared pack could not be written: the sessions whose blobs it
     /// held are not to be committed.
-    pub(crate) fn flush_shared(&self) -> Result<()> {
+    pub(super) fn flush_shared(&self) -> Result<()> {
         let mut shared = lock(&self.shared);
         self.write_shared(&mut shared)?;
         match shared.lost.take() {

@@ -130,28 +130,32 @@ impl Compressor {
     /// that session failed: this session's snapshot would reference missing bytes.
     ///
     /// A session of a group commit ([`Durability::AtSync`]) leaves the blobs of the shared
-    /// pack to the commit, which writes that pack before anything that names them; any
-    /// other session has the shared pack written now.
+    /// pack to the commit, which writes that pack before anything that names them. Any
+    /// other session writes its record at once: if it borrowed from a group still to be
+    /// committed, it commits the group first ([`BlobStore::commit_group`]), so that what it
+    /// names is durable and indexed.
     fn wait_for_borrowed(&self, durability: Durability) -> Result<()> {
         let borrowed = std::mem::take(&mut *lock(&self.borrowed));
         let at_commit = durability == Durability::AtSync;
         let mut claims = lock(&self.store.claims);
-        loop {
-            let owners = || borrowed.iter().filter_map(|id| claims.get(id));
-            if !at_commit && owners().any(|owner| *owner == SHARED_WRITER) {
-                drop(claims);
-                self.store.flush_shared()?;
-                claims = lock(&self.store.claims);
-                continue;
-            }
-            if !owners().any(|owner| *owner != SHARED_WRITER) {
-                break;
-            }
+        while borrowed
+            .iter()
+            .filter_map(|id| claims.get(id))
+            .any(|owner| *owner != SHARED_WRITER)
+        {
             claims = self
                 .store
                 .claims_released
                 .wait(claims)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+        if !at_commit && !borrowed.is_empty() {
+            let in_shared_pack = borrowed.iter().any(|id| claims.contains_key(id));
+            drop(claims);
+            if in_shared_pack || self.store.held_entries() > 0 {
+                self.store.commit_group()?;
+            }
+            claims = lock(&self.store.claims);
         }
         let missing = borrowed.iter().find(|id| {
             let left_to_commit = at_commit && claims.get(id) == Some(&SHARED_WRITER);
@@ -396,7 +400,7 @@ struct Uploader {
 
 impl BlobStore {
     /// Takes in the index entries of a session of a group commit: known to this process's
-    /// writers at once, written to an index file by [`commit_held`](Self::commit_held).
+    /// writers at once, written to an index file by [`commit_group`](Self::commit_group).
     pub(super) fn hold_for_commit(&self, index: &IndexFile) -> Result<()> {
         if index.entries.is_empty() {
             return Ok(());
@@ -414,15 +418,21 @@ impl BlobStore {
         Ok(())
     }
 
-    /// How many index entries wait for [`commit_held`](Self::commit_held).
+    /// How many index entries wait for [`commit_group`](Self::commit_group).
     pub(crate) fn held_entries(&self) -> usize {
         lock(&self.held).entries.len()
     }
 
-    /// Writes the entries held for a group commit into one index file, durable when this
-    /// returns. The caller has synced the storage first, so every pack it names is durable.
-    pub(crate) fn commit_held(&self) -> Result<()> {
+    /// Makes what the sessions of a group commit stored durable and indexed: writes the
+    /// shared pack, syncs the storage, then writes every entry held into one index file,
+    /// durable when this returns. The held entries stay locked from before the sync until
+    /// the index file is written: an entry is held only once its pack is written, so each
+    /// one this writes names a pack that the sync made durable (one held during or after
+    /// the sync waits for the next commit).
+    pub(crate) fn commit_group(&self) -> Result<()> {
+        self.flush_shared()?;
         let mut held = lock(&self.held);
+        self.backend.sync()?;
         if held.entries.is_empty() {
             return Ok(());
         }
@@ -539,8 +549,8 @@ pub(crate) struct PackWriter {
 impl PackWriter {
     /// Makes this session's packs and index file durable only at the caller's next
     /// [`Backend::sync`] (packs streamed whole by a worker stay durable each), and puts its
-    /// last, partial pack into the store's shared pack, which the caller writes with
-    /// [`BlobStore::flush_shared`] before that sync.
+    /// last, partial pack into the store's shared pack: [`BlobStore::commit_group`] writes
+    /// it, syncs, and indexes them all.
     pub(crate) fn defer_durability(&mut self) {
         self.durability = Durability::AtSync;
     }
