@@ -334,6 +334,14 @@ pub(crate) fn prune_report<'py>(py: Python<'py>, r: &PruneReport) -> Obj<'py> {
     build!(py, "PruneReport" { removed: r.removed })
 }
 
+pub(crate) fn upgrade_report<'py>(py: Python<'py>, r: &mtm_core::UpgradeReport) -> Obj<'py> {
+    build!(py, "UpgradeReport" {
+        from_format: r.from_format,
+        to_format: r.to_format,
+        index_files_merged: r.index_files_merged,
+    })
+}
+
 pub(crate) fn gc_report<'py>(py: Python<'py>, r: &GcReport) -> Obj<'py> {
     build!(py, "GcReport" {
         blobs_removed: r.blobs_removed,

@@ -90,6 +90,20 @@ impl Repository {
         Ok(Self::new(path, repo))
     }
 
+    /// Converts a repository written by an older version to the format this one writes, in
+    /// place (an older repository opens read-only, and every write raises
+    /// `UnsupportedFormatError` naming this). Safe to run again, and a crash at any step
+    /// leaves a repository that opens. Raises `BusyError` while a snapshot or gc runs.
+    #[classmethod]
+    fn upgrade<'py>(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'py>,
+        path: PathBuf,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let report = run(py, move || CoreRepository::upgrade(&path))?;
+        convert::upgrade_report(py, &report)
+    }
+
     /// The repository's directory.
     #[getter]
     fn path(&self) -> PathBuf {

@@ -87,3 +87,25 @@ def test_snapshot_root_and_many(tmp_path: Path) -> None:
         assert isinstance(again[0].error, mtm.AlreadyExistsError)
         later = repo.snapshot_many([("alice@example.com", str(root / "alice@example.com"))], now=now + timedelta(days=1))
         assert later[0].report is not None and later[0].report.files_unchanged == 2
+
+
+def test_an_older_repository_is_read_only_until_upgraded(tmp_path: Path, maildir: Maildir) -> None:
+    old = tmp_path / "repo"
+    old.mkdir()
+    # A config as the first versions wrote it: plain JSON, format 1.
+    (old / "config").write_text('{"format": 1, "id": "0123456789abcdef", "time_zone": "UTC", "header_dictionary": false}')
+    maildir.add(mail("hello"))
+    with mtm.Repository.open(old) as repo:
+        assert repo.accounts() == []  # reads work
+        with pytest.raises(mtm.UnsupportedFormatError, match="mtm upgrade"):
+            repo.snapshot(ALICE, maildir.root, now=DAY1)
+    report = mtm.Repository.upgrade(old)
+    assert report == mtm.UpgradeReport(from_format=1, to_format=3, index_files_merged=0)
+    assert report.upgraded
+    with mtm.Repository.open(old) as repo:
+        repo.snapshot(ALICE, maildir.root, now=DAY1)
+        assert repo.account(ALICE).days() == [date(2026, 11, 20)]
+    again = mtm.Repository.upgrade(old)
+    assert not again.upgraded and again.to_format == 3
+    with pytest.raises(mtm.NotFoundError):
+        mtm.Repository.upgrade(tmp_path / "nowhere")

@@ -26,6 +26,7 @@ from ._types import (
     FolderInfo,
     GcReport,
     IndexRepairReport,
+    UpgradeReport,
     Problem,
     RecoveryReport,
     RepairedSnapshot,
@@ -60,6 +61,8 @@ class Repository:
     ) -> Repository: ...
     @classmethod
     def open(cls, path: _Path) -> Repository: ...
+    @classmethod
+    def upgrade(cls, path: _Path) -> UpgradeReport: ...
     @property
     def path(self) -> Path: ...
     @property

@@ -45,6 +45,7 @@ __all__ = [
     "VerifyReport",
     "RepositoryStats",
     "IndexRepairReport",
+    "UpgradeReport",
     "RepairedMessage",
     "RepairedSnapshot",
     "RecoveryReport",
@@ -385,6 +386,21 @@ class VerifyReport:
     def ok(self) -> bool:
         """Whether no problem was found."""
         return not self.problems
+
+
+@dataclass(frozen=True)
+class UpgradeReport:
+    """What ``Repository.upgrade()`` did: the repository's format before and after, and how
+    many index files it merged into one sorted file (nothing when the format was current)."""
+
+    from_format: int
+    to_format: int
+    index_files_merged: int
+
+    @property
+    def upgraded(self) -> bool:
+        """Whether there was anything to convert."""
+        return self.from_format != self.to_format
 
 
 @dataclass(frozen=True)
