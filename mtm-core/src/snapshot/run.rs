@@ -111,6 +111,7 @@ impl Repository {
                     .collect();
             }
         };
+        self.inner.store.start_group_commit();
         let mut results: Vec<Option<Result<SnapshotReport>>> = Vec::new();
         results.resize_with(accounts.len(), || None);
         let results = Mutex::new(results);
@@ -241,18 +242,19 @@ fn not_committed(key: &str, cause: &Error) -> Error {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::sync::atomic::Ordering;
 
     use super::*;
     use crate::backend::{Backend, MemoryBackend};
     use crate::{FixedClock, RepositoryOptions};
 
-    /// A memory backend that logs every write and sync, in order; with `fail_unsynced_packs`,
-    /// every pack written without a flush fails.
+    /// A memory backend that logs every write and sync, in order; the next
+    /// `fail_unsynced_packs` packs written without a flush fail.
     #[derive(Debug, Default)]
     struct Logged {
         inner: MemoryBackend,
         log: Mutex<Vec<String>>,
-        fail_unsynced_packs: bool,
+        fail_unsynced_packs: std::sync::atomic::AtomicU32,
     }
 
     impl Logged {
@@ -273,7 +275,12 @@ mod tests {
             self.inner.write_new(key, bytes)
         }
         fn write_new_unsynced(&self, key: &str, bytes: &[u8]) -> Result<()> {
-            if self.fail_unsynced_packs && key.starts_with("packs/") {
+            let failing = &self.fail_unsynced_packs;
+            if key.starts_with("packs/")
+                && failing
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok()
+            {
                 return Err(Error::storage(key, std::io::Error::other("disk full")));
             }
             self.note(format!("unsynced {key}"));
@@ -386,7 +393,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let accounts = five_accounts(dir.path());
         let backend = Arc::new(Logged {
-            fail_unsynced_packs: true,
+            fail_unsynced_packs: u32::MAX.into(),
             ..Logged::default()
         });
         let (_, results) = run_over(&backend, &accounts);
@@ -397,5 +404,39 @@ mod tests {
         }
         assert!(backend.inner.list("snapshots/").unwrap().is_empty());
         assert!(backend.inner.list("index/").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_lost_shared_pack_fails_every_later_commit_of_its_run() {
+        let backend = Arc::new(Logged {
+            fail_unsynced_packs: 1.into(),
+            ..Logged::default()
+        });
+        let (repo, _) = run_over(&backend, &[]);
+        let store = &repo.inner.store;
+        let session = |body: &[u8]| {
+            let mut writer = store.writer(None);
+            writer.defer_durability();
+            writer.add(crate::store::Kind::Part, body).unwrap();
+            writer.finish().unwrap();
+        };
+        session(b"first account's mail");
+        let err = store.commit_group().unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+        // The storage works again, but an account whose blobs were in the lost pack may
+        // still be on its way to this run's commits.
+        session(b"second account's mail");
+        let err = store.commit_group().unwrap_err();
+        assert!(err.to_string().contains("lost"), "{err}");
+        assert!(
+            store.commit_group().is_err(),
+            "only the next commit was failed"
+        );
+        assert!(backend.inner.list("index/").unwrap().is_empty());
+        // The next run starts afresh.
+        store.start_group_commit();
+        session(b"third account's mail");
+        store.commit_group().unwrap();
+        assert_eq!(backend.inner.list("index/").unwrap().len(), 1);
     }
 }

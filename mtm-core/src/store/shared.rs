@@ -30,8 +30,10 @@ pub(super) struct SharedPack {
     records: Vec<PackRecord>,
     /// The dictionary the blobs compressed with one use (a pack names at most one).
     dictionary: Option<BlobId>,
-    /// Why a shared pack could not be written: the sessions whose blobs it held must not
-    /// be committed, so the next commit fails with this (and clears it).
+    /// Why a shared pack of this run could not be written. The sessions whose blobs it
+    /// held must not be committed, and one of them may join the run's commits later than
+    /// the next one: every later commit of the run fails with this (a storage that failed a
+    /// write rarely takes the next), until [`BlobStore::start_group_commit`] clears it.
     lost: Option<String>,
 }
 
@@ -97,18 +99,24 @@ impl BlobStore {
 
     /// Writes the shared pack, if any blob waits in it, without waiting for the disk (the
     /// group commit syncs next), and holds its index entries for the commit. An error if
-    /// this or an earlier shared pack could not be written: the sessions whose blobs it
-    /// held are not to be committed.
+    /// this or an earlier shared pack of the run could not be written: the sessions whose
+    /// blobs it held are not to be committed.
     pub(super) fn flush_shared(&self) -> Result<()> {
         let mut shared = lock(&self.shared);
         self.write_shared(&mut shared)?;
-        match shared.lost.take() {
+        match &shared.lost {
             None => Ok(()),
             Some(why) => Err(Error::storage(
                 "packs",
                 std::io::Error::other(format!("a pack shared by this run was lost: {why}")),
             )),
         }
+    }
+
+    /// Starts a run of group commits: a shared pack lost by an earlier run no longer fails
+    /// this one's commits (that run's sessions were never committed).
+    pub(crate) fn start_group_commit(&self) {
+        lock(&self.shared).lost = None;
     }
 
     fn write_shared(&self, shared: &mut SharedPack) -> Result<()> {
