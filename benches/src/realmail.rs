@@ -40,8 +40,8 @@ use std::rc::Rc;
 use crate::rng::{Rng, derive_seed};
 use crate::workload::{
     self, CopyMode, DRAFTS, DayMode, DayRates, DayStats, EXTERNAL_DOMAINS, FIRST_NAMES, Freshness,
-    GenStats, HISTORY_DAYS, LAST_NAMES, LIST_NAMES, LISTS, MessageFile, SENT, START_SECS, WORDS,
-    WorkloadConfig, account_id, base64_lines, rfc2822_date,
+    GenStats, HISTORY_DAYS, LAST_NAMES, LIST_NAMES, LISTS, LineBreaks, MessageFile, SENT,
+    START_SECS, WORDS, WorkloadConfig, account_id, base64_lines, prose, rfc2822_date, token,
 };
 
 /// Median message size of the real workload, in bytes.
@@ -425,6 +425,15 @@ struct IssueCache {
 /// Seconds between two issues of one newsletter: a subscriber gets most issues of its
 /// newsletters, so an issue reaches most subscribed accounts (as a real newsletter does).
 /// With few messages per account the issues are rarer (at most one a day).
+/// A word of real mail's vocabulary: now and then an accented one.
+fn real_word(rng: &mut Rng) -> &'static str {
+    if rng.chance(0.04) {
+        ACCENTED_WORDS[rng.below(ACCENTED_WORDS.len())]
+    } else {
+        WORDS[rng.below(WORDS.len())]
+    }
+}
+
 fn issue_period(cfg: &WorkloadConfig) -> i64 {
     let per_newsletter = cfg.messages_per_account as f64 * NEWSLETTER_SHARE / 3.0;
     let issues = per_newsletter.max(1.0);
@@ -522,18 +531,11 @@ impl Group<'_> {
     // --- small pieces -------------------------------------------------------------------
 
     fn word(&mut self) -> &'static str {
-        if self.rng.chance(0.04) {
-            ACCENTED_WORDS[self.rng.below(ACCENTED_WORDS.len())]
-        } else {
-            WORDS[self.rng.below(WORDS.len())]
-        }
+        real_word(&mut self.rng)
     }
 
     fn token(&mut self, len: usize) -> String {
-        const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| char::from(CHARS[self.rng.below(CHARS.len())]))
-            .collect()
+        token(&mut self.rng, len)
     }
 
     /// A base64-looking signature value folded over header lines.
@@ -616,41 +618,12 @@ impl Group<'_> {
     /// Paragraphs of about `target` bytes. With `flowed`, lines are wrapped at 72 columns
     /// ending in a space (format=flowed soft breaks); otherwise a paragraph is one line.
     fn paragraphs(&mut self, target: usize, flowed: bool) -> String {
-        let mut out = String::with_capacity(target + 100);
-        let mut line_len = 0;
-        while out.len() < target {
-            let words = self.rng.range(6, 18);
-            for i in 0..words {
-                let w = self.word();
-                let mut token = if i == 0 {
-                    Self::capitalised(w)
-                } else {
-                    w.to_string()
-                };
-                if i + 1 == words {
-                    token.push(if self.rng.chance(0.1) { '?' } else { '.' });
-                } else if self.rng.chance(0.08) {
-                    token.push(',');
-                }
-                if line_len > 0 && flowed && line_len + 1 + token.len() > 72 {
-                    out.push_str(" \n");
-                    line_len = 0;
-                } else if line_len > 0 {
-                    out.push(' ');
-                    line_len += 1;
-                }
-                out.push_str(&token);
-                line_len += token.len();
-            }
-            if self.rng.chance(0.25) {
-                out.push_str("\n\n");
-                line_len = 0;
-            }
-        }
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
-        out
+        let breaks = if flowed {
+            LineBreaks::Flowed
+        } else {
+            LineBreaks::None
+        };
+        prose(&mut self.rng, target, real_word, breaks, 0.25)
     }
 
     /// A personal text: greeting, paragraphs, closing and a signature (`-- ` separator).

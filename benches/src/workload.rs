@@ -840,7 +840,7 @@ impl<'a> Generator<'a> {
     }
 
     fn word(&mut self) -> &'static str {
-        WORDS[self.rng.below(WORDS.len())]
+        plain_word(&mut self.rng)
     }
 
     fn external_person(&mut self) -> Person {
@@ -897,46 +897,7 @@ impl<'a> Generator<'a> {
     /// Plain text of about `target` bytes: sentences from the word list wrapped at 72 columns,
     /// in paragraphs.
     fn text(&mut self, target: usize) -> String {
-        let mut out = String::with_capacity(target + 100);
-        let mut line_len = 0;
-        while out.len() < target {
-            let words = self.rng.range(6, 18);
-            for i in 0..words {
-                let w = self.word();
-                let mut token = String::with_capacity(w.len() + 1);
-                if i == 0 {
-                    let mut c = w.chars();
-                    if let Some(f) = c.next() {
-                        token.extend(f.to_uppercase());
-                        token.push_str(c.as_str());
-                    }
-                } else {
-                    token.push_str(w);
-                }
-                if i + 1 == words {
-                    token.push(if self.rng.chance(0.1) { '?' } else { '.' });
-                } else if self.rng.chance(0.08) {
-                    token.push(',');
-                }
-                if line_len > 0 && line_len + 1 + token.len() > 72 {
-                    out.push('\n');
-                    line_len = 0;
-                } else if line_len > 0 {
-                    out.push(' ');
-                    line_len += 1;
-                }
-                out.push_str(&token);
-                line_len += token.len();
-            }
-            if self.rng.chance(0.2) {
-                out.push_str("\n\n");
-                line_len = 0;
-            }
-        }
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
-        out
+        prose(&mut self.rng, target, plain_word, LineBreaks::Hard, 0.2)
     }
 
     fn html_of(text: &str) -> String {
@@ -982,10 +943,7 @@ impl<'a> Generator<'a> {
     }
 
     fn token(&mut self, len: usize) -> String {
-        const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| char::from(CHARS[self.rng.below(CHARS.len())]))
-            .collect()
+        token(&mut self.rng, len)
     }
 
     fn offset_minutes(&mut self) -> i32 {
@@ -1377,6 +1335,88 @@ impl<'a> Generator<'a> {
 
 /// The folder a delivered copy ends up in: today's mail stays in INBOX; history is spread
 /// over INBOX, Archive, Archive/2024 and Trash.
+/// A word of the classic workload's vocabulary.
+fn plain_word(rng: &mut Rng) -> &'static str {
+    WORDS[rng.below(WORDS.len())]
+}
+
+/// `len` random letters and digits.
+pub(crate) fn token(rng: &mut Rng, len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| char::from(CHARS[rng.below(CHARS.len())]))
+        .collect()
+}
+
+/// How [`prose`] breaks its lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineBreaks {
+    /// At 72 columns, with a line break.
+    Hard,
+    /// At 72 columns, with a space before the line break (`format=flowed`).
+    Flowed,
+    /// Never: one line a paragraph (a quoted-printable encoder breaks them later).
+    None,
+}
+
+/// Sentences of 6 to 17 words drawn by `word` until `target` bytes: the first word of each
+/// capitalised, a full stop (or now and then a question mark) at its end and a comma now
+/// and then, a paragraph break after a sentence with chance `paragraph`, lines broken as
+/// `breaks` says. Ends with a line break.
+pub(crate) fn prose(
+    rng: &mut Rng,
+    target: usize,
+    mut word: impl FnMut(&mut Rng) -> &'static str,
+    breaks: LineBreaks,
+    paragraph: f64,
+) -> String {
+    let mut out = String::with_capacity(target + 100);
+    let mut line_len = 0;
+    while out.len() < target {
+        let words = rng.range(6, 18);
+        for i in 0..words {
+            let w = word(rng);
+            let mut token = String::with_capacity(w.len() + 1);
+            if i == 0 {
+                let mut c = w.chars();
+                if let Some(f) = c.next() {
+                    token.extend(f.to_uppercase());
+                    token.push_str(c.as_str());
+                }
+            } else {
+                token.push_str(w);
+            }
+            if i + 1 == words {
+                token.push(if rng.chance(0.1) { '?' } else { '.' });
+            } else if rng.chance(0.08) {
+                token.push(',');
+            }
+            let wraps = breaks != LineBreaks::None && line_len + 1 + token.len() > 72;
+            if line_len > 0 && wraps {
+                out.push_str(if breaks == LineBreaks::Flowed {
+                    " \n"
+                } else {
+                    "\n"
+                });
+                line_len = 0;
+            } else if line_len > 0 {
+                out.push(' ');
+                line_len += 1;
+            }
+            out.push_str(&token);
+            line_len += token.len();
+        }
+        if rng.chance(paragraph) {
+            out.push_str("\n\n");
+            line_len = 0;
+        }
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
 pub(crate) fn inbox_folder(rng: &mut Rng, freshness: Freshness, received: i64) -> usize {
     if freshness == Freshness::New {
         return INBOX;
