@@ -41,7 +41,8 @@ use crate::rng::{Rng, derive_seed};
 use crate::workload::{
     self, CopyMode, DRAFTS, DayMode, DayRates, DayStats, EXTERNAL_DOMAINS, FIRST_NAMES, Freshness,
     GenStats, HISTORY_DAYS, LAST_NAMES, LIST_NAMES, LISTS, LineBreaks, MessageFile, SENT,
-    START_SECS, WORDS, WorkloadConfig, account_id, base64_lines, prose, rfc2822_date, token,
+    START_SECS, WORDS, WorkloadConfig, account_id, base64_lines, capitalised, prose, rfc2822_date,
+    token,
 };
 
 /// Median message size of the real workload, in bytes.
@@ -584,14 +585,6 @@ impl Group<'_> {
         }
     }
 
-    fn capitalised(w: &str) -> String {
-        let mut c = w.chars();
-        match c.next() {
-            Some(f) => f.to_uppercase().chain(c).collect(),
-            None => String::new(),
-        }
-    }
-
     fn subject(&mut self) -> String {
         match self.rng.below(7) {
             0 => format!("Invoice {}", 10_000 + self.rng.below(90_000)),
@@ -605,7 +598,7 @@ impl Group<'_> {
             _ => {
                 let n = self.rng.range(3, 7);
                 let words: Vec<&str> = (0..n).map(|_| self.word()).collect();
-                let mut s = Self::capitalised(words.first().copied().unwrap_or("news"));
+                let mut s = capitalised(words.first().copied().unwrap_or("news"));
                 for w in words.iter().skip(1) {
                     s.push(' ');
                     s.push_str(w);
@@ -1152,7 +1145,7 @@ impl Group<'_> {
                 "xml" => format!("IT01234567890_{}", self.token(5)),
                 _ => format!(
                     "{}_{}",
-                    Self::capitalised(WORDS[self.rng.below(WORDS.len())]),
+                    capitalised(WORDS[self.rng.below(WORDS.len())]),
                     2024 + self.rng.below(3)
                 ),
             };

@@ -879,11 +879,7 @@ impl<'a> Generator<'a> {
                 for i in 0..n {
                     let w = self.word();
                     if i == 0 {
-                        let mut c = w.chars();
-                        if let Some(f) = c.next() {
-                            s.extend(f.to_uppercase());
-                            s.push_str(c.as_str());
-                        }
+                        s.push_str(&capitalised(w));
                     } else {
                         s.push(' ');
                         s.push_str(w);
@@ -1348,6 +1344,15 @@ pub(crate) fn token(rng: &mut Rng, len: usize) -> String {
         .collect()
 }
 
+/// `w` with its first letter in upper case.
+pub(crate) fn capitalised(w: &str) -> String {
+    let mut c = w.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// How [`prose`] breaks its lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LineBreaks {
@@ -1376,16 +1381,7 @@ pub(crate) fn prose(
         let words = rng.range(6, 18);
         for i in 0..words {
             let w = word(rng);
-            let mut token = String::with_capacity(w.len() + 1);
-            if i == 0 {
-                let mut c = w.chars();
-                if let Some(f) = c.next() {
-                    token.extend(f.to_uppercase());
-                    token.push_str(c.as_str());
-                }
-            } else {
-                token.push_str(w);
-            }
+            let mut token = if i == 0 { capitalised(w) } else { w.to_owned() };
             if i + 1 == words {
                 token.push(if rng.chance(0.1) { '?' } else { '.' });
             } else if rng.chance(0.08) {
