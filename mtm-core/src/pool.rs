@@ -199,6 +199,10 @@ pub(crate) fn map_consume<T: Sync, S, R: Send>(
     weight: impl Fn(&T) -> u64 + Sync,
     mut consume: impl FnMut(R) -> Result<()>,
 ) -> Result<()> {
+    // No state is made for no work (a worker's state may be costly: compression contexts).
+    if items.is_empty() {
+        return Ok(());
+    }
     if threads <= 1 || items.len() <= 1 {
         let mut state = init()?;
         for item in items {
