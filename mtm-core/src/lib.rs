@@ -71,10 +71,14 @@ mod repair;
 mod repo;
 mod restore;
 mod retention;
+// Knobs for the project's own tests (cargo feature `testing`, off by default).
 mod sealed;
 mod snapshot;
 pub mod source;
 mod store;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing;
 mod units;
 mod upgrade;
 mod verify;

@@ -950,6 +950,9 @@ fn execute(inner: &RepoInner, survey: Survey, clock: &dyn Clock) -> Result<Recov
             };
             let json = encode(&manifest, manifest.messages.len() * 200 + 256)?;
             folder.manifest = writer.add(Kind::Manifest, &json)?;
+            // The folder's directories no longer vouch for this manifest: the next snapshot
+            // lists the folder.
+            folder.stamp = None;
             folder.messages = manifest.messages.len() as u64;
             folder.bytes = manifest.messages.iter().map(|e| e.size).sum();
         }

@@ -1,6 +1,8 @@
 //! Taking snapshots: one account's Maildir on one day, stored as deduplicated blobs.
 
 pub(crate) mod model;
+#[cfg(test)]
+mod passed_over_tests;
 mod run;
 pub(crate) mod take;
 

@@ -11,6 +11,7 @@ use crate::flags::Flags;
 use crate::id::{BlobId, MessageId};
 use crate::message::Summary;
 use crate::names::{AccountId, FolderName};
+use crate::source::FolderStamp;
 
 /// The format version written into every snapshot record and the repository config.
 pub(crate) const FORMAT_VERSION: u32 = 1;
@@ -79,6 +80,12 @@ pub(crate) struct FolderRecord {
     pub messages: u64,
     pub bytes: u64,
     pub manifest: BlobId,
+    /// How the folder's directories stood when it was listed (`source/stamp.rs`): the next
+    /// snapshot passes over the folder, reusing this record, if they still stand so. Absent
+    /// if the listing was not clean or the stamp too recent to trust, and in records written
+    /// before stamps existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<FolderStamp>,
 }
 
 /// The messages of one folder on one day, sorted by file name.

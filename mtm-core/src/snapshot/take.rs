@@ -21,7 +21,9 @@ use crate::id::{BlobId, IdMap, IdSet, MessageId, NameHasher};
 use crate::message::{PartKind, analyze, split_message};
 use crate::names::{AccountId, FolderName};
 use crate::repo::{RepoInner, Repository, load_blob};
-use crate::source::{MaildirAccount, MaildirReader, MessageFile, unique_key};
+use crate::source::{
+    FolderStamp, MaildirAccount, MaildirReader, MessageFile, ScanBasis, unique_key,
+};
 use crate::store::codec::{Dictionary, train_dictionary};
 use crate::store::{
     BlobEncoder, CompressedBlob, Durability, Kind, NewBlob, PackWriter, STREAM_FROM, WrittenPack,
@@ -57,7 +59,9 @@ impl Repository {
     ///
     /// The day is the provider-local date of `clock.now()`. A snapshot is immutable: taking
     /// the same account and day twice is [`ErrorKind::AlreadyExists`]. Files unchanged since
-    /// the previous snapshot (same unique name, size and mtime) are not read again.
+    /// the previous snapshot (same unique name, size and mtime) are not read again, and a
+    /// folder whose directories have not changed since is not even listed (FORMAT.md, the
+    /// snapshot record's `stamp`).
     ///
     /// ```
     /// # use mtm_core::*;
@@ -164,7 +168,8 @@ impl Repository {
     }
 
     /// Step 1, plan: scans the Maildir and sorts every listed file into known (unchanged
-    /// since the previous snapshot: reused) or to be read.
+    /// since the previous snapshot: reused) or to be read. A folder whose directories stand
+    /// as the previous snapshot saw them is not listed: its record is reused whole.
     fn plan(
         &self,
         account: &AccountId,
@@ -173,12 +178,23 @@ impl Repository {
         options: &SnapshotOptions,
     ) -> Result<Plan> {
         let mut previous = Previous::load(&self.inner, account, day)?;
-        let scan = source.scan_known(&|unique| {
-            previous
-                .by_unique
-                .get(unique)
-                .map(|(size, received, _)| (*size, *received))
+        let rescan = source.scan_since(&mut Basis {
+            inner: &self.inner,
+            previous: &mut previous,
         })?;
+        // Folders gone since (renamed, deleted): their files may be in another folder now.
+        let passed_over: HashSet<FolderName> =
+            rescan.unchanged.iter().map(|u| u.name.clone()).collect();
+        previous.load_remaining(&self.inner, &passed_over)?;
+        let scan = rescan.listed;
+        let unchanged: Vec<(FolderRecord, bool)> = rescan
+            .unchanged
+            .into_iter()
+            .filter_map(|u| {
+                let record = previous.folders.get(&u.name)?.clone();
+                Some((record, u.subscribed))
+            })
+            .collect();
         let mut report = SnapshotReport {
             account: account.clone(),
             day,
@@ -200,12 +216,14 @@ impl Repository {
         );
 
         // Plan: every listed file is either known (reuse) or to be read.
+        let passed_over_messages: u64 = unchanged.iter().map(|(f, _)| f.messages).sum();
         let listed_messages: u64 = scan.folders.iter().map(|f| f.messages.len() as u64).sum();
         let listed_bytes: u64 = scan
             .folders
             .iter()
             .flat_map(|f| &f.messages)
             .map(|m| m.size)
+            .chain(unchanged.iter().map(|(f, _)| f.bytes))
             .sum();
         let mut placed: Vec<Placed> = Vec::with_capacity(listed_messages as usize);
         let mut to_read: Vec<MessageFile> = Vec::new();
@@ -213,15 +231,16 @@ impl Repository {
         for folder in scan.folders {
             folders.insert(folder.name, folder.subscribed);
             for file in folder.messages {
-                match previous.unchanged(&file) {
+                match previous.unchanged_file(&file) {
                     Some(id) => placed.push(Placed { file, id }),
                     None => to_read.push(file),
                 }
             }
         }
-        report.files_unchanged = placed.len() as u64;
+        report.files_unchanged = placed.len() as u64 + passed_over_messages;
         if let Some(progress) = &options.progress {
-            progress.started(account, listed_messages, listed_bytes, to_read.len() as u64);
+            let messages = listed_messages + passed_over_messages;
+            progress.started(account, messages, listed_bytes, to_read.len() as u64);
         }
         Ok(Plan {
             report,
@@ -229,6 +248,8 @@ impl Repository {
             placed,
             to_read,
             folders,
+            stamps: rescan.stamps,
+            unchanged,
         })
     }
 
@@ -247,7 +268,10 @@ impl Repository {
             mut placed,
             to_read,
             mut folders,
+            mut stamps,
+            unchanged,
         } = plan;
+        let passed_over: HashSet<&FolderName> = unchanged.iter().map(|(f, _)| &f.name).collect();
         let dictionary = self.dictionary_for_writing(source, &to_read, &mut report.warnings)?;
         let mut writer = self.inner.store.writer(dictionary);
         if durability == Durability::AtSync {
@@ -265,25 +289,44 @@ impl Repository {
         // Takes in one worker result: its blobs go into packs, its message into the plan.
         let absorb = |processed: Processed| -> Result<()> {
             match processed {
-                Processed::Vanished { path } => {
+                // Its folder is listed again next time, so the file is tried (and reported)
+                // again.
+                Processed::Vanished { path, folder } => {
+                    stamps.remove(&folder);
                     report.vanished += 1;
                     report
                         .warnings
                         .push(format!("{}: vanished during the snapshot", path.display()));
                 }
-                Processed::Unreadable { path, reason } => {
+                Processed::Unreadable {
+                    path,
+                    folder,
+                    reason,
+                } => {
+                    stamps.remove(&folder);
                     report
                         .warnings
                         .push(format!("{}: skipped, {reason}", path.display()));
                 }
                 Processed::Read(read) => {
                     let ReadMessage {
-                        file,
+                        mut file,
+                        listed,
                         id,
                         new,
                         blobs,
                         pack,
                     } = *read;
+                    if let Some(listed) = listed {
+                        // Moved since the scan. Into a folder passed over as unchanged (its
+                        // stamp predates the move), it stays where the scan saw it: that
+                        // folder is recorded as it stood then.
+                        stamps.remove(&listed.folder);
+                        stamps.remove(&file.folder);
+                        if passed_over.contains(&file.folder) {
+                            file = listed;
+                        }
+                    }
                     report.files_read += 1;
                     if let Some(progress) = &options.progress {
                         progress.advanced(file.size);
@@ -333,6 +376,8 @@ impl Repository {
             previous,
             placed,
             folders,
+            stamps,
+            unchanged,
             new_entries,
             writer,
         })
@@ -345,19 +390,31 @@ impl Repository {
             previous,
             placed,
             folders,
+            stamps,
+            unchanged,
             new_entries,
             mut writer,
         } = stored;
         report.new_messages = new_entries.len() as u64;
         let catalog_of = self.write_catalogs(&previous, &placed, new_entries, &mut writer)?;
-        let folders = write_manifests(
+        let mut folders = write_manifests(
             &previous,
             &placed,
             &folders,
+            &stamps,
             &catalog_of,
             &mut writer,
             &mut report,
         )?;
+        // The folders passed over keep their records; only their subscription is read anew.
+        for (mut record, subscribed) in unchanged {
+            record.subscribed = subscribed || record.name.is_inbox();
+            report.messages += record.messages;
+            report.bytes += record.bytes;
+            folders.push(record);
+        }
+        folders.sort_by(|a, b| a.name.cmp(&b.name));
+        report.folders = folders.len() as u64;
         Ok(Assembled {
             report,
             folders,
@@ -534,6 +591,7 @@ fn write_manifests(
     previous: &Previous,
     placed: &[Placed],
     folders: &BTreeMap<FolderName, bool>,
+    stamps: &HashMap<FolderName, FolderStamp>,
     catalog_of: &IdMap<MessageId, BlobId>,
     writer: &mut PackWriter,
     report: &mut SnapshotReport,
@@ -556,13 +614,13 @@ fn write_manifests(
         report.bytes += bytes;
         folder_records.push(FolderRecord {
             subscribed: folders.get(&name).copied().unwrap_or(false) || name.is_inbox(),
+            stamp: stamps.get(&name).copied(),
             name,
             messages: messages.len() as u64,
             bytes,
             manifest: manifest_id,
         });
     }
-    report.folders = folder_records.len() as u64;
     Ok(folder_records)
 }
 
@@ -574,8 +632,13 @@ struct Plan {
     placed: Vec<Placed>,
     /// The files that are new or changed since the previous snapshot.
     to_read: Vec<MessageFile>,
-    /// Every folder found, and whether it is subscribed.
+    /// Every folder listed, and whether it is subscribed.
     folders: BTreeMap<FolderName, bool>,
+    /// The stamps to store with listed folders (see `source/stamp.rs`).
+    stamps: HashMap<FolderName, FolderStamp>,
+    /// The folders passed over as unchanged: their previous records, and whether each is
+    /// subscribed now.
+    unchanged: Vec<(FolderRecord, bool)>,
 }
 
 /// What step 2 leaves: every message placed, the new contents' catalog entries, and the
@@ -585,6 +648,9 @@ struct Stored {
     previous: Previous,
     placed: Vec<Placed>,
     folders: BTreeMap<FolderName, bool>,
+    /// As [`Plan::stamps`], less the folders a read found changed since.
+    stamps: HashMap<FolderName, FolderStamp>,
+    unchanged: Vec<(FolderRecord, bool)>,
     /// The catalog entries of the contents this account had not seen before.
     new_entries: IdMap<MessageId, CatalogEntry>,
     writer: PackWriter,
@@ -603,14 +669,24 @@ struct Placed {
     id: MessageId,
 }
 
-/// What the previous snapshot of the account tells: which files are unchanged, and which
-/// message contents already have a catalog entry.
+/// What the previous snapshot of the account tells: its folders' records, which files are
+/// unchanged, and which message contents already have a catalog entry.
+///
+/// Only the record is read up front. A folder's manifest is read when the folder is listed
+/// (a folder passed over as unchanged needs none), and those of folders gone since after the
+/// scan, so a night's reads follow the folders that changed.
 ///
 /// Damage in it never stops a snapshot: an unreadable record, manifest or catalog only means
 /// that the messages it would have vouched for are read and stored again (a warning names
 /// the damaged file), so the new snapshot does not lean on it.
 #[derive(Default)]
 struct Previous {
+    /// The day of the previous snapshot, if there is one.
+    day: Option<chrono::NaiveDate>,
+    /// Its folders' records by name.
+    folders: BTreeMap<FolderName, FolderRecord>,
+    /// The folders whose manifests were read (or found damaged) already.
+    loaded: HashSet<FolderName>,
     by_unique: HashMap<String, (u64, i64, MessageId), BuildHasherDefault<NameHasher>>,
     catalog_of: IdMap<MessageId, BlobId>,
     /// The damaged manifests and catalogs: new ones must not get their ids.
@@ -628,13 +704,14 @@ fn is_damage(e: &Error) -> bool {
 }
 
 impl Previous {
-    /// Reads the newest snapshot of `account` before `day`: its record and its manifests.
+    /// Reads the record of the newest snapshot of `account` before `day`.
     ///
-    /// The catalogs they name are not read: a night's cost follows what changed, and reading
-    /// every catalog of every account each night (one range read per catalog, a catalog per
-    /// day an account received mail) would make it follow what exists. A damaged catalog is
-    /// found by `verify` and mended by `repair recover`; until then today's snapshot points
-    /// at it as yesterday's did, and loses nothing more.
+    /// The catalogs its manifests name are not read: a night's cost follows what changed,
+    /// and reading every catalog of every account each night (one range read per catalog, a
+    /// catalog per day an account received mail) would make it follow what exists. A
+    /// damaged catalog, or the manifest of a folder passed over, is found by `verify` and
+    /// mended by `repair recover`; until then today's snapshot points at it as yesterday's
+    /// did, and loses nothing more.
     fn load(inner: &RepoInner, account: &AccountId, day: chrono::NaiveDate) -> Result<Self> {
         let mut previous = Previous::default();
         let Some(last) = inner.days(account)?.into_iter().rfind(|d| *d != day) else {
@@ -651,50 +728,130 @@ impl Previous {
             }
             Err(e) => return Err(e),
         };
-        for folder in &record.folders {
-            let manifest: Manifest = match load_blob(inner, &folder.manifest, "manifest") {
-                Ok(manifest) => manifest,
-                Err(e) if is_damage(&e) => {
-                    previous.warnings.push(format!(
-                        "manifest {} of folder {} on {last} is damaged ({e}); its messages are \
-                         read again",
-                        folder.manifest, folder.name
-                    ));
-                    previous.damaged.insert(folder.manifest);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            for entry in &manifest.messages {
-                let Ok(catalog) = manifest.catalog_of(entry) else {
-                    continue;
-                };
-                previous.catalog_of.insert(entry.id, *catalog);
-                previous.by_unique.insert(
-                    unique_key(&entry.file).to_owned(),
-                    (entry.size, entry.received, entry.id),
-                );
-            }
-        }
+        previous.day = Some(last);
+        previous.folders = record
+            .folders
+            .into_iter()
+            .map(|f| (f.name.clone(), f))
+            .collect();
         Ok(previous)
     }
 
+    /// Whether `folder`, found with `stamp` now, stands as the previous snapshot listed it:
+    /// that snapshot kept the same stamp for it, and its manifest is stored.
+    fn unchanged(&self, inner: &RepoInner, folder: &FolderName, stamp: FolderStamp) -> bool {
+        self.folders.get(folder).is_some_and(|record| {
+            record.stamp == Some(stamp) && inner.store.contains(&record.manifest)
+        })
+    }
+
+    /// Reads the manifest of the previous snapshot's `folder` (once): its files become known.
+    fn load_folder(&mut self, inner: &RepoInner, folder: &FolderName) -> Result<()> {
+        let Some(record) = self.folders.get(folder) else {
+            return Ok(());
+        };
+        if !self.loaded.insert(folder.clone()) {
+            return Ok(());
+        }
+        let manifest: Manifest = match load_blob(inner, &record.manifest, "manifest") {
+            Ok(manifest) => manifest,
+            Err(e) if is_damage(&e) => {
+                self.warnings.push(format!(
+                    "manifest {} of folder {} on {} is damaged ({e}); its messages are read \
+                     again",
+                    record.manifest,
+                    record.name,
+                    self.day.map(|d| d.to_string()).unwrap_or_default(),
+                ));
+                self.damaged.insert(record.manifest);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        for entry in &manifest.messages {
+            let Ok(catalog) = manifest.catalog_of(entry) else {
+                continue;
+            };
+            self.catalog_of.insert(entry.id, *catalog);
+            self.by_unique.insert(
+                unique_key(&entry.file).to_owned(),
+                (entry.size, entry.received, entry.id),
+            );
+        }
+        Ok(())
+    }
+
+    /// Reads the manifests of the previous snapshot's folders that the scan neither listed
+    /// nor passed over (gone since: their messages may have moved to a listed folder).
+    fn load_remaining(
+        &mut self,
+        inner: &RepoInner,
+        passed_over: &HashSet<FolderName>,
+    ) -> Result<()> {
+        let remaining: Vec<FolderName> = self
+            .folders
+            .keys()
+            .filter(|f| !self.loaded.contains(*f) && !passed_over.contains(*f))
+            .cloned()
+            .collect();
+        for folder in remaining {
+            self.load_folder(inner, &folder)?;
+        }
+        Ok(())
+    }
+
     /// The content id of `file` if the previous snapshot had the same file unchanged.
-    fn unchanged(&self, file: &MessageFile) -> Option<MessageId> {
+    fn unchanged_file(&self, file: &MessageFile) -> Option<MessageId> {
         let (size, received, id) = self.by_unique.get(file.unique_key())?;
         (*size == file.size && *received == file.received).then_some(*id)
     }
 }
 
+/// The previous snapshot as the scan's basis: a folder is passed over if its stamp is the
+/// one stored, and otherwise its manifest is read before it is listed.
+struct Basis<'a> {
+    inner: &'a RepoInner,
+    previous: &'a mut Previous,
+}
+
+impl ScanBasis for Basis<'_> {
+    fn unchanged(&mut self, folder: &FolderName, stamp: Option<FolderStamp>) -> Result<bool> {
+        if let Some(stamp) = stamp
+            && self.previous.unchanged(self.inner, folder, stamp)
+        {
+            return Ok(true);
+        }
+        self.previous.load_folder(self.inner, folder)?;
+        Ok(false)
+    }
+
+    fn known(&self, unique: &str) -> Option<(u64, i64)> {
+        self.previous
+            .by_unique
+            .get(unique)
+            .map(|(size, received, _)| (*size, *received))
+    }
+}
+
+/// What a worker made of one listed file; `folder` is the folder the scan listed it in.
 enum Processed {
-    Vanished { path: PathBuf },
-    Unreadable { path: PathBuf, reason: String },
+    Vanished {
+        path: PathBuf,
+        folder: FolderName,
+    },
+    Unreadable {
+        path: PathBuf,
+        folder: FolderName,
+        reason: String,
+    },
     Read(Box<ReadMessage>),
 }
 
 /// A message read by a worker: where it is now, its id, and what to store for it.
 struct ReadMessage {
     file: MessageFile,
+    /// The file as the scan listed it, if it has moved or been renamed since.
+    listed: Option<MessageFile>,
     id: MessageId,
     /// Its catalog entry, if the account did not know this content yet.
     new: Option<CatalogEntry>,
@@ -718,21 +875,25 @@ fn process(
         Ok(None) => {
             return Ok(Processed::Vanished {
                 path: listed.path.clone(),
+                folder: listed.folder.clone(),
             });
         }
         Err(e) if e.kind() == ErrorKind::Source || e.kind() == ErrorKind::NotFound => {
             return Ok(Processed::Unreadable {
                 path: listed.path.clone(),
+                folder: listed.folder.clone(),
                 reason: e.to_string(),
             });
         }
         Err(e) => return Err(e),
     };
+    let listed = (file.path != listed.path).then(|| listed.clone());
     let bytes = &bytes[..];
     let id = MessageId::of(bytes);
     if known.contains_key(&id) {
         return Ok(Processed::Read(Box::new(ReadMessage {
             file,
+            listed,
             id,
             new: None,
             blobs: Vec::new(),
@@ -773,6 +934,7 @@ fn process(
             summary,
         }),
         file,
+        listed,
         id,
         blobs,
     })))

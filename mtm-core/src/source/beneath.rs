@@ -561,6 +561,8 @@ pub(crate) struct Meta {
     pub(crate) nlink: u64,
     /// mtime and ctime to the nanosecond: changes whenever a directory's entries change.
     pub(crate) change: [i64; 4],
+    /// The inode number (a directory replaced by another of the same name has another).
+    pub(crate) ino: u64,
 }
 
 // The field types of `struct stat` differ between architectures.
@@ -581,6 +583,7 @@ fn meta(stat: &Stat) -> Meta {
             wide(i128::from(stat.st_ctime)),
             wide(i128::from(stat.st_ctime_nsec)),
         ],
+        ino: u64::from(stat.st_ino),
     }
 }
 

@@ -8,10 +8,12 @@ use std::sync::Mutex;
 
 use super::beneath::{Dir, Kind, check_links, check_not_sparse, is_symlink_refusal};
 use super::keywords::{self, Keywords};
+use super::stamp::Observed;
 use super::subscriptions::Subscriptions;
 use super::{
-    DiscoveredAccounts, MaildirAccount, MaildirReader, MessageFile, ReadOutcome, ScannedAccount,
-    ScannedFolder, SourceOptions, SourceWarning, decode_folder_dir, encode_folder_dir, unique_key,
+    DiscoveredAccounts, KnownFiles, MaildirAccount, MaildirReader, MessageFile, ReadOutcome,
+    Rescan, ScanBasis, ScannedAccount, ScannedFolder, SourceOptions, SourceWarning,
+    UnchangedFolder, decode_folder_dir, encode_folder_dir, unique_key,
 };
 use crate::{Error, Flags, FolderName, Result};
 
@@ -33,6 +35,8 @@ const LIST_ATTEMPTS: usize = 3;
 struct FolderDir {
     name: FolderName,
     rel: PathBuf,
+    /// Its stamp, observed when it was found (before anything in it is read).
+    observed: Option<Observed>,
 }
 
 impl FolderDir {
@@ -121,11 +125,29 @@ impl MaildirAccount {
     /// date never change under the same unique name, so a nightly scan of an unchanged
     /// mailbox costs one directory listing per folder.
     pub fn scan_known(&self, known: &dyn Fn(&str) -> Option<(u64, i64)>) -> Result<ScannedAccount> {
+        Ok(self.scan_since(&mut KnownFiles(known))?.listed)
+    }
+
+    /// The scan of a snapshot: [`scan_known`](Self::scan_known), except that a folder
+    /// `basis` says is unchanged since the previous snapshot (its stamp is the one that
+    /// snapshot stored, see `source/stamp.rs`) is not listed at all. Returns the folders
+    /// listed, those passed over, and the stamps to store with the listed ones.
+    pub(crate) fn scan_since(&self, basis: &mut dyn ScanBasis) -> Result<Rescan> {
         let root = self.root_dir()?;
         let mut warnings = Vec::new();
         let subscriptions = Subscriptions::load(&root, &mut warnings);
         let mut folders = Vec::new();
+        let mut unchanged = Vec::new();
+        let mut stamps = HashMap::new();
         for folder in folder_dirs(&root, &mut warnings)? {
+            let subscribed = subscriptions.contains(&folder.name);
+            if basis.unchanged(&folder.name, folder.observed.map(|o| o.stamp()))? {
+                unchanged.push(UnchangedFolder {
+                    name: folder.name,
+                    subscribed,
+                });
+                continue;
+            }
             let dir = match folder.open(&root) {
                 Ok(dir) => dir,
                 Err(e) => {
@@ -133,15 +155,27 @@ impl MaildirAccount {
                     continue;
                 }
             };
+            let warned = warnings.len();
             let keywords = Keywords::load(&dir, &mut warnings);
-            let messages = scan_folder(&folder, &dir, &keywords, known, &mut warnings);
+            let known = |unique: &str| basis.known(unique);
+            let (messages, settled) = scan_folder(&folder, &dir, &keywords, &known, &mut warnings);
+            // A folder with anything skipped or unsettled is listed again next time, so that
+            // what it could not take is tried (and reported) again.
+            let keep = folder.observed.and_then(|o| o.trusted());
+            if let (Some(stamp), true) = (keep, settled && warnings.len() == warned) {
+                stamps.insert(folder.name.clone(), stamp);
+            }
             folders.push(ScannedFolder {
-                subscribed: subscriptions.contains(&folder.name),
+                subscribed,
                 name: folder.name,
                 messages,
             });
         }
-        Ok(ScannedAccount { folders, warnings })
+        Ok(Rescan {
+            listed: ScannedAccount { folders, warnings },
+            unchanged,
+            stamps,
+        })
     }
 
     /// Reads at most the first `limit` bytes of a message file as listed (for sampling
@@ -405,6 +439,7 @@ impl MaildirReader<'_> {
         let home = FolderDir {
             name: file.folder.clone(),
             rel: folder_rel_of(rel).unwrap_or_else(|| encode_folder_dir(&file.folder).into()),
+            observed: None,
         };
         if let Some(found) = read_message(&self.root, self.owner, &home, rel, Some(file), buf)? {
             return Ok(Some(found));
@@ -493,6 +528,7 @@ fn folder_dirs(root: &Dir, warnings: &mut Vec<SourceWarning>) -> Result<Vec<Fold
     let mut folders = vec![FolderDir {
         name: FolderName::inbox(),
         rel: PathBuf::new(),
+        observed: Observed::of(root),
     }];
     let mut seen = HashSet::from([FolderName::inbox()]);
     for (dir_name, kind) in candidates {
@@ -512,7 +548,9 @@ fn folder_dirs(root: &Dir, warnings: &mut Vec<SourceWarning>) -> Result<Vec<Fold
                 continue;
             }
         };
-        if !dir.is_maildir() {
+        // The stats that make the stamp tell whether it is a Maildir too.
+        let observed = Observed::of(&dir);
+        if !observed.map_or_else(|| dir.is_maildir(), |o| o.is_maildir()) {
             for sub in ["cur", "new"] {
                 if let Ok(Some(Kind::Symlink)) = dir.kind_of(sub) {
                     warnings.push(SourceWarning::new(path.join(sub), "symlink skipped"));
@@ -535,6 +573,7 @@ fn folder_dirs(root: &Dir, warnings: &mut Vec<SourceWarning>) -> Result<Vec<Fold
         folders.push(FolderDir {
             name,
             rel: PathBuf::from(dir_name),
+            observed,
         });
     }
     folders[1..].sort_by(|a, b| a.name.cmp(&b.name));
@@ -571,7 +610,8 @@ fn is_message_name(name: &str) -> bool {
         || matches!(name, "maildirsize" | "maildirfolder" | "subscriptions"))
 }
 
-/// The message files of one folder, sorted by unique key.
+/// The message files of one folder, sorted by unique key, and whether every listing of it
+/// was settled (its directory did not change while it was listed).
 ///
 /// A file the server renames between listing and stat (a flag change) is looked for once more
 /// under its new name, so the snapshot still captures it; only a file that is gone for good
@@ -582,7 +622,8 @@ fn scan_folder(
     keywords: &Keywords,
     known: &dyn Fn(&str) -> Option<(u64, i64)>,
     warnings: &mut Vec<SourceWarning>,
-) -> Vec<MessageFile> {
+) -> (Vec<MessageFile>, bool) {
+    let mut settled = true;
     let mut by_key: BTreeMap<String, MessageFile> = BTreeMap::new();
     let mut renamed: BTreeMap<String, PathBuf> = BTreeMap::new();
     for pass in 0..2 {
@@ -590,6 +631,7 @@ fn scan_folder(
             let Some(listing) = list_message_files(dir, sub, warnings) else {
                 continue;
             };
+            settled &= listing.settled;
             for file_name in listing.names {
                 let key = unique_key(&file_name).to_owned();
                 if pass == 1 && (!renamed.contains_key(&key) || by_key.contains_key(&key)) {
@@ -645,7 +687,7 @@ fn scan_folder(
             warnings.push(vanished_or_unreadable(path, &gone));
         }
     }
-    by_key.into_values().collect()
+    (by_key.into_values().collect(), settled)
 }
 
 /// The names in one `cur/` or `new/` that can be messages, and the open directory.

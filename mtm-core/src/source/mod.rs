@@ -56,11 +56,23 @@
 //! is gone; a [`MaildirReader`] shares one listing of the account among all the reads of a
 //! snapshot, so a burst of renames costs one listing, not one per message. Problems below the
 //! account root are warnings, never errors.
+//!
+//! # A night without change
+//!
+//! A snapshot does not list a folder whose directories (the folder's own, `cur/`, `new/`) and
+//! `dovecot-keywords` have the same inode numbers, mtimes and ctimes as when the previous
+//! snapshot listed it: it reuses that snapshot's record of the folder (`source/stamp.rs`).
+//! A folder is stamped only when it was listed cleanly (nothing in it skipped or unreadable,
+//! so what could not be taken is tried and reported again the next night), and only if its
+//! times are at least two seconds old when listed. This trusts, as the scan already does for
+//! file names that carry their size, that a message file's content never changes under the
+//! same unique name: Dovecot and Courier never rewrite a delivered message in place.
 
 pub(crate) mod beneath;
 pub(crate) mod keywords;
 mod maildir;
 mod root;
+pub(crate) mod stamp;
 pub(crate) mod subscriptions;
 pub(crate) mod utf7;
 
@@ -70,6 +82,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::{Flags, FolderName, Result};
+pub(crate) use stamp::FolderStamp;
 
 /// One account's Maildir++ directory (Dovecot/Courier layout).
 ///
@@ -203,6 +216,51 @@ impl MessageFile {
     pub fn unique_key(&self) -> &str {
         &self.unique
     }
+}
+
+/// What the scan of a snapshot is told of the previous one ([`MaildirAccount::scan_since`]).
+pub(crate) trait ScanBasis {
+    /// Called for each folder before it is listed, with the stamp it has now (`None` if it
+    /// could not be observed). `Ok(true)`: the previous snapshot stored that stamp for it,
+    /// so it is unchanged and not listed. Otherwise it is listed next, and the basis may
+    /// load what it knows of its files now.
+    fn unchanged(&mut self, folder: &FolderName, stamp: Option<FolderStamp>) -> Result<bool>;
+
+    /// The size and received date seen before for the file of unique name `unique`.
+    fn known(&self, unique: &str) -> Option<(u64, i64)>;
+}
+
+/// A basis that knows files only: every folder is listed.
+pub(crate) struct KnownFiles<'a>(pub(crate) &'a dyn Fn(&str) -> Option<(u64, i64)>);
+
+impl ScanBasis for KnownFiles<'_> {
+    fn unchanged(&mut self, _: &FolderName, _: Option<FolderStamp>) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn known(&self, unique: &str) -> Option<(u64, i64)> {
+        (self.0)(unique)
+    }
+}
+
+/// What [`MaildirAccount::scan_since`] found.
+#[derive(Debug)]
+pub(crate) struct Rescan {
+    /// The folders it listed, and every warning.
+    pub(crate) listed: ScannedAccount,
+    /// The folders the basis said are unchanged, in scan order: not listed.
+    pub(crate) unchanged: Vec<UnchangedFolder>,
+    /// The stamps to store with listed folders: only those listed cleanly (nothing skipped,
+    /// every listing settled) whose stamp is not racy.
+    pub(crate) stamps: std::collections::HashMap<FolderName, FolderStamp>,
+}
+
+/// A folder a scan passed over as unchanged.
+#[derive(Debug)]
+pub(crate) struct UnchangedFolder {
+    pub(crate) name: FolderName,
+    /// Whether the user is subscribed to it now (subscriptions are read at every scan).
+    pub(crate) subscribed: bool,
 }
 
 /// Something the scan skipped or could not fully understand. Never fatal.

@@ -552,3 +552,36 @@ fn a_damaged_staged_record_never_replaces_a_published_one() {
     repo.gc(&Default::default()).unwrap();
     assert_eq!(read_both_days(&repo), 25);
 }
+
+#[test]
+fn a_folder_emptied_by_a_recovery_is_listed_again_by_the_next_snapshot() {
+    // The first snapshot stamps INBOX; the next one would pass over it if nothing changed.
+    mtm_core::testing::trust_recent_folder_stamps_on_this_thread(true);
+    let t = TestRepo::new();
+    let mut m = Maildir::create(t.dir.path().join("alice"));
+    for i in 0..5 {
+        let raw = message("a@example.org", "alice@example.com", &format!("S{i}"), "b");
+        m.deliver("INBOX", &raw, "S", 1_790_000_000 + i);
+    }
+    t.snapshot("alice@example.com", &m, "2026-11-20");
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    flip_first(&files(&t.path().join("packs")), 1);
+    let repo = Repository::open(t.path()).unwrap();
+    let plan = repo.recovery_plan(&alice(&t)).unwrap();
+    assert_eq!(plan.lost_messages(), 5, "{plan:#?}");
+    repo.recover(&plan, &clock()).unwrap();
+    // The Maildir has not changed, but the recorded folder no longer says what it holds.
+    let report = t.snapshot("alice@example.com", &m, "2026-11-21");
+    assert_eq!((report.messages, report.files_read), (5, 5));
+    let view = repo
+        .account(&AccountId::new("alice@example.com").unwrap())
+        .unwrap();
+    let inbox = view
+        .messages(
+            day("2026-11-21"),
+            &mtm_core::FolderName::inbox(),
+            &Default::default(),
+        )
+        .unwrap();
+    assert_eq!(inbox.total, 5);
+}
