@@ -5,4 +5,5 @@
 pub mod measure;
 pub mod realmail;
 pub mod rng;
+pub mod techniques;
 pub mod workload;

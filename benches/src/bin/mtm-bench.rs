@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use mtm_benches::measure::{self, DirUsage, Measured, RunError, dir_usage, median, which};
+use mtm_benches::techniques::{self, Techniques};
 use mtm_benches::workload::{
     self, CopyMode, DayMode, FOLDERS, MessageFile, WorkloadConfig, WorkloadKind, day_start_secs,
     iso_date, parse_shape,
@@ -574,6 +575,18 @@ fn run_kind(
     } else {
         None
     };
+    // Size techniques for bodies, one by one, on the same distinct parts (real workload).
+    let techniques = if real {
+        let t = size_techniques(&corpus, cfg)?;
+        eprintln!(
+            "size techniques: {} distinct parts, {:.1} MB",
+            t.parts,
+            t.raw as f64 / MB
+        );
+        Some(t)
+    } else {
+        None
+    };
 
     // The header dictionary, measured: the first snapshot again into a repository without
     // one, side by side with the repository that has one.
@@ -971,6 +984,7 @@ fn run_kind(
             days: plan.days,
             retain: args.retain,
             zstd: zstd_figures.as_deref(),
+            techniques: techniques.as_ref(),
             walks: &walks,
             churn_shares: &churn_shares,
             queries,
@@ -1059,6 +1073,78 @@ fn zstd_corpus(corpus: &Path, cfg: &WorkloadConfig, level: i32) -> BoxResult<Zst
     Ok(z)
 }
 
+/// At most this many raw bytes of distinct parts are measured by the size techniques (they
+/// are held in memory).
+const TECHNIQUES_SAMPLE: u64 = 768 * 1_000_000;
+
+/// Measures the body size techniques on the corpus's distinct body and attachment parts, in
+/// the corpus's order, up to [`TECHNIQUES_SAMPLE`] bytes.
+fn size_techniques(corpus: &Path, cfg: &WorkloadConfig) -> BoxResult<Techniques> {
+    let files = workload::scan(corpus, cfg)?;
+    let messages = files.iter().map(|f| fs::read(f.path(corpus)));
+    let parts = techniques::distinct_parts(messages, TECHNIQUES_SAMPLE)?;
+    Ok(techniques::measure(&parts, MTM_BODY_LEVEL)?)
+}
+
+/// The size techniques' lines of the report: each technique's stored bytes against the
+/// parts stored alone (what mtm does), and its compression time.
+fn techniques_report(t: &Techniques) -> String {
+    let mut out = String::new();
+    let mb = |b: u64| b as f64 / MB;
+    let versus = |b: u64, base: u64| b as f64 / (base as f64).max(1.0);
+    let _ = writeln!(
+        out,
+        "size techniques, on {} distinct body and attachment parts ({:.1} MB raw, cut as mtm \
+         cuts them), zstd level {MTM_BODY_LEVEL}, 1 thread:",
+        t.parts,
+        mb(t.raw)
+    );
+    let _ = writeln!(
+        out,
+        "  each part alone (what mtm stores)        {:>9.1} MB  {:.2} s",
+        mb(t.alone.bytes),
+        t.alone.seconds
+    );
+    for (name, s) in [
+        (
+            format!(
+                "body dictionary ({} KiB, included)",
+                techniques::DICTIONARY_SIZE / 1024
+            ),
+            t.dictionary,
+        ),
+        (
+            format!(
+                "small parts (< {} KiB) grouped by {} KiB",
+                techniques::SMALL / 1024,
+                techniques::GROUP / 1024
+            ),
+            t.grouped,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "  {name:<40} {:>9.1} MB  {:.2} s  ({:.3} of alone)",
+            mb(s.bytes),
+            s.seconds,
+            versus(s.bytes, t.alone.bytes)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  base64 attachments that re-encode exactly: {} parts, {:.1} MB raw; stored as text \
+         {:.1} MB ({:.2} s), decoded {:.1} MB ({:.2} s, decoding included): {:.3} of as text",
+        t.base64_parts,
+        mb(t.base64_raw),
+        mb(t.base64_as_text.bytes),
+        t.base64_as_text.seconds,
+        mb(t.base64_decoded.bytes),
+        t.base64_decoded.seconds,
+        versus(t.base64_decoded.bytes, t.base64_as_text.bytes)
+    );
+    out
+}
+
 /// What the real workload's extra figures are made of.
 struct RealFigures<'a> {
     label: &'a str,
@@ -1068,6 +1154,8 @@ struct RealFigures<'a> {
     retain: Option<u32>,
     /// zstd at mtm's body level, then at borg's.
     zstd: Option<&'a [ZstdFigures]>,
+    /// The body size techniques, each on the same distinct parts.
+    techniques: Option<&'a Techniques>,
     walks: &'a Walks,
     churn_shares: &'a [f64],
     /// ((cat median s, cat peak RSS KiB), (ls median s, ls peak RSS KiB)).
@@ -1118,6 +1206,9 @@ fn real_report<'a>(r: &RealFigures<'_>, get: impl Fn(Kind) -> Option<&'a Tool>) 
             z.compressed as f64 / (z.raw as f64).max(1.0),
             ratio(first[0], Some(z.seconds))
         );
+    }
+    if let Some(t) = r.techniques {
+        out.push_str(&techniques_report(t));
     }
     let gc = if r.retain.is_some() {
         "with daily prune+gc"
