@@ -138,7 +138,7 @@ pub fn measure(parts: &[(PartKind, Vec<u8>)], level: i32) -> std::io::Result<Tec
         if *kind != PartKind::Attachment {
             continue;
         }
-        let Some(decoded) = exact_base64(part) else {
+        let Some(lines) = exact_base64(part) else {
             continue;
         };
         t.base64_parts += 1;
@@ -148,7 +148,7 @@ pub fn measure(parts: &[(PartKind, Vec<u8>)], level: i32) -> std::io::Result<Tec
         t.base64_as_text.seconds += clock.elapsed().as_secs_f64();
         // Decoding is part of the technique's cost.
         let clock = Instant::now();
-        let decoded = decoded();
+        let decoded = decode_lines(part, lines).unwrap_or_default();
         t.base64_decoded.bytes += stored_len(&mut plain, &decoded)?;
         t.base64_decoded.seconds += clock.elapsed().as_secs_f64();
     }
@@ -159,10 +159,10 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 /// If `text` is base64 in lines of one width (the last may be shorter) ending in CRLF or LF
 /// (the last may have none: the line break before a MIME boundary belongs to the boundary),
-/// whose re-encoding in the same lines gives back `text` exactly: a function that decodes it.
-fn exact_base64(text: &[u8]) -> Option<impl Fn() -> Vec<u8> + '_> {
+/// whose re-encoding in the same lines gives back `text` exactly: its lines.
+fn exact_base64(text: &[u8]) -> Option<Lines> {
     let first_lf = text.iter().position(|b| *b == b'\n')?;
-    let ending: &[u8] = if first_lf > 0 && text[first_lf - 1] == b'\r' {
+    let ending: &'static [u8] = if first_lf > 0 && text[first_lf - 1] == b'\r' {
         b"\r\n"
     } else {
         b"\n"
@@ -171,15 +171,23 @@ fn exact_base64(text: &[u8]) -> Option<impl Fn() -> Vec<u8> + '_> {
     if width == 0 || !width.is_multiple_of(4) {
         return None;
     }
-    let decoded = decode_lines(text, ending, width)?;
-    let mut again = encode_lines(&decoded, ending, width);
+    let lines = Lines { ending, width };
+    let decoded = decode_lines(text, lines)?;
+    let mut again = encode_lines(&decoded, lines);
     if !text.ends_with(ending) {
         again.truncate(again.len().saturating_sub(ending.len()));
     }
-    (again == text).then_some(move || decode_lines(text, ending, width).unwrap_or_default())
+    (again == text).then_some(lines)
 }
 
-fn decode_lines(text: &[u8], ending: &[u8], width: usize) -> Option<Vec<u8>> {
+/// How base64 text is cut into lines: their width and what ends them.
+#[derive(Debug, Clone, Copy)]
+struct Lines {
+    ending: &'static [u8],
+    width: usize,
+}
+
+fn decode_lines(text: &[u8], Lines { ending, width }: Lines) -> Option<Vec<u8>> {
     let mut value = [255u8; 256];
     for (i, c) in ALPHABET.iter().enumerate() {
         value[usize::from(*c)] = i as u8;
@@ -229,7 +237,7 @@ fn decode_lines(text: &[u8], ending: &[u8], width: usize) -> Option<Vec<u8>> {
     (filled == 0).then_some(out)
 }
 
-fn encode_lines(data: &[u8], ending: &[u8], width: usize) -> Vec<u8> {
+fn encode_lines(data: &[u8], Lines { ending, width }: Lines) -> Vec<u8> {
     let mut text = Vec::with_capacity(data.len() / 3 * 4 + data.len() / width * 2 + 8);
     let mut column = 0;
     for chunk in data.chunks(3) {
@@ -263,16 +271,21 @@ mod tests {
     #[test]
     fn base64_in_lines_round_trips_exactly_and_odd_text_is_left_as_it_is() {
         let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let decode = |text: &[u8], lines| decode_lines(text, lines).unwrap();
         for ending in [&b"\r\n"[..], b"\n"] {
-            let text = encode_lines(&data, ending, 76);
-            let decode = exact_base64(&text).expect("exact");
-            assert_eq!(decode(), data);
+            let text = encode_lines(&data, Lines { ending, width: 76 });
+            let lines = exact_base64(&text).expect("exact");
+            assert_eq!(decode(&text, lines), data);
             // Without its last line break, as before a MIME boundary.
             let cut = &text[..text.len() - ending.len()];
-            let decode = exact_base64(cut).expect("exact without the last line break");
-            assert_eq!(decode(), data);
+            let lines = exact_base64(cut).expect("exact without the last line break");
+            assert_eq!(decode(cut, lines), data);
         }
-        let text = encode_lines(&data, b"\r\n", 76);
+        let crlf = Lines {
+            ending: b"\r\n",
+            width: 76,
+        };
+        let text = encode_lines(&data, crlf);
         let mut odd = text.clone();
         odd[5] = b'!';
         assert!(exact_base64(&odd).is_none());
@@ -288,10 +301,7 @@ mod tests {
             rewrapped.extend_from_slice(line);
             rewrapped.extend_from_slice(b"\r\n");
         }
-        assert!(
-            decode_lines(&rewrapped, b"\r\n", 76).is_some(),
-            "valid base64"
-        );
+        assert!(decode_lines(&rewrapped, crlf).is_some(), "valid base64");
         assert!(exact_base64(&rewrapped).is_none());
     }
 }

@@ -191,7 +191,8 @@ impl Repository {
             .unchanged
             .into_iter()
             .filter_map(|u| {
-                let record = previous.folders.get(&u.name)?.clone();
+                // Taken, not copied: the scan is over, and no one looks a folder up again.
+                let record = previous.folders.remove(&u.name)?;
                 Some((record, u.subscribed))
             })
             .collect();
