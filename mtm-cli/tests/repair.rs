@@ -306,7 +306,7 @@ fn a_repository_of_an_older_version_is_read_only_until_mtm_upgrade() {
     assert!(ok(&mtm(&repo, &["accounts"])).trim().is_empty());
 
     let upgraded = ok(&mtm(&repo, &["upgrade"]));
-    assert!(upgraded.contains("from format 1 to 3"), "{upgraded}");
+    assert!(upgraded.contains("from format 1 to 4"), "{upgraded}");
     ok(&mtm(&repo, &snapshot));
     let again = ok(&mtm(&repo, &["upgrade"]));
     assert!(again.contains("nothing to upgrade"), "{again}");

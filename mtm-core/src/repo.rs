@@ -16,13 +16,19 @@ use crate::store::BlobStore;
 
 pub(crate) const CONFIG_KEY: &str = "config";
 
-/// The version of the `config` file this library writes: 3, sealed like the other records,
-/// in a repository whose index files are sorted (`MTMIDX02`, see FORMAT.md).
-pub(crate) const CONFIG_FORMAT: u32 = 3;
+/// The version of the `config` file this library writes: 4, sealed like the other records,
+/// in a repository whose index files are sorted and carry filters (`MTMIDX03`, see
+/// FORMAT.md).
+pub(crate) const CONFIG_FORMAT: u32 = 4;
 
 /// Sealed configs of the repositories written before sorted index files: read-only here
 /// until [`Repository::upgrade`].
 pub(crate) const SEALED_V1_INDEX_FORMAT: u32 = 2;
+
+/// Sealed configs of the repositories whose sorted index files have no filter
+/// (`MTMIDX02`): read-only here until [`Repository::upgrade`], since versions that wrote
+/// them cannot read the files this one writes.
+pub(crate) const SEALED_UNFILTERED_INDEX_FORMAT: u32 = 3;
 
 /// Where an upgrade stages the new config while it replaces the old one.
 pub(crate) const CONFIG_UPGRADE_KEY: &str = "config.upgrade";
@@ -121,8 +127,9 @@ impl RepoConfig {
         let sealed = value.get("blake3").is_some() || value.get("record").is_some();
         let (config, expected): (Self, u32) = if sealed {
             let config: Self = crate::sealed::unseal(data, CONFIG_KEY, "repository config")?;
-            let expected = if config.format == SEALED_V1_INDEX_FORMAT {
-                SEALED_V1_INDEX_FORMAT
+            let older = [SEALED_V1_INDEX_FORMAT, SEALED_UNFILTERED_INDEX_FORMAT];
+            let expected = if older.contains(&config.format) {
+                config.format
             } else {
                 CONFIG_FORMAT
             };
@@ -339,7 +346,7 @@ impl Repository {
     }
 
     /// Opens a repository on any backend. A repository of an older format (config format 1
-    /// or 2) opens read-only: every read works, every write is
+    /// to 3) opens read-only: every read works, every write is
     /// [`Error::UpgradeNeeded`] until [`Repository::upgrade`].
     pub fn open_with_backend(backend: Arc<dyn Backend>) -> Result<Self> {
         let config = read_config(backend.as_ref())?;

@@ -91,8 +91,9 @@ impl Repository {
 mod tests {
     use super::*;
     use crate::backend::{FaultInjectingBackend, MemoryBackend};
-    use crate::repo::SEALED_V1_INDEX_FORMAT;
+    use crate::repo::{SEALED_UNFILTERED_INDEX_FORMAT, SEALED_V1_INDEX_FORMAT};
     use crate::store::format::{decode_index, encode_index_v1};
+    use crate::store::sorted::{encode_sorted, without_filter};
     use crate::{AccountId, FixedClock, MaildirAccount, RepositoryOptions, SnapshotOptions};
 
     const RAW: &[u8] = b"From: a@example.org\r\nSubject: kept\r\n\r\nbody of the old day\r\n";
@@ -110,9 +111,15 @@ mod tests {
         MaildirAccount::open(dir).unwrap()
     }
 
-    /// A repository as the previous version wrote it: two days of one account, unsorted
-    /// (version 1) index files, a sealed config of format 2.
+    /// A repository as a version before sorted index files wrote it: two days of one
+    /// account, unsorted (version 1) index files, a sealed config of format 2.
     fn old_repository(dir: &Path) -> Arc<MemoryBackend> {
+        repository_of_format(dir, SEALED_V1_INDEX_FORMAT)
+    }
+
+    /// A repository as the version of config `format` wrote it: its index files of the
+    /// version it wrote (1 for format 2, sorted without filters for format 3).
+    fn repository_of_format(dir: &Path, format: u32) -> Arc<MemoryBackend> {
         let backend = Arc::new(MemoryBackend::new());
         let repo =
             Repository::init_with_backend(backend.clone(), RepositoryOptions::default()).unwrap();
@@ -131,14 +138,18 @@ mod tests {
         }
         for key in backend.list("index/").unwrap() {
             let file = decode_index(&backend.read(&key).unwrap(), &key).unwrap();
-            let old = encode_index_v1(&file).unwrap();
+            let old = if format == SEALED_V1_INDEX_FORMAT {
+                encode_index_v1(&file).unwrap()
+            } else {
+                without_filter(&encode_sorted(&file).unwrap())
+            };
             backend.delete(&key).unwrap();
             backend
                 .write_new(&format!("index/{}", blake3::hash(&old).to_hex()), &old)
                 .unwrap();
         }
         let config = RepoConfig {
-            format: SEALED_V1_INDEX_FORMAT,
+            format,
             ..RepoConfig::decode(&backend.read(CONFIG_KEY).unwrap()).unwrap()
         };
         backend.delete(CONFIG_KEY).unwrap();
@@ -197,6 +208,40 @@ mod tests {
         // Nothing more to do.
         let again = Repository::upgrade_with_backend(backend).unwrap();
         assert_eq!(again.index_files_merged, 0);
+    }
+
+    #[test]
+    fn a_repository_with_unfiltered_sorted_index_files_reads_and_upgrades_to_filtered_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = repository_of_format(dir.path(), SEALED_UNFILTERED_INDEX_FORMAT);
+        let old = backend.list("index/").unwrap();
+        assert!(old.len() >= 2);
+        for key in &old {
+            let data = backend.read(key).unwrap();
+            assert!(data.starts_with(crate::store::sorted::SORTED_V2_MAGIC));
+        }
+        let repo = reads_the_old_day(backend.clone());
+        let clock = FixedClock::parse("2026-11-22T10:00:00Z").unwrap();
+        let source = MaildirAccount::open(dir.path()).unwrap();
+        let err = repo
+            .snapshot(&alice(), &source, &clock, &SnapshotOptions::default())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnsupportedFormat);
+
+        let report = Repository::upgrade_with_backend(backend.clone()).unwrap();
+        assert_eq!((report.from_format, report.to_format), (3, CONFIG_FORMAT));
+        let index = backend.list("index/").unwrap();
+        assert_eq!(index.len(), 1);
+        assert!(
+            backend
+                .read(&index[0])
+                .unwrap()
+                .starts_with(crate::store::sorted::SORTED_MAGIC)
+        );
+        let repo = reads_the_old_day(backend.clone());
+        repo.snapshot(&alice(), &source, &clock, &SnapshotOptions::default())
+            .unwrap();
+        assert!(repo.verify(&Default::default()).unwrap().is_ok());
     }
 
     #[test]

@@ -100,12 +100,12 @@ def test_an_older_repository_is_read_only_until_upgraded(tmp_path: Path, maildir
         with pytest.raises(mtm.UnsupportedFormatError, match="mtm upgrade"):
             repo.snapshot(ALICE, maildir.root, now=DAY1)
     report = mtm.Repository.upgrade(old)
-    assert report == mtm.UpgradeReport(from_format=1, to_format=3, index_files_merged=0)
+    assert report == mtm.UpgradeReport(from_format=1, to_format=4, index_files_merged=0)
     assert report.upgraded
     with mtm.Repository.open(old) as repo:
         repo.snapshot(ALICE, maildir.root, now=DAY1)
         assert repo.account(ALICE).days() == [date(2026, 11, 20)]
     again = mtm.Repository.upgrade(old)
-    assert not again.upgraded and again.to_format == 3
+    assert not again.upgraded and again.to_format == 4
     with pytest.raises(mtm.NotFoundError):
         mtm.Repository.upgrade(tmp_path / "nowhere")

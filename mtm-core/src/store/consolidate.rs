@@ -13,6 +13,7 @@ use std::io::Write as _;
 use std::sync::{Arc, PoisonError};
 
 use super::BlobStore;
+use super::filter::Filter;
 use super::format::{self, INDEX_ENTRY_LEN, IndexedPack, PackRecord};
 use super::sorted::{self, Opened, SortedFile};
 use crate::backend::Backend;
@@ -84,17 +85,17 @@ impl BlobStore {
     }
 
     /// Merges every index file into one sorted file (`mtm upgrade`, `mtm maintenance`):
-    /// version 1 files included. Nothing to do with one sorted file or none.
+    /// version 1 and 2 files included. Nothing to do with one current file or none.
     pub(crate) fn consolidate_all(&self) -> Result<Consolidated> {
         let keys = self.backend.list("index/")?;
-        let all_sorted = keys.len() <= 1
+        let current = keys.len() <= 1
             && keys.iter().all(|k| {
                 matches!(
                     SortedFile::open(self.backend.as_ref(), k),
-                    Ok(Opened::Sorted(_))
+                    Ok(Opened::Sorted(file)) if file.is_current()
                 )
             });
-        if keys.is_empty() || all_sorted {
+        if keys.is_empty() || current {
             return Ok(Consolidated::default());
         }
         let key = merge_files(self.backend.as_ref(), &keys)?;
@@ -156,6 +157,9 @@ enum Source {
         next: u64,
         entries: u64,
         entries_at: u64,
+        /// The bytes after the entries (the filter): hashed at the end, not parsed (the
+        /// merged file has a filter of its own).
+        trailer: (u64, u64),
         buffer: std::collections::VecDeque<(u32, PackRecord)>,
     },
     Memory(std::vec::IntoIter<(u32, PackRecord)>),
@@ -187,8 +191,9 @@ impl Cursor {
                 let head = backend.read_range(key, 0, file.entries_at())?;
                 let mut hasher = blake3::Hasher::new();
                 hasher.update(&head);
+                let at = file.packs_at() as usize;
                 let packs = (0..file.pack_count() as usize)
-                    .map(|i| format::pack_from(&head[20 + 64 * i..20 + 64 * (i + 1)]))
+                    .map(|i| format::pack_from(&head[at + 64 * i..at + 64 * (i + 1)]))
                     .collect();
                 Ok(Self {
                     key: key.to_owned(),
@@ -197,6 +202,7 @@ impl Cursor {
                         next: 0,
                         entries: u64::from(file.entries()),
                         entries_at: file.entries_at(),
+                        trailer: file.trailer(),
                         buffer: Default::default(),
                     },
                     hasher,
@@ -213,6 +219,7 @@ impl Cursor {
                 entries,
                 entries_at,
                 buffer,
+                ..
             } => {
                 if buffer.is_empty() && *next < *entries {
                     let count = CHUNK_ENTRIES.min(*entries - *next);
@@ -237,8 +244,16 @@ impl Cursor {
         Ok(entry.map(|(pack, record)| (self.packs[pack as usize], record)))
     }
 
-    /// Checks that what was read is the file its name promises.
-    fn finish(self) -> Result<()> {
+    /// Checks that what was read is the file its name promises (reading the bytes after
+    /// the entries first).
+    fn finish(mut self, backend: &dyn Backend) -> Result<()> {
+        if let Source::Sorted {
+            trailer: (at, len), ..
+        } = self.source
+            && len > 0
+        {
+            self.hasher.update(&backend.read_range(&self.key, at, len)?);
+        }
         let name = self.key.rsplit('/').next().unwrap_or_default();
         if self.hasher.finalize().to_hex().as_str() != name {
             return Err(Error::integrity(
@@ -270,9 +285,8 @@ fn merge_files(backend: &dyn Backend, inputs: &[String]) -> Result<String> {
         widest[sorted::bucket(&record.id, sorted::MAX_BITS)] += 1;
         Ok(())
     })?;
-    let too_many = || Error::invalid("index", "too many entries in one index file");
-    let entries32 = u32::try_from(entries).map_err(|_| too_many())?;
-    let bits = sorted::fanout_bits(entries as usize);
+    let header = sorted::Header::merged(packs.len(), entries)?;
+    let bits = header.bits();
     let mut fanout = vec![0u32; (1usize << bits) + 1];
     for (k, count) in widest.iter().enumerate() {
         fanout[(k >> (sorted::MAX_BITS - bits)) + 1] += count;
@@ -284,15 +298,8 @@ fn merge_files(backend: &dyn Backend, inputs: &[String]) -> Result<String> {
     // Pass 2: the file, streamed to storage and named by its hash.
     let mut out = backend.stage_new()?;
     let mut hasher = blake3::Hasher::new();
-    let mut head = Vec::with_capacity(20 + 64 * packs.len() + 4 * fanout.len());
-    head.extend_from_slice(sorted::SORTED_MAGIC);
-    head.extend_from_slice(&[bits, 0, 0, 0]);
-    head.extend_from_slice(
-        &u32::try_from(packs.len())
-            .map_err(|_| too_many())?
-            .to_le_bytes(),
-    );
-    head.extend_from_slice(&entries32.to_le_bytes());
+    let mut head = Vec::with_capacity(24 + 64 * packs.len() + 4 * fanout.len());
+    header.put(&mut head);
     for p in &packs {
         head.extend_from_slice(p.id.as_bytes());
         head.extend_from_slice(&p.dictionary.map_or([0; 32], |d| *d.as_bytes()));
@@ -305,8 +312,10 @@ fn merge_files(backend: &dyn Backend, inputs: &[String]) -> Result<String> {
     hasher.update(&head);
     let mut piece = Vec::with_capacity(CHUNK_ENTRIES as usize * INDEX_ENTRY_LEN);
     let mut written = 0u64;
+    let mut membership = Filter::with_blocks(header.filter_blocks());
     merge_pass(backend, inputs, &mut |pack, record| {
         format::put_entry(&mut piece, numbers[&pack.id], &record);
+        membership.insert(&record.id);
         written += 1;
         if piece.len() >= CHUNK_ENTRIES as usize * INDEX_ENTRY_LEN {
             out.write_all(&piece).map_err(io)?;
@@ -315,6 +324,7 @@ fn merge_files(backend: &dyn Backend, inputs: &[String]) -> Result<String> {
         }
         Ok(())
     })?;
+    membership.put(&mut piece);
     out.write_all(&piece).map_err(io)?;
     hasher.update(&piece);
     if written != entries {
@@ -368,7 +378,7 @@ fn merge_pass(
         current[i] = next;
     }
     for cursor in cursors {
-        cursor.finish()?;
+        cursor.finish(backend)?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@
 pub(crate) mod codec;
 mod consolidate;
 mod dictionaries;
+pub(crate) mod filter;
 pub(crate) mod format;
 mod index;
 mod read;
@@ -181,6 +182,36 @@ mod tests {
             let id = crate::id::BlobId::of(&i.to_le_bytes());
             assert!(reader.contains(&id), "blob {i} still known");
         }
+    }
+
+    #[test]
+    fn once_a_file_is_probed_often_its_filter_answers_for_blobs_it_does_not_hold() {
+        let (backend, writer) = store();
+        let mut w = writer.writer(None);
+        let stored: Vec<_> = (0..2_000u32)
+            .map(|i| w.add(Kind::Part, &i.to_le_bytes()).unwrap())
+            .collect();
+        w.finish().unwrap();
+        assert_eq!(backend.list("index/").unwrap().len(), 1);
+        let counted = Arc::new(crate::backend::FaultInjectingBackend::new(
+            backend.clone(),
+            0,
+        ));
+        let reader = BlobStore::open(counted.clone()).unwrap();
+        let absent = |i: u32| crate::id::BlobId::of(&(1_000_000 + i).to_le_bytes());
+        // The first probes go to the file (a `cat` never reads a filter), then the
+        // filter is read once.
+        for i in 0..20 {
+            assert!(!reader.contains(&absent(i)));
+        }
+        let before = counted.reads();
+        for i in 20..1_020 {
+            assert!(!reader.contains(&absent(i)));
+        }
+        let reads = counted.reads() - before;
+        // About 1% let through by the filter, two reads each; 2,000 without a filter.
+        assert!(reads < 60, "{reads} reads for 1,000 absent blobs");
+        assert!(stored.iter().all(|id| reader.contains(id)), "none refused");
     }
 
     #[test]

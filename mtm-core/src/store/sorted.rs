@@ -1,31 +1,46 @@
-//! Sorted index files (`MTMIDX02`): the entries sorted by blob id behind a fanout table, so
-//! that a reader finds one blob with two small range reads instead of loading the file.
+//! Sorted index files: the entries sorted by blob id behind a fanout table, so that a reader
+//! finds one blob with two small range reads instead of loading the file, and (version 3,
+//! `MTMIDX03`) a membership filter after them, so that a writer learns that a new blob is in
+//! none of the files without reading any of them.
 //!
 //! ```text
-//!  8          magic "MTMIDX02"
+//!  8          magic "MTMIDX03" ("MTMIDX02": no filter, no f below)
 //!  1          b, fanout bits (0 to 16)      3  zero
 //!  4          p, number of packs            4  e, number of entries
+//!  4          f, filter blocks (version 3 only: ⌈10 e / 512⌉)
 //!  64 × p     packs: 32 pack id, 32 dictionary id (all zero if none)
 //!  4 × (2^b + 1)  fanout: entry k is the number of entries whose id's first b bits are
 //!                 below k (so the last is e)
 //!  52 × e     entries as in version 1, sorted by blob id, each id at most once
+//!  64 × f     the filter of the entries' ids (version 3 only; see `filter`)
 //! ```
 //!
 //! The file is named by its BLAKE3 like every index file. A reader that range-reads it
 //! cannot check that hash; a damaged entry then points at wrong bytes, which fail the blob's
-//! own hash check (an integrity error naming the message), and `verify` reads the whole file.
+//! own hash check (an integrity error naming the message), a damaged filter hides blobs
+//! (stored again by a writer, read as missing by a reader), and `verify` reads the whole file.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
+use super::filter::{self, Filter};
 use super::format::{INDEX_ENTRY_LEN, IndexFile, IndexedPack, PackRecord};
 use super::lock;
 use crate::backend::{Backend, OpenFile};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::BlobId;
 
-pub(crate) const SORTED_MAGIC: &[u8; 8] = b"MTMIDX02";
-const HEADER_LEN: u64 = 20;
+/// The sorted files this version writes: with a filter.
+pub(crate) const SORTED_MAGIC: &[u8; 8] = b"MTMIDX03";
+/// Sorted files without a filter, written before version 3; still read and probed.
+pub(crate) const SORTED_V2_MAGIC: &[u8; 8] = b"MTMIDX02";
+const V2_HEADER_LEN: u64 = 20;
+/// The longest header, read first when a file is opened.
+const HEADER_LEN: u64 = 24;
+/// Probes of one file made without its filter before the filter is read: a reader that
+/// looks up a few blobs (a fresh-process `cat`) never pays for reading filters.
+const PROBES_BEFORE_FILTER: u32 = 16;
 const PACK_LEN: u64 = 64;
 /// The widest fanout: 65,537 counters (256 KiB), for files of millions of entries.
 pub(crate) const MAX_BITS: u8 = 16;
@@ -72,21 +87,17 @@ pub(crate) fn encode_sorted(index: &IndexFile) -> Result<Vec<u8>> {
     }
     let bits = fanout_bits(entries.len());
     let buckets = 1usize << bits;
-    let mut out = Vec::with_capacity(
-        HEADER_LEN as usize + packs.len() * 64 + (buckets + 1) * 4 + entries.len() * 52,
-    );
-    out.extend_from_slice(SORTED_MAGIC);
-    out.extend_from_slice(&[bits, 0, 0, 0]);
-    out.extend_from_slice(
-        &u32::try_from(packs.len())
-            .map_err(|_| too_many())?
-            .to_le_bytes(),
-    );
-    out.extend_from_slice(
-        &u32::try_from(entries.len())
-            .map_err(|_| too_many())?
-            .to_le_bytes(),
-    );
+    let entry_count = u32::try_from(entries.len()).map_err(|_| too_many())?;
+    let blocks = filter::blocks_for(u64::from(entry_count));
+    let header = Header {
+        version: 3,
+        bits,
+        packs: u32::try_from(packs.len()).map_err(|_| too_many())?,
+        entries: entry_count,
+        filter_blocks: blocks,
+    };
+    let mut out = Vec::with_capacity(usize::try_from(header.file_len()).unwrap_or_default());
+    header.put(&mut out);
     for p in &packs {
         out.extend_from_slice(p.id.as_bytes());
         out.extend_from_slice(&p.dictionary.map_or([0; 32], |d| *d.as_bytes()));
@@ -98,26 +109,57 @@ pub(crate) fn encode_sorted(index: &IndexFile) -> Result<Vec<u8>> {
         }
         out.extend_from_slice(&(below as u32).to_le_bytes());
     }
+    let mut membership = Filter::with_blocks(blocks);
     for (pack, r) in entries {
         let pack = renumber[*pack as usize].unwrap_or_default();
         super::format::put_entry(&mut out, pack, r);
+        membership.insert(&r.id);
     }
+    membership.put(&mut out);
     Ok(out)
 }
 
 /// The fixed header of a sorted index file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Header {
+pub(crate) struct Header {
+    /// 2 (no filter) or 3.
+    version: u8,
     bits: u8,
     packs: u32,
     entries: u32,
+    filter_blocks: u32,
 }
 
 impl Header {
+    /// The header of a version 3 file merged from others: `packs` packs, `entries`
+    /// entries, the fanout and filter sized for them.
+    pub(crate) fn merged(packs: usize, entries: u64) -> Result<Self> {
+        let too_many = || Error::invalid("index", "too many entries in one index file");
+        Ok(Self {
+            version: 3,
+            bits: fanout_bits(usize::try_from(entries).map_err(|_| too_many())?),
+            packs: u32::try_from(packs).map_err(|_| too_many())?,
+            entries: u32::try_from(entries).map_err(|_| too_many())?,
+            filter_blocks: filter::blocks_for(entries),
+        })
+    }
+
     fn parse(data: &[u8], what: &str) -> Result<Self> {
         let damaged = |why: &str| Error::integrity(what, why.to_owned());
-        if data.len() < HEADER_LEN as usize || &data[..8] != SORTED_MAGIC {
-            return Err(damaged("not a sorted index file (bad magic or too short)"));
+        let version = if data.starts_with(SORTED_MAGIC) {
+            3
+        } else if data.starts_with(SORTED_V2_MAGIC) {
+            2
+        } else {
+            return Err(damaged("not a sorted index file (bad magic)"));
+        };
+        let len = if version == 3 {
+            HEADER_LEN
+        } else {
+            V2_HEADER_LEN
+        };
+        if (data.len() as u64) < len {
+            return Err(damaged("not a sorted index file (too short)"));
         }
         let bits = data[8];
         if bits > MAX_BITS || data[9..12] != [0, 0, 0] {
@@ -125,23 +167,64 @@ impl Header {
         }
         let u32_at =
             |at: usize| u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
-        Ok(Self {
+        let header = Self {
+            version,
             bits,
             packs: u32_at(12),
             entries: u32_at(16),
-        })
+            filter_blocks: if version == 3 { u32_at(20) } else { 0 },
+        };
+        if version == 3 && header.filter_blocks != filter::blocks_for(u64::from(header.entries)) {
+            return Err(damaged("filter size does not match the entry count"));
+        }
+        Ok(header)
+    }
+
+    /// Appends the header's bytes (a version 3 header).
+    pub(crate) fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(SORTED_MAGIC);
+        out.extend_from_slice(&[self.bits, 0, 0, 0]);
+        out.extend_from_slice(&self.packs.to_le_bytes());
+        out.extend_from_slice(&self.entries.to_le_bytes());
+        out.extend_from_slice(&self.filter_blocks.to_le_bytes());
+    }
+
+    /// The fanout width.
+    pub(crate) fn bits(&self) -> u8 {
+        self.bits
+    }
+
+    /// The filter's blocks.
+    pub(crate) fn filter_blocks(&self) -> u32 {
+        self.filter_blocks
+    }
+
+    fn len(&self) -> u64 {
+        if self.version == 3 {
+            HEADER_LEN
+        } else {
+            V2_HEADER_LEN
+        }
+    }
+
+    fn packs_at(&self) -> u64 {
+        self.len()
     }
 
     fn fanout_at(&self) -> u64 {
-        HEADER_LEN + PACK_LEN * u64::from(self.packs)
+        self.packs_at() + PACK_LEN * u64::from(self.packs)
     }
 
     fn entries_at(&self) -> u64 {
         self.fanout_at() + 4 * ((1u64 << self.bits) + 1)
     }
 
-    fn file_len(&self) -> u64 {
+    fn filter_at(&self) -> u64 {
         self.entries_at() + INDEX_ENTRY_LEN as u64 * u64::from(self.entries)
+    }
+
+    fn file_len(&self) -> u64 {
+        self.filter_at() + filter::BLOCK_LEN as u64 * u64::from(self.filter_blocks)
     }
 }
 
@@ -157,7 +240,7 @@ pub(crate) fn decode_sorted(data: &[u8], what: &str) -> Result<IndexFile> {
     }
     let mut packs = Vec::with_capacity(header.packs as usize);
     for i in 0..header.packs as usize {
-        let at = HEADER_LEN as usize + i * 64;
+        let at = header.packs_at() as usize + i * 64;
         packs.push(super::format::pack_from(&data[at..at + 64]));
     }
     let fanout_at = header.fanout_at() as usize;
@@ -190,6 +273,15 @@ pub(crate) fn decode_sorted(data: &[u8], what: &str) -> Result<IndexFile> {
             ));
         }
     }
+    if header.filter_blocks > 0 {
+        let mut expected = Filter::with_blocks(header.filter_blocks);
+        for (_, record) in &entries {
+            expected.insert(&record.id);
+        }
+        if Filter::from_bytes(&data[header.filter_at() as usize..]) != Some(expected) {
+            return Err(Error::integrity(what, "filter does not match the entries"));
+        }
+    }
     Ok(IndexFile { packs, entries })
 }
 
@@ -202,6 +294,10 @@ pub(crate) struct SortedFile {
     packs: Mutex<HashMap<u32, IndexedPack>>,
     /// The file kept open, where the backend can ([`Backend::keep_open`]).
     open: Option<Box<dyn OpenFile>>,
+    /// Probes made so far without the filter.
+    probes: AtomicU32,
+    /// The filter, once [`PROBES_BEFORE_FILTER`] probes have been made (version 3).
+    filter: OnceLock<Filter>,
 }
 
 /// What [`SortedFile::open`] found.
@@ -237,6 +333,8 @@ impl SortedFile {
             header,
             packs: Mutex::new(HashMap::new()),
             open,
+            probes: AtomicU32::new(0),
+            filter: OnceLock::new(),
         }))
     }
 
@@ -255,6 +353,22 @@ impl SortedFile {
         self.header.entries_at()
     }
 
+    /// Where the pack list starts (after the header).
+    pub(crate) fn packs_at(&self) -> u64 {
+        self.header.packs_at()
+    }
+
+    /// What follows the entries: the filter's offset and length (none in version 2).
+    pub(crate) fn trailer(&self) -> (u64, u64) {
+        let at = self.header.filter_at();
+        (at, self.header.file_len() - at)
+    }
+
+    /// Whether the file is of the version this library writes (with a filter).
+    pub(crate) fn is_current(&self) -> bool {
+        self.header.version == 3
+    }
+
     /// Where the file says `id` is, if it lists it: two range reads (the bucket's bounds,
     /// then its entries) and, the first time a pack is named, a third for the pack.
     pub(crate) fn find(
@@ -262,6 +376,11 @@ impl SortedFile {
         backend: &dyn Backend,
         id: &BlobId,
     ) -> Result<Option<(IndexedPack, PackRecord)>> {
+        if let Some(filter) = self.filter(backend)?
+            && !filter.may_contain(id)
+        {
+            return Ok(None);
+        }
         let k = bucket(id, self.header.bits) as u64;
         let bounds = self.read(backend, self.header.fanout_at() + 4 * k, 8)?;
         let lo = u64::from(u32::from_le_bytes([
@@ -295,11 +414,34 @@ impl SortedFile {
         Ok(Some((self.pack(backend, pack_no)?, record)))
     }
 
+    /// The file's filter, read once this handle has probed the file often enough that
+    /// reading it costs less than the probes it saves. None before that, and in files
+    /// without one.
+    fn filter(&self, backend: &dyn Backend) -> Result<Option<&Filter>> {
+        if let Some(filter) = self.filter.get() {
+            return Ok(Some(filter));
+        }
+        if self.header.filter_blocks == 0
+            || self.probes.fetch_add(1, Ordering::Relaxed) < PROBES_BEFORE_FILTER
+        {
+            return Ok(None);
+        }
+        let (at, len) = self.trailer();
+        let bytes = self.read(backend, at, len)?;
+        let filter = Filter::from_bytes(&bytes)
+            .ok_or_else(|| Error::integrity(&self.key, "filter cut short"))?;
+        Ok(Some(self.filter.get_or_init(|| filter)))
+    }
+
     fn pack(&self, backend: &dyn Backend, number: u32) -> Result<IndexedPack> {
         if let Some(pack) = lock(&self.packs).get(&number) {
             return Ok(*pack);
         }
-        let bytes = self.read(backend, HEADER_LEN + PACK_LEN * u64::from(number), PACK_LEN)?;
+        let bytes = self.read(
+            backend,
+            self.header.packs_at() + PACK_LEN * u64::from(number),
+            PACK_LEN,
+        )?;
         let pack = super::format::pack_from(&bytes);
         lock(&self.packs).insert(number, pack);
         Ok(pack)
@@ -335,9 +477,21 @@ fn read_part(
     })
 }
 
-/// Whether `data` starts like a sorted index file.
+/// Whether `data` starts like a sorted index file (of either version).
 pub(crate) fn is_sorted(data: &[u8]) -> bool {
-    data.starts_with(SORTED_MAGIC)
+    data.starts_with(SORTED_MAGIC) || data.starts_with(SORTED_V2_MAGIC)
+}
+
+/// A version 3 file as version 2 wrote it: the filter left out (for the tests of readers
+/// and upgrades of repositories written before filters).
+#[cfg(test)]
+pub(crate) fn without_filter(data: &[u8]) -> Vec<u8> {
+    let header = Header::parse(data, "index").expect("a sorted file");
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(SORTED_V2_MAGIC);
+    out.extend_from_slice(&data[8..V2_HEADER_LEN as usize]);
+    out.extend_from_slice(&data[HEADER_LEN as usize..header.filter_at() as usize]);
+    out
 }
 
 #[cfg(test)]
@@ -393,6 +547,40 @@ mod tests {
             let decoded = decode_sorted(&data, "i").unwrap();
             assert_eq!(decoded.entries.len(), n as usize);
         }
+    }
+
+    #[test]
+    fn files_without_a_filter_still_decode_and_are_probed() {
+        let index = index(500);
+        let old = without_filter(&encode_sorted(&index).unwrap());
+        assert!(old.starts_with(SORTED_V2_MAGIC) && is_sorted(&old));
+        assert_eq!(decode_sorted(&old, "i").unwrap().entries.len(), 500);
+        let backend = MemoryBackend::new();
+        backend.write_new("index/old", &old).unwrap();
+        let Opened::Sorted(file) = SortedFile::open(&backend, "index/old").unwrap() else {
+            panic!("a sorted file")
+        };
+        assert!(!file.is_current());
+        assert_eq!(file.trailer().1, 0);
+        for (_, r) in &index.entries {
+            assert_eq!(file.find(&backend, &r.id).unwrap().unwrap().1, *r);
+        }
+        assert!(file.find(&backend, &record(9999).id).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_damaged_filter_is_found_when_the_file_is_read_whole() {
+        let data = encode_sorted(&index(500)).unwrap();
+        let h = Header::parse(&data, "i").unwrap();
+        assert_eq!(h.filter_blocks, filter::blocks_for(500));
+        let mut damaged = data.clone();
+        damaged[h.filter_at() as usize + 3] ^= 0x10;
+        let err = decode_sorted(&damaged, "i").unwrap_err();
+        assert!(err.to_string().contains("filter"), "{err}");
+        // A header whose filter size disagrees with its entries is refused on opening.
+        let mut resized = data;
+        resized[20] ^= 1;
+        assert!(Header::parse(&resized, "i").is_err());
     }
 
     #[test]
