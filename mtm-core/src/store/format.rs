@@ -323,8 +323,8 @@ pub(crate) fn encode_index(index: &IndexFile) -> Result<Vec<u8>> {
     super::sorted::encode_sorted(index)
 }
 
-/// Decodes an index file of either version: sorted (`MTMIDX02`) or the original unsorted
-/// layout (`MTMIDX01`).
+/// Decodes an index file of any version: sorted (`MTMIDX03`, or `MTMIDX02` without a
+/// filter) or the original unsorted layout (`MTMIDX01`).
 pub(crate) fn decode_index(data: &[u8], what: &str) -> Result<IndexFile> {
     if super::sorted::is_sorted(data) {
         return super::sorted::decode_sorted(data, what);
