@@ -179,18 +179,28 @@ mod tests {
         repo
     }
 
-    #[test]
-    fn an_old_repository_reads_refuses_writes_and_upgrades_in_place() {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = old_repository(dir.path());
-        let repo = reads_the_old_day(backend.clone());
+    /// Reads the old day, and checks that the next day's snapshot is refused until an
+    /// upgrade: the clock and source of that snapshot.
+    fn a_snapshot_is_refused(
+        dir: &Path,
+        backend: Arc<dyn Backend>,
+    ) -> (FixedClock, MaildirAccount) {
+        let repo = reads_the_old_day(backend);
         let clock = FixedClock::parse("2026-11-22T10:00:00Z").unwrap();
-        let source = MaildirAccount::open(dir.path()).unwrap();
+        let source = MaildirAccount::open(dir).unwrap();
         let err = repo
             .snapshot(&alice(), &source, &clock, &SnapshotOptions::default())
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UnsupportedFormat);
         assert!(err.to_string().contains("mtm upgrade"), "{err}");
+        (clock, source)
+    }
+
+    #[test]
+    fn an_old_repository_reads_refuses_writes_and_upgrades_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = old_repository(dir.path());
+        let (clock, source) = a_snapshot_is_refused(dir.path(), backend.clone());
 
         let report = Repository::upgrade_with_backend(backend.clone()).unwrap();
         assert_eq!((report.from_format, report.to_format), (2, CONFIG_FORMAT));
@@ -220,13 +230,7 @@ mod tests {
             let data = backend.read(key).unwrap();
             assert!(data.starts_with(crate::store::sorted::SORTED_V2_MAGIC));
         }
-        let repo = reads_the_old_day(backend.clone());
-        let clock = FixedClock::parse("2026-11-22T10:00:00Z").unwrap();
-        let source = MaildirAccount::open(dir.path()).unwrap();
-        let err = repo
-            .snapshot(&alice(), &source, &clock, &SnapshotOptions::default())
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::UnsupportedFormat);
+        let (clock, source) = a_snapshot_is_refused(dir.path(), backend.clone());
 
         let report = Repository::upgrade_with_backend(backend.clone()).unwrap();
         assert_eq!((report.from_format, report.to_format), (3, CONFIG_FORMAT));
