@@ -262,7 +262,7 @@ mod tests {
         }
     }
 
-    /// mail-parser 0.11 panics on this whole message (a headerless part of a digest inside a
+    /// mail-parser 0.11 panics on this whole message in a debug build (a headerless part of a digest inside a
     /// forwarded message); the forwarded message is one cut body of the skeleton, so the
     /// summary still reads the outer headers.
     #[test]
@@ -271,10 +271,13 @@ mod tests {
                     Content-Type: message/rfc822\n\nFrom: Inner <inner@example.org>\n\
                     Content-Type: multipart/digest; boundary=\"b\"\n\n--b\n\nfigures \n\
                     --b\nContent-Type: message/rfc822\n\nFrom: x@example.com\n\n\n--b--\n";
-        assert!(
-            !full_summary(raw).parsed,
-            "mail-parser no longer fails here"
-        );
+        // The panic is an arithmetic overflow, checked only in debug builds.
+        if cfg!(debug_assertions) {
+            assert!(
+                !full_summary(raw).parsed,
+                "mail-parser no longer fails here"
+            );
+        }
         let summary = summarize(raw);
         assert!(summary.parsed);
         assert_eq!(summary.from, "Jörg <j@example.de>");
