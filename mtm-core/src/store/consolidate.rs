@@ -285,7 +285,7 @@ fn merge_files(backend: &dyn Backend, inputs: &[String]) -> Result<String> {
         widest[sorted::bucket(&record.id, sorted::MAX_BITS)] += 1;
         Ok(())
     })?;
-    let header = sorted::Header::merged(packs.len(), entries)?;
+    let header = sorted::Header::current(packs.len(), entries)?;
     let bits = header.bits();
     let mut fanout = vec![0u32; (1usize << bits) + 1];
     for (k, count) in widest.iter().enumerate() {

@@ -85,17 +85,9 @@ pub(crate) fn encode_sorted(index: &IndexFile) -> Result<Vec<u8>> {
             packs.push(index.packs[*pack as usize]);
         }
     }
-    let bits = fanout_bits(entries.len());
+    let header = Header::current(packs.len(), entries.len() as u64)?;
+    let bits = header.bits;
     let buckets = 1usize << bits;
-    let entry_count = u32::try_from(entries.len()).map_err(|_| too_many())?;
-    let blocks = filter::blocks_for(u64::from(entry_count));
-    let header = Header {
-        version: 3,
-        bits,
-        packs: u32::try_from(packs.len()).map_err(|_| too_many())?,
-        entries: entry_count,
-        filter_blocks: blocks,
-    };
     let mut out = Vec::with_capacity(usize::try_from(header.file_len()).unwrap_or_default());
     header.put(&mut out);
     for p in &packs {
@@ -109,7 +101,7 @@ pub(crate) fn encode_sorted(index: &IndexFile) -> Result<Vec<u8>> {
         }
         out.extend_from_slice(&(below as u32).to_le_bytes());
     }
-    let mut membership = Filter::with_blocks(blocks);
+    let mut membership = Filter::with_blocks(header.filter_blocks);
     for (pack, r) in entries {
         let pack = renumber[*pack as usize].unwrap_or_default();
         super::format::put_entry(&mut out, pack, r);
@@ -131,9 +123,9 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    /// The header of a version 3 file merged from others: `packs` packs, `entries`
-    /// entries, the fanout and filter sized for them.
-    pub(crate) fn merged(packs: usize, entries: u64) -> Result<Self> {
+    /// The header of a file of the current version (3) listing `packs` packs and
+    /// `entries` entries: the fanout and filter sized for them.
+    pub(crate) fn current(packs: usize, entries: u64) -> Result<Self> {
         let too_many = || Error::invalid("index", "too many entries in one index file");
         Ok(Self {
             version: 3,
@@ -153,12 +145,7 @@ impl Header {
         } else {
             return Err(damaged("not a sorted index file (bad magic)"));
         };
-        let len = if version == 3 {
-            HEADER_LEN
-        } else {
-            V2_HEADER_LEN
-        };
-        if (data.len() as u64) < len {
+        if (data.len() as u64) < header_len(version) {
             return Err(damaged("not a sorted index file (too short)"));
         }
         let bits = data[8];
@@ -199,16 +186,8 @@ impl Header {
         self.filter_blocks
     }
 
-    fn len(&self) -> u64 {
-        if self.version == 3 {
-            HEADER_LEN
-        } else {
-            V2_HEADER_LEN
-        }
-    }
-
     fn packs_at(&self) -> u64 {
-        self.len()
+        header_len(self.version)
     }
 
     fn fanout_at(&self) -> u64 {
@@ -225,6 +204,15 @@ impl Header {
 
     fn file_len(&self) -> u64 {
         self.filter_at() + filter::BLOCK_LEN as u64 * u64::from(self.filter_blocks)
+    }
+}
+
+/// The length of the fixed header of a sorted file of `version` (2 or 3).
+fn header_len(version: u8) -> u64 {
+    if version == 3 {
+        HEADER_LEN
+    } else {
+        V2_HEADER_LEN
     }
 }
 
