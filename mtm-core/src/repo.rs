@@ -172,9 +172,6 @@ pub(crate) struct RepoInner {
     config: RepoConfig,
     zone: ProviderZone,
     pub(crate) store: Arc<BlobStore>,
-    /// Held while a header dictionary is trained, so that concurrent first snapshots train
-    /// one, not one each.
-    dictionary_lock: std::sync::Mutex<()>,
 }
 
 impl RepoInner {
@@ -191,13 +188,6 @@ impl RepoInner {
     /// Whether header blocks are compressed with a trained dictionary.
     pub(crate) fn header_dictionary(&self) -> bool {
         self.config.header_dictionary
-    }
-
-    /// Waits for, and holds until dropped, the right to train the header dictionary.
-    pub(crate) fn dictionary_training(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.dictionary_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The days that have a snapshot of `account`, oldest first.
@@ -367,7 +357,6 @@ impl Repository {
                 config,
                 zone,
                 store,
-                dictionary_lock: std::sync::Mutex::new(()),
             }),
         })
     }

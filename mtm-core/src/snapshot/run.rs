@@ -439,4 +439,53 @@ mod tests {
         store.commit_group().unwrap();
         assert_eq!(backend.inner.list("index/").unwrap().len(), 1);
     }
+
+    #[test]
+    fn a_run_over_many_small_accounts_trains_one_header_dictionary_from_all_of_them() {
+        // Each account gives 25 messages, 50 header samples: too few to train a dictionary
+        // alone, enough together.
+        let dir = tempfile::tempdir().unwrap();
+        let mut accounts = Vec::new();
+        for a in 0..12 {
+            let maildir = dir.path().join(format!("u{a}"));
+            for sub in ["cur", "new", "tmp"] {
+                std::fs::create_dir_all(maildir.join(sub)).unwrap();
+            }
+            for m in 0..25 {
+                let message = format!(
+                    "Return-Path: <news{m}@lists.example.org>\r\n\
+                     Delivered-To: user{a}@example.com\r\n\
+                     Received: from mx{m}.example.net by mail.example.com with LMTP id \
+                     {a:04x}{m:04x}\r\n\tfor <user{a}@example.com>; Tue, 3 Nov 2026 10:{m:02}:00 \
+                     +0100\r\nFrom: \"List {m}\" <news{m}@lists.example.org>\r\n\
+                     To: user{a}@example.com\r\nSubject: Weekly digest {a} number {m}\r\n\
+                     Message-ID: <{a}.{m}@lists.example.org>\r\nMIME-Version: 1.0\r\n\
+                     Content-Type: text/plain; charset=utf-8\r\n\r\nIssue {m} for {a}.\r\n"
+                );
+                std::fs::write(maildir.join(format!("cur/{m}.M{m}.host:2,S")), message).unwrap();
+            }
+            accounts.push((
+                AccountId::new(format!("u{a}@example.com")).unwrap(),
+                MaildirAccount::open(&maildir).unwrap(),
+            ));
+        }
+        let backend = Arc::new(MemoryBackend::default());
+        let repo =
+            Repository::init_with_backend(backend.clone(), RepositoryOptions::default()).unwrap();
+        let clock = FixedClock::parse("2026-11-21T00:00:30Z").unwrap();
+        let results = repo.snapshot_many(&accounts, &clock, &SnapshotOptions::default());
+        assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+        assert_eq!(backend.list("dictionaries/").unwrap().len(), 1);
+        assert!(repo.inner.store.current_dictionary().unwrap().is_some());
+        // Every message reads back whole, with or without the dictionary.
+        for (a, (account, _)) in accounts.iter().enumerate() {
+            let view = repo.account(account).unwrap();
+            let day = view.days().unwrap()[0];
+            for m in 0..25 {
+                let path = dir.path().join(format!("u{a}/cur/{m}.M{m}.host:2,S"));
+                let bytes = std::fs::read(path).unwrap();
+                assert_eq!(view.raw(day, &crate::MessageId::of(&bytes)).unwrap(), bytes);
+            }
+        }
+    }
 }

@@ -24,7 +24,7 @@ use crate::repo::{RepoInner, Repository, load_blob};
 use crate::source::{
     FolderStamp, MaildirAccount, MaildirReader, MessageFile, ScanBasis, unique_key,
 };
-use crate::store::codec::{Dictionary, train_dictionary};
+use crate::store::codec::Dictionary;
 use crate::store::{
     BlobEncoder, CompressedBlob, Durability, Kind, NewBlob, PackWriter, STREAM_FROM, WrittenPack,
 };
@@ -32,8 +32,6 @@ use crate::store::{
 /// A snapshot may reference at most this many catalogs; past it, the catalogs it needs are
 /// merged into one, so that listing a folder never loads hundreds of small catalogs.
 const MAX_CATALOGS: usize = 32;
-/// How many messages are sampled to train the header dictionary.
-const DICTIONARY_SAMPLE_MESSAGES: usize = 600;
 /// How much of each sampled message is read: enough for its header block.
 const DICTIONARY_SAMPLE_BYTES: u64 = 16 * 1024;
 /// A worker's read buffer larger than this is freed after its message: kept, it would hold
@@ -510,8 +508,9 @@ impl Repository {
         Ok((report, record.encode()?))
     }
 
-    /// The dictionary for header blobs: the repository's, or one trained now from a sample of
-    /// the messages about to be read, if the repository wants one and has none yet.
+    /// The dictionary for header blobs: the repository's, or one trained now from samples of
+    /// the messages about to be read (with those of earlier snapshots of this process), if
+    /// the repository wants one and has none yet.
     ///
     /// A damaged dictionary is passed over (a warning names it): a new one is trained, or
     /// none used, so that one bad file never stops every account's snapshot.
@@ -531,19 +530,16 @@ impl Repository {
         if let Some(current) = current {
             return Ok(Some(current));
         }
-        let _training = self.inner.dictionary_training();
-        // Another snapshot of this process may have trained one while this one waited.
-        if let (Some(current), _) = self.inner.store.intact_dictionary()? {
-            return Ok(Some(current));
+        let wanted = self.inner.store.dictionary_samples_wanted();
+        if wanted == 0 || to_read.is_empty() {
+            return Ok(None);
         }
-        let step = (to_read.len() / DICTIONARY_SAMPLE_MESSAGES).max(1);
+        let step = (to_read.len() / wanted).max(1);
         let mut samples = Vec::new();
-        for file in to_read
-            .iter()
-            .step_by(step)
-            .take(DICTIONARY_SAMPLE_MESSAGES)
-        {
+        let mut messages = 0;
+        for file in to_read.iter().step_by(step).take(wanted) {
             if let Ok(Some(bytes)) = source.read_head(file, DICTIONARY_SAMPLE_BYTES) {
+                messages += 1;
                 samples.extend(
                     split_message(&bytes)
                         .into_iter()
@@ -552,13 +548,7 @@ impl Repository {
                 );
             }
         }
-        match train_dictionary(&samples) {
-            Some(dict) => {
-                let id = self.inner.store.save_dictionary(dict)?;
-                Ok(Some(self.inner.store.dictionary(&id)?))
-            }
-            None => Ok(None),
-        }
+        self.inner.store.offer_dictionary_samples(messages, samples)
     }
 }
 

@@ -1,9 +1,9 @@
-//! Header dictionaries: trained once, stored under their hash, cached, damaged ones passed
-//! over.
+//! Header dictionaries: trained once from samples gathered across a process's snapshots,
+//! stored under their hash, cached, damaged ones passed over.
 
 use std::sync::{Arc, PoisonError};
 
-use super::codec::Dictionary;
+use super::codec::{Dictionary, train_dictionary};
 use super::{BlobStore, dictionary_key, lock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::BlobId;
@@ -11,6 +11,27 @@ use crate::id::BlobId;
 /// The dictionary writers use (if any is intact), and the damaged ones passed over (key,
 /// why).
 pub(crate) type IntactDictionary = (Option<Arc<Dictionary>>, Vec<(String, String)>);
+
+/// At most this many messages' header blocks are gathered to train the dictionary, in one
+/// process: past them, zstd is not going to build one from this mail.
+const DICTIONARY_SAMPLE_MESSAGES: usize = 600;
+
+/// Header samples gathered towards the repository's dictionary by the snapshots of one
+/// process. Most of a provider's accounts are too small to give enough samples alone: the
+/// samples of many accounts train one dictionary, and the accounts snapshotted before it
+/// exists are compressed without it.
+#[derive(Debug, Default)]
+pub(crate) struct TrainingSamples {
+    samples: Vec<Vec<u8>>,
+    messages: usize,
+}
+
+impl TrainingSamples {
+    /// How many more messages' header blocks are wanted.
+    fn wanted(&self) -> usize {
+        DICTIONARY_SAMPLE_MESSAGES.saturating_sub(self.messages)
+    }
+}
 
 impl BlobStore {
     /// Loads (and caches) a dictionary, checking its hash.
@@ -76,6 +97,43 @@ impl BlobStore {
             }
         }
         Ok((None, damaged))
+    }
+
+    /// How many messages' header blocks the training of a dictionary still wants from the
+    /// next snapshot: none once this process has offered as many as it takes.
+    pub(crate) fn dictionary_samples_wanted(&self) -> usize {
+        lock(&self.training).wanted()
+    }
+
+    /// Adds the header blocks of `messages` messages to the samples for the dictionary, and
+    /// trains and stores one as soon as there are enough. Returns the dictionary writers use
+    /// from now on: the one trained now, one another snapshot trained meanwhile, or none yet.
+    pub(crate) fn offer_dictionary_samples(
+        &self,
+        messages: usize,
+        samples: Vec<Vec<u8>>,
+    ) -> Result<Option<Arc<Dictionary>>> {
+        let mut training = lock(&self.training);
+        if let (Some(current), _) = self.intact_dictionary()? {
+            return Ok(Some(current));
+        }
+        let messages = messages.min(training.wanted());
+        training.messages += messages;
+        training.samples.extend(samples);
+        match train_dictionary(&training.samples) {
+            Some(trained) => {
+                training.samples = Vec::new();
+                let id = self.save_dictionary(trained)?;
+                Ok(Some(self.dictionary(&id)?))
+            }
+            None => {
+                if training.wanted() == 0 {
+                    // Nothing more will be gathered: free what was.
+                    training.samples = Vec::new();
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// Stores a newly trained dictionary and returns its id. A damaged file under its name

@@ -70,6 +70,9 @@ pub(crate) struct BlobStore {
     /// Dictionaries found damaged when picking the one writers use, with why: not read
     /// again by every snapshot of this process (files never change under their name).
     damaged_dictionaries: Mutex<HashMap<BlobId, String>>,
+    /// Header samples towards a dictionary, while the repository has none; held while one
+    /// is trained, so that concurrent first snapshots train one, not one each.
+    training: Mutex<dictionaries::TrainingSamples>,
     /// Blobs that a writer of this process has taken on but not yet indexed: two snapshots
     /// running at once store shared content once, and the one that borrows waits for it.
     claims: Mutex<IdMap<BlobId, u64>>,
@@ -104,6 +107,7 @@ impl BlobStore {
             index: RwLock::new(state),
             dictionaries: Mutex::new(HashMap::new()),
             damaged_dictionaries: Mutex::new(HashMap::new()),
+            training: Mutex::new(dictionaries::TrainingSamples::default()),
             claims: Mutex::new(IdMap::default()),
             claims_released: Condvar::new(),
             next_writer: AtomicU64::new(1),
