@@ -1033,8 +1033,8 @@ fn quiet_night(tools: &mut [Tool], corpus: &Path, day: u32, scratch: &Path) -> B
     Ok(())
 }
 
-/// The zstd level mtm compresses bodies and attachments with (`mtm-core`'s `codec::LEVEL`;
-/// header blocks, a few hundred bytes each, take level 3 with the repository's dictionary).
+/// The zstd level mtm compresses with (`mtm-core`'s `codec::LEVEL`; header blocks take the
+/// same level, with the repository's dictionary).
 const MTM_BODY_LEVEL: i32 = 1;
 /// The zstd level borg is given (`--compression zstd,3`).
 const BORG_LEVEL: i32 = 3;

@@ -12,9 +12,10 @@ use crate::id::BlobId;
 /// text for about 3% more bytes, and snapshot speed is what a nightly job of every mailbox
 /// needs most.
 pub(crate) const LEVEL: i32 = 1;
-/// zstd level for header blocks compressed with the dictionary: they are small, so the
-/// stronger level costs little time and they are most of what per-recipient copies store.
-pub(crate) const DICTIONARY_LEVEL: i32 = 3;
+/// zstd level for header blocks compressed with the dictionary: the dictionary, not the
+/// level, is what shrinks them. Measured on 1,000 accounts of real-shaped mail, level 3 gave
+/// a repository 0.2% smaller than level 1 and a first snapshot 0.7 s (8%) slower.
+pub(crate) const DICTIONARY_LEVEL: i32 = 1;
 /// Dictionary size in bytes when one is trained.
 pub(crate) const DICTIONARY_SIZE: usize = 64 * 1024;
 /// How many header samples are needed before a dictionary is worth training.
