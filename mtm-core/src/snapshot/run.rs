@@ -302,27 +302,40 @@ mod tests {
         }
     }
 
-    /// Five small Maildirs under `dir`, three messages each.
-    fn five_accounts(dir: &std::path::Path) -> Vec<(AccountId, MaildirAccount)> {
+    /// `count` Maildirs `u0`, `u1` … under `dir`, each with `messages` messages in `cur/`
+    /// named `{m}.M{m}.host:2,S`, whose text `message(account, m)` gives.
+    fn accounts_with(
+        dir: &std::path::Path,
+        count: usize,
+        messages: usize,
+        message: impl Fn(usize, usize) -> String,
+    ) -> Vec<(AccountId, MaildirAccount)> {
         let mut accounts = Vec::new();
-        for i in 0..5 {
-            let maildir = dir.join(format!("u{i}"));
+        for a in 0..count {
+            let maildir = dir.join(format!("u{a}"));
             for sub in ["cur", "new", "tmp"] {
                 std::fs::create_dir_all(maildir.join(sub)).unwrap();
             }
-            for m in 0..3 {
+            for m in 0..messages {
                 std::fs::write(
                     maildir.join(format!("cur/{m}.M{m}.host:2,S")),
-                    format!("Subject: {i} {m}\r\n\r\nbody {i} {m}\r\n"),
+                    message(a, m),
                 )
                 .unwrap();
             }
             accounts.push((
-                AccountId::new(format!("u{i}@example.com")).unwrap(),
+                AccountId::new(format!("u{a}@example.com")).unwrap(),
                 MaildirAccount::open(&maildir).unwrap(),
             ));
         }
         accounts
+    }
+
+    /// Five small Maildirs under `dir`, three messages each.
+    fn five_accounts(dir: &std::path::Path) -> Vec<(AccountId, MaildirAccount)> {
+        accounts_with(dir, 5, 3, |i, m| {
+            format!("Subject: {i} {m}\r\n\r\nbody {i} {m}\r\n")
+        })
     }
 
     /// A new repository on `backend` (no header dictionary), and one run over `accounts`.
@@ -445,30 +458,18 @@ mod tests {
         // Each account gives 25 messages, 50 header samples: too few to train a dictionary
         // alone, enough together.
         let dir = tempfile::tempdir().unwrap();
-        let mut accounts = Vec::new();
-        for a in 0..12 {
-            let maildir = dir.path().join(format!("u{a}"));
-            for sub in ["cur", "new", "tmp"] {
-                std::fs::create_dir_all(maildir.join(sub)).unwrap();
-            }
-            for m in 0..25 {
-                let message = format!(
-                    "Return-Path: <news{m}@lists.example.org>\r\n\
-                     Delivered-To: user{a}@example.com\r\n\
-                     Received: from mx{m}.example.net by mail.example.com with LMTP id \
-                     {a:04x}{m:04x}\r\n\tfor <user{a}@example.com>; Tue, 3 Nov 2026 10:{m:02}:00 \
-                     +0100\r\nFrom: \"List {m}\" <news{m}@lists.example.org>\r\n\
-                     To: user{a}@example.com\r\nSubject: Weekly digest {a} number {m}\r\n\
-                     Message-ID: <{a}.{m}@lists.example.org>\r\nMIME-Version: 1.0\r\n\
-                     Content-Type: text/plain; charset=utf-8\r\n\r\nIssue {m} for {a}.\r\n"
-                );
-                std::fs::write(maildir.join(format!("cur/{m}.M{m}.host:2,S")), message).unwrap();
-            }
-            accounts.push((
-                AccountId::new(format!("u{a}@example.com")).unwrap(),
-                MaildirAccount::open(&maildir).unwrap(),
-            ));
-        }
+        let accounts = accounts_with(dir.path(), 12, 25, |a, m| {
+            format!(
+                "Return-Path: <news{m}@lists.example.org>\r\n\
+                 Delivered-To: user{a}@example.com\r\n\
+                 Received: from mx{m}.example.net by mail.example.com with LMTP id \
+                 {a:04x}{m:04x}\r\n\tfor <user{a}@example.com>; Tue, 3 Nov 2026 10:{m:02}:00 \
+                 +0100\r\nFrom: \"List {m}\" <news{m}@lists.example.org>\r\n\
+                 To: user{a}@example.com\r\nSubject: Weekly digest {a} number {m}\r\n\
+                 Message-ID: <{a}.{m}@lists.example.org>\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\n\r\nIssue {m} for {a}.\r\n"
+            )
+        });
         let backend = Arc::new(MemoryBackend::default());
         let repo =
             Repository::init_with_backend(backend.clone(), RepositoryOptions::default()).unwrap();
