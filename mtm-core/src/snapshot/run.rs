@@ -12,10 +12,11 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::take::{Target, already_taken};
+use super::take::{Sealed, Target, already_taken};
 use super::{SnapshotOptions, SnapshotReport};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
+use crate::id::{BlobId, IdSet};
 use crate::names::AccountId;
 use crate::repo::Repository;
 use crate::source::MaildirAccount;
@@ -38,6 +39,8 @@ struct Waiting {
     target: Target,
     record: Vec<u8>,
     report: SnapshotReport,
+    /// Blobs it names that other accounts of the run were still storing when it finished.
+    awaited: IdSet<BlobId>,
 }
 
 /// The records of a run that wait to be committed, and when the last commit was.
@@ -134,11 +137,18 @@ impl Repository {
                 .and_then(|()| self.target(account, clock))
                 .and_then(|target| {
                     self.snapshot_under_lock(account, source, &each, &target, Durability::AtSync)
-                        .map(|(report, record)| (target, report, record))
+                        .map(|sealed| (target, sealed))
                 });
             match taken {
                 Err(e) => settle(vec![(i, Err(e))]),
-                Ok((target, report, record)) => {
+                Ok((
+                    target,
+                    Sealed {
+                        report,
+                        record,
+                        awaited,
+                    },
+                )) => {
                     let batch = {
                         let mut group = group.lock().unwrap_or_else(PoisonError::into_inner);
                         group.waiting.push(Waiting {
@@ -147,6 +157,7 @@ impl Repository {
                             target,
                             record,
                             report,
+                            awaited,
                         });
                         group.due(false, self.inner.store.held_entries())
                     };
@@ -181,20 +192,37 @@ impl Repository {
             .collect()
     }
 
-    /// Commits a group of records: [`commit_group`](crate::store::BlobStore::commit_group)
-    /// makes everything they name durable and indexed, then the records are written, then
-    /// one more sync makes them durable. Each account's result: its report, or why its
-    /// record could not be written.
+    /// Commits a group of records: first the accounts still storing blobs that the group's
+    /// records name finish (a record whose blob was lost by a failed account is not
+    /// written), then [`commit_group`](crate::store::BlobStore::commit_group) makes
+    /// everything they name durable and indexed, then the records are written, then one
+    /// more sync makes them durable. Each account's result: its report, or why its record
+    /// could not be written.
+    ///
+    /// Called by a worker between two accounts, so that the accounts it waits for run on
+    /// the other workers, never on this one.
     fn commit_records(&self, batch: Vec<Waiting>) -> Vec<(usize, Result<SnapshotReport>)> {
         let backend = self.inner.backend.as_ref();
+        let mut settled = Vec::new();
+        let batch: Vec<Waiting> = batch
+            .into_iter()
+            .filter_map(|w| match self.inner.store.settle_awaited(&w.awaited) {
+                Ok(()) => Some(w),
+                Err(e) => {
+                    settled.push((w.position, Err(e)));
+                    None
+                }
+            })
+            .collect();
         if let Err(e) = self.inner.store.commit_group() {
             return batch
                 .into_iter()
                 .map(|w| (w.position, Err(not_committed(&w.target.key, &e))))
+                .chain(settled)
                 .collect();
         }
         let keys: Vec<String> = batch.iter().map(|w| w.target.key.clone()).collect();
-        let mut settled: Vec<(usize, Result<SnapshotReport>)> = batch
+        let mut written: Vec<(usize, Result<SnapshotReport>)> = batch
             .into_iter()
             .map(|w| {
                 let written = backend
@@ -207,13 +235,14 @@ impl Repository {
             })
             .collect();
         if let Err(e) = backend.sync() {
-            for ((_, result), key) in settled.iter_mut().zip(&keys) {
+            for ((_, result), key) in written.iter_mut().zip(&keys) {
                 if result.is_ok() {
                     *result = Err(not_committed(key, &e));
                 }
             }
         }
-        settled
+        written.extend(settled);
+        written
     }
 
     /// Replaces the run's lock by a fresh one once it is an hour old: both are shared

@@ -45,6 +45,16 @@ const BATCHES: crate::pool::Batch = crate::pool::Batch {
     in_flight: 2,
 };
 
+/// A snapshot stored, whose record is still to be written: its report, the record's bytes,
+/// and the blobs it names that other sessions of a group commit were still storing
+/// ([`BlobStore::settle_awaited`](crate::store::BlobStore::settle_awaited) waits for them
+/// before the record is written; always empty outside a group commit).
+pub(super) struct Sealed {
+    pub(super) report: SnapshotReport,
+    pub(super) record: Vec<u8>,
+    pub(super) awaited: IdSet<BlobId>,
+}
+
 /// What one snapshot writes: when it is taken, its day, its record's key.
 pub(super) struct Target {
     taken_at: chrono::DateTime<chrono::Utc>,
@@ -87,8 +97,9 @@ impl Repository {
         let target = self.target(account, clock)?;
         // Held until the record is written: no garbage collection runs meanwhile.
         let _lock = self.lock_out_gc(options)?;
-        let (mut report, record) =
-            self.snapshot_under_lock(account, source, options, &target, Durability::EachFile)?;
+        let Sealed {
+            mut report, record, ..
+        } = self.snapshot_under_lock(account, source, options, &target, Durability::EachFile)?;
         self.inner
             .backend
             .write_new(&target.key, &record)
@@ -122,7 +133,8 @@ impl Repository {
     /// The snapshot itself, while the caller holds a snapshot lock (taken after any
     /// garbage collection that ran, with the index reloaded under it): everything stored
     /// and indexed, durable as `durability` says. Returns the report and the record's
-    /// bytes, which the caller writes (the record comes last: it names only what is stored).
+    /// bytes, which the caller writes (the record comes last: it names only what is stored),
+    /// with [`Durability::AtSync`] once the blobs it awaits are settled.
     pub(super) fn snapshot_under_lock(
         &self,
         account: &AccountId,
@@ -130,7 +142,7 @@ impl Repository {
         options: &SnapshotOptions,
         target: &Target,
         durability: Durability,
-    ) -> Result<(SnapshotReport, Vec<u8>)> {
+    ) -> Result<Sealed> {
         let plan = self.plan(account, target.day, source, options)?;
         let stored = self.read_and_store(source, plan, options, durability)?;
         let assembled = self.assemble(stored)?;
@@ -483,7 +495,7 @@ impl Repository {
         day: chrono::NaiveDate,
         taken_at: chrono::DateTime<chrono::Utc>,
         assembled: Assembled,
-    ) -> Result<(SnapshotReport, Vec<u8>)> {
+    ) -> Result<Sealed> {
         let Assembled {
             mut report,
             folders: folder_records,
@@ -505,7 +517,11 @@ impl Repository {
             repaired_at: None,
             lost: Vec::new(),
         };
-        Ok((report, record.encode()?))
+        Ok(Sealed {
+            report,
+            record: record.encode()?,
+            awaited: stats.awaited,
+        })
     }
 
     /// The dictionary for header blobs: the repository's, or one trained now from samples of

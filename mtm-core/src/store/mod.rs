@@ -85,6 +85,8 @@ pub(crate) struct BlobStore {
     held: Mutex<format::IndexFile>,
     /// The pack that group-commit sessions share for their last blobs (see `shared`).
     shared: Mutex<shared::SharedPack>,
+    /// Held while a full shared pack is written (see `shared`).
+    shared_writes: Mutex<shared::SharedWrites>,
 }
 
 impl BlobStore {
@@ -114,6 +116,7 @@ impl BlobStore {
             in_flight: crate::pool::Budget::new(IN_FLIGHT),
             held: Mutex::new(format::IndexFile::default()),
             shared: Mutex::new(shared::SharedPack::default()),
+            shared_writes: Mutex::new(shared::SharedWrites::default()),
         }
     }
 }
@@ -542,5 +545,106 @@ mod tests {
             1,
             "the pack was written early"
         );
+    }
+
+    #[test]
+    fn a_session_of_the_run_leaves_a_blob_another_is_storing_to_the_commit_instead_of_waiting() {
+        let (backend, store) = store();
+        let mut storing = store.writer(None);
+        storing.defer_durability();
+        let mut borrowing = store.writer(None);
+        borrowing.defer_durability();
+        storing.add(Kind::Part, b"forwarded attachment").unwrap();
+        let shared = borrowing.add(Kind::Part, b"forwarded attachment").unwrap();
+        let finishing = std::thread::spawn(move || borrowing.finish());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !finishing.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(
+            finishing.is_finished(),
+            "the session waited for another account's session to end"
+        );
+        let stats = finishing.join().unwrap().unwrap();
+        assert!(stats.awaited.contains(&shared), "{:?}", stats.awaited);
+        let settling = {
+            let store = Arc::clone(&store);
+            let awaited = stats.awaited.clone();
+            std::thread::spawn(move || store.settle_awaited(&awaited))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(
+            !settling.is_finished(),
+            "the commit went ahead while the blob was still being stored"
+        );
+        storing.finish().unwrap();
+        settling.join().unwrap().unwrap();
+        store.commit_group().unwrap();
+        let again = BlobStore::open(backend).unwrap();
+        assert_eq!(
+            again.read(&shared, &|| "t".into()).unwrap(),
+            b"forwarded attachment"
+        );
+    }
+
+    #[test]
+    fn the_commit_of_a_run_refuses_a_blob_whose_session_failed() {
+        let (_, store) = store();
+        let mut failing = store.writer(None);
+        failing.defer_durability();
+        let mut borrowing = store.writer(None);
+        borrowing.defer_durability();
+        failing.add(Kind::Part, b"shared").unwrap();
+        borrowing.add(Kind::Part, b"shared").unwrap();
+        let awaited = borrowing.finish().unwrap().awaited;
+        drop(failing);
+        let err = store.settle_awaited(&awaited).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+        assert!(
+            err.to_string().contains("take this snapshot again"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn writing_a_full_shared_pack_keeps_the_blobs_of_the_next_one_claimed() {
+        let (backend, store) = store();
+        // Incompressible bodies, so that two tails overfill one shared pack.
+        let noise = |seed: u8, len: usize| -> Vec<u8> {
+            let mut x = u64::from(seed) + 1;
+            (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect()
+        };
+        let mut ids = Vec::new();
+        for seed in 0..2 {
+            let mut w = store.writer(None);
+            w.defer_durability();
+            ids.push(
+                w.add(Kind::Part, &noise(seed, PACK_TARGET * 2 / 3))
+                    .unwrap(),
+            );
+            w.finish().unwrap();
+        }
+        assert_eq!(backend.list("packs/").unwrap().len(), 1, "the full pack");
+        assert_eq!(shared::waiting_blobs(&store), 1);
+        assert_eq!(
+            lock(&store.claims).get(&ids[1]),
+            Some(&shared::SHARED_WRITER),
+            "a blob waiting in the next shared pack lost its claim"
+        );
+        store.commit_group().unwrap();
+        let again = BlobStore::open(backend).unwrap();
+        for (seed, id) in ids.iter().enumerate() {
+            assert_eq!(
+                again.read(id, &|| "t".into()).unwrap(),
+                noise(seed as u8, PACK_TARGET * 2 / 3)
+            );
+        }
     }
 }

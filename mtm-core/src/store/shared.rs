@@ -30,11 +30,31 @@ pub(super) struct SharedPack {
     records: Vec<PackRecord>,
     /// The dictionary the blobs compressed with one use (a pack names at most one).
     dictionary: Option<BlobId>,
+}
+
+/// Held while a full shared pack is written: sessions go on filling the next one meanwhile,
+/// and a flush waits for the write to end. Locked after [`SharedPack`], never before.
+#[derive(Debug, Default)]
+pub(super) struct SharedWrites {
     /// Why a shared pack of this run could not be written. The sessions whose blobs it
     /// held must not be committed, and one of them may join the run's commits later than
     /// the next one: every later commit of the run fails with this (a storage that failed a
     /// write rarely takes the next), until [`BlobStore::start_group_commit`] clears it.
     lost: Option<String>,
+}
+
+impl SharedPack {
+    /// Takes the pack's blobs out (the pack is empty afterwards); `None` if none waits.
+    fn take(&mut self) -> Option<(Vec<u8>, PackTrailer)> {
+        if self.records.is_empty() {
+            return None;
+        }
+        let trailer = PackTrailer {
+            records: std::mem::take(&mut self.records),
+            dictionary: self.dictionary.take(),
+        };
+        Some((std::mem::take(&mut self.body), trailer))
+    }
 }
 
 impl BlobStore {
@@ -61,10 +81,14 @@ impl BlobStore {
             (shared.dictionary, dictionary),
             (Some(theirs), Some(ours)) if theirs != ours
         );
-        if !shared.records.is_empty()
-            && (other_dictionary || shared.body.len() + blobs.len() > PACK_TARGET)
-        {
-            self.write_shared(&mut shared)?;
+        // A full pack is written once this session's blobs are in the next one, with the
+        // shared pack unlocked: the other sessions do not wait for the write. The write is
+        // claimed before the pack is unlocked, so that a flush waits for it.
+        let mut full = None;
+        if other_dictionary || shared.body.len() + blobs.len() > PACK_TARGET {
+            full = shared
+                .take()
+                .map(|taken| (taken, lock(&self.shared_writes)));
         }
         if shared.body.is_empty() {
             shared
@@ -94,7 +118,11 @@ impl BlobStore {
         }
         drop(claims);
         shared.records.extend(moved);
-        Ok(())
+        drop(shared);
+        match full {
+            Some(((body, trailer), mut writes)) => self.write_shared(body, trailer, &mut writes),
+            None => Ok(()),
+        }
     }
 
     /// Writes the shared pack, if any blob waits in it, without waiting for the disk (the
@@ -103,8 +131,13 @@ impl BlobStore {
     /// blobs it held are not to be committed.
     pub(super) fn flush_shared(&self) -> Result<()> {
         let mut shared = lock(&self.shared);
-        self.write_shared(&mut shared)?;
-        match &shared.lost {
+        // Waits for a full pack being written by a session.
+        let mut writes = lock(&self.shared_writes);
+        if let Some((body, trailer)) = shared.take() {
+            drop(shared);
+            self.write_shared(body, trailer, &mut writes)?;
+        }
+        match &writes.lost {
             None => Ok(()),
             Some(why) => Err(Error::storage(
                 "packs",
@@ -116,38 +149,45 @@ impl BlobStore {
     /// Starts a run of group commits: a shared pack lost by an earlier run no longer fails
     /// this one's commits (that run's sessions were never committed).
     pub(crate) fn start_group_commit(&self) {
-        lock(&self.shared).lost = None;
+        let _shared = lock(&self.shared);
+        lock(&self.shared_writes).lost = None;
     }
 
-    fn write_shared(&self, shared: &mut SharedPack) -> Result<()> {
-        if shared.records.is_empty() {
-            return Ok(());
-        }
-        let dictionary = shared.dictionary.take();
-        let trailer = PackTrailer {
-            records: std::mem::take(&mut shared.records),
-            dictionary,
-        };
-        let written =
-            format::finish_pack(std::mem::take(&mut shared.body), &trailer).and_then(|pack| {
-                let id = BlobId::of(&pack);
-                match self.backend.write_new_unsynced(&pack_key(&id), &pack) {
-                    Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(e),
-                    _ => Ok(id),
-                }
-            });
+    /// Writes a shared pack taken out of the store (`body` holds the magic and the blobs
+    /// `trailer` names), while `writes` is held, and holds its index entries for the commit.
+    fn write_shared(
+        &self,
+        body: Vec<u8>,
+        trailer: PackTrailer,
+        writes: &mut SharedWrites,
+    ) -> Result<()> {
+        let dictionary = trailer.dictionary;
+        let written = format::finish_pack(body, &trailer).and_then(|pack| {
+            let id = BlobId::of(&pack);
+            match self.backend.write_new_unsynced(&pack_key(&id), &pack) {
+                Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(e),
+                _ => Ok(id),
+            }
+        });
         let held = written.and_then(|id| {
             self.hold_for_commit(&IndexFile {
                 packs: vec![IndexedPack { id, dictionary }],
                 entries: trailer.records.iter().map(|r| (0, *r)).collect(),
             })
         });
-        // Written or not, its blobs are no longer claimed: a session waiting for one finds
-        // it indexed, or missing (and fails rather than name lost bytes).
-        lock(&self.claims).retain(|_, owner| *owner != SHARED_WRITER);
+        // Written or not, its blobs are no longer claimed (those of the next shared pack
+        // still are): a session waiting for one finds it indexed, or missing (and fails
+        // rather than name lost bytes).
+        let mut claims = lock(&self.claims);
+        for record in &trailer.records {
+            if claims.get(&record.id) == Some(&SHARED_WRITER) {
+                claims.remove(&record.id);
+            }
+        }
+        drop(claims);
         self.claims_released.notify_all();
         if let Err(e) = held {
-            shared.lost.get_or_insert_with(|| e.to_string());
+            writes.lost.get_or_insert_with(|| e.to_string());
             return Err(e);
         }
         Ok(())

@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 
 use super::codec::{self, Codec, Dictionary, Encoder};
 use super::format::{self, BlobKind, IndexFile, IndexedPack, PackRecord, PackTrailer};
@@ -11,7 +11,7 @@ use super::shared::SHARED_WRITER;
 use super::{BlobStore, PACK_TARGET, READ_CHUNK, STREAM_FROM, lock, pack_key};
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
-use crate::id::{BlobId, IdSet};
+use crate::id::{BlobId, IdMap, IdSet};
 
 /// Statistics of one writing session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,6 +28,10 @@ pub(crate) struct WriteStats {
     pub packs: u64,
     /// The packs the index file names (every pack the session wrote or adopted).
     pub pack_ids: Vec<BlobId>,
+    /// Blobs the session names that other sessions of a group commit were still storing
+    /// when it finished: the commit that takes its record waits for them first
+    /// ([`BlobStore::settle_awaited`]). Always empty for [`Durability::EachFile`].
+    pub awaited: IdSet<BlobId>,
 }
 
 /// When a writing session's files must be durable.
@@ -126,30 +130,35 @@ impl Compressor {
         self.store.claims_released.notify_all();
     }
 
-    /// Waits until every borrowed blob is indexed by the session that claimed it. An error if
-    /// that session failed: this session's snapshot would reference missing bytes.
+    /// Settles the blobs this session borrowed from other sessions of the process, as
+    /// `durability` asks.
     ///
-    /// A session of a group commit ([`Durability::AtSync`]) leaves the blobs of the shared
-    /// pack to the commit, which writes that pack before anything that names them. Any
-    /// other session writes its record at once: if it borrowed from a group still to be
+    /// A session of a group commit ([`Durability::AtSync`]) does not wait: its record is
+    /// written by a later commit, which first waits for the sessions still storing what it
+    /// borrowed ([`BlobStore::settle_awaited`]). It returns those blobs; the blobs of the
+    /// shared pack are left to the commit, which writes that pack before anything that names
+    /// them. So a worker never sits idle while another account, on another core, stores
+    /// content the two share.
+    ///
+    /// Any other session writes its record at once: it waits until every borrowed blob is
+    /// indexed by the session that claimed it, and if it borrowed from a group still to be
     /// committed, it commits the group first ([`BlobStore::commit_group`]), so that what it
-    /// names is durable and indexed.
-    fn wait_for_borrowed(&self, durability: Durability) -> Result<()> {
+    /// names is durable and indexed. It returns no blob.
+    ///
+    /// Either way, an error if a blob's session failed: this session's snapshot would
+    /// reference missing bytes.
+    fn settle_borrowed(&self, durability: Durability) -> Result<IdSet<BlobId>> {
         let borrowed = std::mem::take(&mut *lock(&self.borrowed));
-        let at_commit = durability == Durability::AtSync;
-        let mut claims = lock(&self.store.claims);
-        while borrowed
-            .iter()
-            .filter_map(|id| claims.get(id))
-            .any(|owner| *owner != SHARED_WRITER)
-        {
-            claims = self
-                .store
-                .claims_released
-                .wait(claims)
-                .unwrap_or_else(PoisonError::into_inner);
+        if durability == Durability::AtSync {
+            let claims = lock(&self.store.claims);
+            let (awaited, settled): (IdSet<BlobId>, IdSet<BlobId>) = borrowed
+                .into_iter()
+                .partition(|id| claims.get(id).is_some_and(|owner| *owner != SHARED_WRITER));
+            self.store.check_borrowed(&claims, &settled, true)?;
+            return Ok(awaited);
         }
-        if !at_commit && !borrowed.is_empty() {
+        let mut claims = self.store.wait_for_claims(&borrowed);
+        if !borrowed.is_empty() {
             let in_shared_pack = borrowed.iter().any(|id| claims.contains_key(id));
             drop(claims);
             if in_shared_pack || self.store.held_entries() > 0 {
@@ -157,20 +166,8 @@ impl Compressor {
             }
             claims = lock(&self.store.claims);
         }
-        let missing = borrowed.iter().find(|id| {
-            let left_to_commit = at_commit && claims.get(id) == Some(&SHARED_WRITER);
-            !(left_to_commit || self.store.contains(id))
-        });
-        match missing {
-            None => Ok(()),
-            Some(id) => Err(Error::storage(
-                "packs",
-                std::io::Error::other(format!(
-                    "blob {id}, stored by a concurrent snapshot of this process that failed; \
-                     take this snapshot again"
-                )),
-            )),
-        }
+        self.store.check_borrowed(&claims, &borrowed, false)?;
+        Ok(IdSet::default())
     }
 
     /// Compression contexts for one worker thread, with the session's dictionary.
@@ -396,6 +393,63 @@ impl std::io::Write for PackOut<'_> {
 struct Uploader {
     queue: mpsc::SyncSender<(String, Vec<u8>)>,
     thread: std::thread::JoinHandle<Result<()>>,
+}
+
+impl BlobStore {
+    /// Waits until no running session of this process claims any of `ids` (claims of the
+    /// shared pack do not count: the group commit writes it), and returns the claims.
+    fn wait_for_claims(&self, ids: &IdSet<BlobId>) -> MutexGuard<'_, IdMap<BlobId, u64>> {
+        let mut claims = lock(&self.claims);
+        while ids
+            .iter()
+            .filter_map(|id| claims.get(id))
+            .any(|owner| *owner != SHARED_WRITER)
+        {
+            claims = self
+                .claims_released
+                .wait(claims)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        claims
+    }
+
+    /// An error naming the first of `ids` that is neither indexed nor (with
+    /// `shared_pending`) waiting in the shared pack for the group commit: the session that
+    /// claimed it failed.
+    fn check_borrowed(
+        &self,
+        claims: &IdMap<BlobId, u64>,
+        ids: &IdSet<BlobId>,
+        shared_pending: bool,
+    ) -> Result<()> {
+        let missing = ids.iter().find(|id| {
+            let left_to_commit = shared_pending && claims.get(id) == Some(&SHARED_WRITER);
+            !(left_to_commit || self.contains(id))
+        });
+        match missing {
+            None => Ok(()),
+            Some(id) => Err(Error::storage(
+                "packs",
+                std::io::Error::other(format!(
+                    "blob {id}, stored by a concurrent snapshot of this process that failed; \
+                     take this snapshot again"
+                )),
+            )),
+        }
+    }
+
+    /// Waits for the sessions that were still storing blobs a finished session of a group
+    /// commit named ([`WriteStats::awaited`]): once it returns `Ok`, each of them is indexed
+    /// or waits in the shared pack, and the next [`commit_group`](Self::commit_group) makes
+    /// it durable. An error if one of those sessions failed. Call it without holding a
+    /// session of the run open on this thread (it waits for the others to finish theirs).
+    pub(crate) fn settle_awaited(&self, awaited: &IdSet<BlobId>) -> Result<()> {
+        if awaited.is_empty() {
+            return Ok(());
+        }
+        let claims = self.wait_for_claims(awaited);
+        self.check_borrowed(&claims, awaited, true)
+    }
 }
 
 impl BlobStore {
@@ -735,7 +789,7 @@ impl PackWriter {
             self.stats.index = Some(key);
         }
         self.compressor.release();
-        self.compressor.wait_for_borrowed(self.durability)?;
+        self.stats.awaited = self.compressor.settle_borrowed(self.durability)?;
         Ok(std::mem::take(&mut self.stats))
     }
 }
