@@ -74,7 +74,8 @@ pub(crate) struct BlobStore {
     /// is trained, so that concurrent first snapshots train one, not one each.
     training: Mutex<dictionaries::TrainingSamples>,
     /// Blobs that a writer of this process has taken on but not yet indexed: two snapshots
-    /// running at once store shared content once, and the one that borrows waits for it.
+    /// running at once store shared content once, and the one that borrows waits for it (in a
+    /// group commit, the commit that writes its record does).
     claims: Mutex<IdMap<BlobId, u64>>,
     claims_released: Condvar,
     next_writer: AtomicU64,
