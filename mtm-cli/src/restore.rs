@@ -152,6 +152,7 @@ fn desk(repo: mtm_core::Repository, setup: &Setup) -> CliResult<RestoreDesk> {
             per_gib: setup.price_per_gib,
         },
         tag_keyword: setup.tag_keyword.clone(),
+        ..Default::default()
     };
     let desk = match setup.maildirs.clone() {
         Some(root) => {
@@ -420,6 +421,17 @@ fn describe(event: &AuditEvent) -> String {
             from, to, action, ..
         } => format!("{} ({from} -> {to})", action.verb()),
         AuditEvent::Resumed => "resumed an interrupted restore".into(),
+        AuditEvent::OwnerChanged { from, to } => {
+            let owner = |t: &Option<mtm_core::TenantId>| {
+                t.as_ref()
+                    .map_or("the provider".to_owned(), |t| format!("tenant {t}"))
+            };
+            format!(
+                "account moved from {} to {}: the new owner decides",
+                owner(from),
+                owner(to)
+            )
+        }
         AuditEvent::Billed { record } => format!("billed {}", record.price_text()),
         AuditEvent::BillingFailed { error } => format!("billing failed: {error}"),
         AuditEvent::Notified { kind, recipient } => format!("notified {recipient} ({kind})"),

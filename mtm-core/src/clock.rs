@@ -55,12 +55,46 @@ impl Clock for FixedClock {
     }
 }
 
-/// The provider's time zone: it decides on which day a snapshot falls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ProviderZone(Tz);
+/// An IANA time zone. The repository's (the provider's) decides on which day a snapshot
+/// falls and when a day begins; a tenant's is the one its emails show times in.
+///
+/// ```
+/// use mtm_core::TimeZone;
+/// let rome = TimeZone::parse("Europe/Rome")?;
+/// assert_eq!(rome.name(), "Europe/Rome");
+/// assert!(TimeZone::parse("Mars/Olympus").is_err());
+/// # Ok::<(), mtm_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TimeZone(Tz);
 
-impl ProviderZone {
-    pub(crate) fn parse(name: &str) -> Result<Self> {
+impl TryFrom<String> for TimeZone {
+    type Error = Error;
+    fn try_from(name: String) -> Result<Self> {
+        Self::parse(&name)
+    }
+}
+
+impl From<TimeZone> for String {
+    fn from(zone: TimeZone) -> String {
+        zone.name().to_owned()
+    }
+}
+
+impl std::fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl TimeZone {
+    /// UTC.
+    pub const UTC: TimeZone = TimeZone(Tz::UTC);
+
+    /// The zone of an IANA name (`Europe/Rome`, `UTC`); any other text is
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput).
+    pub fn parse(name: &str) -> Result<Self> {
         Tz::from_str(name).map(Self).map_err(|_| {
             Error::invalid(
                 "time zone",
@@ -69,8 +103,23 @@ impl ProviderZone {
         })
     }
 
-    pub(crate) fn name(&self) -> &'static str {
+    /// Its IANA name.
+    pub fn name(&self) -> &'static str {
         self.0.name()
+    }
+
+    /// `instant` as this zone's wall clock, formatted with a chrono `strftime` pattern
+    /// (`%Z` is the zone's abbreviation, such as `CET`).
+    ///
+    /// ```
+    /// use mtm_core::{DateTime, TimeZone};
+    /// let at = DateTime::parse_from_rfc3339("2026-11-24T23:00:00Z").unwrap().to_utc();
+    /// let rome = TimeZone::parse("Europe/Rome")?;
+    /// assert_eq!(rome.format(at, "%Y-%m-%d %H:%M %Z"), "2026-11-25 00:00 CET");
+    /// # Ok::<(), mtm_core::Error>(())
+    /// ```
+    pub fn format(&self, instant: DateTime<Utc>, pattern: &str) -> String {
+        instant.with_timezone(&self.0).format(pattern).to_string()
     }
 
     /// The provider's calendar day at `instant`: a snapshot taken just after local midnight
@@ -102,7 +151,7 @@ mod tests {
 
     #[test]
     fn a_day_starts_at_local_midnight_even_across_dst() {
-        let rome = ProviderZone::parse("Europe/Rome").unwrap();
+        let rome = TimeZone::parse("Europe/Rome").unwrap();
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         assert_eq!(
             rome.start_of_day(day("2026-11-21")).to_rfc3339(),
@@ -113,7 +162,7 @@ mod tests {
             "2026-06-30T22:00:00+00:00"
         );
         // Santiago de Chile skips from 00:00 to 01:00 when summer time begins.
-        let santiago = ProviderZone::parse("America/Santiago").unwrap();
+        let santiago = TimeZone::parse("America/Santiago").unwrap();
         let start = santiago.start_of_day(day("2026-09-06"));
         assert_eq!(santiago.day_of(start), day("2026-09-06"));
         assert_eq!(
@@ -124,9 +173,9 @@ mod tests {
 
     #[test]
     fn the_day_follows_the_providers_midnight() {
-        let rome = ProviderZone::parse("Europe/Rome").unwrap();
-        let utc = ProviderZone::parse("UTC").unwrap();
-        let ny = ProviderZone::parse("America/New_York").unwrap();
+        let rome = TimeZone::parse("Europe/Rome").unwrap();
+        let utc = TimeZone::parse("UTC").unwrap();
+        let ny = TimeZone::parse("America/New_York").unwrap();
         let cases = [
             // (instant, zone, expected day)
             ("2026-11-20T23:00:00Z", rome, "2026-11-21"), // local 00:00 in Rome (UTC+1)
@@ -155,7 +204,7 @@ mod tests {
     #[test]
     fn bad_zones_and_times_are_invalid_input() {
         assert_eq!(
-            ProviderZone::parse("Mars/Olympus").unwrap_err().kind(),
+            TimeZone::parse("Mars/Olympus").unwrap_err().kind(),
             crate::ErrorKind::InvalidInput
         );
         assert!(FixedClock::parse("yesterday").is_err());

@@ -87,7 +87,7 @@ pub use backend::{
     Backend, FaultInjectingBackend, LocalBackend, MemoryBackend, OpenFile, StagedFile,
 };
 pub use chrono::{DateTime, NaiveDate, Utc};
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{Clock, FixedClock, SystemClock, TimeZone};
 pub use error::{Error, ErrorKind, Result};
 pub use flags::{Flag, Flags};
 pub use gc::{GcOptions, GcReport};
@@ -109,12 +109,13 @@ pub use repair::{
 };
 pub use repo::{DEFAULT_RETENTION_DAYS, Repository, RepositoryOptions, RepositoryStats};
 pub use restore::{
-    Action, Actor, AddressLookup, AuditEntry, AuditEvent, BillingRecord, BillingSink,
-    DamagedRequest, DefaultTemplates, EmailNotifier, EmailSettings, EmailTemplates, EmailTransport,
-    FolderPlan, LedgerBilling, Mailboxes, MaildirRoot, Notification, NotificationKind, Notifier,
-    Pricing, QueuedRequest, Recipient, RenderedEmail, RequestId, RequestListing, RequestState,
-    RestoreDesk, RestoreOutcome, RestorePlan, RestoreRequest, RestoreResult, RestoreScope,
-    RestoreSettings, UserAddress,
+    AccessPolicy, Action, Actor, AddressLookup, AdminContact, AuditEntry, AuditEvent,
+    BillingRecord, BillingSink, DamagedRequest, DefaultTemplates, EmailNotifier, EmailSettings,
+    EmailTemplates, EmailTransport, FolderPlan, Language, LedgerBilling, LedgerQuery, Mailboxes,
+    MaildirRoot, Notification, NotificationKind, Notifier, Pricing, QueuedRequest, Recipient,
+    RenderedEmail, RequestId, RequestListing, RequestState, RestoreDesk, RestoreOutcome,
+    RestorePlan, RestoreRequest, RestoreResult, RestoreScope, RestoreSettings, Tenant,
+    TenantDirectory, TenantId, TenantsFile, UserAddress, Wording,
 };
 pub use retention::{ExpiredSnapshot, PinnedSnapshot, PrunePlan, PruneReport, retention_start};
 pub use snapshot::{SnapshotOptions, SnapshotProgress, SnapshotReport};

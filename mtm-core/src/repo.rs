@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, LocalBackend};
-use crate::clock::ProviderZone;
+use crate::clock::TimeZone;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::BlobId;
 use crate::names::AccountId;
@@ -88,8 +88,8 @@ pub(crate) struct RepoConfig {
 /// Checks the settings a repository is created with and the config it is opened with: one
 /// rule for both, so that no value `init` refuses can come back through a config file.
 /// Returns the time zone.
-fn validate_settings(time_zone: &str, retention_days: u32) -> Result<ProviderZone> {
-    let zone = ProviderZone::parse(time_zone)?;
+fn validate_settings(time_zone: &str, retention_days: u32) -> Result<TimeZone> {
+    let zone = TimeZone::parse(time_zone)?;
     if retention_days == 0 {
         return Err(Error::invalid("retention", "keep at least one day"));
     }
@@ -105,7 +105,7 @@ fn validate_settings(time_zone: &str, retention_days: u32) -> Result<ProviderZon
 impl RepoConfig {
     /// Checks every field (as `init` checks its options) and returns the time zone; a bad
     /// value is an integrity error naming the file.
-    pub(crate) fn validate(&self) -> Result<ProviderZone> {
+    pub(crate) fn validate(&self) -> Result<TimeZone> {
         let damaged = |reason: String| Error::integrity(CONFIG_KEY, reason);
         if self.id.len() != 16 || !self.id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(damaged(format!(
@@ -170,13 +170,13 @@ impl RepoConfig {
 pub(crate) struct RepoInner {
     pub(crate) backend: Arc<dyn Backend>,
     config: RepoConfig,
-    zone: ProviderZone,
+    zone: TimeZone,
     pub(crate) store: Arc<BlobStore>,
 }
 
 impl RepoInner {
     /// The provider's time zone: what day an instant falls on.
-    pub(crate) fn zone(&self) -> &ProviderZone {
+    pub(crate) fn zone(&self) -> &TimeZone {
         &self.zone
     }
 

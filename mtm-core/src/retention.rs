@@ -283,7 +283,7 @@ fn snapshot_count(repo: &Repository) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::{FixedClock, ProviderZone};
+    use crate::clock::{FixedClock, TimeZone};
 
     fn day(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
@@ -291,7 +291,7 @@ mod tests {
 
     /// Whether a snapshot of `snapshot_day` survives a prune at `now` in `zone`.
     fn kept(snapshot_day: &str, now: &str, zone: &str, keep_days: u32) -> bool {
-        let today = ProviderZone::parse(zone)
+        let today = TimeZone::parse(zone)
             .unwrap()
             .day_of(FixedClock::parse(now).unwrap().now());
         day(snapshot_day) >= retention_start(today, keep_days)

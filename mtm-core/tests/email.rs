@@ -127,6 +127,9 @@ fn notification(kind: NotificationKind, owner: &str) -> Notification {
         plan,
         result,
         sent_at: at("2026-11-21T09:00:00Z"),
+        tenant: None,
+        language: Language::english(),
+        time_zone: TimeZone::UTC,
     }
 }
 

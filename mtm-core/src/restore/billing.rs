@@ -15,6 +15,7 @@ use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::names::AccountId;
 use crate::restore::request::{RequestId, RestoreScope};
+use crate::restore::tenant::TenantId;
 use crate::sealed::{seal, unseal};
 
 /// What a restore costs: a fixed fee plus a rate per started GiB restored, in the minor
@@ -61,8 +62,13 @@ impl Pricing {
 pub struct BillingRecord {
     /// The request billed: also the key a billing system can deduplicate on.
     pub request: RequestId,
-    /// The account charged.
+    /// The account restored.
     pub account: AccountId,
+    /// The tenant invoiced: the account's owner when the request was approved, whose
+    /// prices were used. `None`: the provider's own account (and bills written before
+    /// tenants existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantId>,
     /// The snapshot day restored.
     pub day: NaiveDate,
     /// What is restored.
@@ -119,11 +125,75 @@ impl LedgerBilling {
 
     /// Every record of the ledger, by account and request number.
     pub fn records(&self) -> Result<Vec<BillingRecord>> {
+        self.query(&LedgerQuery::default())
+    }
+
+    /// The records `query` selects (one tenant's, one period's), by account and request
+    /// number.
+    ///
+    /// ```
+    /// use mtm_core::*;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let repo = Repository::init(dir.path(), RepositoryOptions::default())?;
+    /// let acme = LedgerQuery::default().tenant(TenantId::new("acme")?);
+    /// assert!(repo.billing_ledger().query(&acme)?.is_empty());
+    /// # Ok::<(), mtm_core::Error>(())
+    /// ```
+    pub fn query(&self, query: &LedgerQuery) -> Result<Vec<BillingRecord>> {
         let mut records = Vec::new();
         for key in self.backend.list("billing/")? {
-            records.push(unseal(&self.backend.read(&key)?, &key, "billing record")?);
+            let record: BillingRecord = unseal(&self.backend.read(&key)?, &key, "billing record")?;
+            if query.selects(&record) {
+                records.push(record);
+            }
         }
         Ok(records)
+    }
+}
+
+/// Which bills to list: all by default; [`tenant`](Self::tenant) narrows to one tenant's
+/// (or, with [`provider_only`](Self::provider_only), to the provider's own accounts'), and
+/// [`since`](Self::since) / [`before`](Self::before) to the bills approved in a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerQuery {
+    /// `Some(Some(t))`: tenant `t`'s bills; `Some(None)`: the provider's own; `None`: all.
+    pub tenant: Option<Option<TenantId>>,
+    /// Only bills approved at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only bills approved before this instant.
+    pub before: Option<DateTime<Utc>>,
+}
+
+impl LedgerQuery {
+    /// Only `tenant`'s bills.
+    pub fn tenant(mut self, tenant: TenantId) -> Self {
+        self.tenant = Some(Some(tenant));
+        self
+    }
+
+    /// Only the bills of the provider's own accounts.
+    pub fn provider_only(mut self) -> Self {
+        self.tenant = Some(None);
+        self
+    }
+
+    /// Only bills approved at or after `since`.
+    pub fn since(mut self, since: DateTime<Utc>) -> Self {
+        self.since = Some(since);
+        self
+    }
+
+    /// Only bills approved before `before`.
+    pub fn before(mut self, before: DateTime<Utc>) -> Self {
+        self.before = Some(before);
+        self
+    }
+
+    /// Whether `record` is one of the bills asked for.
+    pub fn selects(&self, record: &BillingRecord) -> bool {
+        self.tenant.as_ref().is_none_or(|t| *t == record.tenant)
+            && self.since.is_none_or(|since| record.at >= since)
+            && self.before.is_none_or(|before| record.at < before)
     }
 }
 

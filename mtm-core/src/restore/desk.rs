@@ -19,7 +19,8 @@ use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::names::AccountId;
 use crate::repo::{RepoInner, Repository};
-use crate::restore::billing::{BillingRecord, BillingSink, LedgerBilling, Pricing};
+use crate::restore::access::{AccessPolicy, Verb};
+use crate::restore::billing::{BillingRecord, BillingSink, LedgerBilling, LedgerQuery, Pricing};
 use crate::restore::journal::{AuditEntry, AuditEvent, Journal, RequestListing, RequestLog};
 use crate::restore::merge::{self, MergeOptions};
 use crate::restore::notify::{Notification, Notifier};
@@ -27,6 +28,7 @@ use crate::restore::outcome::{RestorePlan, RestoreResult};
 use crate::restore::request::{
     Action, Actor, RequestId, RequestState, RestoreRequest, RestoreScope,
 };
+use crate::restore::tenant::{Language, Tenant, TenantDirectory, TenantId};
 use crate::source::{MaildirAccount, SourceOptions};
 
 /// Finds the live Maildir of an account: where a restore writes.
@@ -76,8 +78,13 @@ impl Mailboxes for MaildirRoot {
 /// Choices a provider makes for every restore.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestoreSettings {
-    /// What a restore costs.
+    /// What a restore costs: the provider's prices, for its own accounts and for tenants
+    /// without prices of their own.
     pub pricing: Pricing,
+    /// Who among the provider's administrators decides tenants' requests.
+    pub access: AccessPolicy,
+    /// The language of emails about the provider's own accounts (a tenant's say its own).
+    pub language: Language,
     /// An IMAP keyword put on every restored message (for example `$Restored`), so users
     /// can find what came back. None by default.
     pub tag_keyword: Option<String>,
@@ -129,6 +136,7 @@ pub struct RestoreDesk {
     mailboxes: Arc<dyn Mailboxes>,
     billing: Arc<dyn BillingSink>,
     notifier: Option<Arc<dyn Notifier>>,
+    tenants: Option<Arc<dyn TenantDirectory>>,
     settings: RestoreSettings,
 }
 
@@ -146,8 +154,45 @@ impl RestoreDesk {
             mailboxes: Arc::new(mailboxes),
             billing,
             notifier: None,
+            tenants: None,
             settings,
         }
+    }
+
+    /// Asks `directory` which tenant owns each account: tenant administrators then see and
+    /// decide their own tenant's requests only, bills name the tenant and use its prices,
+    /// and emails go to its administrators in its language and time zone. Without a
+    /// directory every account is the provider's.
+    pub fn with_tenants(mut self, directory: Arc<dyn TenantDirectory>) -> Self {
+        self.tenants = Some(directory);
+        self
+    }
+
+    /// The tenant that owns `account` now (`None`: the provider).
+    pub fn owner(&self, account: &AccountId) -> Result<Option<Tenant>> {
+        match &self.tenants {
+            Some(directory) => directory.owner(account),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks that `actor` may do `verb` to requests of `account`; the account's owner.
+    fn authorize(
+        &self,
+        actor: &Actor,
+        verb: Verb,
+        account: &AccountId,
+        doing: &str,
+    ) -> Result<Option<Tenant>> {
+        let owner = self.owner(account)?;
+        self.settings.access.check(
+            actor,
+            verb,
+            account,
+            owner.as_ref().map(|t| &t.id),
+            doing,
+        )?;
+        Ok(owner)
     }
 
     /// Sends notifications through `notifier`.
@@ -194,9 +239,10 @@ impl RestoreDesk {
         merge::plan(&view, day, scope, &live, &self.merge_options(id))
     }
 
-    /// A user (for their own account) or an administrator (for anyone) asks for `account`
-    /// as it was on `day`. The plan against the live Maildir goes to the administrators
-    /// with the deadline. [`ErrorKind::AlreadyExists`] if the account has an open request.
+    /// A user (for their own account) or an administrator (a tenant's for its accounts, the
+    /// provider's for any) asks for `account` as it was on `day`. The plan against the live
+    /// Maildir goes to the account owner's administrators with the deadline.
+    /// [`ErrorKind::AlreadyExists`] if the account has an open request.
     pub fn request(
         &self,
         actor: &Actor,
@@ -205,9 +251,12 @@ impl RestoreDesk {
         scope: RestoreScope,
         clock: &dyn Clock,
     ) -> Result<RestoreOutcome> {
-        if !actor.may_act_for(account) {
-            return Err(actor.denied(&format!("request a restore of {account}")));
-        }
+        let owner = self.authorize(
+            actor,
+            Verb::Request,
+            account,
+            &format!("request a restore of {account}"),
+        )?;
         scope.validate()?;
         let view = self.repo.account(account)?;
         if !view.days()?.contains(&day) {
@@ -215,12 +264,13 @@ impl RestoreDesk {
         }
         let now = clock.now();
         let deadline = self.deadline(day);
-        let log = self.journal().create(
+        let tenant = owner.as_ref().map(|t| &t.id);
+        let log = self.journal().owned_by(tenant).create(
             account,
             actor,
             now,
             |id| {
-                let request = RestoreRequest::new(
+                let mut request = RestoreRequest::new(
                     id.clone(),
                     day,
                     scope.clone(),
@@ -228,43 +278,86 @@ impl RestoreDesk {
                     now,
                     deadline,
                 )?;
+                request.tenant = tenant.cloned();
                 let plan = self.live_plan(&id, day, &scope)?;
                 Ok((request, Some(plan)))
             },
-            |overdue| self.expire_log(overdue, now).map(|(log, _)| log),
+            |overdue| {
+                self.expire_log(overdue, owner.as_ref(), now)
+                    .map(|(log, _)| log)
+            },
         )?;
         let mut problems = Vec::new();
-        let log = self.deliver(log, now, &mut problems);
+        let log = self.deliver(log, owner.as_ref(), now, &mut problems);
         Ok(outcome(&log, problems))
     }
 
-    /// Reads a request: its owner and administrators only.
+    /// Reads a request: its owner and the administrators who may see it.
     pub fn get(&self, actor: &Actor, id: &RequestId) -> Result<RestoreOutcome> {
-        let log = self.load_for(actor, id, "see")?;
+        let (log, _) = self.load_for(actor, id, Verb::See, "see")?;
         Ok(outcome(&log, Vec::new()))
     }
 
     /// A fresh dry run of a request against the live Maildir as it is now.
     pub fn plan(&self, actor: &Actor, id: &RequestId) -> Result<RestorePlan> {
-        let log = self.load_for(actor, id, "plan")?;
+        let (log, _) = self.load_for(actor, id, Verb::See, "plan")?;
         self.live_plan(id, log.request.day, &log.request.scope)
     }
 
     /// The audit trail of a request, oldest first.
     pub fn audit(&self, actor: &Actor, id: &RequestId) -> Result<Vec<AuditEntry>> {
-        Ok(self.load_for(actor, id, "see the audit trail of")?.entries)
+        Ok(self
+            .load_for(actor, id, Verb::See, "see the audit trail of")?
+            .0
+            .entries)
     }
 
-    fn load_for(&self, actor: &Actor, id: &RequestId, verb: &str) -> Result<RequestLog> {
-        if !actor.may_access(id.account()) {
-            return Err(actor.denied(&format!("{verb} restore request {id}")));
+    /// Checks that `actor` may do `verb` to request `id` (before reading it, so a request
+    /// of another tenant is refused without saying whether it exists), then reads it; with
+    /// the account's owner now.
+    fn load_for(
+        &self,
+        actor: &Actor,
+        id: &RequestId,
+        verb: Verb,
+        doing: &str,
+    ) -> Result<(RequestLog, Option<Tenant>)> {
+        let owner = self.authorize(
+            actor,
+            verb,
+            id.account(),
+            &format!("{doing} restore request {id}"),
+        )?;
+        Ok((self.journal().load(id)?, owner))
+    }
+
+    /// A journal whose entries name `owner`; before the first move written through it, if
+    /// the account has changed owner since the journal last noted one, notes the change
+    /// (the new owner decides from then on, and the audit trail says so).
+    fn note_owner(
+        &self,
+        log: RequestLog,
+        actor: &Actor,
+        owner: Option<&Tenant>,
+        now: DateTime<Utc>,
+    ) -> Result<RequestLog> {
+        let to = owner.map(|t| t.id.clone());
+        if log.request.tenant == to {
+            return Ok(log);
         }
-        self.journal().load(id)
+        let event = AuditEvent::OwnerChanged {
+            from: log.request.tenant.clone(),
+            to: to.clone(),
+        };
+        self.journal()
+            .owned_by(to.as_ref())
+            .record(&log.request.id, actor, now, event)
     }
 
-    /// An administrator approves: the request is billed and the restore runs at once; the
-    /// user is told when it completes. Exactly one of two racing approvals wins; the other
-    /// gets [`ErrorKind::InvalidTransition`].
+    /// An administrator of the account's owner approves: the request is billed (to that
+    /// owner, at its prices) and the restore runs at once; the user is told when it
+    /// completes. Exactly one of two racing approvals wins; the other gets
+    /// [`ErrorKind::InvalidTransition`].
     ///
     /// If the run stops with an error (a folder path that is a file, a read-only Maildir, a
     /// server's lock held too long, a storage error), the request is `interrupted` and this
@@ -280,53 +373,56 @@ impl RestoreDesk {
     ) -> Result<RestoreOutcome> {
         let now = clock.now();
         let mut problems = Vec::new();
-        let log = self.load_for(admin, id, "approve")?;
-        let log = self.settle_overdue(log, now, &mut problems)?;
+        let (log, owner) = self.load_for(admin, id, Verb::Decide, "approve")?;
+        let log = self.settle_overdue(log, owner.as_ref(), now, &mut problems)?;
         // Refuse early (wrong role, wrong state) before planning against the live Maildir.
         log.request.apply(&Action::Approve, admin, now)?;
         let plan = self.live_plan(id, log.request.day, &log.request.scope)?;
-        let log = self
-            .journal()
-            .transition(id, &Action::Approve, admin, now, || {
-                (Some(plan.clone()), None)
-            })?;
+        self.note_owner(log, admin, owner.as_ref(), now)?;
+        let tenant = owner.as_ref().map(|t| &t.id);
+        let log = self.journal().owned_by(tenant).transition(
+            id,
+            &Action::Approve,
+            admin,
+            now,
+            || (Some(plan.clone()), None),
+        )?;
         let log = self.settle_billing(log, now, &mut problems);
-        self.run_log(log, admin, now, problems)
+        self.run_log(log, admin, owner.as_ref(), now, problems)
     }
 
     /// Runs an approved restore, retries an interrupted one, or resumes one cut off by a
-    /// crash (still running). The bill made at approval is the only one, however often the
-    /// restore runs. Fails like [`approve`](Self::approve) when the run stops again.
+    /// crash (still running): an administrator of the account's owner, or the provider's.
+    /// The bill made at approval is the only one, however often the restore runs. Fails
+    /// like [`approve`](Self::approve) when the run stops again.
     pub fn run(&self, admin: &Actor, id: &RequestId, clock: &dyn Clock) -> Result<RestoreOutcome> {
         let now = clock.now();
-        let log = self.load_for(admin, id, "run")?;
         if !admin.is_admin() {
             return Err(admin.denied(&format!("run restore request {id}")));
         }
+        let (log, owner) = self.load_for(admin, id, Verb::Run, "run")?;
         let mut problems = Vec::new();
         let log = self.settle_billing(log, now, &mut problems);
-        self.run_log(log, admin, now, problems)
+        self.run_log(log, admin, owner.as_ref(), now, problems)
     }
 
     fn run_log(
         &self,
         log: RequestLog,
         admin: &Actor,
+        owner: Option<&Tenant>,
         now: DateTime<Utc>,
         mut problems: Vec<String>,
     ) -> Result<RestoreOutcome> {
         let id = log.request.id.clone();
+        let log = self.note_owner(log, admin, owner, now)?;
+        let journal = self.journal().owned_by(owner.map(|t| &t.id));
         let log = match log.request.state {
-            RequestState::Running => self
-                .journal()
-                .record(&id, admin, now, AuditEvent::Resumed)?,
+            RequestState::Running => journal.record(&id, admin, now, AuditEvent::Resumed)?,
             RequestState::Interrupted => {
-                self.journal()
-                    .transition(&id, &Action::Retry, admin, now, || (None, None))?
+                journal.transition(&id, &Action::Retry, admin, now, || (None, None))?
             }
-            _ => self
-                .journal()
-                .transition(&id, &Action::Start, admin, now, || (None, None))?,
+            _ => journal.transition(&id, &Action::Start, admin, now, || (None, None))?,
         };
         let request = &log.request;
         let ran = self.repo.account(id.account()).and_then(|view| {
@@ -341,12 +437,10 @@ impl RestoreDesk {
         });
         let cause = match ran {
             Ok(result) => {
-                let log = self
-                    .journal()
-                    .transition(&id, &Action::Complete, admin, now, || {
-                        (None, Some(result.clone()))
-                    })?;
-                let log = self.deliver(log, now, &mut problems);
+                let log = journal.transition(&id, &Action::Complete, admin, now, || {
+                    (None, Some(result.clone()))
+                })?;
+                let log = self.deliver(log, owner, now, &mut problems);
                 return Ok(outcome(&log, problems));
             }
             Err(cause) => cause,
@@ -356,11 +450,8 @@ impl RestoreDesk {
         let interrupt = Action::Interrupt {
             reason: cause.to_string(),
         };
-        let state = match self
-            .journal()
-            .transition(&id, &interrupt, admin, now, || (None, None))
-        {
-            Ok(log) => self.deliver(log, now, &mut problems).request.state,
+        let state = match journal.transition(&id, &interrupt, admin, now, || (None, None)) {
+            Ok(log) => self.deliver(log, owner, now, &mut problems).request.state,
             Err(_) => RequestState::Running,
         };
         Err(Error::RestoreIncomplete {
@@ -370,7 +461,7 @@ impl RestoreDesk {
         })
     }
 
-    /// An administrator rejects, saying why; the user is told.
+    /// An administrator of the account's owner rejects, saying why; the user is told.
     pub fn reject(
         &self,
         admin: &Actor,
@@ -384,6 +475,7 @@ impl RestoreDesk {
         self.decide(
             admin,
             id,
+            Verb::Decide,
             &Action::Reject {
                 reason: reason.to_owned(),
             },
@@ -409,6 +501,7 @@ impl RestoreDesk {
         self.decide(
             admin,
             id,
+            Verb::Decide,
             &Action::GiveUp {
                 reason: reason.to_owned(),
             },
@@ -423,24 +516,29 @@ impl RestoreDesk {
         id: &RequestId,
         clock: &dyn Clock,
     ) -> Result<RestoreOutcome> {
-        self.decide(actor, id, &Action::Cancel, clock)
+        self.decide(actor, id, Verb::Cancel, &Action::Cancel, clock)
     }
 
     fn decide(
         &self,
         actor: &Actor,
         id: &RequestId,
+        verb: Verb,
         action: &Action,
         clock: &dyn Clock,
     ) -> Result<RestoreOutcome> {
         let now = clock.now();
         let mut problems = Vec::new();
-        let log = self.load_for(actor, id, action.verb())?;
-        self.settle_overdue(log, now, &mut problems)?;
+        let (log, owner) = self.load_for(actor, id, verb, action.verb())?;
+        let log = self.settle_overdue(log, owner.as_ref(), now, &mut problems)?;
+        // Refuse early (wrong role, wrong state) before noting anything.
+        log.request.apply(action, actor, now)?;
+        self.note_owner(log, actor, owner.as_ref(), now)?;
         let log = self
             .journal()
+            .owned_by(owner.as_ref().map(|t| &t.id))
             .transition(id, action, actor, now, || (None, None))?;
-        let log = self.deliver(log, now, &mut problems);
+        let log = self.deliver(log, owner.as_ref(), now, &mut problems);
         Ok(outcome(&log, problems))
     }
 
@@ -449,13 +547,14 @@ impl RestoreDesk {
     fn settle_overdue(
         &self,
         log: RequestLog,
+        owner: Option<&Tenant>,
         now: DateTime<Utc>,
         problems: &mut Vec<String>,
     ) -> Result<RequestLog> {
         if !log.request.is_overdue(now) {
             return Ok(log);
         }
-        let (expired, mut more) = self.expire_log(&log, now)?;
+        let (expired, mut more) = self.expire_log(&log, owner, now)?;
         problems.append(&mut more);
         Ok(expired)
     }
@@ -463,21 +562,20 @@ impl RestoreDesk {
     fn expire_log(
         &self,
         log: &RequestLog,
+        owner: Option<&Tenant>,
         now: DateTime<Utc>,
     ) -> Result<(RequestLog, Vec<String>)> {
         let id = &log.request.id;
+        let journal = self.journal().owned_by(owner.map(|t| &t.id));
         let expired =
-            match self
-                .journal()
-                .transition(id, &Action::Expire, &Actor::System, now, || (None, None))
-            {
+            match journal.transition(id, &Action::Expire, &Actor::System, now, || (None, None)) {
                 Ok(expired) => expired,
                 // Someone else settled it meanwhile.
-                Err(e) if e.kind() == ErrorKind::InvalidTransition => self.journal().load(id)?,
+                Err(e) if e.kind() == ErrorKind::InvalidTransition => journal.load(id)?,
                 Err(e) => return Err(e),
             };
         let mut problems = Vec::new();
-        let expired = self.deliver(expired, now, &mut problems);
+        let expired = self.deliver(expired, owner, now, &mut problems);
         Ok((expired, problems))
     }
 
@@ -489,7 +587,8 @@ impl RestoreDesk {
         let journal = self.journal();
         journal.walk(journal.latest()?, |log, expired| {
             if log.request.state.is_open() && log.request.is_overdue(now) {
-                let (log, problems) = self.expire_log(&log, now)?;
+                let owner = self.owner(log.request.id.account())?;
+                let (log, problems) = self.expire_log(&log, owner.as_ref(), now)?;
                 expired.push(outcome(&log, problems));
             }
             Ok(())
@@ -504,14 +603,19 @@ impl RestoreDesk {
         let journal = self.journal();
         journal.walk(journal.every(&journal.accounts()?)?, |log, problems| {
             let log = self.settle_billing(log, now, problems);
-            self.deliver(log, now, problems);
+            if !log.undelivered().is_empty() {
+                let owner = self.owner(log.request.id.account())?;
+                self.deliver(log, owner.as_ref(), now, problems);
+            }
             Ok(())
         })
     }
 
-    /// Requests an actor may see: a user their own account's, an administrator everyone's
-    /// (or one account's), by account and number. A request whose journal cannot be read
-    /// is listed in [`RequestListing::damaged`], after the others.
+    /// Requests an actor may see, by account and number: a user their own account's, a
+    /// tenant administrator those of the accounts its tenant owns now, a provider
+    /// administrator everyone's; or one account's (if the actor may see it). A request
+    /// whose journal cannot be read is listed in [`RequestListing::damaged`], after the
+    /// others.
     pub fn requests(
         &self,
         actor: &Actor,
@@ -520,11 +624,16 @@ impl RestoreDesk {
         let journal = self.journal();
         let accounts = match (actor, account) {
             (Actor::User(own), None) => vec![own.clone()],
-            (_, Some(account)) if actor.may_access(account) => vec![account.clone()],
             (_, Some(account)) => {
-                return Err(actor.denied(&format!("list the restore requests of {account}")));
+                self.authorize(
+                    actor,
+                    Verb::See,
+                    account,
+                    &format!("list the restore requests of {account}"),
+                )?;
+                vec![account.clone()]
             }
-            (_, None) => journal.accounts()?,
+            (_, None) => self.visible(actor, journal.accounts()?)?,
         };
         journal.walk(journal.every(&accounts)?, |log, requests| {
             requests.push(log.request);
@@ -532,18 +641,48 @@ impl RestoreDesk {
         })
     }
 
+    /// The accounts of `accounts` whose requests `actor` may see (asking the directory only
+    /// for an actor whose view depends on the owner).
+    fn visible(&self, actor: &Actor, accounts: Vec<AccountId>) -> Result<Vec<AccountId>> {
+        if matches!(actor, Actor::Admin(_) | Actor::System) {
+            return Ok(accounts);
+        }
+        let mut visible = Vec::new();
+        for account in accounts {
+            let owner = self.owner(&account)?;
+            let tenant = owner.as_ref().map(|t| &t.id);
+            if self.settings.access.allows(actor, Verb::See, &account, tenant) {
+                visible.push(account);
+            }
+        }
+        Ok(visible)
+    }
+
     /// An administrator's queue: the requests waiting for a decision (nearest deadline
     /// first), then the interrupted restores waiting for a retry ([`run`](Self::run)) or for
-    /// the administrator to [`give_up`](Self::give_up) (likewise). A request shows its
-    /// state, so a panel can offer the right buttons. An account whose latest request
-    /// cannot be read (it may be waiting) is listed in [`RequestListing::damaged`].
+    /// the administrator to [`give_up`](Self::give_up) (likewise); a tenant
+    /// administrator's holds only its tenant's. A request shows its state, so a panel can
+    /// offer the right buttons. An account whose latest request cannot be read (it may be
+    /// waiting) is listed in [`RequestListing::damaged`].
     pub fn queue(&self, admin: &Actor, clock: &dyn Clock) -> Result<RequestListing<QueuedRequest>> {
         if !admin.is_admin() {
             return Err(admin.denied("see the queue of restore requests"));
         }
         let now = clock.now();
         let journal = self.journal();
-        let mut listing = journal.walk(journal.latest()?, |log, queue| {
+        let latest = journal.latest()?;
+        let accounts: std::collections::BTreeSet<AccountId> = self
+            .visible(
+                admin,
+                latest.iter().map(|id| id.account().clone()).collect(),
+            )?
+            .into_iter()
+            .collect();
+        let latest = latest
+            .into_iter()
+            .filter(|id| accounts.contains(id.account()))
+            .collect();
+        let mut listing = journal.walk(latest, |log, queue| {
             let waits = match log.request.state {
                 RequestState::Requested => !log.request.is_overdue(now),
                 RequestState::Interrupted => true,
@@ -568,7 +707,25 @@ impl RestoreDesk {
         Ok(listing)
     }
 
-    /// Bills an approved request that has not been billed yet.
+    /// The bills in the repository's ledger that `actor` may see and `query` selects: a
+    /// tenant administrator only its tenant's (whatever the query says of tenants), a
+    /// provider administrator any. Users see no bills.
+    pub fn ledger(&self, actor: &Actor, query: &LedgerQuery) -> Result<Vec<BillingRecord>> {
+        let query = match actor {
+            Actor::Admin(_) => query.clone(),
+            Actor::TenantAdmin { tenant, .. } => {
+                let mut own = query.clone();
+                own.tenant = Some(Some(tenant.clone()));
+                own
+            }
+            _ => return Err(actor.denied("see the billing ledger")),
+        };
+        self.repo.billing_ledger().query(&query)
+    }
+
+    /// Bills an approved request that has not been billed yet: to the tenant the approval
+    /// was made for, at its prices (the provider's when it has none, or for the provider's
+    /// own accounts).
     fn settle_billing(
         &self,
         log: RequestLog,
@@ -590,15 +747,27 @@ impl RestoreDesk {
                 }
             )
         });
+        let tenant = approval.and_then(|e| e.tenant.clone());
+        let pricing = match self.tenant_pricing(tenant.as_ref()) {
+            Ok(pricing) => pricing,
+            Err(e) => {
+                problems.push(format!("billing of {} failed: {e}", request.id));
+                let event = AuditEvent::BillingFailed {
+                    error: e.to_string(),
+                };
+                return self.record(log, event, now, problems);
+            }
+        };
         let record = BillingRecord {
             request: request.id.clone(),
             account: request.id.account().clone(),
+            tenant: tenant.clone(),
             day: request.day,
             scope: request.scope.clone(),
             messages: plan.map_or(0, |p| p.messages),
             bytes,
-            price: self.settings.pricing.price(bytes),
-            currency: self.settings.pricing.currency.clone(),
+            price: pricing.price(bytes),
+            currency: pricing.currency.clone(),
             approved_by: request.decided_by.clone().unwrap_or_default(),
             at: approval.map_or(now, |e| e.at),
         };
@@ -614,13 +783,31 @@ impl RestoreDesk {
         self.record(log, event, now, problems)
     }
 
-    /// Sends every notification the request's moves call for that was not delivered yet.
+    /// The prices of `tenant`: its own, or the provider's.
+    fn tenant_pricing(&self, tenant: Option<&TenantId>) -> Result<Pricing> {
+        let found = match (tenant, &self.tenants) {
+            (Some(id), Some(directory)) => directory.tenant(id)?,
+            _ => None,
+        };
+        Ok(found
+            .and_then(|t| t.pricing)
+            .unwrap_or_else(|| self.settings.pricing.clone()))
+    }
+
+    /// Sends every notification the request's moves call for that was not delivered yet,
+    /// to the administrators of `owner` (the account's owner now) or its user, in the
+    /// owner's language and time zone.
     fn deliver(
         &self,
         mut log: RequestLog,
+        owner: Option<&Tenant>,
         now: DateTime<Utc>,
         problems: &mut Vec<String>,
     ) -> RequestLog {
+        let (language, time_zone) = match owner {
+            Some(tenant) => (tenant.language.clone(), tenant.time_zone),
+            None => (self.settings.language.clone(), *self.repo.inner.zone()),
+        };
         for (kind, recipient) in log.undelivered() {
             let Some(notifier) = &self.notifier else {
                 problems.push(format!(
@@ -636,6 +823,9 @@ impl RestoreDesk {
                 plan: log.plan().cloned(),
                 result: log.result().cloned(),
                 sent_at: now,
+                tenant: owner.cloned(),
+                language: language.clone(),
+                time_zone,
             };
             let event = match notifier.notify(&notification) {
                 Ok(()) => AuditEvent::Notified { kind, recipient },
@@ -666,7 +856,8 @@ impl RestoreDesk {
         problems: &mut Vec<String>,
     ) -> RequestLog {
         let actor = log.request.updated_by.clone();
-        match self.journal().record(&log.request.id, &actor, now, event) {
+        let journal = self.journal().owned_by(log.request.tenant.as_ref());
+        match journal.record(&log.request.id, &actor, now, event) {
             Ok(updated) => updated,
             Err(e) => {
                 problems.push(format!(

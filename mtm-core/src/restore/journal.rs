@@ -22,6 +22,7 @@ use crate::restore::billing::BillingRecord;
 use crate::restore::notify::{NotificationKind, Recipient};
 use crate::restore::outcome::{RestorePlan, RestoreResult};
 use crate::restore::request::{Action, Actor, RequestId, RequestState, RestoreRequest};
+use crate::restore::tenant::TenantId;
 use crate::sealed::{seal, unseal};
 
 /// One entry of a request's audit trail.
@@ -35,6 +36,21 @@ pub struct AuditEntry {
     pub actor: Actor,
     /// What happened.
     pub event: AuditEvent,
+    /// The tenant that owned the account when the entry was written (`None`: the
+    /// provider, or a journal written before tenants existed). An entry whose actor is a
+    /// provider administrator and that names a tenant was made on that tenant's behalf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantId>,
+}
+
+impl AuditEntry {
+    /// The tenant a provider administrator acted for, when this entry is such a move.
+    pub fn on_behalf_of(&self) -> Option<&TenantId> {
+        match (&self.actor, &self.tenant) {
+            (Actor::Admin(_), Some(tenant)) => Some(tenant),
+            _ => None,
+        }
+    }
 }
 
 /// What an [`AuditEntry`] records.
@@ -65,6 +81,14 @@ pub enum AuditEvent {
     },
     /// An interrupted restore was run again.
     Resumed,
+    /// The account was found owned by another tenant than the journal last noted (the
+    /// tenant directory changed): from this entry on, the new owner decides.
+    OwnerChanged {
+        /// The owner noted before (`None`: the provider).
+        from: Option<TenantId>,
+        /// The owner now (`None`: the provider).
+        to: Option<TenantId>,
+    },
     /// The billing record was accepted by the billing sink.
     Billed {
         /// The record.
@@ -167,6 +191,9 @@ impl RequestLog {
         }
         let mut current = request.clone();
         for entry in &entries[1..] {
+            if let AuditEvent::OwnerChanged { to, .. } = &entry.event {
+                current.tenant = to.clone();
+            }
             if let AuditEvent::Moved { action, to, .. } = &entry.event {
                 current = current.apply(action, &entry.actor, entry.at).map_err(|e| {
                     Error::integrity(location(), format!("entry {}: {e}", entry.seq))
@@ -277,11 +304,21 @@ fn entry_key(id: &RequestId, seq: u32) -> String {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Journal<'a> {
     backend: &'a dyn Backend,
+    /// The owner every entry this journal writes names.
+    tenant: Option<&'a TenantId>,
 }
 
 impl<'a> Journal<'a> {
     pub(crate) fn new(backend: &'a dyn Backend) -> Self {
-        Self { backend }
+        Self {
+            backend,
+            tenant: None,
+        }
+    }
+
+    /// The same journal, writing entries that name `tenant` as the account's owner.
+    pub(crate) fn owned_by(self, tenant: Option<&'a TenantId>) -> Self {
+        Self { tenant, ..self }
     }
 
     /// The request numbers of `account`, ascending.
@@ -453,6 +490,7 @@ impl<'a> Journal<'a> {
                 at,
                 actor: actor.clone(),
                 event: event.clone(),
+                tenant: self.tenant.cloned(),
             })
         })
     }
@@ -482,6 +520,7 @@ impl<'a> Journal<'a> {
                     plan,
                     result,
                 },
+                tenant: self.tenant.cloned(),
             })
         })
     }
@@ -518,6 +557,7 @@ impl<'a> Journal<'a> {
                 at: now,
                 actor: actor.clone(),
                 event: AuditEvent::Requested { request, plan },
+                tenant: self.tenant.cloned(),
             };
             match self.append(&id, &entry) {
                 Ok(()) => return RequestLog::fold(&id, vec![entry]),

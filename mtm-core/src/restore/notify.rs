@@ -6,10 +6,12 @@ use std::fmt::Debug;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::TimeZone;
 use crate::error::Result;
 use crate::names::AccountId;
 use crate::restore::outcome::{RestorePlan, RestoreResult};
 use crate::restore::request::RestoreRequest;
+use crate::restore::tenant::{Language, Tenant};
 
 /// Why a notification is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,7 +45,9 @@ impl std::fmt::Display for NotificationKind {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "to", content = "account", rename_all = "snake_case")]
 pub enum Recipient {
-    /// The provider's administrators.
+    /// The administrators of the account's owner: its tenant's
+    /// ([`Notification::tenant`]), or the provider's when the provider owns the account or
+    /// the tenant has no administrator.
     Admins,
     /// The owner of an account.
     User(AccountId),
@@ -74,6 +78,12 @@ pub struct Notification {
     /// When it is handed over, by the injected clock of the call that sends it (an email's
     /// `Date`).
     pub sent_at: DateTime<Utc>,
+    /// The tenant that owns the account now, if any: who its administrators are.
+    pub tenant: Option<Tenant>,
+    /// The language to write in: the tenant's, or the provider's.
+    pub language: Language,
+    /// The zone to show dates and times in: the tenant's, or the provider's.
+    pub time_zone: TimeZone,
 }
 
 /// Delivers notifications. Implement it to use your own mailer; a failure is returned as an

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::id::MessageId;
 use crate::names::{AccountId, FolderName};
+use crate::restore::tenant::TenantId;
 
 /// A restore request's name: its account and its number within that account
 /// (`alice@example.com/3`). Numbers start at 1 and grow by one per request.
@@ -142,33 +143,58 @@ impl fmt::Display for RestoreScope {
 }
 
 /// Who makes a move.
+///
+/// Stored as `{"role": "user", "name": "<account>"}`, `{"role": "admin", "name": …}`,
+/// `{"role": "tenant_admin", "tenant": …, "name": …}` or `{"role": "system"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "role", content = "name", rename_all = "snake_case")]
+#[serde(try_from = "ActorRecord", into = "ActorRecord")]
 pub enum Actor {
     /// The owner of an account: may request and cancel for that account only.
     User(AccountId),
-    /// A provider administrator (named for the audit trail): may do everything, and alone
-    /// approves and rejects.
+    /// A provider administrator (named for the audit trail): sees every request and decides
+    /// those of the provider's own accounts (and a tenant's, where the provider allows it).
     Admin(String),
+    /// An administrator of one tenant: sees and decides only the requests of accounts that
+    /// tenant owns.
+    TenantAdmin {
+        /// The tenant.
+        tenant: TenantId,
+        /// The administrator's name, for the audit trail.
+        name: String,
+    },
     /// The library itself: expiry at the deadline.
     System,
 }
 
+fn check_admin_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.chars().any(char::is_control) {
+        return Err(Error::invalid("admin name", format!("{name:?}")));
+    }
+    Ok(())
+}
+
 impl Actor {
-    /// An administrator; the name must not be empty.
+    /// A provider administrator; the name must not be empty.
     pub fn admin(name: impl Into<String>) -> Result<Self> {
         let name = name.into();
-        if name.trim().is_empty() || name.chars().any(char::is_control) {
-            return Err(Error::invalid("admin name", format!("{name:?}")));
-        }
+        check_admin_name(&name)?;
         Ok(Actor::Admin(name))
     }
 
-    /// Whether this actor may see and act on requests of `account` at all.
+    /// An administrator of `tenant`; the name must not be empty.
+    pub fn tenant_admin(tenant: TenantId, name: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        check_admin_name(&name)?;
+        Ok(Actor::TenantAdmin { tenant, name })
+    }
+
+    /// Whether this actor may see and act on requests of `account` at all, as far as its
+    /// role tells: a user their own account's; administrators and the system every
+    /// account's (the restore desk narrows a tenant administrator to its tenant's).
     pub fn may_access(&self, account: &AccountId) -> bool {
         match self {
             Actor::User(own) => own == account,
-            Actor::Admin(_) | Actor::System => true,
+            Actor::Admin(_) | Actor::TenantAdmin { .. } | Actor::System => true,
         }
     }
 
@@ -177,14 +203,22 @@ impl Actor {
     pub fn may_act_for(&self, account: &AccountId) -> bool {
         match self {
             Actor::User(own) => own == account,
-            Actor::Admin(_) => true,
+            Actor::Admin(_) | Actor::TenantAdmin { .. } => true,
             Actor::System => false,
         }
     }
 
-    /// Whether this is an administrator.
+    /// Whether this is an administrator (the provider's or a tenant's).
     pub fn is_admin(&self) -> bool {
-        matches!(self, Actor::Admin(_))
+        matches!(self, Actor::Admin(_) | Actor::TenantAdmin { .. })
+    }
+
+    /// The administrator's name, if this is one.
+    pub fn admin_name(&self) -> Option<&str> {
+        match self {
+            Actor::Admin(name) | Actor::TenantAdmin { name, .. } => Some(name),
+            _ => None,
+        }
     }
 
     pub(crate) fn denied(&self, action: &str) -> Error {
@@ -200,7 +234,55 @@ impl fmt::Display for Actor {
         match self {
             Actor::User(account) => write!(f, "user {account}"),
             Actor::Admin(name) => write!(f, "admin {name}"),
+            Actor::TenantAdmin { tenant, name } => write!(f, "admin {name} of {tenant}"),
             Actor::System => f.write_str("the system"),
+        }
+    }
+}
+
+/// How an [`Actor`] is stored (see its docs): one flat record, so journals written before
+/// tenants existed read unchanged.
+#[derive(Serialize, Deserialize)]
+struct ActorRecord {
+    role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant: Option<TenantId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+}
+
+impl From<Actor> for ActorRecord {
+    fn from(actor: Actor) -> Self {
+        let (role, tenant, name) = match actor {
+            Actor::User(account) => ("user", None, Some(account.as_str().to_owned())),
+            Actor::Admin(name) => ("admin", None, Some(name)),
+            Actor::TenantAdmin { tenant, name } => ("tenant_admin", Some(tenant), Some(name)),
+            Actor::System => ("system", None, None),
+        };
+        Self {
+            role: role.to_owned(),
+            tenant,
+            name,
+        }
+    }
+}
+
+impl TryFrom<ActorRecord> for Actor {
+    type Error = Error;
+
+    fn try_from(record: ActorRecord) -> Result<Self> {
+        let name = || {
+            record
+                .name
+                .clone()
+                .ok_or_else(|| Error::invalid("actor", format!("a {} without a name", record.role)))
+        };
+        match (record.role.as_str(), &record.tenant) {
+            ("user", None) => Ok(Actor::User(AccountId::new(name()?)?)),
+            ("admin", None) => Actor::admin(name()?),
+            ("tenant_admin", Some(tenant)) => Actor::tenant_admin(tenant.clone(), name()?),
+            ("system", None) => Ok(Actor::System),
+            (role, _) => Err(Error::invalid("actor", format!("role {role:?}"))),
         }
     }
 }
@@ -380,6 +462,11 @@ pub struct RestoreRequest {
     pub decided_by: Option<String>,
     /// The rejection reason, what interrupted the last run, or why an administrator gave up.
     pub reason: Option<String>,
+    /// The tenant that owns the account, as the journal last noted it (when the request was
+    /// made, or when a later move found the account moved to another tenant); `None` for
+    /// the provider's own accounts and in journals written before tenants existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantId>,
 }
 
 impl RestoreRequest {
@@ -415,6 +502,7 @@ impl RestoreRequest {
             updated_at: now,
             decided_by: None,
             reason: None,
+            tenant: None,
         })
     }
 
@@ -465,9 +553,9 @@ impl RestoreRequest {
         next.updated_by = actor.clone();
         next.updated_at = now;
         match action {
-            Action::Approve => next.decided_by = admin_name(actor),
+            Action::Approve => next.decided_by = actor.admin_name().map(str::to_owned),
             Action::Reject { reason } => {
-                next.decided_by = admin_name(actor);
+                next.decided_by = actor.admin_name().map(str::to_owned);
                 next.reason = Some(reason.clone());
             }
             Action::Interrupt { reason } | Action::GiveUp { reason } | Action::Fail { reason } => {
@@ -478,13 +566,6 @@ impl RestoreRequest {
             _ => {}
         }
         Ok(next)
-    }
-}
-
-fn admin_name(actor: &Actor) -> Option<String> {
-    match actor {
-        Actor::Admin(name) => Some(name.clone()),
-        _ => None,
     }
 }
 

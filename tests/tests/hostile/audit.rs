@@ -260,6 +260,7 @@ fn class10_a_damaged_restore_journal_keeps_its_account_and_never_stops_the_other
             per_gib: 100,
         },
         tag_keyword: None,
+        ..Default::default()
     };
     let desk =
         mtm_core::RestoreDesk::new(t.repo.clone(), mtm_core::MaildirRoot::new(&root), settings);

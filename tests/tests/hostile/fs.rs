@@ -703,6 +703,9 @@ fn item4_a_notification_maildir_with_a_symlinked_tmp_or_new_writes_nothing_outsi
         plan: None,
         result: None,
         sent_at: at("2026-11-20T10:00:01Z"),
+        tenant: None,
+        language: mtm_core::Language::english(),
+        time_zone: mtm_core::TimeZone::UTC,
     };
     for sub in ["tmp", "new"] {
         // The notifications go to a mailbox its user can write (say, an admin's own).

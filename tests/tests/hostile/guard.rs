@@ -193,6 +193,7 @@ fn desk(repo: Repository, root: &Path) -> RestoreDesk {
             per_gib: 100,
         },
         tag_keyword: None,
+        ..Default::default()
     };
     RestoreDesk::new(repo, MaildirRoot::new(root), settings)
 }

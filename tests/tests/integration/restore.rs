@@ -127,6 +127,7 @@ impl World {
                 per_gib: 100,
             },
             tag_keyword: None,
+            ..Default::default()
         };
         RestoreDesk::new(repo, MaildirRoot::new(self.mail_root.path()), settings)
             .with_notifier(self.notifier.clone())

@@ -13,6 +13,7 @@ mod templates;
 #[cfg(test)]
 mod tests;
 mod transport;
+mod wording;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,10 +26,12 @@ use lettre::{Message, SmtpTransport};
 
 use crate::error::{Error, Result};
 use crate::restore::notify::{Notification, Notifier, Recipient};
+use crate::restore::tenant::Tenant;
 use maildir::deliver_to_maildir;
 pub use settings::{AddressLookup, EmailSettings, UserAddress};
 pub use templates::{DefaultTemplates, EmailTemplates, RenderedEmail};
 pub use transport::EmailTransport;
+pub use wording::Wording;
 use transport::{SMTP_TIMEOUT, Transport};
 
 const AUTO_SUBMITTED: HeaderName = HeaderName::new_from_ascii_str("Auto-Submitted");
@@ -61,6 +64,9 @@ const REQUEST_HEADER: HeaderName = HeaderName::new_from_ascii_str("X-MTM-Request
 ///     plan: None,
 ///     result: None,
 ///     sent_at: at("2026-11-20T10:00:01Z"),
+///     tenant: None,
+///     language: Language::english(),
+///     time_zone: TimeZone::UTC,
 /// };
 /// notifier.notify(&notification)?;
 /// assert_eq!(std::fs::read_dir(dir.path().join("admins/new")).unwrap().count(), 1);
@@ -125,7 +131,7 @@ impl EmailNotifier {
             admins,
             user_address: settings.user_address,
             transport,
-            templates: Arc::new(DefaultTemplates),
+            templates: Arc::new(DefaultTemplates::new()),
         })
     }
 
@@ -138,7 +144,7 @@ impl EmailNotifier {
     /// struct Mine;
     /// impl EmailTemplates for Mine {
     ///     fn render(&self, n: &Notification) -> Result<RenderedEmail> {
-    ///         DefaultTemplates.render(n) // then adjust
+    ///         DefaultTemplates::new().render(n) // then adjust
     ///     }
     /// }
     /// let notifier = EmailNotifier::new(
@@ -154,7 +160,8 @@ impl EmailNotifier {
         self
     }
 
-    /// The addresses `recipient` resolves to, as they will appear in `To`.
+    /// The addresses `recipient` resolves to, as they will appear in `To`, for an account
+    /// of the provider's own (a tenant's administrators: [`Notification::tenant`]).
     ///
     /// ```
     /// use mtm_core::*;
@@ -170,7 +177,7 @@ impl EmailNotifier {
     /// ```
     pub fn recipients(&self, recipient: &Recipient) -> Result<Vec<String>> {
         Ok(self
-            .mailboxes(recipient)?
+            .mailboxes(recipient, None)?
             .iter()
             .map(ToString::to_string)
             .collect())
@@ -183,9 +190,18 @@ impl EmailNotifier {
         Ok(self.message(notification)?.formatted())
     }
 
-    fn mailboxes(&self, recipient: &Recipient) -> Result<Vec<Mailbox>> {
+    /// Who `recipient` is: for [`Recipient::Admins`], the administrators of `tenant` if it
+    /// has any, otherwise the provider's.
+    fn mailboxes(&self, recipient: &Recipient, tenant: Option<&Tenant>) -> Result<Vec<Mailbox>> {
         match recipient {
-            Recipient::Admins => Ok(self.admins.clone()),
+            Recipient::Admins => match tenant {
+                Some(tenant) if !tenant.admins.is_empty() => tenant
+                    .admins
+                    .iter()
+                    .map(|a| parse_mailbox("tenant administrator email address", &a.email))
+                    .collect(),
+                _ => Ok(self.admins.clone()),
+            },
             Recipient::User(account) => {
                 let address = self.user_address.resolve(account)?;
                 Ok(vec![parse_mailbox("user email address", &address)?])
@@ -194,7 +210,7 @@ impl EmailNotifier {
     }
 
     fn message(&self, notification: &Notification) -> Result<Message> {
-        let to = self.mailboxes(&notification.recipient)?;
+        let to = self.mailboxes(&notification.recipient, notification.tenant.as_ref())?;
         let email = self.templates.render(notification)?;
         // One line: a run of control characters (CR, LF, TAB …) becomes one space.
         let subject = email

@@ -1,12 +1,19 @@
 //! The email templates: [`EmailTemplates`] and the built-in [`DefaultTemplates`].
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{Debug, Write as _};
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
+use super::wording::{Wording, fill};
+use crate::clock::TimeZone;
 use crate::error::Result;
+use crate::names::FolderName;
 use crate::restore::notify::{Notification, NotificationKind};
 use crate::restore::outcome::{RestorePlan, RestoreResult};
+use crate::restore::request::{Actor, RestoreScope};
+use crate::restore::tenant::Language;
 
 /// The three texts of one email, as a template renders them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,144 +50,239 @@ pub trait EmailTemplates: Send + Sync + Debug {
     fn render(&self, notification: &Notification) -> Result<RenderedEmail>;
 }
 
-/// The built-in wording, in English: see [`EmailTemplates`].
+/// The built-in templates, in English and Italian, and in any language the provider adds
+/// with [`with_language`](Self::with_language). Each notification is written in its
+/// [`language`](Notification::language) (English if the templates do not speak it), with
+/// its dates and times in its [`time_zone`](Notification::time_zone).
 ///
-/// - New request (administrators): account, day, scope, who asked and when, the deadline,
-///   and the plan per folder with totals.
+/// - New request (administrators): account, customer, day, scope, who asked and when, the
+///   deadline, and the plan per folder with totals.
 /// - Completed (user): messages and bytes restored, folders recreated and resubscribed,
 ///   what was already there, warnings.
-/// - Failed (an administrator gave up on a restore that could not complete): the reason. Rejected: the administrator's reason. Expired: the deadline passed.
+/// - Failed (an administrator gave up on a restore that could not complete): the reason.
+///   Rejected: the administrator's reason. Expired: the deadline passed.
 ///
 /// ```
-/// use mtm_core::{DefaultTemplates, EmailTemplates};
-/// let templates = DefaultTemplates::new();
-/// # let _: &dyn EmailTemplates = &templates;
+/// use mtm_core::{DefaultTemplates, Language, Wording};
+/// let mut german = Wording::english();
+/// german.completed_subject = "Ihre Wiederherstellung vom {day} ist fertig".into();
+/// let templates = DefaultTemplates::new().with_language(Language::new("de")?, german)?;
+/// assert_eq!(templates.languages().len(), 3);
+/// # Ok::<(), mtm_core::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultTemplates;
+#[derive(Debug, Clone)]
+pub struct DefaultTemplates {
+    wordings: BTreeMap<Language, Arc<Wording>>,
+}
+
+impl Default for DefaultTemplates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl DefaultTemplates {
-    /// The built-in templates.
+    /// The built-in templates: English and Italian.
     pub fn new() -> Self {
-        Self
+        let wordings = [
+            (Language::english(), Wording::english()),
+            (Language::italian(), Wording::italian()),
+        ]
+        .into_iter()
+        .map(|(language, wording)| (language, Arc::new(wording)))
+        .collect();
+        Self { wordings }
+    }
+
+    /// The same templates speaking `language` too (or with another wording of it), once
+    /// the wording passes [`Wording::check`].
+    pub fn with_language(mut self, language: Language, wording: Wording) -> Result<Self> {
+        wording.check()?;
+        self.wordings.insert(language, Arc::new(wording));
+        Ok(self)
+    }
+
+    /// The languages these templates speak.
+    pub fn languages(&self) -> BTreeSet<Language> {
+        self.wordings.keys().cloned().collect()
+    }
+
+    fn wording(&self, language: &Language) -> &Wording {
+        self.wordings
+            .get(language)
+            .or_else(|| self.wordings.get(&Language::english()))
+            .map_or_else(|| english(), |w| w.as_ref())
+    }
+}
+
+fn english() -> &'static Wording {
+    static ENGLISH: std::sync::OnceLock<Wording> = std::sync::OnceLock::new();
+    ENGLISH.get_or_init(Wording::english)
+}
+
+/// One notification being written in one wording and zone.
+struct Writer<'a> {
+    w: &'a Wording,
+    zone: TimeZone,
+}
+
+impl Writer<'_> {
+    fn when(&self, t: DateTime<Utc>) -> String {
+        self.zone.format(t, &self.w.date_time)
+    }
+
+    fn day(&self, day: NaiveDate) -> String {
+        day.format(&self.w.date).to_string()
+    }
+
+    fn bytes(&self, bytes: u64) -> String {
+        if bytes == 1 {
+            return self.w.bytes_one.clone();
+        }
+        if bytes < 1024 {
+            return fill(&self.w.bytes_many, &[("count", &bytes.to_string())]);
+        }
+        human_bytes(bytes).replace('.', &self.w.decimal_separator)
+    }
+
+    fn scope(&self, scope: &RestoreScope) -> String {
+        match scope {
+            RestoreScope::Account => self.w.scope_account.clone(),
+            RestoreScope::Folders { folders } => {
+                let names = list(folders.iter().map(|f| f.as_str()));
+                fill(&self.w.scope_folders, &[("folders", &names)])
+            }
+            RestoreScope::Messages { messages } if messages.len() == 1 => {
+                self.w.scope_one_message.clone()
+            }
+            RestoreScope::Messages { messages } => fill(
+                &self.w.scope_messages,
+                &[("count", &messages.len().to_string())],
+            ),
+        }
+    }
+
+    fn actor(&self, actor: &Actor) -> String {
+        match actor {
+            Actor::User(account) => fill(&self.w.actor_user, &[("account", account.as_str())]),
+            Actor::Admin(name) | Actor::TenantAdmin { name, .. } => {
+                fill(&self.w.actor_admin, &[("name", name)])
+            }
+            Actor::System => self.w.actor_system.clone(),
+        }
+    }
+
+    fn reason(&self, reason: Option<&str>) -> String {
+        match reason {
+            Some(r) if !r.trim().is_empty() => r.to_owned(),
+            _ => self.w.no_reason.clone(),
+        }
+    }
+
+    fn names<'n>(&self, names: impl IntoIterator<Item = &'n FolderName>) -> String {
+        let names = list(names.into_iter().map(FolderName::as_str));
+        if names.is_empty() {
+            self.w.none.clone()
+        } else {
+            names
+        }
     }
 }
 
 impl EmailTemplates for DefaultTemplates {
     fn render(&self, n: &Notification) -> Result<RenderedEmail> {
         let r = &n.request;
-        let mut doc = Doc::default();
+        let x = Writer {
+            w: self.wording(&n.language),
+            zone: n.time_zone,
+        };
+        let w = x.w;
+        let account = r.id.account().as_str();
+        let day = x.day(r.day);
+        let deadline = x.when(r.deadline);
+        let scope = x.scope(&r.scope);
+        let values = [
+            ("account", account),
+            ("day", day.as_str()),
+            ("deadline", deadline.as_str()),
+            ("scope", scope.as_str()),
+        ];
+        let f = |template: &str| fill(template, &values);
+        let mut doc = Doc::new(&w.signature);
         let subject = match n.kind {
             NotificationKind::NewRequest => {
-                doc.para(&format!(
-                    "A restore of {} was requested and waits for your decision.",
-                    r.id.account()
-                ));
-                doc.strong(&format!(
-                    "Decide before {}: after that the snapshot of {} leaves retention and the \
-                     request expires.",
-                    when(r.deadline),
-                    r.day
-                ));
-                doc.facts(&[
-                    ("Request", r.id.to_string()),
-                    ("Account", r.id.account().to_string()),
-                    ("Snapshot day", r.day.to_string()),
-                    ("Scope", r.scope.to_string()),
-                    ("Requested by", r.requested_by.to_string()),
-                    ("Requested at", when(r.requested_at)),
-                    ("Deadline", when(r.deadline)),
-                ]);
-                match &n.plan {
-                    Some(plan) => plan_section(&mut doc, plan),
-                    None => doc.para("No restore plan came with this request."),
+                doc.para(&f(&w.new_request_intro));
+                doc.strong(&f(&w.new_request_deadline));
+                let mut facts = vec![
+                    (w.label_request.as_str(), r.id.to_string()),
+                    (w.label_account.as_str(), account.to_owned()),
+                ];
+                if let Some(tenant) = &n.tenant {
+                    facts.push((w.label_tenant.as_str(), tenant.name.clone()));
                 }
-                format!(
-                    "Restore request for {} (snapshot of {}): decide before {}",
-                    r.id.account(),
-                    r.day,
-                    when(r.deadline)
-                )
+                facts.extend([
+                    (w.label_day.as_str(), day.clone()),
+                    (w.label_scope.as_str(), scope.clone()),
+                    (w.label_requested_by.as_str(), x.actor(&r.requested_by)),
+                    (w.label_requested_at.as_str(), x.when(r.requested_at)),
+                    (w.label_deadline.as_str(), deadline.clone()),
+                ]);
+                doc.facts(&facts);
+                match &n.plan {
+                    Some(plan) => plan_section(&mut doc, &x, plan),
+                    None => doc.para(&w.no_plan),
+                }
+                f(&w.new_request_subject)
             }
             NotificationKind::Completed => {
-                doc.para(&format!(
-                    "Your restore of {} from the snapshot of {} is complete.",
-                    r.scope, r.day
-                ));
+                doc.para(&f(&w.completed_intro));
                 match &n.result {
-                    Some(result) => result_section(&mut doc, result),
-                    None => doc.para("No details of the run are available."),
+                    Some(result) => result_section(&mut doc, &x, result),
+                    None => doc.para(&w.no_details),
                 }
-                format!("Your mailbox restore from {} is complete", r.day)
+                f(&w.completed_subject)
             }
             NotificationKind::Failed => {
-                doc.para(&format!(
-                    "Your restore of {} from the snapshot of {} could not be completed, and \
-                     our administrators have stopped trying.",
-                    r.scope, r.day
-                ));
+                doc.para(&f(&w.failed_intro));
                 doc.facts(&[
-                    ("Reason", reason(r.reason.as_deref())),
-                    ("Request", r.id.to_string()),
+                    (w.label_reason.as_str(), x.reason(r.reason.as_deref())),
+                    (w.label_request.as_str(), r.id.to_string()),
                 ]);
                 if let Some(result) = &n.result {
-                    doc.para("Before it stopped, the restore did this:");
-                    result_section(&mut doc, result);
+                    doc.para(&w.failed_before);
+                    result_section(&mut doc, &x, result);
                 }
-                doc.para(
-                    "Messages it already wrote back stay in your mailbox. You may ask for a \
-                     restore again.",
-                );
-                format!("Your mailbox restore from {} failed", r.day)
+                doc.para(&w.failed_outro);
+                f(&w.failed_subject)
             }
             NotificationKind::Rejected => {
-                doc.para(&format!(
-                    "Your request to restore {} from the snapshot of {} was rejected by an \
-                     administrator.",
-                    r.scope, r.day
-                ));
+                doc.para(&f(&w.rejected_intro));
                 doc.facts(&[
-                    ("Reason", reason(r.reason.as_deref())),
-                    ("Request", r.id.to_string()),
-                    ("Requested at", when(r.requested_at)),
+                    (w.label_reason.as_str(), x.reason(r.reason.as_deref())),
+                    (w.label_request.as_str(), r.id.to_string()),
+                    (w.label_requested_at.as_str(), x.when(r.requested_at)),
                 ]);
-                format!("Your mailbox restore request for {} was rejected", r.day)
+                f(&w.rejected_subject)
             }
             NotificationKind::Expired => {
-                doc.para(&format!(
-                    "Your request to restore {} from the snapshot of {} expired: nobody \
-                     decided on it before {}, when that snapshot left retention.",
-                    r.scope,
-                    r.day,
-                    when(r.deadline)
-                ));
+                doc.para(&f(&w.expired_intro));
                 doc.facts(&[
-                    ("Request", r.id.to_string()),
-                    ("Requested at", when(r.requested_at)),
-                    ("Deadline", when(r.deadline)),
+                    (w.label_request.as_str(), r.id.to_string()),
+                    (w.label_requested_at.as_str(), x.when(r.requested_at)),
+                    (w.label_deadline.as_str(), deadline.clone()),
                 ]);
-                doc.para("You may ask for a restore from a later day that is still kept.");
-                format!("Your mailbox restore request for {} expired", r.day)
+                doc.para(&w.expired_outro);
+                f(&w.expired_subject)
             }
         };
-        Ok(doc.finish(subject))
+        Ok(doc.finish(subject, n.language.as_str()))
     }
 }
 
-fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-fn reason(reason: Option<&str>) -> String {
-    match reason {
-        Some(r) if !r.trim().is_empty() => r.to_owned(),
-        _ => "(no reason was given)".to_owned(),
-    }
-}
-
-fn plan_section(doc: &mut Doc, plan: &RestorePlan) {
+fn plan_section(doc: &mut Doc, x: &Writer<'_>, plan: &RestorePlan) {
+    let w = x.w;
     if plan.folders.is_empty() {
-        doc.para("The plan covers no folder: there is nothing to restore.");
+        doc.para(&w.plan_empty);
         return;
     }
     let rows: Vec<Vec<String>> = plan
@@ -189,87 +291,79 @@ fn plan_section(doc: &mut Doc, plan: &RestorePlan) {
         .map(|f| {
             let mut notes = Vec::new();
             if f.recreate {
-                notes.push("recreate folder");
+                notes.push(w.plan_recreate.as_str());
             }
             if f.resubscribe {
-                notes.push("resubscribe");
+                notes.push(w.plan_resubscribe.as_str());
             }
             vec![
                 f.folder.to_string(),
                 f.to_restore.to_string(),
-                human_bytes(f.bytes_to_restore),
+                x.bytes(f.bytes_to_restore),
                 f.already_present.to_string(),
                 notes.join(", "),
             ]
         })
         .chain(std::iter::once(vec![
-            "Total".to_owned(),
+            w.plan_total_row.clone(),
             plan.messages.to_string(),
-            human_bytes(plan.bytes),
+            x.bytes(plan.bytes),
             plan.already_present.to_string(),
             String::new(),
         ]))
         .collect();
-    doc.heading("What the restore would write back");
+    doc.heading(&w.plan_heading);
     doc.table(
         &[
-            "Folder",
-            "Messages to restore",
-            "Size",
-            "Already present",
-            "Notes",
+            &w.plan_folder,
+            &w.plan_to_restore,
+            &w.plan_size,
+            &w.plan_present,
+            &w.plan_notes,
         ],
         &rows,
     );
-    let recreate = plan.folders_to_recreate();
-    let recreate = if recreate.is_empty() {
-        "none".to_owned()
-    } else {
-        list(recreate.iter().map(|f| f.as_str()))
-    };
+    let total = fill(
+        &w.plan_total,
+        &[
+            ("messages", &plan.messages.to_string()),
+            ("size", &x.bytes(plan.bytes)),
+            ("present", &plan.already_present.to_string()),
+        ],
+    );
     doc.facts(&[
+        (w.label_total.as_str(), total),
         (
-            "Total",
-            format!(
-                "{} messages ({}) to restore, {} already present",
-                plan.messages,
-                human_bytes(plan.bytes),
-                plan.already_present
-            ),
+            w.label_folders_to_recreate.as_str(),
+            x.names(plan.folders_to_recreate()),
         ),
-        ("Folders to recreate", recreate),
     ]);
 }
 
-fn result_section(doc: &mut Doc, result: &RestoreResult) {
-    let folders = |names: &[crate::names::FolderName]| {
-        if names.is_empty() {
-            "none".to_owned()
-        } else {
-            list(names.iter().map(|f| f.as_str()))
-        }
-    };
+fn result_section(doc: &mut Doc, x: &Writer<'_>, result: &RestoreResult) {
+    let w = x.w;
+    let restored = fill(
+        &w.restored,
+        &[
+            ("count", &result.messages_restored.to_string()),
+            ("size", &x.bytes(result.bytes_restored)),
+        ],
+    );
+    let already = fill(
+        &w.already_there,
+        &[("count", &result.already_present.to_string())],
+    );
     doc.facts(&[
+        (w.label_restored.as_str(), restored),
+        (w.label_already_there.as_str(), already),
+        (w.label_recreated.as_str(), x.names(&result.folders_recreated)),
         (
-            "Messages restored",
-            format!(
-                "{} ({})",
-                result.messages_restored,
-                human_bytes(result.bytes_restored)
-            ),
-        ),
-        (
-            "Already in your mailbox",
-            format!("{} messages, left alone", result.already_present),
-        ),
-        ("Folders recreated", folders(&result.folders_recreated)),
-        (
-            "Folders subscribed again",
-            folders(&result.folders_resubscribed),
+            w.label_resubscribed.as_str(),
+            x.names(&result.folders_resubscribed),
         ),
     ]);
     if !result.warnings.is_empty() {
-        doc.heading("Warnings");
+        doc.heading(&w.warnings);
         doc.bullets(&result.warnings);
     }
 }
@@ -278,8 +372,8 @@ fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     items.collect::<Vec<_>>().join(", ")
 }
 
-/// Sizes for people: `0 bytes`, `1 byte`, `980 bytes`, `1.5 KB`, `12 MB`, `3.4 GB` (powers of
-/// 1024, one decimal below 10).
+/// Sizes for people: `1.5 KB`, `12 MB`, `3.4 GB` (powers of 1024, one decimal below 10);
+/// below 1 KB, `N bytes`.
 pub(super) fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["KB", "MB", "GB", "TB", "PB", "EB"];
     if bytes == 1 {
@@ -321,13 +415,21 @@ pub(super) fn escape_html(text: &str) -> String {
 
 /// One email body written twice at once: plain text and HTML. Every text given to it is
 /// escaped for the HTML side here, so templates cannot forget to.
-#[derive(Default)]
 struct Doc {
     text: String,
     html: String,
+    signature: String,
 }
 
 impl Doc {
+    fn new(signature: &str) -> Self {
+        Self {
+            text: String::new(),
+            html: String::new(),
+            signature: signature.to_owned(),
+        }
+    }
+
     fn para(&mut self, line: &str) {
         let _ = writeln!(self.text, "{line}\n");
         let _ = writeln!(self.html, "<p>{}</p>", escape_html(line));
@@ -419,15 +521,17 @@ impl Doc {
         self.html.push_str("</ul>\n");
     }
 
-    fn finish(self, subject: String) -> RenderedEmail {
+    fn finish(self, subject: String, language: &str) -> RenderedEmail {
         let html = format!(
-            "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n</head>\n\
-             <body style=\"font-family:sans-serif\">\n{}<p style=\"color:#666\">Mail Time Machine</p>\n\
+            "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n</head>\n\
+             <body style=\"font-family:sans-serif\">\n{}<p style=\"color:#666\">{}</p>\n\
              </body>\n</html>\n",
+            escape_html(language),
             escape_html(&subject),
-            self.html
+            self.html,
+            escape_html(&self.signature)
         );
-        let text = format!("{}-- \nMail Time Machine\n", self.text);
+        let text = format!("{}-- \n{}\n", self.text, self.signature);
         RenderedEmail {
             subject,
             text,

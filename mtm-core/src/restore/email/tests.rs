@@ -121,11 +121,14 @@ fn notification(kind: NotificationKind) -> Notification {
         plan: plan_,
         result,
         sent_at: at("2026-11-21T09:00:07Z"),
+        tenant: None,
+        language: crate::restore::tenant::Language::english(),
+        time_zone: crate::clock::TimeZone::UTC,
     }
 }
 
 fn render(kind: NotificationKind) -> RenderedEmail {
-    DefaultTemplates.render(&notification(kind)).unwrap()
+    DefaultTemplates::new().render(&notification(kind)).unwrap()
 }
 
 /// Asserts that `needle` appears in the text part and, escaped, in the HTML part.
@@ -198,7 +201,7 @@ fn new_request_shows_the_request_the_deadline_and_the_plan() {
 fn new_request_without_a_plan_says_so() {
     let mut n = notification(NotificationKind::NewRequest);
     n.plan = None;
-    let email = DefaultTemplates.render(&n).unwrap();
+    let email = DefaultTemplates::new().render(&n).unwrap();
     in_both(&email, "No restore plan came with this request.");
     in_both(&email, "Decide before 2026-11-25 00:00 UTC");
 }
@@ -374,7 +377,7 @@ fn composed_email_is_rfc5322_multipart_alternative_with_encoded_utf8() {
     struct Umlauts;
     impl EmailTemplates for Umlauts {
         fn render(&self, n: &Notification) -> Result<RenderedEmail> {
-            let mut email = DefaultTemplates.render(n)?;
+            let mut email = DefaultTemplates::new().render(n)?;
             email.subject = "Wiederherstellung für Jürgen ✓\r\nBcc: evil@example.com".to_owned();
             Ok(email)
         }
