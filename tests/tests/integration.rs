@@ -13,5 +13,6 @@ mod integration {
     mod restore_merge;
     mod retention;
     mod snapshot;
+    mod tenants;
     mod verify;
 }

@@ -69,7 +69,9 @@ impl AccessPolicy {
         owner: Option<&TenantId>,
     ) -> bool {
         match actor {
-            Actor::User(own) => own == account && matches!(verb, Verb::See | Verb::Request | Verb::Cancel),
+            Actor::User(own) => {
+                own == account && matches!(verb, Verb::See | Verb::Request | Verb::Cancel)
+            }
             Actor::TenantAdmin { tenant, .. } => owner == Some(tenant),
             Actor::Admin(_) => match (verb, owner) {
                 (Verb::See | Verb::Request | Verb::Run, _) | (_, None) => true,
@@ -96,7 +98,13 @@ mod tests {
         TenantId::new("globex").unwrap()
     }
 
-    const VERBS: [Verb; 5] = [Verb::See, Verb::Request, Verb::Cancel, Verb::Decide, Verb::Run];
+    const VERBS: [Verb; 5] = [
+        Verb::See,
+        Verb::Request,
+        Verb::Cancel,
+        Verb::Decide,
+        Verb::Run,
+    ];
 
     /// One row per role and whose account it is: what each verb gives (in `VERBS` order).
     fn table(provider_decides: bool) -> Vec<(&'static str, Actor, Option<TenantId>, [bool; 5])> {
@@ -107,16 +115,61 @@ mod tests {
         let provider = Actor::admin("root").unwrap();
         let p = provider_decides;
         vec![
-            ("owner, own tenant", user.clone(), Some(acme()), [true, true, true, false, false]),
-            ("owner, provider's account", user, None, [true, true, true, false, false]),
+            (
+                "owner, own tenant",
+                user.clone(),
+                Some(acme()),
+                [true, true, true, false, false],
+            ),
+            (
+                "owner, provider's account",
+                user,
+                None,
+                [true, true, true, false, false],
+            ),
             ("another user", other_user, Some(acme()), [false; 5]),
-            ("tenant admin, own tenant", acme_admin.clone(), Some(acme()), [true; 5]),
-            ("tenant admin, other tenant", acme_admin.clone(), Some(globex()), [false; 5]),
-            ("tenant admin, provider's account", acme_admin, None, [false; 5]),
-            ("other tenant's admin", globex_admin, Some(acme()), [false; 5]),
-            ("provider admin, provider's account", provider.clone(), None, [true; 5]),
-            ("provider admin, a tenant's account", provider, Some(acme()), [true, true, p, p, true]),
-            ("system", Actor::System, Some(acme()), [true, false, false, false, false]),
+            (
+                "tenant admin, own tenant",
+                acme_admin.clone(),
+                Some(acme()),
+                [true; 5],
+            ),
+            (
+                "tenant admin, other tenant",
+                acme_admin.clone(),
+                Some(globex()),
+                [false; 5],
+            ),
+            (
+                "tenant admin, provider's account",
+                acme_admin,
+                None,
+                [false; 5],
+            ),
+            (
+                "other tenant's admin",
+                globex_admin,
+                Some(acme()),
+                [false; 5],
+            ),
+            (
+                "provider admin, provider's account",
+                provider.clone(),
+                None,
+                [true; 5],
+            ),
+            (
+                "provider admin, a tenant's account",
+                provider,
+                Some(acme()),
+                [true, true, p, p, true],
+            ),
+            (
+                "system",
+                Actor::System,
+                Some(acme()),
+                [true, false, false, false, false],
+            ),
         ]
     }
 

@@ -185,13 +185,9 @@ impl RestoreDesk {
         doing: &str,
     ) -> Result<Option<Tenant>> {
         let owner = self.owner(account)?;
-        self.settings.access.check(
-            actor,
-            verb,
-            account,
-            owner.as_ref().map(|t| &t.id),
-            doing,
-        )?;
+        self.settings
+            .access
+            .check(actor, verb, account, owner.as_ref().map(|t| &t.id), doing)?;
         Ok(owner)
     }
 
@@ -380,13 +376,12 @@ impl RestoreDesk {
         let plan = self.live_plan(id, log.request.day, &log.request.scope)?;
         self.note_owner(log, admin, owner.as_ref(), now)?;
         let tenant = owner.as_ref().map(|t| &t.id);
-        let log = self.journal().owned_by(tenant).transition(
-            id,
-            &Action::Approve,
-            admin,
-            now,
-            || (Some(plan.clone()), None),
-        )?;
+        let log =
+            self.journal()
+                .owned_by(tenant)
+                .transition(id, &Action::Approve, admin, now, || {
+                    (Some(plan.clone()), None)
+                })?;
         let log = self.settle_billing(log, now, &mut problems);
         self.run_log(log, admin, owner.as_ref(), now, problems)
     }
@@ -651,7 +646,11 @@ impl RestoreDesk {
         for account in accounts {
             let owner = self.owner(&account)?;
             let tenant = owner.as_ref().map(|t| &t.id);
-            if self.settings.access.allows(actor, Verb::See, &account, tenant) {
+            if self
+                .settings
+                .access
+                .allows(actor, Verb::See, &account, tenant)
+            {
                 visible.push(account);
             }
         }

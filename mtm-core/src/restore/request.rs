@@ -874,3 +874,42 @@ mod tests {
         assert_eq!(late.unwrap_err().kind(), crate::ErrorKind::InvalidInput);
     }
 }
+
+#[cfg(test)]
+mod actor_records {
+    use super::*;
+
+    #[test]
+    fn actors_are_stored_flat_and_older_journals_read_unchanged() {
+        let old = [
+            (
+                r#"{"role":"user","name":"alice@example.com"}"#,
+                Actor::User(AccountId::new("alice@example.com").unwrap()),
+            ),
+            (
+                r#"{"role":"admin","name":"carol"}"#,
+                Actor::admin("carol").unwrap(),
+            ),
+            (r#"{"role":"system"}"#, Actor::System),
+        ];
+        for (json, actor) in old {
+            assert_eq!(serde_json::from_str::<Actor>(json).unwrap(), actor);
+            assert_eq!(serde_json::to_string(&actor).unwrap(), json);
+        }
+        let carol = Actor::tenant_admin(TenantId::new("acme").unwrap(), "carol").unwrap();
+        let json = serde_json::to_string(&carol).unwrap();
+        assert_eq!(
+            json,
+            r#"{"role":"tenant_admin","tenant":"acme","name":"carol"}"#
+        );
+        assert_eq!(serde_json::from_str::<Actor>(&json).unwrap(), carol);
+        for bad in [
+            r#"{"role":"tenant_admin","name":"carol"}"#,
+            r#"{"role":"admin"}"#,
+            r#"{"role":"root","name":"x"}"#,
+            r#"{"role":"admin","name":"  "}"#,
+        ] {
+            assert!(serde_json::from_str::<Actor>(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -106,7 +106,9 @@ impl Language {
         let language = parts.next().unwrap_or_default();
         let fine = (2..=3).contains(&language.len())
             && language.chars().all(|c| c.is_ascii_lowercase())
-            && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+            && parts.all(|p| {
+                (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric())
+            });
         if !fine {
             return Err(Error::invalid(
                 "language",
@@ -268,9 +270,8 @@ impl Tenant {
     /// [`domains`](Self::domains) (compared without regard to case).
     pub fn owns(&self, account: &AccountId) -> bool {
         self.accounts.contains(account)
-            || domain_of(account).is_some_and(|domain| {
-                self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
-            })
+            || domain_of(account)
+                .is_some_and(|domain| self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)))
     }
 
     /// Whether `name` is one of its administrators.

@@ -37,7 +37,9 @@ use crate::names::AccountId;
 use crate::restore::access::AccessPolicy;
 use crate::restore::billing::Pricing;
 use crate::restore::request::Actor;
-use crate::restore::tenant::{AdminContact, Language, Tenant, TenantDirectory, TenantId, domain_of};
+use crate::restore::tenant::{
+    AdminContact, Language, Tenant, TenantDirectory, TenantId, domain_of,
+};
 
 /// The largest tenants file read: 16 MiB, some 100,000 tenants.
 const MAX_FILE_BYTES: u64 = 16 << 20;
@@ -189,7 +191,10 @@ impl Checker<'_> {
                 let text = admin.get_ref();
                 let name = text.name.get_ref().trim();
                 Actor::admin(name).map_err(|e| self.error(text.name.span(), e))?;
-                let Some(email) = text.email.as_ref().filter(|e| !e.get_ref().trim().is_empty())
+                let Some(email) = text
+                    .email
+                    .as_ref()
+                    .filter(|e| !e.get_ref().trim().is_empty())
                 else {
                     return Err(self.error(
                         admin.span(),
@@ -199,7 +204,10 @@ impl Checker<'_> {
                 email.get_ref().trim().parse::<Mailbox>().map_err(|e| {
                     self.error(
                         email.span(),
-                        format!("administrator {name:?}: {:?} is not an email address: {e}", email.get_ref()),
+                        format!(
+                            "administrator {name:?}: {:?} is not an email address: {e}",
+                            email.get_ref()
+                        ),
                     )
                 })?;
                 Ok(AdminContact {
@@ -275,7 +283,10 @@ impl TenantsFile {
         for admin in &provider_admins {
             let span = admin_spans.next().unwrap_or(0..0);
             if admin_roles.insert(admin.name.clone(), None).is_some() {
-                return Err(check.error(span, format!("administrator {:?} is named twice", admin.name)));
+                return Err(check.error(
+                    span,
+                    format!("administrator {:?} is named twice", admin.name),
+                ));
             }
         }
 
@@ -284,11 +295,15 @@ impl TenantsFile {
         let mut by_account = HashMap::new();
         let mut by_domain = HashMap::new();
         for (index, entry) in file.tenant.iter().enumerate() {
-            let id = TenantId::new(entry.id.get_ref()).map_err(|e| check.error(entry.id.span(), e))?;
+            let id =
+                TenantId::new(entry.id.get_ref()).map_err(|e| check.error(entry.id.span(), e))?;
             if let Some(first) = ids.insert(id.clone(), entry.id.span()) {
                 return Err(check.error(
                     entry.id.span(),
-                    format!("tenant {id} is already defined on line {}", check.line(first.start)),
+                    format!(
+                        "tenant {id} is already defined on line {}",
+                        check.line(first.start)
+                    ),
                 ));
             }
             let mut tenant = Tenant::new(id.clone());
@@ -299,7 +314,9 @@ impl TenantsFile {
                 let name = domain.get_ref().trim().to_ascii_lowercase();
                 let fine = !name.is_empty()
                     && !name.starts_with('.')
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
                 if !fine {
                     return Err(check.error(
                         domain.span(),
@@ -316,7 +333,8 @@ impl TenantsFile {
                 tenant.domains.push(name);
             }
             for account in &entry.accounts {
-                let id = AccountId::new(account.get_ref().trim()).map_err(|e| check.error(account.span(), e))?;
+                let id = AccountId::new(account.get_ref().trim())
+                    .map_err(|e| check.error(account.span(), e))?;
                 if let Some(owner) = by_account.insert(id.clone(), index) {
                     let owner: &Tenant = tenants.get(owner).unwrap_or(&tenant);
                     return Err(check.error(
@@ -328,7 +346,10 @@ impl TenantsFile {
             }
             tenant.admins = check.admins(&entry.admins, &format!("tenant {}", tenant.id))?;
             for (admin, text) in tenant.admins.iter().zip(&entry.admins) {
-                if admin_roles.insert(admin.name.clone(), Some(index)).is_some() {
+                if admin_roles
+                    .insert(admin.name.clone(), Some(index))
+                    .is_some()
+                {
                     return Err(check.error(
                         text.span(),
                         format!("administrator {:?} is named twice", admin.name),
@@ -402,7 +423,10 @@ impl TenantsFile {
             Some(Some(index)) => Actor::tenant_admin(self.tenants[*index].id.clone(), name),
             None => Err(Error::PermissionDenied {
                 actor: format!("admin {name}"),
-                action: format!("act as an administrator: {} does not name them", self.origin),
+                action: format!(
+                    "act as an administrator: {} does not name them",
+                    self.origin
+                ),
             }),
         }
     }
@@ -448,13 +472,19 @@ time_zone = "America/New_York"
 "#;
 
     fn refused(text: &str) -> String {
-        TenantsFile::parse(text, "tenants.toml").unwrap_err().to_string()
+        TenantsFile::parse(text, "tenants.toml")
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn a_good_file_maps_accounts_admins_prices_languages_and_zones() {
         let file = TenantsFile::parse(GOOD, "tenants.toml").unwrap();
-        let owner = |a: &str| file.owner(&AccountId::new(a).unwrap()).unwrap().map(|t| t.id.to_string());
+        let owner = |a: &str| {
+            file.owner(&AccountId::new(a).unwrap())
+                .unwrap()
+                .map(|t| t.id.to_string())
+        };
         assert_eq!(owner("alice@acme.example").as_deref(), Some("acme"));
         assert_eq!(owner("alice@acme.IT").as_deref(), Some("acme"));
         assert_eq!(owner("boss").as_deref(), Some("acme"));
@@ -467,8 +497,13 @@ time_zone = "America/New_York"
         assert_eq!(file.tenants()[1].time_zone.name(), "America/New_York");
         assert_eq!(file.tenants()[1].language, Language::english());
         assert_eq!(file.admin("root").unwrap(), Actor::admin("root").unwrap());
-        assert!(matches!(file.admin("carol").unwrap(), Actor::TenantAdmin { tenant, .. } if tenant.as_str() == "acme"));
-        assert_eq!(file.admin("mallory").unwrap_err().kind(), crate::ErrorKind::PermissionDenied);
+        assert!(
+            matches!(file.admin("carol").unwrap(), Actor::TenantAdmin { tenant, .. } if tenant.as_str() == "acme")
+        );
+        assert_eq!(
+            file.admin("mallory").unwrap_err().kind(),
+            crate::ErrorKind::PermissionDenied
+        );
         assert!(file.policy().provider_decides_for_tenants);
     }
 
@@ -491,29 +526,45 @@ time_zone = "America/New_York"
                 "[[tenant]]\nid = \"a\"\nadmins = [{ name = \"carol\", email = \"not an address\" }]\n",
                 "line 3: administrator \"carol\": \"not an address\" is not an email address",
             ),
-            ("[[tenant]]\nid = \"a\"\n[[tenant]]\nid = \"a\"\n", "line 4: tenant a is already defined on line 2"),
-            ("[[tenant]]\nid = \"a\"\ntime_zone = \"Mars/Olympus\"\n", "line 3:"),
+            (
+                "[[tenant]]\nid = \"a\"\n[[tenant]]\nid = \"a\"\n",
+                "line 4: tenant a is already defined on line 2",
+            ),
+            (
+                "[[tenant]]\nid = \"a\"\ntime_zone = \"Mars/Olympus\"\n",
+                "line 3:",
+            ),
             ("[[tenant]]\nid = \"a\"\ncolour = \"red\"\n", "line 3:"),
             ("[[tenant]]\nid = \"a b\"\n", "line 2:"),
-            ("[[tenant]]\nid = \"a\"\naccounts = [\"x\", \"x\"]\n", "line 3: account x is already tenant a's"),
+            (
+                "[[tenant]]\nid = \"a\"\naccounts = [\"x\", \"x\"]\n",
+                "line 3: account x is already tenant a's",
+            ),
             (
                 "[provider]\nadmins = [{ name = \"carol\", email = \"c@p.example\" }]\n[[tenant]]\nid = \"a\"\nadmins = [{ name = \"carol\", email = \"c@a.example\" }]\n",
                 "line 5: administrator \"carol\" is named twice",
             ),
-            ("[[tenant]]\nid = \"a\"\npricing = { currency = \"euro\" }\n", "line 3: currency \"euro\""),
+            (
+                "[[tenant]]\nid = \"a\"\npricing = { currency = \"euro\" }\n",
+                "line 3: currency \"euro\"",
+            ),
             ("[[tenant]\nid = \"a\"\n", "line 1:"),
         ];
         for (text, expected) in cases {
             let message = refused(text);
             assert!(message.contains("tenants.toml, "), "{message}");
-            assert!(message.contains(expected), "{expected:?} not in {message:?}");
+            assert!(
+                message.contains(expected),
+                "{expected:?} not in {message:?}"
+            );
         }
     }
 
     #[test]
     fn an_added_language_is_known_to_the_file() {
         let text = "[[tenant]]\nid = \"a\"\nlanguage = \"de\"\n";
-        let languages: BTreeSet<Language> = [Language::english(), Language::new("de").unwrap()].into();
+        let languages: BTreeSet<Language> =
+            [Language::english(), Language::new("de").unwrap()].into();
         let file = TenantsFile::parse_for(text, "t.toml", &languages).unwrap();
         assert_eq!(file.tenants()[0].language.as_str(), "de");
     }

@@ -31,8 +31,8 @@ use maildir::deliver_to_maildir;
 pub use settings::{AddressLookup, EmailSettings, UserAddress};
 pub use templates::{DefaultTemplates, EmailTemplates, RenderedEmail};
 pub use transport::EmailTransport;
-pub use wording::Wording;
 use transport::{SMTP_TIMEOUT, Transport};
+pub use wording::Wording;
 
 const AUTO_SUBMITTED: HeaderName = HeaderName::new_from_ascii_str("Auto-Submitted");
 const REQUEST_HEADER: HeaderName = HeaderName::new_from_ascii_str("X-MTM-Request");

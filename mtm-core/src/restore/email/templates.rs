@@ -356,7 +356,10 @@ fn result_section(doc: &mut Doc, x: &Writer<'_>, result: &RestoreResult) {
     doc.facts(&[
         (w.label_restored.as_str(), restored),
         (w.label_already_there.as_str(), already),
-        (w.label_recreated.as_str(), x.names(&result.folders_recreated)),
+        (
+            w.label_recreated.as_str(),
+            x.names(&result.folders_recreated),
+        ),
         (
             w.label_resubscribed.as_str(),
             x.names(&result.folders_resubscribed),

@@ -98,7 +98,9 @@ impl Wording {
             new_request_subject: w(
                 "Restore request for {account} (snapshot of {day}): decide before {deadline}",
             ),
-            new_request_intro: w("A restore of {account} was requested and waits for your decision."),
+            new_request_intro: w(
+                "A restore of {account} was requested and waits for your decision.",
+            ),
             new_request_deadline: w(
                 "Decide before {deadline}: after that the snapshot of {day} leaves retention and \
                  the request expires.",
@@ -182,7 +184,9 @@ impl Wording {
             new_request_subject: w(
                 "Richiesta di ripristino per {account} (copia del {day}): decidere entro il {deadline}",
             ),
-            new_request_intro: w("È stato chiesto il ripristino di {account}, che attende la tua decisione."),
+            new_request_intro: w(
+                "È stato chiesto il ripristino di {account}, che attende la tua decisione.",
+            ),
             new_request_deadline: w(
                 "Decidi entro il {deadline}: dopo, la copia del {day} esce dal periodo di \
                  conservazione e la richiesta scade.",
@@ -230,7 +234,9 @@ impl Wording {
                  nessuno l'ha decisa prima del {deadline}, quando quella copia è uscita dal \
                  periodo di conservazione.",
             ),
-            expired_outro: w("Puoi chiedere un ripristino da un giorno successivo ancora conservato."),
+            expired_outro: w(
+                "Puoi chiedere un ripristino da un giorno successivo ancora conservato.",
+            ),
             no_reason: w("(nessun motivo indicato)"),
         }
     }
@@ -252,9 +258,9 @@ impl Wording {
     /// ```
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
         let wording: Self = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
             Error::invalid("wording", format!("{origin}, line {line}: {}", e.message()))
         })?;
         wording.check()?;
@@ -350,7 +356,10 @@ mod tests {
 
     #[test]
     fn filling_is_one_pass() {
-        let text = fill("{scope} of {day}", &[("scope", "folder {day}"), ("day", "today")]);
+        let text = fill(
+            "{scope} of {day}",
+            &[("scope", "folder {day}"), ("day", "today")],
+        );
         assert_eq!(text, "folder {day} of today");
     }
 
