@@ -313,7 +313,8 @@ pub struct RestoreArgs {
 /// Who makes the call.
 #[derive(Debug, Args)]
 pub struct Who {
-    /// Act as this administrator.
+    /// Act as this administrator: with `--tenants`, a provider administrator or the
+    /// administrator of the tenant the file lists them under.
     #[arg(long, global = true, env = "MTM_ADMIN", conflicts_with = "user")]
     pub admin: Option<String>,
     /// Act as the user of this account (default: the account the request is for).
@@ -324,6 +325,11 @@ pub struct Who {
 /// How the provider runs restores.
 #[derive(Debug, Args)]
 pub struct Setup {
+    /// The provider's customers (TOML): which tenant owns which domains and accounts, its
+    /// administrators, prices, language and time zone. Without it every account is the
+    /// provider's and every administrator decides every request.
+    #[arg(long, global = true, env = "MTM_TENANTS")]
+    pub tenants: Option<PathBuf>,
     /// The live Maildirs: one directory per account, as `mtm snapshot --root` reads them.
     #[arg(long, global = true, env = "MTM_MAILDIRS")]
     pub maildirs: Option<PathBuf>,
@@ -448,6 +454,20 @@ pub enum RestoreCommand {
     Expire,
     /// Retry the bills and notifications that failed or were never sent.
     Deliver,
-    /// The billing ledger kept in the repository.
-    Ledger,
+    /// The billing ledger kept in the repository: every bill, or one tenant's, one period's
+    /// (a tenant administrator sees only their own tenant's).
+    Ledger {
+        /// Only this tenant's bills.
+        #[arg(long, conflicts_with = "provider_only")]
+        tenant: Option<String>,
+        /// Only the bills of the provider's own accounts.
+        #[arg(long)]
+        provider_only: bool,
+        /// Only bills approved on or after this day (YYYY-MM-DD, the provider's days).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only bills approved on or before this day.
+        #[arg(long)]
+        until: Option<String>,
+    },
 }

@@ -5,12 +5,17 @@
 
 use std::sync::Arc;
 
-use mtm_core::{EmailNotifier, EmailSettings, EmailTransport, Notifier};
+use mtm_core::{EmailNotifier, EmailSettings, EmailTransport, Notifier, TenantsFile};
 
 use crate::args::Setup;
 use crate::error::{CliError, CliResult};
 
-pub fn notifier(setup: &Setup) -> CliResult<Option<Arc<dyn Notifier>>> {
+/// The provider's administrators are `--admin-email`'s, else the tenants file's
+/// `[provider] admins`; a tenant's new requests go to the tenant's own administrators.
+pub fn notifier(
+    setup: &Setup,
+    tenants: Option<&TenantsFile>,
+) -> CliResult<Option<Arc<dyn Notifier>>> {
     let transport = match (&setup.smtp, &setup.notify_maildir) {
         (Some(server), _) => {
             let (host, port) = server
@@ -22,12 +27,25 @@ pub fn notifier(setup: &Setup) -> CliResult<Option<Arc<dyn Notifier>>> {
         (None, Some(dir)) => EmailTransport::Maildir(dir.clone()),
         (None, None) => return Ok(None),
     };
-    if setup.admin_emails.is_empty() {
+    let mut admins = setup.admin_emails.clone();
+    if admins.is_empty() {
+        admins = tenants
+            .map(|file| {
+                file.provider_admins()
+                    .iter()
+                    .map(|a| a.email.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    if admins.is_empty() {
         return Err(CliError::Usage(
-            "who are the administrators? pass --admin-email ADDRESS or set MTM_ADMIN_EMAIL".into(),
+            "who are the provider's administrators? pass --admin-email ADDRESS, set \
+             MTM_ADMIN_EMAIL, or list them in the tenants file's [provider] admins"
+                .into(),
         ));
     }
-    let mut settings = EmailSettings::new(setup.mail_from.clone(), setup.admin_emails.clone());
+    let mut settings = EmailSettings::new(setup.mail_from.clone(), admins);
     if let Some(domain) = &setup.mail_domain {
         settings = settings.with_default_domain(domain.clone());
     }

@@ -4,9 +4,12 @@
 //! of the account concerned (`--user ACCOUNT` to say which user explicitly). Uses `args`,
 //! `error`, `session`, `notify` and `output`; no other command module.
 
+use std::sync::Arc;
+
 use mtm_core::{
-    AccountId, Actor, AuditEvent, Clock, Mailboxes, MaildirRoot, Pricing, RequestId, RestoreDesk,
-    RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings, format_bytes, parse_day,
+    AccountId, Actor, AuditEvent, Clock, LedgerQuery, Mailboxes, MaildirRoot, Pricing, RequestId,
+    RestoreDesk, RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings, TenantId, TenantsFile,
+    format_bytes, parse_day,
 };
 
 use crate::args::{Cli, RestoreArgs, RestoreCommand, Setup, Who};
@@ -18,11 +21,15 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
     let repo = open(cli)?;
     let clock = clock(args.setup.now.as_deref())?;
     let clock = clock.as_ref();
-    if let RestoreCommand::Ledger = args.command {
-        // The ledger needs no Maildirs and no notifier.
-        return ledger(cli, &repo);
-    }
-    let desk = desk(repo.clone(), &args.setup)?;
+    let tenants = match &args.setup.tenants {
+        Some(path) => Some(Arc::new(TenantsFile::read(path)?)),
+        None => None,
+    };
+    let who = Caller {
+        who: &args.who,
+        tenants: tenants.as_deref(),
+    };
+    let desk = desk(repo.clone(), &args.setup, tenants.clone())?;
     match &args.command {
         RestoreCommand::Request {
             account,
@@ -31,7 +38,7 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
             messages,
         } => {
             let account = AccountId::new(account)?;
-            let actor = actor(&args.who, Some(&account))?;
+            let actor = who.actor(Some(&account))?;
             let scope = scope(folders, messages)?;
             let outcome = busy(cli.json, "planning against the live Maildir", || {
                 desk.request(&actor, &account, parse_day(day)?, scope, clock)
@@ -41,7 +48,7 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
         }
         RestoreCommand::Plan { id } => {
             let id = request_id(id)?;
-            let plan = desk.plan(&actor(&args.who, Some(id.account()))?, &id)?;
+            let plan = desk.plan(&who.actor(Some(id.account()))?, &id)?;
             if cli.json {
                 json(&plan)?;
             } else {
@@ -51,39 +58,39 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
         }
         RestoreCommand::Approve { id } => {
             let id = request_id(id)?;
-            let admin = actor(&args.who, Some(id.account()))?;
+            let admin = who.actor(Some(id.account()))?;
             let outcome = busy(cli.json, "restoring", || desk.approve(&admin, &id, clock))?;
             print_outcome(cli, &outcome)
         }
         RestoreCommand::Reject { id, reason } => {
             let id = request_id(id)?;
-            let admin = actor(&args.who, Some(id.account()))?;
+            let admin = who.actor(Some(id.account()))?;
             print_outcome(cli, &desk.reject(&admin, &id, reason, clock)?)
         }
         RestoreCommand::Cancel { id } => {
             let id = request_id(id)?;
-            let who = actor(&args.who, Some(id.account()))?;
+            let who = who.actor(Some(id.account()))?;
             print_outcome(cli, &desk.cancel(&who, &id, clock)?)
         }
         RestoreCommand::Run { id } => {
             let id = request_id(id)?;
-            let admin = actor(&args.who, Some(id.account()))?;
+            let admin = who.actor(Some(id.account()))?;
             let outcome = busy(cli.json, "restoring", || desk.run(&admin, &id, clock))?;
             print_outcome(cli, &outcome)
         }
         RestoreCommand::GiveUp { id, reason } => {
             let id = request_id(id)?;
-            let admin = actor(&args.who, Some(id.account()))?;
+            let admin = who.actor(Some(id.account()))?;
             print_outcome(cli, &desk.give_up(&admin, &id, reason, clock)?)
         }
         RestoreCommand::List { account, queue } => {
             let account = account.as_deref().map(AccountId::new).transpose()?;
-            let who = actor(&args.who, account.as_ref())?;
+            let who = who.actor(account.as_ref())?;
             list(cli, &desk, &who, account.as_ref(), *queue, clock)
         }
         RestoreCommand::Show { id } => {
             let id = request_id(id)?;
-            let who = actor(&args.who, Some(id.account()))?;
+            let who = who.actor(Some(id.account()))?;
             let outcome = desk.get(&who, &id)?;
             let audit = desk.audit(&who, &id)?;
             if cli.json {
@@ -94,11 +101,15 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
             print_outcome(cli, &outcome)?;
             println!("audit trail:");
             for entry in &audit {
+                let actor = match entry.on_behalf_of() {
+                    Some(tenant) => format!("{} for {tenant}", entry.actor),
+                    None => entry.actor.to_string(),
+                };
                 println!(
                     "  {:>3}  {}  {:<28}  {}",
                     entry.seq,
                     entry.at,
-                    entry.actor.to_string(),
+                    actor,
                     describe(&entry.event)
                 );
             }
@@ -140,12 +151,67 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
             }
             Ok(())
         }
-        RestoreCommand::Ledger => ledger(cli, &repo),
+        RestoreCommand::Ledger {
+            tenant,
+            provider_only,
+            since,
+            until,
+        } => {
+            let mut query = LedgerQuery::default();
+            if let Some(tenant) = tenant {
+                query = query.tenant(TenantId::new(tenant)?);
+            }
+            if *provider_only {
+                query = query.provider_only();
+            }
+            if let Some(day) = since {
+                query = query.since(repo.start_of_day(parse_day(day)?));
+            }
+            if let Some(day) = until {
+                let after = parse_day(day)?.succ_opt().unwrap_or(chrono::NaiveDate::MAX);
+                query = query.before(repo.start_of_day(after));
+            }
+            // Without --admin the ledger is read as the provider (whoever can read the
+            // repository's files can read the ledger anyway).
+            let reader = match &args.who.admin {
+                Some(_) => who.actor(None)?,
+                None => Actor::admin("provider")?,
+            };
+            ledger(cli, &desk.ledger(&reader, &query)?)
+        }
     }
 }
 
-fn desk(repo: mtm_core::Repository, setup: &Setup) -> CliResult<RestoreDesk> {
-    let settings = RestoreSettings {
+/// Who makes the call, resolved through the tenants file when there is one.
+struct Caller<'a> {
+    who: &'a Who,
+    tenants: Option<&'a TenantsFile>,
+}
+
+impl Caller<'_> {
+    fn actor(&self, account: Option<&AccountId>) -> CliResult<Actor> {
+        if let Some(admin) = &self.who.admin {
+            return Ok(match self.tenants {
+                Some(file) => file.admin(admin)?,
+                None => Actor::admin(admin.clone())?,
+            });
+        }
+        match (&self.who.user, account) {
+            (Some(user), _) => Ok(Actor::User(AccountId::new(user)?)),
+            (None, Some(account)) => Ok(Actor::User(account.clone())),
+            (None, None) => Err(CliError::Usage(
+                "say who you are: --admin NAME or --user ACCOUNT".into(),
+            )),
+        }
+    }
+}
+
+fn desk(
+    repo: mtm_core::Repository,
+    setup: &Setup,
+    tenants: Option<Arc<TenantsFile>>,
+) -> CliResult<RestoreDesk> {
+    let mut settings = RestoreSettings {
         pricing: Pricing {
             currency: setup.currency.clone(),
             base: setup.price_base,
@@ -154,6 +220,10 @@ fn desk(repo: mtm_core::Repository, setup: &Setup) -> CliResult<RestoreDesk> {
         tag_keyword: setup.tag_keyword.clone(),
         ..Default::default()
     };
+    if let Some(file) = &tenants {
+        settings.access = file.policy();
+        settings.language = file.provider_language().clone();
+    }
     let desk = match setup.maildirs.clone() {
         Some(root) => {
             let root = MaildirRoot::new(root).with_options(setup.accounts.source_options());
@@ -161,8 +231,12 @@ fn desk(repo: mtm_core::Repository, setup: &Setup) -> CliResult<RestoreDesk> {
         }
         None => RestoreDesk::new(repo, NoMaildirs, settings),
     };
-    Ok(match crate::notify::notifier(setup)? {
+    let desk = match crate::notify::notifier(setup, tenants.as_deref())? {
         Some(notifier) => desk.with_notifier(notifier),
+        None => desk,
+    };
+    Ok(match tenants {
+        Some(file) => desk.with_tenants(file),
         None => desk,
     })
 }
@@ -178,19 +252,6 @@ impl Mailboxes for NoMaildirs {
             what: "live Maildirs",
             reason: "where are they? pass --maildirs ROOT or set MTM_MAILDIRS".into(),
         })
-    }
-}
-
-fn actor(who: &Who, account: Option<&AccountId>) -> CliResult<Actor> {
-    if let Some(admin) = &who.admin {
-        return Ok(Actor::admin(admin.clone())?);
-    }
-    match (&who.user, account) {
-        (Some(user), _) => Ok(Actor::User(AccountId::new(user)?)),
-        (None, Some(account)) => Ok(Actor::User(account.clone())),
-        (None, None) => Err(CliError::Usage(
-            "say who you are: --admin NAME or --user ACCOUNT".into(),
-        )),
     }
 }
 
@@ -228,6 +289,7 @@ fn list(
             .map(|q| {
                 vec![
                     q.request.id.to_string(),
+                    tenant_name(q.request.tenant.as_ref()),
                     q.request.state.to_string(),
                     q.request.day.to_string(),
                     q.request.scope.to_string(),
@@ -246,6 +308,7 @@ fn list(
             table(
                 &[
                     "request",
+                    "tenant",
                     "state",
                     "day",
                     "scope",
@@ -269,6 +332,7 @@ fn list(
         .map(|r| {
             vec![
                 r.id.to_string(),
+                tenant_name(r.tenant.as_ref()),
                 r.day.to_string(),
                 r.scope.to_string(),
                 r.state.to_string(),
@@ -280,15 +344,22 @@ fn list(
     println!(
         "{}",
         table(
-            &["request", "day", "scope", "state", "requested", "deadline"],
+            &[
+                "request",
+                "tenant",
+                "day",
+                "scope",
+                "state",
+                "requested",
+                "deadline"
+            ],
             rows
         )
     );
     Ok(())
 }
 
-fn ledger(cli: &Cli, repo: &mtm_core::Repository) -> CliResult {
-    let records = repo.billing_ledger().records()?;
+fn ledger(cli: &Cli, records: &[mtm_core::BillingRecord]) -> CliResult {
     if cli.json {
         return Ok(json(&records)?);
     }
@@ -297,6 +368,7 @@ fn ledger(cli: &Cli, repo: &mtm_core::Repository) -> CliResult {
         .map(|r| {
             vec![
                 r.request.to_string(),
+                tenant_name(r.tenant.as_ref()),
                 r.day.to_string(),
                 r.messages.to_string(),
                 format_bytes(r.bytes),
@@ -311,6 +383,7 @@ fn ledger(cli: &Cli, repo: &mtm_core::Repository) -> CliResult {
         table(
             &[
                 "request",
+                "tenant",
                 "day",
                 ">messages",
                 ">size",
@@ -374,6 +447,9 @@ fn print_outcome(cli: &Cli, outcome: &RestoreOutcome) -> CliResult {
     }
     let r = &outcome.request;
     println!("restore request {}: {}", r.id, r.state);
+    if let Some(tenant) = &r.tenant {
+        println!("  tenant        {tenant}");
+    }
     println!("  snapshot day  {} ({})", r.day, r.scope);
     println!("  requested     {} by {}", r.requested_at, r.requested_by);
     println!(
@@ -410,6 +486,11 @@ fn print_outcome(cli: &Cli, outcome: &RestoreOutcome) -> CliResult {
         println!("  not delivered {problem} (retry with `mtm restore deliver`)");
     }
     Ok(())
+}
+
+/// A tenant's id in a table; `-` for the provider's own accounts.
+fn tenant_name(tenant: Option<&TenantId>) -> String {
+    tenant.map_or("-".to_owned(), ToString::to_string)
 }
 
 fn describe(event: &AuditEvent) -> String {

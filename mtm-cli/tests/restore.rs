@@ -540,3 +540,135 @@ fn a_damaged_journal_is_a_warning_by_name_and_the_other_requests_go_on() {
     assert_eq!(shown.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&shown.stderr).contains("restore request alice@example.com/1"));
 }
+
+/// Alice's account belongs to customer ACME (admin carol, Italian, its own price); customer
+/// Globex (admin dave) owns another domain; root is the provider's administrator.
+fn tenants_file(s: &Setup) -> PathBuf {
+    let path = s.repo.with_file_name("tenants.toml");
+    std::fs::write(
+        &path,
+        r#"
+[provider]
+admins = [{ name = "root", email = "ops@provider.example" }]
+
+[[tenant]]
+id = "acme"
+domains = ["example.com"]
+admins = [{ name = "carol", email = "carol@example.com" }]
+language = "it"
+time_zone = "Europe/Rome"
+pricing = { currency = "EUR", base = 900, per_gib = 0 }
+
+[[tenant]]
+id = "globex"
+domains = ["globex.example"]
+admins = [{ name = "dave", email = "dave@globex.example" }]
+"#,
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn with_a_tenants_file_each_customers_admin_decides_only_its_own_requests() {
+    let s = Setup::new();
+    let tenants = tenants_file(&s);
+    let tenants = tenants.to_str().unwrap();
+    let now = ["--now", "2026-11-12T09:00:00Z", "--tenants", tenants];
+    fn with<'a>(args: &[&'a str], now: &[&'a str]) -> Vec<&'a str> {
+        [args, now].concat()
+    }
+    ok(&s.mtm(&with(
+        &["restore", "request", "alice@example.com", "2026-11-10"],
+        &now,
+    )));
+    let id = "alice@example.com/1";
+    // Globex's admin: refused at every command, and shown an empty queue and list.
+    for args in [
+        &["restore", "show", id][..],
+        &["restore", "plan", id],
+        &["restore", "approve", id],
+        &["restore", "reject", id, "--reason", "no"],
+        &["restore", "cancel", id],
+        &["restore", "run", id],
+        &["restore", "give-up", id, "--reason", "no"],
+        &["restore", "list", "--account", "alice@example.com"],
+    ] {
+        let out = s.mtm(&with(&[args, &["--admin", "dave"]].concat(), &now));
+        assert_eq!(
+            out.status.code(),
+            Some(9),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let queue = s.json(&with(
+        &["restore", "list", "--queue", "--admin", "dave"],
+        &now,
+    ));
+    assert_eq!(queue.as_array().unwrap().len(), 0);
+    let all = s.json(&with(&["restore", "list", "--admin", "dave"], &now));
+    assert_eq!(all.as_array().unwrap().len(), 0);
+    // A name the file does not list is no administrator at all.
+    let out = s.mtm(&with(
+        &["restore", "list", "--queue", "--admin", "mallory"],
+        &now,
+    ));
+    assert_eq!(out.status.code(), Some(9));
+    // The provider's admin sees it but may not decide for ACME (the file does not allow it).
+    let queue = s.json(&with(
+        &["restore", "list", "--queue", "--admin", "root"],
+        &now,
+    ));
+    assert_eq!(queue[0]["request"]["tenant"], "acme");
+    let out = s.mtm(&with(&["restore", "approve", id, "--admin", "root"], &now));
+    assert_eq!(out.status.code(), Some(9));
+    // ACME's admin approves: billed to ACME at its price.
+    let done = s.json(&with(&["restore", "approve", id, "--admin", "carol"], &now));
+    assert_eq!(done["request"]["state"], "completed");
+    assert_eq!(done["billed"]["tenant"], "acme");
+    assert_eq!(done["billed"]["price"], 900);
+    let acme = s.json(&with(&["restore", "ledger", "--tenant", "acme"], &now));
+    assert_eq!(acme.as_array().unwrap().len(), 1);
+    let globex = s.json(&with(&["restore", "ledger", "--admin", "dave"], &now));
+    assert_eq!(globex.as_array().unwrap().len(), 0);
+    let later = s.json(&with(&["restore", "ledger", "--since", "2026-11-13"], &now));
+    assert_eq!(later.as_array().unwrap().len(), 0);
+    // The request's email went to ACME's admin, not the provider's.
+    let mut to = Vec::new();
+    for sub in ["new", "cur"] {
+        for entry in std::fs::read_dir(s.outbox.join(sub)).into_iter().flatten() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            to.extend(
+                text.lines()
+                    .filter(|l| l.starts_with("To: "))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    to.sort();
+    assert_eq!(to, ["To: alice@example.com", "To: carol@example.com"]);
+}
+
+#[test]
+fn a_bad_tenants_file_is_refused_naming_its_line() {
+    let s = Setup::new();
+    let path = s.repo.with_file_name("bad.toml");
+    std::fs::write(
+        &path,
+        "[[tenant]]\nid = \"acme\"\nadmins = [{ name = \"carol\" }]\n",
+    )
+    .unwrap();
+    let out = s.mtm(&[
+        "restore",
+        "list",
+        "--admin",
+        "carol",
+        "--tenants",
+        path.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.toml, line 3"), "{stderr}");
+    assert!(stderr.contains("no email address"), "{stderr}");
+}

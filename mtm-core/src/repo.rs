@@ -376,6 +376,13 @@ impl Repository {
         self.inner.zone.day_of(instant)
     }
 
+    /// When `day` begins in the provider's time zone (local midnight, or the first local
+    /// time of a day whose midnight a DST change skips): with [`day_at`](Self::day_at), how
+    /// a period of days becomes instants, for example a month of the billing ledger.
+    pub fn start_of_day(&self, day: NaiveDate) -> DateTime<Utc> {
+        self.inner.zone.start_of_day(day)
+    }
+
     /// Every account with at least one snapshot, sorted.
     pub fn accounts(&self) -> Result<Vec<AccountId>> {
         let mut accounts: Vec<AccountId> = self
