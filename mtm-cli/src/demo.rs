@@ -1,6 +1,8 @@
 //! `mtm demo`: a guided tour on a sample mailbox. It builds a Maildir in a temporary
 //! directory, snapshots it over four simulated days while the user reads, files and deletes
 //! mail, then shows what was lost and brings a deleted message back as an `.eml` file.
+//! Then the restore workflow, for two customers of the provider, each with its own
+//! administrator, who sees and decides only its own customer's requests.
 //!
 //! Every step is a real `mtm` command, printed before it runs, and run through the
 //! dispatcher main.rs hands in ([`Dispatch`]): the demo uses `args`, `error` and `output`,
@@ -28,6 +30,28 @@ struct Mail {
 }
 
 const ACCOUNT: &str = "alice@example.com";
+/// A user of the second customer, Rossi S.r.l., whose administrator writes Italian.
+const GIULIA: &str = "giulia@rossi.example";
+
+/// The provider's two customers; the provider's own administrators are `ops`.
+const TENANTS: &str = r#"[provider]
+admins = [{ name = "ops", email = "Mail admins <ops@example.com>" }]
+
+[[tenant]]
+id = "example"
+name = "Example Corp"
+domains = ["example.com"]
+admins = [{ name = "carol", email = "Carol <carol@example.com>" }]
+
+[[tenant]]
+id = "rossi"
+name = "Rossi S.r.l."
+domains = ["rossi.example"]
+admins = [{ name = "marco", email = "Marco Rossi <marco@rossi.example>" }]
+language = "it"
+time_zone = "Europe/Rome"
+pricing = { currency = "EUR", base = 300, per_gib = 100 }
+"#;
 
 const FIRST_DAY: [Mail; 9] = [
     Mail {
@@ -121,10 +145,11 @@ const FOURTH_DAY: [Mail; 1] = [Mail {
 }];
 
 /// Builds the raw bytes of a sample message.
-fn render(mail: &Mail, n: u32, date: &str) -> String {
+fn render(mail: &Mail, to: (&str, &str), n: u32, date: &str) -> String {
     let boundary = format!("=_mtm_demo_{n}");
+    let (name, account) = to;
     let head = format!(
-        "Return-Path: <{addr}>\r\nDelivered-To: {ACCOUNT}\r\nReceived: from mx.example.net by mail.example.com with LMTP id demo{n}\r\n\tfor <{ACCOUNT}>; {date}\r\nFrom: {from}\r\nTo: Alice <{ACCOUNT}>\r\nSubject: {subject}\r\nDate: {date}\r\nMessage-ID: <demo-{n}@example.com>\r\nMIME-Version: 1.0\r\n",
+        "Return-Path: <{addr}>\r\nDelivered-To: {account}\r\nReceived: from mx.example.net by mail.example.com with LMTP id demo{n}\r\n\tfor <{account}>; {date}\r\nFrom: {from}\r\nTo: {name} <{account}>\r\nSubject: {subject}\r\nDate: {date}\r\nMessage-ID: <demo-{n}@example.com>\r\nMIME-Version: 1.0\r\n",
         addr = mail
             .from
             .rsplit('<')
@@ -180,10 +205,12 @@ fn base64(data: &[u8]) -> String {
 struct SampleMaildir {
     root: PathBuf,
     next: u32,
+    /// Its owner: name and address.
+    owner: (&'static str, &'static str),
 }
 
 impl SampleMaildir {
-    fn create(root: PathBuf) -> CliResult<Self> {
+    fn create(root: PathBuf, owner: (&'static str, &'static str)) -> CliResult<Self> {
         for dir in [
             "",
             ".Sent",
@@ -204,7 +231,11 @@ impl SampleMaildir {
             root.join("subscriptions"),
             "V\t2\n\nSent\nArchive\nArchive\t2024\n",
         )?;
-        Ok(Self { root, next: 1 })
+        Ok(Self {
+            root,
+            next: 1,
+            owner,
+        })
     }
 
     fn folder_dir(&self, folder: &str) -> PathBuf {
@@ -220,7 +251,7 @@ impl SampleMaildir {
             .unwrap_or_default()
             .format("%a, %d %b %Y %H:%M:%S +0000")
             .to_string();
-        let raw = render(mail, self.next, &date);
+        let raw = render(mail, self.owner, self.next, &date);
         let name = format!(
             "{secs}.M{n}P4242.demo,S={size}:2,{flags}",
             n = self.next,
@@ -298,10 +329,15 @@ pub fn run(keep: Option<&Path>, dispatch: Dispatch) -> CliResult {
 
     // Day 1: the mailbox as it is; nightly snapshot just after midnight (Rome time).
     let day = |d: u32| 1_794_787_200 + i64::from(d) * 86_400; // 2026-11-16 + d days, 00:00 UTC
-    let mut mailbox = SampleMaildir::create(alice_dir.clone())?;
+    let mut mailbox = SampleMaildir::create(alice_dir.clone(), ("Alice", ACCOUNT))?;
     for (i, mail) in FIRST_DAY.iter().enumerate() {
         let flags = if i % 3 == 0 { "" } else { "S" };
         mailbox.deliver(mail, day(0) - 86_400 + 3600 * i as i64, flags)?;
+    }
+    // Giulia, at another customer of the same provider, has a small mailbox too.
+    let mut giulia = SampleMaildir::create(maildir_root.join(GIULIA), ("Giulia", GIULIA))?;
+    for (i, mail) in FIRST_DAY.iter().take(3).enumerate() {
+        giulia.deliver(mail, day(0) - 86_400 + 1800 * i as i64, "S")?;
     }
     step("1. Create a repository (the provider's time zone decides when a day starts)");
     mtm(dispatch, &repo, &["init", "--time-zone", "Europe/Rome"])?;
@@ -461,6 +497,11 @@ fn restore_tour(
     let outbox = base.join("notifications");
     let maildirs = maildir_root.display().to_string();
     let outbox_arg = outbox.display().to_string();
+    let tenants = base.join("tenants.toml");
+    fs::write(&tenants, TENANTS)?;
+    let tenants_arg = tenants.display().to_string();
+    println!("\nThe provider's two customers, each with its own administrator, in {tenants_arg}:");
+    println!("{TENANTS}");
     let with_setup = |args: &[&str], now: &str| -> CliResult {
         let mut all: Vec<&str> = args.to_vec();
         all.extend([
@@ -468,8 +509,8 @@ fn restore_tour(
             &maildirs,
             "--notify-maildir",
             &outbox_arg,
-            "--admin-email",
-            "Mail admins <ops@example.com>",
+            "--tenants",
+            &tenants_arg,
             "--mail-from",
             "Mail Time Machine <mtm@example.com>",
             "--price-base",
@@ -484,22 +525,59 @@ fn restore_tour(
         mtm(dispatch, repo, &all)
     };
     step(
-        "11. Alice asks for her mailbox as it was on day 2; the admins get the plan and the deadline",
+        "11. Alice asks for her mailbox as it was on day 2; her company's admin gets the plan and the deadline",
     );
     with_setup(
         &["restore", "request", ACCOUNT, "2026-11-18"],
         "2026-11-20T09:00:00Z",
     )?;
-    step("12. The administrators' queue");
+    println!("Giulia, at Rossi S.r.l., asks for day 1 of hers:");
+    with_setup(
+        &["restore", "request", GIULIA, "2026-11-17"],
+        "2026-11-20T09:01:00Z",
+    )?;
+    step("12. Each customer's administrator sees only their own customer's queue");
     with_setup(
         &["restore", "list", "--queue", "--admin", "carol"],
         "2026-11-20T09:05:00Z",
     )?;
-    step("13. Carol approves: the request is billed and the restore runs at once");
+    with_setup(
+        &["restore", "list", "--queue", "--admin", "marco"],
+        "2026-11-20T09:05:00Z",
+    )?;
+    let giulias = format!("{GIULIA}/1");
+    println!("Carol cannot open Giulia's request:");
+    match with_setup(
+        &["restore", "show", &giulias, "--admin", "carol"],
+        "2026-11-20T09:06:00Z",
+    ) {
+        Err(CliError::Core(e)) if e.kind() == mtm_core::ErrorKind::PermissionDenied => {
+            println!("refused: {e}");
+        }
+        other => {
+            return Err(CliError::Usage(format!(
+                "demo: carol should be refused Giulia's request, got {other:?}"
+            )));
+        }
+    }
+    step("13. Carol approves Alice's: billed to Example Corp, and the restore runs at once");
     let id = format!("{ACCOUNT}/1");
     with_setup(
         &["restore", "approve", &id, "--admin", "carol"],
         "2026-11-20T09:10:00Z",
+    )?;
+    println!("Marco rejects Giulia's (nothing of day 1 is missing), in Italian to Giulia:");
+    with_setup(
+        &[
+            "restore",
+            "reject",
+            &giulias,
+            "--admin",
+            "marco",
+            "--reason",
+            "Non manca nessun messaggio di quel giorno",
+        ],
+        "2026-11-20T09:12:00Z",
     )?;
 
     step("14. The deleted messages are back in the live Maildir, with their flags");
@@ -531,24 +609,39 @@ fn restore_tour(
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     sent.sort();
+    let mut recipients = Vec::new();
     for mail in &sent {
-        let text = String::from_utf8_lossy(&fs::read(mail)?).into_owned();
-        for header in ["To: ", "Subject: "] {
-            if let Some(line) = text.lines().find(|l| l.starts_with(header)) {
-                println!("  {line}");
-            }
-        }
+        let summary = mtm_core::summarize(&fs::read(mail)?);
+        println!("  To: {}", summary.to);
+        println!("  Subject: {}", summary.subject);
         println!();
+        recipients.push(summary.to);
     }
-    if sent.len() != 2 {
+    let expected = [
+        "Carol <carol@example.com>",
+        "Marco Rossi <marco@rossi.example>",
+        ACCOUNT,
+        GIULIA,
+    ];
+    if recipients.len() != expected.len()
+        || !expected
+            .iter()
+            .all(|to| recipients.iter().any(|r| r.contains(to)))
+    {
         return Err(CliError::Usage(format!(
-            "demo: expected 2 emails (admins, then Alice), found {}",
-            sent.len()
+            "demo: expected an email to each of {expected:?}, found {recipients:?}"
         )));
     }
-    step("16. The audit trail and the bill");
+    step("16. The audit trail; the bills Carol sees (her company's), and the provider's view");
     mtm(dispatch, repo, &["restore", "show", &id])?;
-    mtm(dispatch, repo, &["restore", "ledger"])
+    with_setup(
+        &["restore", "ledger", "--admin", "carol"],
+        "2026-11-20T10:00:00Z",
+    )?;
+    with_setup(
+        &["restore", "ledger", "--admin", "ops"],
+        "2026-11-20T10:00:00Z",
+    )
 }
 
 #[cfg(test)]

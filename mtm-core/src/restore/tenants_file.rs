@@ -15,7 +15,8 @@
 //! accounts = ["boss"]              # optional: single accounts, whatever their domain
 //! admins = [{ name = "carol", email = "Carol Rossi <carol@acme.example>" }]
 //! language = "it"                  # optional, default "en"
-//! time_zone = "Europe/Rome"        # optional, default the provider's, else UTC
+//! time_zone = "Europe/Rome"        # optional: default [provider] time_zone, else the
+//!                                  # repository's (`with_default_time_zone`), else UTC
 //! pricing = { currency = "EUR", base = 500, per_gib = 200 }   # optional
 //! ```
 //!
@@ -132,6 +133,8 @@ struct PricingText {
 pub struct TenantsFile {
     origin: String,
     tenants: Vec<Tenant>,
+    /// Whether the file gives each tenant's zone (its own, or `[provider] time_zone`).
+    zone_given: Vec<bool>,
     by_account: HashMap<AccountId, usize>,
     by_domain: HashMap<String, usize>,
     provider_admins: Vec<AdminContact>,
@@ -274,8 +277,8 @@ impl TenantsFile {
             None => Language::english(),
         };
         let default_zone = match &provider.time_zone {
-            Some(text) => check.zone(text)?,
-            None => TimeZone::UTC,
+            Some(text) => Some(check.zone(text)?),
+            None => None,
         };
         let provider_admins = check.admins(&provider.admins, "the provider")?;
         let mut admin_roles: HashMap<String, Option<usize>> = HashMap::new();
@@ -291,6 +294,7 @@ impl TenantsFile {
         }
 
         let mut tenants = Vec::with_capacity(file.tenant.len());
+        let mut zone_given = Vec::with_capacity(file.tenant.len());
         let mut ids = HashMap::new();
         let mut by_account = HashMap::new();
         let mut by_domain = HashMap::new();
@@ -359,10 +363,12 @@ impl TenantsFile {
             if let Some(language) = &entry.language {
                 tenant.language = check.language(language)?;
             }
-            tenant.time_zone = match &entry.time_zone {
-                Some(zone) => check.zone(zone)?,
+            let zone = match &entry.time_zone {
+                Some(zone) => Some(check.zone(zone)?),
                 None => default_zone,
             };
+            zone_given.push(zone.is_some());
+            tenant.time_zone = zone.unwrap_or(TimeZone::UTC);
             if let Some(pricing) = &entry.pricing {
                 let p = pricing.get_ref();
                 let currency = p.currency.trim();
@@ -383,6 +389,7 @@ impl TenantsFile {
         Ok(Self {
             origin: origin.to_owned(),
             tenants,
+            zone_given,
             by_account,
             by_domain,
             provider_admins,
@@ -392,6 +399,18 @@ impl TenantsFile {
             },
             provider_language,
         })
+    }
+
+    /// The same file, with `zone` for the tenants it gives no time zone (neither their own
+    /// nor `[provider] time_zone`), instead of UTC: the command line passes the
+    /// repository's.
+    pub fn with_default_time_zone(mut self, zone: TimeZone) -> Self {
+        for (tenant, given) in self.tenants.iter_mut().zip(&self.zone_given) {
+            if !given {
+                tenant.time_zone = zone;
+            }
+        }
+        self
     }
 
     /// Every tenant, in the order of the file.
@@ -496,6 +515,13 @@ time_zone = "America/New_York"
         assert_eq!(acme.time_zone.name(), "Europe/Rome");
         assert_eq!(file.tenants()[1].time_zone.name(), "America/New_York");
         assert_eq!(file.tenants()[1].language, Language::english());
+        let bare = "[[tenant]]\nid = \"a\"\n[[tenant]]\nid = \"b\"\ntime_zone = \"Asia/Tokyo\"\n";
+        let rome = TimeZone::parse("Europe/Rome").unwrap();
+        let zoneless = TenantsFile::parse(bare, "t.toml").unwrap();
+        assert_eq!(zoneless.tenants()[0].time_zone, TimeZone::UTC);
+        let zoned = zoneless.with_default_time_zone(rome);
+        assert_eq!(zoned.tenants()[0].time_zone, rome);
+        assert_eq!(zoned.tenants()[1].time_zone.name(), "Asia/Tokyo");
         assert_eq!(file.admin("root").unwrap(), Actor::admin("root").unwrap());
         assert!(
             matches!(file.admin("carol").unwrap(), Actor::TenantAdmin { tenant, .. } if tenant.as_str() == "acme")
