@@ -587,6 +587,23 @@ time_zone = "America/New_York"
     }
 
     #[test]
+    fn the_readme_tenants_file_is_a_good_one() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let start = readme
+            .find("```toml\n[provider]")
+            .expect("the README shows a tenants file")
+            + 8;
+        let end = start + readme[start..].find("```").unwrap();
+        let file = TenantsFile::parse(&readme[start..end], "README.md").unwrap();
+        assert_eq!(file.tenants()[0].id.as_str(), "rossi");
+        assert_eq!(
+            file.admin("marco").unwrap().to_string(),
+            "admin marco of rossi"
+        );
+    }
+
+    #[test]
     fn an_added_language_is_known_to_the_file() {
         let text = "[[tenant]]\nid = \"a\"\nlanguage = \"de\"\n";
         let languages: BTreeSet<Language> =
