@@ -150,7 +150,7 @@ pub enum Command {
     /// read it afterwards.
     Upgrade,
     /// Restore requests: ask, plan, approve or reject, run, list.
-    Restore(RestoreArgs),
+    Restore(Box<RestoreArgs>),
     /// Run a guided demonstration on a sample mailbox in a temporary directory.
     Demo {
         /// Keep the sample Maildir and repository in this directory instead of a temporary one.

@@ -216,7 +216,7 @@ fn another_tenants_admin_is_refused_at_every_entry_point_and_sees_nothing_listed
         .into_iter()
         .map(|r| r.id)
         .collect();
-    assert_eq!(listed, [bobs.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&bobs));
     let queued: Vec<RequestId> = desk
         .queue(&dave(), &now())
         .unwrap()
