@@ -49,5 +49,10 @@ pub fn notifier(
     if let Some(domain) = &setup.mail_domain {
         settings = settings.with_default_domain(domain.clone());
     }
-    Ok(Some(Arc::new(EmailNotifier::new(settings, transport)?)))
+    let mut notifier = EmailNotifier::new(settings, transport)?;
+    if let Some(file) = tenants {
+        // The languages the tenants file adds, besides English and Italian.
+        notifier = notifier.with_templates(Arc::new(file.templates()?));
+    }
+    Ok(Some(Arc::new(notifier)))
 }

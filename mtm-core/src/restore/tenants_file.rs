@@ -18,6 +18,9 @@
 //! time_zone = "Europe/Rome"        # optional: default [provider] time_zone, else the
 //!                                  # repository's (`with_default_time_zone`), else UTC
 //! pricing = { currency = "EUR", base = 500, per_gib = 200 }   # optional
+//!
+//! [languages]                      # optional: languages beyond English and Italian
+//! de = "wording-de.toml"           # a `Wording` as TOML, relative to this file
 //! ```
 //!
 //! Everything is checked when the file is read, and a mistake is refused with the line it
@@ -37,6 +40,7 @@ use crate::error::{Error, Result};
 use crate::names::AccountId;
 use crate::restore::access::AccessPolicy;
 use crate::restore::billing::Pricing;
+use crate::restore::email::{DefaultTemplates, Wording};
 use crate::restore::request::Actor;
 use crate::restore::tenant::{
     AdminContact, Language, Tenant, TenantDirectory, TenantId, domain_of,
@@ -44,12 +48,17 @@ use crate::restore::tenant::{
 
 /// The largest tenants file read: 16 MiB, some 100,000 tenants.
 const MAX_FILE_BYTES: u64 = 16 << 20;
+/// The largest wording file read.
+const MAX_WORDING_BYTES: u64 = 1 << 20;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileText {
     #[serde(default)]
     provider: Option<ProviderText>,
+    /// Languages beyond the built-in ones: tag → wording file, relative to the tenants file.
+    #[serde(default)]
+    languages: std::collections::BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     tenant: Vec<TenantText>,
 }
@@ -141,6 +150,25 @@ pub struct TenantsFile {
     admin_roles: HashMap<String, Option<usize>>,
     policy: AccessPolicy,
     provider_language: Language,
+    /// The languages the file adds (`[languages]`).
+    wordings: Vec<(Language, Wording)>,
+}
+
+/// Reads a file of at most `limit` bytes as UTF-8 text.
+fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| Error::storage(path, e))?;
+    let mut text = String::new();
+    file.take(limit + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::storage(path, e))?;
+    if text.len() as u64 > limit {
+        return Err(Error::invalid(
+            what,
+            format!("{}: larger than {limit} bytes", path.display()),
+        ));
+    }
+    Ok(text)
 }
 
 /// Checks as they are made, each naming its line.
@@ -233,39 +261,83 @@ impl TenantsFile {
 
     /// Reads and checks the tenants file at `path`, for templates that speak `languages`.
     pub fn read_for(path: &Path, languages: &BTreeSet<Language>) -> Result<Self> {
-        use std::io::Read as _;
-        let file = std::fs::File::open(path).map_err(|e| Error::storage(path, e))?;
-        let mut text = String::new();
-        file.take(MAX_FILE_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| Error::storage(path, e))?;
-        if text.len() as u64 > MAX_FILE_BYTES {
-            return Err(Error::invalid(
-                "tenants file",
-                format!("{}: larger than {MAX_FILE_BYTES} bytes", path.display()),
-            ));
-        }
-        Self::parse_for(&text, &path.display().to_string(), languages)
+        let text = read_bounded(path, MAX_FILE_BYTES, "tenants file")?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse_in(&text, &path.display().to_string(), languages, base)
     }
 
     /// Checks the text of a tenants file; `origin` names it in errors. For the built-in
-    /// languages.
+    /// languages (and those its `[languages]` adds, read relative to the current directory).
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let languages = crate::restore::email::DefaultTemplates::new().languages();
         Self::parse_for(text, origin, &languages)
     }
 
-    /// Checks the text of a tenants file for templates that speak `languages`.
+    /// Checks the text of a tenants file for templates that speak `languages` (and those
+    /// its `[languages]` adds).
     pub fn parse_for(text: &str, origin: &str, languages: &BTreeSet<Language>) -> Result<Self> {
+        Self::parse_in(text, origin, languages, Path::new("."))
+    }
+
+    fn read_wordings(
+        check: &Checker<'_>,
+        table: &std::collections::BTreeMap<String, Spanned<String>>,
+        base: &Path,
+    ) -> Result<Vec<(Language, Wording)>> {
+        let mut wordings = Vec::new();
+        for (tag, file) in table {
+            let language = Language::new(tag).map_err(|e| check.error(file.span(), e))?;
+            let path = base.join(file.get_ref());
+            let wording = read_bounded(&path, MAX_WORDING_BYTES, "wording file")
+                .and_then(|text| Wording::from_toml(&text, &path.display().to_string()))
+                .map_err(|e| check.error(file.span(), format!("language {language}: {e}")))?;
+            wordings.push((language, wording));
+        }
+        Ok(wordings)
+    }
+
+    fn parse_in(
+        text: &str,
+        origin: &str,
+        languages: &BTreeSet<Language>,
+        base: &Path,
+    ) -> Result<Self> {
+        let file: FileText = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            Checker {
+                text,
+                origin,
+                languages,
+            }
+            .error(span, e.message())
+        })?;
+        let wordings = Self::read_wordings(
+            &Checker {
+                text,
+                origin,
+                languages,
+            },
+            &file.languages,
+            base,
+        )?;
+        let mut known = languages.clone();
+        known.extend(wordings.iter().map(|(l, _)| l.clone()));
+        let mut parsed = Self::check_file(text, origin, &known, file)?;
+        parsed.wordings = wordings;
+        Ok(parsed)
+    }
+
+    fn check_file(
+        text: &str,
+        origin: &str,
+        languages: &BTreeSet<Language>,
+        file: FileText,
+    ) -> Result<Self> {
         let check = Checker {
             text,
             origin,
             languages,
         };
-        let file: FileText = toml::from_str(text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            check.error(span, e.message())
-        })?;
         let provider = file.provider.unwrap_or(ProviderText {
             admins: Vec::new(),
             decide_for_tenants: false,
@@ -398,6 +470,7 @@ impl TenantsFile {
                 provider_decides_for_tenants: provider.decide_for_tenants,
             },
             provider_language,
+            wordings: Vec::new(),
         })
     }
 
@@ -411,6 +484,16 @@ impl TenantsFile {
             }
         }
         self
+    }
+
+    /// The built-in templates with the languages the file adds (`[languages]`): the ones its
+    /// tenants' emails are written with.
+    pub fn templates(&self) -> Result<DefaultTemplates> {
+        let mut templates = DefaultTemplates::new();
+        for (language, wording) in &self.wordings {
+            templates = templates.with_language(language.clone(), wording.clone())?;
+        }
+        Ok(templates)
     }
 
     /// Every tenant, in the order of the file.
@@ -601,6 +684,42 @@ time_zone = "America/New_York"
             file.admin("marco").unwrap().to_string(),
             "admin marco of rossi"
         );
+    }
+
+    #[test]
+    fn a_language_the_file_adds_is_known_and_written_with_its_wording() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut german = Wording::english();
+        german.completed_subject = "Ihre Wiederherstellung vom {day} ist fertig".into();
+        std::fs::write(
+            dir.path().join("de.toml"),
+            toml::to_string(&german).unwrap(),
+        )
+        .unwrap();
+        let path = dir.path().join("tenants.toml");
+        std::fs::write(
+            &path,
+            "[languages]\nde = \"de.toml\"\n\n[[tenant]]\nid = \"a\"\nlanguage = \"de\"\n",
+        )
+        .unwrap();
+        let file = TenantsFile::read(&path).unwrap();
+        let templates = file.templates().unwrap();
+        assert!(
+            templates
+                .languages()
+                .contains(&Language::new("de").unwrap())
+        );
+        assert_eq!(file.tenants()[0].language.as_str(), "de");
+
+        std::fs::write(
+            dir.path().join("de.toml"),
+            "completed_subject = \"{when}\"\n",
+        )
+        .unwrap();
+        let err = TenantsFile::read(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2: language de"), "{err}");
+        std::fs::remove_file(dir.path().join("de.toml")).unwrap();
+        assert!(TenantsFile::read(&path).is_err());
     }
 
     #[test]
