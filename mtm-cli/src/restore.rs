@@ -9,7 +9,7 @@ use std::sync::Arc;
 use mtm_core::{
     AccountId, Actor, AuditEvent, Clock, LedgerQuery, Mailboxes, MaildirRoot, Pricing, RequestId,
     RestoreDesk, RestoreOutcome, RestorePlan, RestoreScope, RestoreSettings, TenantId, TenantsFile,
-    TimeZone, format_bytes, parse_day,
+    format_bytes, parse_day,
 };
 
 use crate::args::{Cli, RestoreArgs, RestoreCommand, Setup, Who};
@@ -23,9 +23,7 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> CliResult {
     let clock = clock.as_ref();
     let tenants = match &args.setup.tenants {
         // Tenants that name no time zone get the repository's.
-        Some(path) => Some(Arc::new(
-            TenantsFile::read(path)?.with_default_time_zone(TimeZone::parse(repo.time_zone())?),
-        )),
+        Some(path) => Some(Arc::new(TenantsFile::read(path)?.for_repository(&repo))),
         None => None,
     };
     let who = Caller {

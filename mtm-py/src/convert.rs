@@ -3,13 +3,14 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use mtm_core::{
-    AccountId, Action, Actor, AuditEntry, AuditEvent, BillingRecord, ChangeKind, DamagedMessage,
-    DamagedRequest, DiffEntry, DiffSide, ExpiredSnapshot, Flag, Flags, FolderInfo, FolderName,
-    FolderPlan, GcReport, MessageId, MessageInfo, MessagePage, Notification, NotificationKind,
-    ParsedMessage, PinnedSnapshot, Placement, Pricing, Problem, PrunePlan, PruneReport,
-    QueuedRequest, Recipient, RepositoryStats, RequestId, RequestListing, RequestState,
-    RestoreOutcome, RestorePlan, RestoreRequest, RestoreResult, RestoreScope, SearchHit, Sighting,
-    SnapshotDiff, SnapshotInfo, SnapshotReport, SortKey, Summary, VerifyReport,
+    AccountId, Action, Actor, AdminContact, AuditEntry, AuditEvent, BillingRecord, ChangeKind,
+    DamagedMessage, DamagedRequest, DiffEntry, DiffSide, ExpiredSnapshot, Flag, Flags, FolderInfo,
+    FolderName, FolderPlan, GcReport, Language, MessageId, MessageInfo, MessagePage, Notification,
+    NotificationKind, ParsedMessage, PinnedSnapshot, Placement, Pricing, Problem, PrunePlan,
+    PruneReport, QueuedRequest, Recipient, RepositoryStats, RequestId, RequestListing,
+    RequestState, RestoreOutcome, RestorePlan, RestoreRequest, RestoreResult, RestoreScope,
+    SearchHit, Sighting, SnapshotDiff, SnapshotInfo, SnapshotReport, SortKey, Summary, Tenant,
+    TenantId, TimeZone, VerifyReport,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -401,12 +402,45 @@ fn folder_names<'py>(py: Python<'py>, names: &[FolderName]) -> PyResult<Bound<'p
 }
 
 pub(crate) fn actor<'py>(py: Python<'py>, a: &Actor) -> Obj<'py> {
-    let (role, name) = match a {
-        Actor::User(account) => ("user", account.as_str()),
-        Actor::Admin(name) => ("admin", name.as_str()),
-        Actor::System => ("system", ""),
+    let (role, name, tenant) = match a {
+        Actor::User(account) => ("user", account.as_str(), ""),
+        Actor::Admin(name) => ("admin", name.as_str(), ""),
+        Actor::TenantAdmin { tenant, name } => ("tenant_admin", name.as_str(), tenant.as_str()),
+        Actor::System => ("system", "", ""),
     };
-    types_class!(py, "Actor")?.call1((role, name))
+    types_class!(py, "Actor")?.call1((role, name, tenant))
+}
+
+fn tenant_id(t: Option<&TenantId>) -> Option<&str> {
+    t.map(TenantId::as_str)
+}
+
+fn pricing<'py>(py: Python<'py>, p: &Pricing) -> Obj<'py> {
+    build!(py, "Pricing" {
+        currency: p.currency.as_str(),
+        base: p.base,
+        per_gib: p.per_gib,
+    })
+}
+
+pub(crate) fn tenant<'py>(py: Python<'py>, t: &Tenant) -> Obj<'py> {
+    let admins = tuple(py, &t.admins, |py, a: &AdminContact| {
+        build!(py, "AdminContact" {
+            name: a.name.as_str(),
+            email: a.email.as_str(),
+        })
+    })?;
+    let accounts: Vec<String> = t.accounts.iter().map(|a| a.as_str().to_owned()).collect();
+    build!(py, "Tenant" {
+        id: t.id.as_str(),
+        name: t.name.as_str(),
+        domains: strings(py, &t.domains)?,
+        accounts: strings(py, &accounts)?,
+        admins: admins,
+        pricing: optional(py, t.pricing.as_ref(), pricing)?,
+        language: t.language.as_str(),
+        time_zone: t.time_zone.name(),
+    })
 }
 
 fn request_id<'py>(py: Python<'py>, id: &RequestId) -> Obj<'py> {
@@ -456,6 +490,7 @@ pub(crate) fn restore_request<'py>(py: Python<'py>, r: &RestoreRequest) -> Obj<'
         updated_at: r.updated_at,
         decided_by: r.decided_by.as_deref(),
         reason: r.reason.as_deref(),
+        tenant: tenant_id(r.tenant.as_ref()),
     })
 }
 
@@ -506,6 +541,7 @@ pub(crate) fn billing_record<'py>(py: Python<'py>, b: &BillingRecord) -> Obj<'py
         currency: b.currency.as_str(),
         approved_by: b.approved_by.as_str(),
         at: b.at,
+        tenant: tenant_id(b.tenant.as_ref()),
     })
 }
 
@@ -555,6 +591,8 @@ pub(crate) fn audit_entry<'py>(py: Python<'py>, e: &AuditEntry) -> Obj<'py> {
     kwargs.set_item("seq", e.seq)?;
     kwargs.set_item("at", e.at)?;
     kwargs.set_item("actor", actor(py, &e.actor)?)?;
+    kwargs.set_item("tenant", tenant_id(e.tenant.as_ref()))?;
+    kwargs.set_item("on_behalf_of", tenant_id(e.on_behalf_of()))?;
     let event = match &e.event {
         AuditEvent::Requested { request, plan } => {
             kwargs.set_item("to_state", request_state(py, request.state)?)?;
@@ -587,6 +625,11 @@ pub(crate) fn audit_entry<'py>(py: Python<'py>, e: &AuditEntry) -> Obj<'py> {
             "moved"
         }
         AuditEvent::Resumed => "resumed",
+        AuditEvent::OwnerChanged { from, to } => {
+            kwargs.set_item("from_tenant", tenant_id(from.as_ref()))?;
+            kwargs.set_item("to_tenant", tenant_id(to.as_ref()))?;
+            "owner_changed"
+        }
         AuditEvent::Billed { record } => {
             kwargs.set_item("bill", billing_record(py, record)?)?;
             "billed"
@@ -623,6 +666,9 @@ pub(crate) fn notification<'py>(py: Python<'py>, n: &Notification) -> Obj<'py> {
         plan: optional(py, n.plan.as_ref(), restore_plan)?,
         result: optional(py, n.result.as_ref(), restore_result)?,
         sent_at: n.sent_at,
+        tenant: optional(py, n.tenant.as_ref(), tenant)?,
+        language: n.language.as_str(),
+        time_zone: n.time_zone.name(),
     })
 }
 
@@ -701,7 +747,8 @@ pub(crate) fn actor_from(value: &Bound<'_, PyAny>) -> PyResult<Actor> {
     if !value.is_instance(types_class!(py, "Actor")?)? {
         return Err(invalid(
             py,
-            "an actor must be a mtm.Actor (Actor.user(account) or Actor.admin(name))",
+            "an actor must be a mtm.Actor (Actor.user(account), Actor.admin(name) or \
+             Actor.tenant_admin(tenant, name))",
         ));
     }
     let role: String = value.getattr("role")?.extract()?;
@@ -709,6 +756,11 @@ pub(crate) fn actor_from(value: &Bound<'_, PyAny>) -> PyResult<Actor> {
     match role.as_str() {
         "user" => Ok(Actor::User(account_id(py, &name)?)),
         "admin" => Actor::admin(name).map_err(|e| to_py(py, &e)),
+        "tenant_admin" => {
+            let tenant: String = value.getattr("tenant")?.extract()?;
+            let tenant = TenantId::new(tenant).map_err(|e| to_py(py, &e))?;
+            Actor::tenant_admin(tenant, name).map_err(|e| to_py(py, &e))
+        }
         "system" => Ok(Actor::System),
         other => Err(invalid(py, format!("invalid actor role {other:?}"))),
     }
@@ -754,6 +806,45 @@ pub(crate) fn scope_from(value: Option<&Bound<'_, PyAny>>) -> PyResult<RestoreSc
         "messages" => RestoreScope::messages_named(&names).map_err(|e| to_py(py, &e)),
         other => Err(invalid(py, format!("invalid scope kind {other:?}"))),
     }
+}
+
+/// An `mtm.Tenant` as the core's, checked (ids, domains, language, time zone).
+pub(crate) fn tenant_from(value: &Bound<'_, PyAny>) -> PyResult<Tenant> {
+    let py = value.py();
+    if !value.is_instance(types_class!(py, "Tenant")?)? {
+        return Err(invalid(
+            py,
+            format!("a tenant directory's owner() must return a mtm.Tenant or None, got {value}"),
+        ));
+    }
+    let core = |e: mtm_core::Error| to_py(py, &e);
+    let id: String = value.getattr("id")?.extract()?;
+    let mut t = Tenant::new(TenantId::new(id).map_err(core)?);
+    let name: String = value.getattr("name")?.extract()?;
+    if !name.is_empty() {
+        t.name = name;
+    }
+    let domains: Vec<String> = value.getattr("domains")?.extract()?;
+    t = t.with_domains(domains);
+    let accounts: Vec<String> = value.getattr("accounts")?.extract()?;
+    for account in accounts {
+        t.accounts.push(account_id(py, &account)?);
+    }
+    for admin in value.getattr("admins")?.try_iter()? {
+        let admin = admin?;
+        let name: String = admin.getattr("name")?.extract()?;
+        let email: String = admin.getattr("email")?.extract()?;
+        t = t.with_admin(name, email);
+    }
+    let price = value.getattr("pricing")?;
+    if !price.is_none() {
+        t.pricing = Some(pricing_from(Some(&price))?);
+    }
+    let language: String = value.getattr("language")?.extract()?;
+    t.language = Language::new(language).map_err(core)?;
+    let zone: String = value.getattr("time_zone")?.extract()?;
+    t.time_zone = TimeZone::parse(&zone).map_err(core)?;
+    Ok(t)
 }
 
 /// An `mtm.Pricing` as the core's; `None` is the core's default (free).

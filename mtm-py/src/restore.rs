@@ -5,15 +5,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use mtm_core::{
-    BillingRecord, BillingSink, Error, MaildirRoot, Notification, Notifier,
-    RestoreDesk as CoreRestoreDesk, RestoreSettings,
+    AccessPolicy, BillingRecord, BillingSink, Error, Language, LedgerQuery, MaildirRoot,
+    Notification, Notifier, RestoreDesk as CoreRestoreDesk, RestoreSettings, TenantDirectory,
+    TenantId,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::convert;
-use crate::error::{invalid, run};
+use crate::error::{invalid, run, to_py};
 use crate::repo::Repository;
+use crate::tenants::{PyTenantDirectory, TenantsFile};
 
 /// A Python object called by the core (with the GIL re-acquired) through one method.
 #[derive(Debug)]
@@ -99,7 +101,7 @@ pub(crate) struct RestoreDesk {
 #[pymethods]
 impl RestoreDesk {
     #[new]
-    #[pyo3(signature = (repo, maildirs, *, pricing = None, tag_keyword = None, notifier = None, billing = None, follow_account_symlinks = false))]
+    #[pyo3(signature = (repo, maildirs, *, pricing = None, tag_keyword = None, notifier = None, billing = None, follow_account_symlinks = false, tenants = None, provider_decides_for_tenants = None, language = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -110,13 +112,41 @@ impl RestoreDesk {
         notifier: Option<&Bound<'_, PyAny>>,
         billing: Option<&Bound<'_, PyAny>>,
         follow_account_symlinks: bool,
+        tenants: Option<&Bound<'_, PyAny>>,
+        provider_decides_for_tenants: Option<bool>,
+        language: Option<&str>,
     ) -> PyResult<Self> {
+        let repo = repo.get().get(py)?;
+        // Tenants the file gives no time zone get the repository's.
+        let file = tenants
+            .and_then(|t| t.cast::<TenantsFile>().ok())
+            .map(|f| Arc::new((*f.get().inner).clone().for_repository(&repo)));
+        let directory: Option<Arc<dyn TenantDirectory>> = match (tenants, &file) {
+            (_, Some(file)) => Some(Arc::clone(file) as Arc<dyn TenantDirectory>),
+            (Some(object), None) => Some(Arc::new(PyTenantDirectory::new(object)?)),
+            (None, _) => None,
+        };
+        let language = match (language, &file) {
+            (Some(tag), _) => Language::new(tag).map_err(|e| to_py(py, &e))?,
+            (None, Some(file)) => file.provider_language().clone(),
+            (None, None) => Language::english(),
+        };
+        let decides = provider_decides_for_tenants
+            .or_else(|| {
+                file.as_ref()
+                    .map(|f| f.policy().provider_decides_for_tenants)
+            })
+            .unwrap_or(false);
         let settings = RestoreSettings {
             pricing: convert::pricing_from(pricing)?,
             tag_keyword,
+            access: AccessPolicy {
+                provider_decides_for_tenants: decides,
+            },
+            language,
         };
         let mut desk = CoreRestoreDesk::new(
-            repo.get().get(py)?,
+            repo,
             MaildirRoot::new(maildirs.clone())
                 .with_options(crate::repo::source_options(follow_account_symlinks)),
             settings,
@@ -133,10 +163,56 @@ impl RestoreDesk {
                 "bill",
             )?)));
         }
+        if let Some(directory) = directory {
+            desk = desk.with_tenants(directory);
+        }
         Ok(Self {
             inner: desk,
             maildirs,
         })
+    }
+
+    /// The tenant that owns `account` now, or None (the provider's own account).
+    fn owner<'py>(&self, py: Python<'py>, account: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let account = convert::account_id(py, account)?;
+        let owner = run(py, || self.inner.owner(&account))?;
+        owner.map(|t| convert::tenant(py, &t)).transpose()
+    }
+
+    /// The bills of the repository's ledger that `actor` may see (a tenant administrator
+    /// only its tenant's, a provider administrator any; users none), narrowed to one
+    /// `tenant`'s, to the provider's own accounts (`provider_only`), and to those approved
+    /// at or after `since` and before `before` (aware datetimes).
+    #[pyo3(signature = (actor, *, tenant = None, provider_only = false, since = None, before = None))]
+    fn ledger<'py>(
+        &self,
+        py: Python<'py>,
+        actor: &Bound<'py, PyAny>,
+        tenant: Option<&str>,
+        provider_only: bool,
+        since: Option<&Bound<'py, PyAny>>,
+        before: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let actor = convert::actor_from(actor)?;
+        let mut query = LedgerQuery::default();
+        if let Some(tenant) = tenant {
+            query = query.tenant(TenantId::new(tenant).map_err(|e| to_py(py, &e))?);
+        }
+        if provider_only {
+            query = query.provider_only();
+        }
+        if let Some(since) = since {
+            query = query.since(convert::clock(Some(since))?.now());
+        }
+        if let Some(before) = before {
+            query = query.before(convert::clock(Some(before))?.now());
+        }
+        let bills = run(py, || self.inner.ledger(&actor, &query))?;
+        let items = bills
+            .iter()
+            .map(|b| convert::billing_record(py, b))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
     }
 
     /// The Maildir root restores write into.

@@ -486,6 +486,13 @@ impl TenantsFile {
         self
     }
 
+    /// The same file for `repo`: tenants it gives no time zone get the repository's (what
+    /// the command line and the bindings do).
+    pub fn for_repository(self, repo: &crate::repo::Repository) -> Self {
+        let zone = *repo.inner.zone();
+        self.with_default_time_zone(zone)
+    }
+
     /// The built-in templates with the languages the file adds (`[languages]`): the ones its
     /// tenants' emails are written with.
     pub fn templates(&self) -> Result<DefaultTemplates> {

@@ -18,9 +18,25 @@ from __future__ import annotations
 
 from . import _errors, _types
 from ._errors import *  # noqa: F403  (the names are listed in _errors.__all__)
-from ._mtm import Account, MessageIterator, RecoveryPlan, Repository, RestoreDesk, __version__
+from ._mtm import (
+    Account,
+    MessageIterator,
+    RecoveryPlan,
+    Repository,
+    RestoreDesk,
+    TenantsFile,
+    __version__,
+)
 from ._types import *  # noqa: F403  (the names are listed in _types.__all__)
 
-__all__ = ["__version__", "Repository", "Account", "MessageIterator", "RestoreDesk", "RecoveryPlan"]
+__all__ = [
+    "__version__",
+    "Repository",
+    "Account",
+    "MessageIterator",
+    "RestoreDesk",
+    "RecoveryPlan",
+    "TenantsFile",
+]
 __all__ += _errors.__all__
 __all__ += _types.__all__

@@ -15,6 +15,8 @@ from ._types import (
     BillingRecord,
     BillingSink,
     Notifier,
+    Tenant,
+    TenantDirectory,
     Pricing,
     QueuedRequest,
     RequestId,
@@ -207,6 +209,22 @@ class MessageIterator(Iterator[MessageInfo]):
 
 _RequestRef = Union[str, RequestId]
 
+class TenantsFile:
+    @staticmethod
+    def read(path: _Path) -> TenantsFile: ...
+    @staticmethod
+    def parse(text: str, origin: str = "<string>") -> TenantsFile: ...
+    @property
+    def tenants(self) -> Tuple[Tenant, ...]: ...
+    @property
+    def provider_admins(self) -> list[Tuple[str, str]]: ...
+    @property
+    def provider_decides_for_tenants(self) -> bool: ...
+    @property
+    def provider_language(self) -> str: ...
+    def owner(self, account: str) -> Optional[Tenant]: ...
+    def admin(self, name: str) -> Actor: ...
+
 class RestoreDesk:
     def __init__(
         self,
@@ -218,9 +236,22 @@ class RestoreDesk:
         notifier: Optional[Notifier] = None,
         billing: Optional[BillingSink] = None,
         follow_account_symlinks: bool = False,
+        tenants: Union[TenantsFile, TenantDirectory, None] = None,
+        provider_decides_for_tenants: Optional[bool] = None,
+        language: Optional[str] = None,
     ) -> None: ...
     @property
     def maildirs(self) -> Path: ...
+    def owner(self, account: str) -> Optional[Tenant]: ...
+    def ledger(
+        self,
+        actor: Actor,
+        *,
+        tenant: Optional[str] = None,
+        provider_only: bool = False,
+        since: Optional[datetime] = None,
+        before: Optional[datetime] = None,
+    ) -> list[BillingRecord]: ...
     def deadline(self, day: date) -> datetime: ...
     def request(
         self,

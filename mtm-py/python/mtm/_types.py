@@ -55,6 +55,9 @@ __all__ = [
     "RequestState",
     "NotificationKind",
     "Pricing",
+    "AdminContact",
+    "Tenant",
+    "TenantDirectory",
     "RestoreRequest",
     "FolderPlan",
     "RestorePlan",
@@ -480,16 +483,28 @@ class RepositoryStats:
 @dataclass(frozen=True)
 class Actor:
     """Who makes a move in the restore workflow: ``Actor.user(account)`` (the owner of an
-    account), ``Actor.admin(name)`` (an administrator), or ``Actor.system()`` (the
-    library itself, which expires overdue requests). ``name`` is the account id of a user,
-    the name of an administrator, and empty for the system."""
+    account), ``Actor.admin(name)`` (a provider administrator), ``Actor.tenant_admin(tenant,
+    name)`` (an administrator of one tenant, who sees and decides only the requests of the
+    accounts that tenant owns), or ``Actor.system()`` (the library itself, which expires
+    overdue requests). ``name`` is the account id of a user, the name of an administrator,
+    and empty for the system; ``tenant`` is the tenant id of a tenant administrator, and
+    empty for the other roles. ``TenantsFile.admin(name)`` gives the actor a name stands for."""
 
     role: str
     name: str = ""
+    tenant: str = ""
 
     def __post_init__(self) -> None:
-        if self.role not in ("user", "admin", "system"):
-            raise InvalidInputError(f"invalid actor role {self.role!r}: one of user, admin, system")
+        if self.role not in ("user", "admin", "tenant_admin", "system"):
+            raise InvalidInputError(
+                f"invalid actor role {self.role!r}: one of user, admin, tenant_admin, system"
+            )
+        if self.role == "tenant_admin" and not self.tenant:
+            raise InvalidInputError("a tenant administrator needs its tenant")
+        if self.role != "tenant_admin" and self.tenant:
+            raise InvalidInputError(
+                f"only a tenant_admin has a tenant, not a {self.role} (got {self.tenant!r})"
+            )
 
     @classmethod
     def user(cls, account: str) -> Actor:
@@ -500,11 +515,19 @@ class Actor:
         return cls("admin", name)
 
     @classmethod
+    def tenant_admin(cls, tenant: str, name: str) -> Actor:
+        return cls("tenant_admin", name, tenant)
+
+    @classmethod
     def system(cls) -> Actor:
         return cls("system")
 
     def __str__(self) -> str:
-        return "the system" if self.role == "system" else f"{self.role} {self.name}"
+        if self.role == "system":
+            return "the system"
+        if self.role == "tenant_admin":
+            return f"admin {self.name} of {self.tenant}"
+        return f"{self.role} {self.name}"
 
 
 @dataclass(frozen=True)
@@ -613,10 +636,45 @@ class Pricing:
 
 
 @dataclass(frozen=True)
+class AdminContact:
+    """An administrator: the name they act under and the address new requests go to."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A customer of the provider: the mail domains (and single accounts) it owns, its
+    administrators, its prices (``None``: the provider's), the language and IANA time zone
+    of its emails. ``name`` is for people; ``id`` is stored in journals and bills."""
+
+    id: str
+    name: str = ""
+    domains: Tuple[str, ...] = ()
+    accounts: Tuple[str, ...] = ()
+    admins: Tuple[AdminContact, ...] = ()
+    pricing: Optional[Pricing] = None
+    language: str = "en"
+    time_zone: str = "UTC"
+
+
+
+class TenantDirectory(Protocol):
+    """What ``RestoreDesk(tenants=...)`` asks who owns an account: your customer database.
+    ``owner`` returns the ``Tenant`` that owns ``account`` now, or ``None`` for the
+    provider's own accounts. A desk also calls ``tenant(id)``, when you define it, to price
+    a bill retried after its approval."""
+
+    def owner(self, account: str) -> Optional[Tenant]: ...
+
+@dataclass(frozen=True)
 class RestoreRequest:
     """A restore request as it stands. ``deadline`` is when the snapshot leaves retention:
     a request still undecided then expires. ``decided_by`` names the administrator who
-    approved or rejected; ``reason`` is the rejection's or the failure's."""
+    approved or rejected; ``reason`` is the rejection's or the failure's. ``tenant`` is the
+    id of the tenant that owned the account when the request was last moved (``None``: the
+    provider)."""
 
     id: RequestId
     day: date
@@ -629,6 +687,7 @@ class RestoreRequest:
     updated_at: datetime
     decided_by: Optional[str]
     reason: Optional[str]
+    tenant: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -672,7 +731,9 @@ class RestoreResult:
 @dataclass(frozen=True)
 class BillingRecord:
     """One bill, written when a request is approved (never for a rejected one, never twice).
-    ``price`` is in minor units of ``currency``; deduplicate on ``request``."""
+    ``price`` is in minor units of ``currency``; deduplicate on ``request``. ``tenant`` is
+    the id of the tenant billed (the approval was made for it, at its prices), ``None`` for
+    the provider's own accounts."""
 
     request: RequestId
     account: str
@@ -684,6 +745,7 @@ class BillingRecord:
     currency: str
     approved_by: str
     at: datetime
+    tenant: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -741,17 +803,21 @@ class RequestListing(List[_T], Generic[_T]):
 @dataclass(frozen=True)
 class AuditEntry:
     """One entry of a request's audit trail. ``event`` is one of ``requested``, ``moved``,
-    ``resumed``, ``billed``, ``billing_failed``, ``notified``, ``notification_failed``; the
-    fields after it are set where the event has them:
+    ``resumed``, ``owner_changed``, ``billed``, ``billing_failed``, ``notified``,
+    ``notification_failed``; the fields after it are set where the event has them:
 
     - ``requested``: ``to_state`` (requested), ``plan``;
     - ``moved``: ``action`` (approve, reject, cancel, expire, start, complete, interrupt,
       retry, give_up, fail), ``from_state``, ``to_state``, ``reason`` (reject, interrupt,
       give_up, fail), ``plan``, ``result``;
     - ``billed``: ``bill``; ``billing_failed``: ``error``;
-    - ``notified``: ``notification``, ``recipient``; ``notification_failed``: those and ``error``.
+    - ``notified``: ``notification``, ``recipient``; ``notification_failed``: those and ``error``;
+    - ``owner_changed`` (the account moved to another tenant; the new one decides from then
+      on): ``from_tenant``, ``to_tenant`` (``None``: the provider).
 
-    ``recipient`` is the account told, or ``None`` for the administrators."""
+    ``recipient`` is the account told, or ``None`` for the administrators. ``tenant`` is the
+    tenant that owned the account when the entry was written (``None``: the provider);
+    ``on_behalf_of`` is that tenant when a provider administrator made the entry."""
 
     seq: int
     at: datetime
@@ -767,6 +833,10 @@ class AuditEntry:
     notification: Optional[NotificationKind] = None
     recipient: Optional[str] = None
     error: Optional[str] = None
+    from_tenant: Optional[str] = None
+    to_tenant: Optional[str] = None
+    tenant: Optional[str] = None
+    on_behalf_of: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -774,7 +844,10 @@ class Notification:
     """One notification handed to a notifier. ``recipient`` is the account to tell, or
     ``None`` for the administrators. ``plan`` comes with a new request, ``result`` with a
     completed restore. ``sent_at`` is when it is handed over, by the ``now`` of the call
-    that sends it (an email's ``Date``)."""
+    that sends it (an email's ``Date``). ``tenant`` is the tenant that owns the account now
+    (who its administrators are), ``None`` for the provider's own accounts; ``language``
+    and ``time_zone`` (an IANA name) are the ones to write in: the tenant's, or the
+    provider's."""
 
     kind: NotificationKind
     recipient: Optional[str]
@@ -782,6 +855,9 @@ class Notification:
     plan: Optional[RestorePlan]
     result: Optional[RestoreResult]
     sent_at: datetime
+    tenant: Optional[Tenant] = None
+    language: str = "en"
+    time_zone: str = "UTC"
 
     @property
     def to_admins(self) -> bool:
